@@ -1,0 +1,194 @@
+//! The payment gateway port: what this system asks of the card network (Stripe).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::ids::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
+use crate::domain::money::{Cents, Currency};
+use crate::rules::card::{CardFacts, CheckResult, Funding};
+
+/// A card as the network reports it. No number, no CVC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardDetails {
+    /// `card.brand`.
+    pub brand: String,
+    /// `card.last4`.
+    pub last4: String,
+    /// `card.exp_month`.
+    pub exp_month: u32,
+    /// `card.exp_year`.
+    pub exp_year: i32,
+    /// `card.funding`.
+    pub funding: Funding,
+    /// `card.fingerprint`.
+    pub fingerprint: String,
+    /// `card.checks.cvc_check`.
+    pub cvc_check: CheckResult,
+    /// `card.checks.address_line1_check`.
+    pub address_line1_check: CheckResult,
+    /// `card.checks.address_postal_code_check`.
+    pub address_postal_code_check: CheckResult,
+}
+
+impl CardDetails {
+    /// What the acceptance rule reads.
+    pub fn facts(&self) -> CardFacts {
+        CardFacts {
+            funding: self.funding,
+            exp_month: self.exp_month,
+            exp_year: self.exp_year,
+            cvc_check: self.cvc_check,
+            address_line1_check: self.address_line1_check,
+            address_postal_code_check: self.address_postal_code_check,
+        }
+    }
+}
+
+/// A PaymentMethod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentMethod {
+    /// Its id.
+    pub id: PaymentMethodId,
+    /// The customer it is attached to, if any.
+    pub customer: Option<CustomerId>,
+    /// The card.
+    pub card: CardDetails,
+}
+
+/// A SetupIntent for the browser to collect a card with Stripe Elements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupIntent {
+    /// `seti_…`.
+    pub id: String,
+    /// For Stripe.js.
+    pub client_secret: String,
+}
+
+/// An off-session or on-session charge of the card on file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeRequest {
+    /// Whose card.
+    pub customer: CustomerId,
+    /// Which card.
+    pub payment_method: PaymentMethodId,
+    /// How much.
+    pub amount: Cents,
+    /// In what.
+    pub currency: Currency,
+    /// Sent to the network so a retried call cannot charge twice.
+    pub idempotency_key: String,
+    /// True when the user is not present (the monthly charge).
+    pub off_session: bool,
+    /// Shown on the statement / dashboard.
+    pub description: String,
+    /// The account, as metadata for reconciliation.
+    pub account: AccountId,
+    /// What is being paid (`cp_…` or `in_…`), as metadata for reconciliation.
+    pub reference: String,
+}
+
+/// A decline as the network reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decline {
+    /// The decline code (`insufficient_funds`, …), when the network gave one.
+    pub decline_code: Option<String>,
+    /// The network's own message (not shown to users; ours come from the decline rule).
+    pub network_message: String,
+}
+
+/// The state of a charge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ChargeOutcome {
+    /// Paid.
+    Succeeded {
+        /// Payment id (`pi_…`).
+        payment: String,
+    },
+    /// Not final yet.
+    Processing {
+        /// Payment id.
+        payment: String,
+    },
+    /// The bank wants the cardholder to authenticate.
+    RequiresAction {
+        /// Payment id.
+        payment: String,
+        /// For Stripe.js.
+        client_secret: String,
+        /// A page where the cardholder can authenticate, when there is one.
+        url: Option<String>,
+    },
+    /// Declined.
+    Declined {
+        /// Payment id, when one was created.
+        payment: Option<String>,
+        /// Why.
+        decline: Decline,
+    },
+}
+
+/// Gateway failures other than declines of a charge.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum GatewayError {
+    /// The object does not exist (or belongs to someone we must not reveal).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The card was declined while attaching it.
+    #[error("card declined: {}", .0.network_message)]
+    CardDeclined(Decline),
+    /// The request was refused as malformed (a bug on our side).
+    #[error("refused by the card network: {0}")]
+    Invalid(String),
+    /// The network could not be reached or failed; the same call may succeed later.
+    #[error("card network unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The payment gateway port.
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Creates the account's customer. Idempotent per account: concurrent or repeated calls
+    /// for the same account return the same customer.
+    async fn create_customer(
+        &self,
+        account: &AccountId,
+        email: Option<&EmailAddress>,
+    ) -> Result<CustomerId, GatewayError>;
+
+    /// Creates a SetupIntent for an off-session card on the customer.
+    async fn create_setup_intent(&self, customer: &CustomerId)
+    -> Result<SetupIntent, GatewayError>;
+
+    /// Reads a PaymentMethod.
+    async fn payment_method(&self, id: &PaymentMethodId) -> Result<PaymentMethod, GatewayError>;
+
+    /// Attaches a PaymentMethod to a customer (the network verifies the card, which may
+    /// decline). Returns the attached PaymentMethod, whose id may differ from the one given
+    /// (Stripe's test ids such as `pm_card_visa` attach as a fresh copy).
+    async fn attach(
+        &self,
+        id: &PaymentMethodId,
+        customer: &CustomerId,
+    ) -> Result<PaymentMethod, GatewayError>;
+
+    /// Makes a PaymentMethod the customer's default for invoices and off-session charges.
+    async fn set_default(
+        &self,
+        customer: &CustomerId,
+        id: &PaymentMethodId,
+    ) -> Result<(), GatewayError>;
+
+    /// Detaches a PaymentMethod from its customer; detaching a detached one succeeds.
+    async fn detach(&self, id: &PaymentMethodId) -> Result<(), GatewayError>;
+
+    /// Charges a card. Declines are an outcome, not an error.
+    async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError>;
+
+    /// The current state of a charge made earlier.
+    async fn charge_status(&self, payment: &str) -> Result<ChargeOutcome, GatewayError>;
+
+    /// Deletes a customer; deleting a deleted one succeeds.
+    async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError>;
+}

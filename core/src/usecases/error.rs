@@ -1,0 +1,30 @@
+//! The use-case layer's error: every way a request can fail, before HTTP is involved.
+
+use thiserror::Error;
+
+use crate::error::{MoneyError, ParseError};
+use crate::ports::gateway::GatewayError;
+use crate::ports::store::StoreError;
+
+/// Why a use case did not complete.
+#[derive(Debug, Error)]
+pub enum UseCaseError {
+    /// Input did not parse.
+    #[error(transparent)]
+    Invalid(#[from] ParseError),
+    /// An amount was out of range or in a currency we do not bill in.
+    #[error(transparent)]
+    Money(#[from] MoneyError),
+    /// The account has been deleted.
+    #[error("account deleted")]
+    AccountDeleted,
+    /// The thing asked for does not exist for this account.
+    #[error("not found")]
+    NotFound,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The card network failed.
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+}
