@@ -2,7 +2,7 @@
 //!
 //! It runs on what Stripe reports about a PaymentMethod, never on what a client claims.
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -181,6 +181,7 @@ pub fn accept_card(card: &CardFacts, today: NaiveDate) -> Result<(), CardRefusal
 
 #[cfg(test)]
 mod tests {
+    use chrono::Datelike;
     use proptest::prelude::*;
 
     use super::*;

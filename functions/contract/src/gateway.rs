@@ -1,0 +1,296 @@
+//! The payment gateway contract: Stripe's documented behaviour for its test PaymentMethods.
+
+use std::sync::Arc;
+
+use billing_core::domain::money::{Cents, Currency};
+use billing_core::ports::gateway::{ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway};
+use billing_core::rules::card::{CheckResult, Funding};
+use billing_core::{CustomerId, EmailAddress, PaymentMethodId};
+
+use crate::unique_account;
+
+/// A gateway as the cases take it.
+pub type SharedGateway = Arc<dyn PaymentGateway>;
+
+fn pm(id: &str) -> PaymentMethodId {
+    PaymentMethodId::parse(id).unwrap()
+}
+
+async fn customer(gateway: &SharedGateway, label: &str) -> CustomerId {
+    let email = EmailAddress::parse("contract@example.com").unwrap();
+    gateway
+        .create_customer(&unique_account(label), Some(&email))
+        .await
+        .unwrap()
+}
+
+fn charge(
+    customer: &CustomerId,
+    card: &PaymentMethodId,
+    key: &str,
+    off_session: bool,
+) -> ChargeRequest {
+    ChargeRequest {
+        customer: customer.clone(),
+        payment_method: card.clone(),
+        amount: Cents::new(1_000),
+        currency: Currency::Usd,
+        idempotency_key: format!("{key}-{}", unique_account("key")),
+        off_session,
+        description: "contract".into(),
+        account: unique_account("charge"),
+        reference: "cp_contract".into(),
+    }
+}
+
+/// One customer per account, however often or concurrently it is asked for.
+pub async fn one_account_gets_one_customer_even_when_asked_concurrently(gateway: SharedGateway) {
+    let account = unique_account("customer");
+    let (a, b) = tokio::join!(
+        gateway.create_customer(&account, None),
+        gateway.create_customer(&account, None)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b);
+    assert_eq!(gateway.create_customer(&account, None).await.unwrap(), a);
+    assert_ne!(customer(&gateway, "customer-other").await, a);
+}
+
+/// A SetupIntent carries what Stripe.js needs.
+pub async fn a_setup_intent_has_an_id_and_a_client_secret(gateway: SharedGateway) {
+    let customer = customer(&gateway, "seti").await;
+    let intent = gateway.create_setup_intent(&customer).await.unwrap();
+    assert!(intent.id.starts_with("seti_"), "{}", intent.id);
+    assert!(
+        intent.client_secret.starts_with(&intent.id),
+        "{}",
+        intent.client_secret
+    );
+}
+
+/// Test cards read back with their funding, brand and a future expiry.
+pub async fn test_cards_read_with_their_brand_funding_and_expiry(gateway: SharedGateway) {
+    for (id, brand, funding) in [
+        ("pm_card_visa", "visa", Funding::Credit),
+        ("pm_card_visa_debit", "visa", Funding::Debit),
+        ("pm_card_mastercard_prepaid", "mastercard", Funding::Prepaid),
+        ("pm_card_amex", "amex", Funding::Credit),
+    ] {
+        let method = gateway.payment_method(&pm(id)).await.unwrap();
+        assert_eq!(
+            (method.card.brand.as_str(), method.card.funding),
+            (brand, funding),
+            "{id}"
+        );
+        assert!((1..=12).contains(&method.card.exp_month));
+        assert!(method.card.exp_year >= 2026);
+        assert_eq!(method.card.last4.len(), 4);
+        assert!(!method.card.fingerprint.is_empty());
+    }
+}
+
+/// An id the network does not know is not found.
+pub async fn an_unknown_payment_method_is_not_found(gateway: SharedGateway) {
+    let result = gateway.payment_method(&pm("pm_doesNotExist123")).await;
+    assert!(
+        matches!(result, Err(GatewayError::NotFound(_))),
+        "{result:?}"
+    );
+}
+
+/// Attaching verifies the card; the checks the issuer made are reported.
+pub async fn attaching_reports_the_checks_the_issuer_made(gateway: SharedGateway) {
+    let customer = customer(&gateway, "checks").await;
+    let good = gateway
+        .attach(&pm("pm_card_visa"), &customer)
+        .await
+        .unwrap();
+    assert_eq!(good.customer.as_ref(), Some(&customer));
+    assert_eq!(good.card.cvc_check, CheckResult::Pass);
+    let cvc = gateway
+        .attach(&pm("pm_card_cvcCheckFail"), &customer)
+        .await
+        .unwrap();
+    assert_eq!(cvc.card.cvc_check, CheckResult::Fail);
+    let zip = gateway
+        .attach(&pm("pm_card_avsZipFail"), &customer)
+        .await
+        .unwrap();
+    assert_eq!(zip.card.address_postal_code_check, CheckResult::Fail);
+    assert_ne!(zip.card.address_line1_check, CheckResult::Fail);
+    let line1 = gateway
+        .attach(&pm("pm_card_avsLine1Fail"), &customer)
+        .await
+        .unwrap();
+    assert_eq!(line1.card.address_line1_check, CheckResult::Fail);
+}
+
+/// A card the issuer declines at verification is refused with its decline code.
+pub async fn a_card_declined_at_attach_carries_its_decline_code(gateway: SharedGateway) {
+    let customer = customer(&gateway, "declined").await;
+    for (id, code) in [
+        ("pm_card_chargeDeclined", "generic_decline"),
+        (
+            "pm_card_chargeDeclinedInsufficientFunds",
+            "insufficient_funds",
+        ),
+        ("pm_card_chargeDeclinedExpiredCard", "expired_card"),
+        ("pm_card_chargeDeclinedIncorrectCvc", "incorrect_cvc"),
+    ] {
+        match gateway.attach(&pm(id), &customer).await {
+            Err(GatewayError::CardDeclined(decline)) => {
+                assert_eq!(decline.decline_code.as_deref(), Some(code), "{id}")
+            }
+            other => panic!("{id}: expected a decline, got {other:?}"),
+        }
+    }
+}
+
+/// The same card number keeps its fingerprint across attachments.
+pub async fn the_same_card_keeps_its_fingerprint(gateway: SharedGateway) {
+    let (a, b) = (
+        customer(&gateway, "fp-a").await,
+        customer(&gateway, "fp-b").await,
+    );
+    let first = gateway.attach(&pm("pm_card_visa"), &a).await.unwrap();
+    let second = gateway.attach(&pm("pm_card_visa"), &b).await.unwrap();
+    let other = gateway.attach(&pm("pm_card_mastercard"), &a).await.unwrap();
+    assert_ne!(first.id, second.id);
+    assert_eq!(first.card.fingerprint, second.card.fingerprint);
+    assert_ne!(first.card.fingerprint, other.card.fingerprint);
+}
+
+/// A default can be set on an attached card; a detached card cannot be charged.
+pub async fn a_detached_card_can_no_longer_be_charged(gateway: SharedGateway) {
+    let customer = customer(&gateway, "detach").await;
+    let card = gateway
+        .attach(&pm("pm_card_visa"), &customer)
+        .await
+        .unwrap();
+    gateway.set_default(&customer, &card.id).await.unwrap();
+    gateway.detach(&card.id).await.unwrap();
+    assert_eq!(
+        gateway.payment_method(&card.id).await.unwrap().customer,
+        None
+    );
+    let result = gateway
+        .charge(&charge(&customer, &card.id, "detached", true))
+        .await;
+    assert!(
+        result.is_err() || matches!(result, Ok(ChargeOutcome::Declined { .. })),
+        "{result:?}"
+    );
+}
+
+/// A good card is charged; the same idempotency key does not charge twice.
+pub async fn a_good_card_is_charged_once_per_idempotency_key(gateway: SharedGateway) {
+    let customer = customer(&gateway, "charge").await;
+    let card = gateway
+        .attach(&pm("pm_card_visa"), &customer)
+        .await
+        .unwrap();
+    let request = charge(&customer, &card.id, "ok", true);
+    let first = gateway.charge(&request).await.unwrap();
+    let ChargeOutcome::Succeeded { payment } = &first else {
+        panic!("expected success, got {first:?}")
+    };
+    assert_eq!(gateway.charge(&request).await.unwrap(), first);
+    assert_eq!(gateway.charge_status(payment).await.unwrap(), first);
+}
+
+/// A card that attaches but fails to charge is declined with its code.
+pub async fn a_card_that_fails_on_charge_is_declined_with_its_code(gateway: SharedGateway) {
+    let customer = customer(&gateway, "fail").await;
+    let card = gateway
+        .attach(&pm("pm_card_chargeCustomerFail"), &customer)
+        .await
+        .unwrap();
+    match gateway
+        .charge(&charge(&customer, &card.id, "fail", true))
+        .await
+        .unwrap()
+    {
+        ChargeOutcome::Declined { decline, .. } => {
+            assert!(decline.decline_code.is_some(), "a decline code is reported");
+        }
+        other => panic!("expected a decline, got {other:?}"),
+    }
+}
+
+/// Off session, a card that needs authentication is declined with `authentication_required`;
+/// on session it asks for the next action.
+pub async fn a_card_that_needs_authentication_asks_for_it(gateway: SharedGateway) {
+    let customer = customer(&gateway, "3ds").await;
+    let card = gateway
+        .attach(&pm("pm_card_authenticationRequired"), &customer)
+        .await
+        .unwrap();
+    match gateway
+        .charge(&charge(&customer, &card.id, "3ds-off", true))
+        .await
+        .unwrap()
+    {
+        ChargeOutcome::Declined { decline, payment } => {
+            assert_eq!(
+                decline.decline_code.as_deref(),
+                Some("authentication_required")
+            );
+            assert!(
+                payment.is_some(),
+                "the payment is kept for the user to complete"
+            );
+        }
+        other => panic!("expected authentication_required, got {other:?}"),
+    }
+    match gateway
+        .charge(&charge(&customer, &card.id, "3ds-on", false))
+        .await
+        .unwrap()
+    {
+        ChargeOutcome::RequiresAction { client_secret, .. } => assert!(!client_secret.is_empty()),
+        other => panic!("expected requires_action, got {other:?}"),
+    }
+}
+
+/// A deleted customer is gone.
+pub async fn a_deleted_customer_is_gone(gateway: SharedGateway) {
+    let customer = customer(&gateway, "delete").await;
+    gateway.delete_customer(&customer).await.unwrap();
+    let result = gateway.create_setup_intent(&customer).await;
+    assert!(
+        matches!(
+            result,
+            Err(GatewayError::NotFound(_) | GatewayError::Invalid(_))
+        ),
+        "{result:?}"
+    );
+}
+
+/// Stamps out the gateway contract as tests. `$make` is an async fn returning a [`SharedGateway`].
+#[macro_export]
+macro_rules! gateway_contract {
+    ($make:path) => {
+        $crate::gateway_contract!(@cases $make;
+            one_account_gets_one_customer_even_when_asked_concurrently,
+            a_setup_intent_has_an_id_and_a_client_secret,
+            test_cards_read_with_their_brand_funding_and_expiry,
+            an_unknown_payment_method_is_not_found,
+            attaching_reports_the_checks_the_issuer_made,
+            a_card_declined_at_attach_carries_its_decline_code,
+            the_same_card_keeps_its_fingerprint,
+            a_detached_card_can_no_longer_be_charged,
+            a_good_card_is_charged_once_per_idempotency_key,
+            a_card_that_fails_on_charge_is_declined_with_its_code,
+            a_card_that_needs_authentication_asks_for_it,
+            a_deleted_customer_is_gone,
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::gateway::$case($make().await).await;
+            }
+        )*
+    };
+}

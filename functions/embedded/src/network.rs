@@ -1,0 +1,424 @@
+//! The simulated card network: plays Stripe's test PaymentMethod ids with the outcomes Stripe
+//! documents, keeps its customers, cards and payments in a redb file so they survive restarts,
+//! and lets a local "bank" approve payments that need authentication.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use billing_core::domain::money::Cents;
+use billing_core::ports::clock::Clock;
+use billing_core::ports::gateway::{
+    CardDetails, ChargeOutcome, ChargeRequest, Decline, GatewayError, PaymentGateway,
+    PaymentMethod, SetupIntent,
+};
+use billing_core::rules::card::CheckResult;
+use billing_core::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
+use chrono::Datelike;
+use redb::{Database, ReadableTable, Table, TableDefinition, WriteTransaction};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::cards::{OnAttach, OnCharge, TestCard, test_card};
+
+const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("card_network");
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SimCustomer {
+    id: String,
+    account: String,
+    default_payment_method: Option<String>,
+    deleted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SimPaymentMethod {
+    id: String,
+    template: String,
+    customer: Option<String>,
+    exp_year: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SimPayment {
+    id: String,
+    customer: String,
+    payment_method: String,
+    amount: Cents,
+    outcome: ChargeOutcome,
+}
+
+/// The simulated card network. Cheap to clone.
+#[derive(Clone)]
+pub struct SimulatedCardNetwork {
+    db: Arc<Database>,
+    clock: Arc<dyn Clock>,
+    authorize_base_url: String,
+}
+
+fn unavailable<E: std::fmt::Display>(error: E) -> GatewayError {
+    GatewayError::Unavailable(error.to_string())
+}
+
+fn read<T: DeserializeOwned>(
+    table: &Table<&str, &[u8]>,
+    key: &str,
+) -> Result<Option<T>, GatewayError> {
+    match table.get(key).map_err(unavailable)? {
+        None => Ok(None),
+        Some(bytes) => serde_json::from_slice(bytes.value())
+            .map(Some)
+            .map_err(unavailable),
+    }
+}
+
+fn write<T: Serialize>(
+    table: &mut Table<&str, &[u8]>,
+    key: &str,
+    value: &T,
+) -> Result<(), GatewayError> {
+    let bytes = serde_json::to_vec(value).map_err(unavailable)?;
+    table.insert(key, bytes.as_slice()).map_err(unavailable)?;
+    Ok(())
+}
+
+fn next_id(table: &mut Table<&str, &[u8]>, prefix: &str) -> Result<String, GatewayError> {
+    let n: u64 = read(table, "counter")?.unwrap_or(0) + 1;
+    write(table, "counter", &n)?;
+    Ok(format!("{prefix}_sim{n:08}"))
+}
+
+fn template_of(id: &str) -> Result<&'static TestCard, GatewayError> {
+    test_card(id).ok_or_else(|| GatewayError::NotFound(format!("payment method {id}")))
+}
+
+fn declined(code: &str) -> Decline {
+    Decline {
+        decline_code: Some(code.to_owned()),
+        network_message: format!("Your card was declined ({code})."),
+    }
+}
+
+impl SimulatedCardNetwork {
+    /// Opens (or creates) the network's file. `authorize_base_url` is where the local server
+    /// serves `/_local/bank/authorize/{payment}`.
+    pub fn open(
+        path: &Path,
+        clock: Arc<dyn Clock>,
+        authorize_base_url: impl Into<String>,
+    ) -> Result<Self, GatewayError> {
+        let db = Database::create(path).map_err(unavailable)?;
+        let txn = db.begin_write().map_err(unavailable)?;
+        txn.open_table(STATE).map_err(unavailable)?;
+        txn.commit().map_err(unavailable)?;
+        Ok(Self {
+            db: Arc::new(db),
+            clock,
+            authorize_base_url: authorize_base_url.into(),
+        })
+    }
+
+    /// Runs `f` in one write transaction; it commits only when `f` succeeds.
+    fn transact<T>(
+        &self,
+        f: impl FnOnce(&mut Table<&str, &[u8]>) -> Result<T, GatewayError>,
+    ) -> Result<T, GatewayError> {
+        let txn: WriteTransaction = self.db.begin_write().map_err(unavailable)?;
+        let result = {
+            let mut table = txn.open_table(STATE).map_err(unavailable)?;
+            f(&mut table)?
+        };
+        txn.commit().map_err(unavailable)?;
+        Ok(result)
+    }
+
+    fn details(&self, pm: &SimPaymentMethod, attached: bool) -> Result<CardDetails, GatewayError> {
+        let card = template_of(&pm.template)?;
+        // Checks are reported once the card has been verified, which happens on attach.
+        let check = |result: CheckResult| {
+            if attached {
+                result
+            } else {
+                CheckResult::Unchecked
+            }
+        };
+        Ok(CardDetails {
+            brand: card.brand.to_owned(),
+            last4: card.last4.to_owned(),
+            exp_month: 12,
+            exp_year: pm.exp_year,
+            funding: card.funding,
+            fingerprint: format!("fp_sim_{}", card.id.trim_start_matches("pm_card_")),
+            cvc_check: check(card.cvc),
+            address_line1_check: check(card.line1),
+            address_postal_code_check: check(card.zip),
+        })
+    }
+
+    fn view(&self, pm: &SimPaymentMethod) -> Result<PaymentMethod, GatewayError> {
+        Ok(PaymentMethod {
+            id: PaymentMethodId::parse(&pm.id).map_err(unavailable)?,
+            customer: pm
+                .customer
+                .as_deref()
+                .map(CustomerId::parse)
+                .transpose()
+                .map_err(unavailable)?,
+            card: self.details(pm, pm.customer.is_some())?,
+        })
+    }
+
+    fn lookup_payment_method(
+        table: &Table<&str, &[u8]>,
+        id: &str,
+        exp_year: i32,
+    ) -> Result<SimPaymentMethod, GatewayError> {
+        if let Some(stored) = read::<SimPaymentMethod>(table, &format!("pm#{id}"))? {
+            return Ok(stored);
+        }
+        let card = template_of(id)?;
+        Ok(SimPaymentMethod {
+            id: card.id.to_owned(),
+            template: card.id.to_owned(),
+            customer: None,
+            exp_year,
+        })
+    }
+
+    fn live_customer(table: &Table<&str, &[u8]>, id: &str) -> Result<SimCustomer, GatewayError> {
+        match read::<SimCustomer>(table, &format!("customer#{id}"))? {
+            Some(customer) if !customer.deleted => Ok(customer),
+            _ => Err(GatewayError::NotFound(format!("customer {id}"))),
+        }
+    }
+
+    /// The simulated bank approves a payment waiting for authentication (what following an
+    /// authorization link does locally). Returns the payment's new state.
+    pub fn approve(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
+        self.transact(|table| {
+            let key = format!("payment#{payment}");
+            let mut stored: SimPayment = read(table, &key)?
+                .ok_or_else(|| GatewayError::NotFound(format!("payment {payment}")))?;
+            let waiting = match &stored.outcome {
+                ChargeOutcome::RequiresAction { .. } => true,
+                ChargeOutcome::Declined { decline, .. } => {
+                    decline.decline_code.as_deref() == Some("authentication_required")
+                }
+                ChargeOutcome::Succeeded { .. } | ChargeOutcome::Processing { .. } => false,
+            };
+            if waiting {
+                stored.outcome = ChargeOutcome::Succeeded {
+                    payment: stored.id.clone(),
+                };
+                write(table, &key, &stored)?;
+            }
+            Ok(stored.outcome)
+        })
+    }
+
+    fn expiry_year(&self) -> i32 {
+        self.clock.now().year() + 3
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for SimulatedCardNetwork {
+    async fn create_customer(
+        &self,
+        account: &AccountId,
+        _email: Option<&EmailAddress>,
+    ) -> Result<CustomerId, GatewayError> {
+        let id = self.transact(|table| {
+            let by_account = format!("customer-of#{account}");
+            if let Some(existing) = read::<String>(table, &by_account)? {
+                return Ok(existing);
+            }
+            let id = next_id(table, "cus")?;
+            let customer = SimCustomer {
+                id: id.clone(),
+                account: account.to_string(),
+                default_payment_method: None,
+                deleted: false,
+            };
+            write(table, &format!("customer#{id}"), &customer)?;
+            write(table, &by_account, &id)?;
+            Ok(id)
+        })?;
+        CustomerId::parse(&id).map_err(unavailable)
+    }
+
+    async fn create_setup_intent(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<SetupIntent, GatewayError> {
+        self.transact(|table| {
+            Self::live_customer(table, customer.as_str())?;
+            let id = next_id(table, "seti")?;
+            Ok(SetupIntent {
+                client_secret: format!("{id}_secret_local"),
+                id,
+            })
+        })
+    }
+
+    async fn payment_method(&self, id: &PaymentMethodId) -> Result<PaymentMethod, GatewayError> {
+        let exp_year = self.expiry_year();
+        let pm =
+            self.transact(|table| Self::lookup_payment_method(table, id.as_str(), exp_year))?;
+        self.view(&pm)
+    }
+
+    async fn attach(
+        &self,
+        id: &PaymentMethodId,
+        customer: &CustomerId,
+    ) -> Result<PaymentMethod, GatewayError> {
+        let exp_year = self.expiry_year();
+        let attached = self.transact(|table| {
+            Self::live_customer(table, customer.as_str())?;
+            let pm = Self::lookup_payment_method(table, id.as_str(), exp_year)?;
+            match &pm.customer {
+                Some(owner) if owner == customer.as_str() => return Ok(pm),
+                Some(_) => {
+                    return Err(GatewayError::Invalid(
+                        "The payment method you provided has already been attached to a customer."
+                            .into(),
+                    ));
+                }
+                None => {}
+            }
+            if let OnAttach::Decline(code) = template_of(&pm.template)?.attach {
+                return Err(GatewayError::CardDeclined(declined(code)));
+            }
+            // Test ids attach as a fresh copy, as on Stripe; a concrete id attaches as itself.
+            let attached_id = if pm.id == pm.template {
+                next_id(table, "pm")?
+            } else {
+                pm.id.clone()
+            };
+            let attached = SimPaymentMethod {
+                id: attached_id,
+                customer: Some(customer.to_string()),
+                ..pm
+            };
+            write(table, &format!("pm#{}", attached.id), &attached)?;
+            Ok(attached)
+        })?;
+        self.view(&attached)
+    }
+
+    async fn set_default(
+        &self,
+        customer: &CustomerId,
+        id: &PaymentMethodId,
+    ) -> Result<(), GatewayError> {
+        self.transact(|table| {
+            let mut stored = Self::live_customer(table, customer.as_str())?;
+            let pm: Option<SimPaymentMethod> = read(table, &format!("pm#{id}"))?;
+            if pm.and_then(|p| p.customer).as_deref() != Some(customer.as_str()) {
+                return Err(GatewayError::Invalid(format!(
+                    "{id} is not attached to {customer}"
+                )));
+            }
+            stored.default_payment_method = Some(id.to_string());
+            write(table, &format!("customer#{customer}"), &stored)
+        })
+    }
+
+    async fn detach(&self, id: &PaymentMethodId) -> Result<(), GatewayError> {
+        self.transact(|table| {
+            let key = format!("pm#{id}");
+            let mut pm: SimPaymentMethod = read(table, &key)?
+                .ok_or_else(|| GatewayError::NotFound(format!("payment method {id}")))?;
+            if let Some(owner) = pm.customer.take() {
+                if let Some(mut customer) =
+                    read::<SimCustomer>(table, &format!("customer#{owner}"))?
+                {
+                    if customer.default_payment_method.as_deref() == Some(id.as_str()) {
+                        customer.default_payment_method = None;
+                        write(table, &format!("customer#{owner}"), &customer)?;
+                    }
+                }
+                write(table, &key, &pm)?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
+        if !request.amount.is_positive() {
+            return Err(GatewayError::Invalid("amount must be positive".into()));
+        }
+        let authorize_base = self.authorize_base_url.trim_end_matches('/').to_owned();
+        self.transact(|table| {
+            let by_key = format!("charge-key#{}", request.idempotency_key);
+            if let Some(existing) = read::<String>(table, &by_key)? {
+                let payment: SimPayment = read(table, &format!("payment#{existing}"))?
+                    .ok_or_else(|| GatewayError::Unavailable("lost payment".into()))?;
+                return Ok(payment.outcome);
+            }
+            Self::live_customer(table, request.customer.as_str())?;
+            let pm: SimPaymentMethod =
+                read::<SimPaymentMethod>(table, &format!("pm#{}", request.payment_method))?
+                    .filter(|pm| pm.customer.as_deref() == Some(request.customer.as_str()))
+                    .ok_or_else(|| {
+                        GatewayError::Invalid(format!(
+                            "{} is not attached to {}",
+                            request.payment_method, request.customer
+                        ))
+                    })?;
+            let id = next_id(table, "pi")?;
+            let outcome = match template_of(&pm.template)?.charge {
+                OnCharge::Succeed => ChargeOutcome::Succeeded {
+                    payment: id.clone(),
+                },
+                OnCharge::Decline(code) => ChargeOutcome::Declined {
+                    payment: Some(id.clone()),
+                    decline: declined(code),
+                },
+                OnCharge::Authenticate if request.off_session => ChargeOutcome::Declined {
+                    payment: Some(id.clone()),
+                    decline: Decline {
+                        decline_code: Some("authentication_required".into()),
+                        network_message: "This payment requires authentication.".into(),
+                    },
+                },
+                OnCharge::Authenticate => ChargeOutcome::RequiresAction {
+                    payment: id.clone(),
+                    client_secret: format!("{id}_secret_local"),
+                    url: Some(format!("{authorize_base}/{id}")),
+                },
+            };
+            let payment = SimPayment {
+                id: id.clone(),
+                customer: request.customer.to_string(),
+                payment_method: pm.id,
+                amount: request.amount,
+                outcome: outcome.clone(),
+            };
+            write(table, &format!("payment#{id}"), &payment)?;
+            write(table, &by_key, &id)?;
+            Ok(outcome)
+        })
+    }
+
+    async fn charge_status(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
+        self.transact(|table| {
+            read::<SimPayment>(table, &format!("payment#{payment}"))?
+                .map(|p| p.outcome)
+                .ok_or_else(|| GatewayError::NotFound(format!("payment {payment}")))
+        })
+    }
+
+    async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError> {
+        self.transact(|table| {
+            let key = format!("customer#{customer}");
+            let Some(mut stored) = read::<SimCustomer>(table, &key)? else {
+                return Err(GatewayError::NotFound(format!("customer {customer}")));
+            };
+            stored.deleted = true;
+            stored.default_payment_method = None;
+            write(table, &key, &stored)
+        })
+    }
+}

@@ -1,0 +1,89 @@
+//! The outbox mailer: every e-mail becomes one JSON file in the outbox folder.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use billing_core::ports::clock::Clock;
+use billing_core::ports::mailer::{Email, MailError, Mailer};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One message as written to the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxMessage {
+    /// Recipient.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Text part.
+    pub text: String,
+    /// HTML part.
+    pub html: String,
+    /// When it was sent (by the local clock).
+    pub sent_at: DateTime<Utc>,
+}
+
+/// Writes e-mails to a folder instead of sending them.
+#[derive(Clone)]
+pub struct OutboxMailer {
+    dir: PathBuf,
+    clock: Arc<dyn Clock>,
+    sequence: Arc<AtomicU64>,
+}
+
+impl OutboxMailer {
+    /// Uses (and creates) `dir`.
+    pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let existing = std::fs::read_dir(dir)?.count() as u64;
+        Ok(Self {
+            dir: dir.to_owned(),
+            clock,
+            sequence: Arc::new(AtomicU64::new(existing)),
+        })
+    }
+
+    /// Every message sent, newest first.
+    pub fn messages(&self) -> std::io::Result<Vec<OutboxMessage>> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+            .collect();
+        // Names start with a zero-padded sequence number, so name order is send order.
+        files.sort_unstable_by(|a, b| b.cmp(a));
+        files
+            .iter()
+            .map(|path| {
+                let bytes = std::fs::read(path)?;
+                serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Mailer for OutboxMailer {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        let message = OutboxMessage {
+            to: email.to.to_string(),
+            subject: email.subject.clone(),
+            text: email.text.clone(),
+            html: email.html.clone(),
+            sent_at: self.clock.now(),
+        };
+        let n = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
+        let bytes =
+            serde_json::to_vec_pretty(&message).map_err(|e| MailError::Refused(e.to_string()))?;
+        // Write then rename, so a reader never sees half a message.
+        let final_path = self.dir.join(format!("{n:012}.json"));
+        let temp_path = self.dir.join(format!(".{n:012}.tmp"));
+        let io = |e: std::io::Error| MailError::Unavailable(e.to_string());
+        tokio::fs::write(&temp_path, bytes).await.map_err(io)?;
+        tokio::fs::rename(&temp_path, &final_path)
+            .await
+            .map_err(io)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! The embedded adapters against the port contracts.
+
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use billing_contract::mailer::{Delivered, MailHarness, MailInspector};
+use billing_contract::queue::{QueueHarness, QueueInspector};
+use billing_contract::{gateway_contract, mailer_contract, queue_contract, store_contract};
+use billing_core::ports::clock::Clock;
+use billing_core::ports::gateway::PaymentGateway;
+use billing_core::ports::queue::ChargeJob;
+use billing_core::ports::store::Store;
+use billing_embedded::{
+    EmbeddedStore, LocalQueue, OutboxMailer, SimulatedCardNetwork, SystemClock,
+};
+use tempfile::TempDir;
+
+/// One data folder for the whole test binary, kept until the process exits.
+fn data_dir() -> &'static TempDir {
+    static DIR: OnceLock<TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("temp dir"))
+}
+
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+async fn store() -> Arc<dyn Store> {
+    static STORE: OnceLock<EmbeddedStore> = OnceLock::new();
+    Arc::new(
+        STORE
+            .get_or_init(|| EmbeddedStore::open(&data_dir().path().join("billing.redb")).unwrap())
+            .clone(),
+    )
+}
+
+async fn gateway() -> Arc<dyn PaymentGateway> {
+    static NETWORK: OnceLock<SimulatedCardNetwork> = OnceLock::new();
+    Arc::new(
+        NETWORK
+            .get_or_init(|| {
+                let path = data_dir().path().join("card-network.redb");
+                SimulatedCardNetwork::open(
+                    &path,
+                    clock(),
+                    "http://127.0.0.1:3000/_local/bank/authorize",
+                )
+                .unwrap()
+            })
+            .clone(),
+    )
+}
+
+struct Outbox(OutboxMailer);
+
+#[async_trait]
+impl MailInspector for Outbox {
+    async fn delivered(&self) -> Vec<Delivered> {
+        let messages = self.0.messages().unwrap();
+        messages
+            .into_iter()
+            .map(|m| Delivered {
+                to: m.to,
+                subject: m.subject,
+                html: m.html,
+            })
+            .collect()
+    }
+}
+
+async fn mailer() -> MailHarness {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let outbox = OutboxMailer::open(&dir, clock()).unwrap();
+    (Arc::new(outbox.clone()), Arc::new(Outbox(outbox)))
+}
+
+struct Drain(LocalQueue);
+
+#[async_trait]
+impl QueueInspector for Drain {
+    async fn drain(&self) -> Vec<ChargeJob> {
+        self.0.take(usize::MAX).unwrap()
+    }
+}
+
+async fn queue() -> QueueHarness {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let queue = LocalQueue::open(&dir.join("queue.redb")).unwrap();
+    (Arc::new(queue.clone()), Arc::new(Drain(queue)))
+}
+
+mod store {
+    use super::*;
+    store_contract!(super::store);
+}
+
+mod gateway {
+    use super::*;
+    gateway_contract!(super::gateway);
+}
+
+mod mailer {
+    use super::*;
+    mailer_contract!(super::mailer);
+}
+
+mod queue {
+    use super::*;
+    queue_contract!(super::queue);
+}
