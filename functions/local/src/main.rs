@@ -1,0 +1,116 @@
+//! `billing-local [--port N] [--data-dir DIR]`: serves the API on 127.0.0.1.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use billing_api::jwt::{Claims, sign};
+use billing_local::{LocalConfig, build};
+
+const USAGE: &str = "usage: billing-local [--port N] [--data-dir DIR]";
+
+struct Args {
+    port: u16,
+    data_dir: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        port: 3000,
+        data_dir: PathBuf::from("data"),
+    };
+    let mut iter = std::env::args().skip(1);
+    while let Some(flag) = iter.next() {
+        let mut value = || {
+            iter.next()
+                .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--port" => {
+                args.port = value()?
+                    .parse()
+                    .map_err(|_| format!("--port takes a number from 0 to 65535\n{USAGE}"))?
+            }
+            "--data-dir" => args.data_dir = PathBuf::from(value()?),
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let secret =
+        std::env::var("BILLING_LOCAL_JWT_SECRET").unwrap_or_else(|_| "local-dev-secret".to_owned());
+    let listener =
+        match tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
+            .await
+        {
+            Ok(listener) => listener,
+            Err(e) => {
+                eprintln!("cannot listen on 127.0.0.1:{}: {e}", args.port);
+                return ExitCode::FAILURE;
+            }
+        };
+    let port = listener.local_addr().map_or(args.port, |a| a.port());
+    let base_url = format!("http://127.0.0.1:{port}");
+    let config = LocalConfig {
+        data_dir: args.data_dir.clone(),
+        base_url: base_url.clone(),
+        jwt_secret: secret.clone(),
+    };
+    let app = match build(&config) {
+        Ok(app) => app,
+        Err(message) => {
+            eprintln!("cannot start: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let claims = Claims {
+        sub: "local-user".into(),
+        email: Some("local-user@example.com".into()),
+        exp: None,
+    };
+    let token = sign(&claims, secret.as_bytes());
+    println!(
+        "billing-local listening on {base_url}\n\
+         data folder: {data}\n\
+         \n\
+         Differs from production:\n\
+         - auth: HS256 tokens signed with BILLING_LOCAL_JWT_SECRET instead of the API Gateway authorizer\n\
+         - cards: a simulated card network that plays Stripe's test PaymentMethod ids (pm_card_visa, ...)\n\
+         - e-mail: written to {data}/outbox, readable at GET {base_url}/_local/outbox\n\
+         - time: a local clock, moved with POST {base_url}/_local/clock\n\
+         \n\
+         Token for account `local-user`:\n{token}\n\
+         \n\
+         Try: curl -H \"Authorization: Bearer $TOKEN\" {base_url}/v1/billing",
+        data = args.data_dir.display(),
+    );
+
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    if let Err(e) = axum::serve(listener, app.router)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        eprintln!("server error: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
