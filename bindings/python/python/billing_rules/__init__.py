@@ -1,0 +1,99 @@
+"""The billing platform's rules, from the same Rust code (billing-core) the functions run.
+
+Conventions:
+
+* Money is an ``int``, never a float: **cents** (the minor unit) for charges, invoices and
+  purchase amounts; **micros** (millionths of a dollar, ``MICROS_PER_CENT`` per cent) for
+  usage, balances, ``owed`` and ``carried``. ``split_cents`` is the one rounding rule between
+  the two.
+* Time: instants are timezone-aware ``datetime`` objects (any offset; converted to UTC);
+  naive datetimes raise ``InvalidInput``. Instants returned are aware UTC datetimes. Calendar
+  days (``today``) are ``date`` objects, the UTC day.
+* Errors: every exception raised is a ``BillingError``; see the subclasses.
+* Batch functions (``accept_cards``, ``close_periods``) take columns and run the rules
+  outside the GIL, on every core.
+
+Nothing here is implemented in Python: everything below is re-exported from the native module.
+"""
+
+from billing_rules._billing_rules import (
+    CARD_REFUSAL_CODES,
+    CHARGE_DAY,
+    CHARGE_HOUR,
+    CHECK_VALUES,
+    ENTRY_KINDS,
+    FUNDING_VALUES,
+    KNOWN_DECLINE_CODES,
+    MICROS_PER_CENT,
+    PURCHASE_MAXIMUM,
+    PURCHASE_MINIMUM,
+    PURCHASE_STATUSES,
+    SETTLEMENT_WINDOW,
+    STRIPE_MINIMUM_CHARGE,
+    AmountRefused,
+    BalanceView,
+    BillingError,
+    BillingPeriod,
+    CardRefused,
+    CentSplit,
+    DeclineAdvice,
+    InvalidInput,
+    MoneyOverflow,
+    ParseError,
+    PeriodClose,
+    PurchaseGate,
+    UnsupportedCurrency,
+    accept_card,
+    accept_cards,
+    balance,
+    balance_view,
+    check_amount,
+    close_period,
+    close_periods,
+    decline_advice,
+    next_charge_at,
+    parse_currency,
+    purchase_gate,
+    split_cents,
+)
+
+__all__ = [
+    "CARD_REFUSAL_CODES",
+    "CHARGE_DAY",
+    "CHARGE_HOUR",
+    "CHECK_VALUES",
+    "ENTRY_KINDS",
+    "FUNDING_VALUES",
+    "KNOWN_DECLINE_CODES",
+    "MICROS_PER_CENT",
+    "PURCHASE_MAXIMUM",
+    "PURCHASE_MINIMUM",
+    "PURCHASE_STATUSES",
+    "SETTLEMENT_WINDOW",
+    "STRIPE_MINIMUM_CHARGE",
+    "AmountRefused",
+    "BalanceView",
+    "BillingError",
+    "BillingPeriod",
+    "CardRefused",
+    "CentSplit",
+    "DeclineAdvice",
+    "InvalidInput",
+    "MoneyOverflow",
+    "ParseError",
+    "PeriodClose",
+    "PurchaseGate",
+    "UnsupportedCurrency",
+    "accept_card",
+    "accept_cards",
+    "balance",
+    "balance_view",
+    "check_amount",
+    "close_period",
+    "close_periods",
+    "decline_advice",
+    "next_charge_at",
+    "parse_currency",
+    "purchase_gate",
+    "split_cents",
+]

@@ -1,0 +1,231 @@
+"""Type stubs for the native module ``billing_rules._billing_rules``."""
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, Final, Literal, Optional, Tuple, Union, final
+
+# Columns of a batch: a sequence (one element per row) or ``bytes`` in the packed layout.
+_IntColumn = Union[Sequence[int], bytes]
+_CategoryColumn = Union[Sequence[Optional[str]], bytes]
+_InstantColumn = Union[Sequence[Union[datetime, int]], bytes]
+_Entry = Union[Tuple[str, int, Union[datetime, int]], Mapping[str, Any]]
+
+CARD_REFUSAL_CODES: Final[Tuple[str, ...]]
+CHARGE_DAY: Final[int]
+CHARGE_HOUR: Final[int]
+CHECK_VALUES: Final[Tuple[str, ...]]
+ENTRY_KINDS: Final[Tuple[str, ...]]
+FUNDING_VALUES: Final[Tuple[str, ...]]
+KNOWN_DECLINE_CODES: Final[Tuple[str, ...]]
+MICROS_PER_CENT: Final[int]
+PURCHASE_MAXIMUM: Final[int]
+PURCHASE_MINIMUM: Final[int]
+PURCHASE_STATUSES: Final[Tuple[str, ...]]
+SETTLEMENT_WINDOW: Final[timedelta]
+STRIPE_MINIMUM_CHARGE: Final[int]
+
+class BillingError(Exception):
+    """Base class of every error raised by billing_rules."""
+
+class InvalidInput(BillingError):
+    """An argument has the wrong shape or type (naive datetime, missing key, unknown value...)."""
+
+class ParseError(InvalidInput):
+    """A value did not parse into a domain type."""
+
+    field: str
+    reason: str
+
+class MoneyOverflow(BillingError):
+    """An amount left the range of a signed 64-bit integer."""
+
+class UnsupportedCurrency(BillingError):
+    """A currency the platform does not bill in."""
+
+    currency: str
+
+class CardRefused(BillingError):
+    """The card acceptance rule refused the card."""
+
+    code: str
+    message: str
+
+class AmountRefused(BillingError):
+    """A purchase amount is outside the limits."""
+
+    code: Literal["amount_too_small", "amount_too_large"]
+    limit: int
+    message: str
+
+@final
+class BillingPeriod:
+    """One calendar month in UTC, ``[start, end)``."""
+
+    def __new__(cls, year: int, month: int) -> BillingPeriod: ...
+    @staticmethod
+    def parse(raw: str) -> BillingPeriod: ...
+    @staticmethod
+    def containing(at: datetime) -> BillingPeriod: ...
+    @staticmethod
+    def charged_by(at: datetime) -> BillingPeriod: ...
+    @property
+    def year(self) -> int: ...
+    @property
+    def month(self) -> int: ...
+    @property
+    def start(self) -> datetime: ...
+    @property
+    def end(self) -> datetime: ...
+    @property
+    def charge_at(self) -> datetime: ...
+    def next(self) -> BillingPeriod: ...
+    def previous(self) -> BillingPeriod: ...
+    def contains(self, at: datetime) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+    def __lt__(self, value: BillingPeriod, /) -> bool: ...
+    def __le__(self, value: BillingPeriod, /) -> bool: ...
+    def __gt__(self, value: BillingPeriod, /) -> bool: ...
+    def __ge__(self, value: BillingPeriod, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class CentSplit:
+    """Whole cents (toward zero) and the micros remainder; unpacks as ``(cents, remainder)``."""
+
+    @property
+    def cents(self) -> int: ...
+    @property
+    def remainder(self) -> int: ...
+    def __iter__(self) -> Iterator[int]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class PeriodClose:
+    """What closing a period decides: ``owed`` and ``carried`` in micros, ``invoice`` in cents."""
+
+    @property
+    def owed(self) -> int: ...
+    @property
+    def invoice(self) -> int: ...
+    @property
+    def carried(self) -> int: ...
+    @property
+    def has_invoice(self) -> bool: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class BalanceView:
+    """A balance split for display, in whole cents."""
+
+    @property
+    def credits(self) -> int: ...
+    @property
+    def uninvoiced(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class PurchaseGate:
+    """Whether a new purchase may start."""
+
+    @property
+    def decision(self) -> Literal["open", "in_flight"]: ...
+    @property
+    def is_open(self) -> bool: ...
+    @property
+    def retry_after(self) -> Optional[int]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class DeclineAdvice:
+    """What to do about one decline."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def advice(self) -> str: ...
+    @property
+    def retry(self) -> Literal["retry", "never", "after_authentication"]: ...
+    @property
+    def message(self) -> str: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+def accept_card(card: Mapping[str, Any], today: date) -> None: ...
+def accept_cards(
+    today: date,
+    funding: _CategoryColumn,
+    exp_month: _IntColumn,
+    exp_year: _IntColumn,
+    cvc_check: Optional[_CategoryColumn] = None,
+    address_line1_check: Optional[_CategoryColumn] = None,
+    address_postal_code_check: Optional[_CategoryColumn] = None,
+) -> list[Optional[str]]: ...
+def split_cents(micros: int) -> CentSplit: ...
+def parse_currency(code: str) -> str: ...
+def next_charge_at(now: datetime) -> datetime: ...
+def balance(entries: Iterable[_Entry]) -> int: ...
+def balance_view(balance: int) -> BalanceView: ...
+def close_period(
+    entries: Iterable[_Entry],
+    period: Union[BillingPeriod, str],
+    minimum_charge: Optional[int] = None,
+) -> PeriodClose: ...
+def close_periods(
+    period: Union[BillingPeriod, str],
+    lengths: _IntColumn,
+    kinds: _CategoryColumn,
+    amounts_micros: _IntColumn,
+    effective_at: _InstantColumn,
+    minimum_charge: Optional[int] = None,
+) -> list[PeriodClose]: ...
+def purchase_gate(latest: Optional[Tuple[str, datetime]], now: datetime) -> PurchaseGate: ...
+def check_amount(
+    amount: int, *, minimum: Optional[int] = None, maximum: Optional[int] = None
+) -> int: ...
+def decline_advice(code: Optional[str] = None) -> DeclineAdvice: ...
+
+__all__ = [
+    "CARD_REFUSAL_CODES",
+    "CHARGE_DAY",
+    "CHARGE_HOUR",
+    "CHECK_VALUES",
+    "ENTRY_KINDS",
+    "FUNDING_VALUES",
+    "KNOWN_DECLINE_CODES",
+    "MICROS_PER_CENT",
+    "PURCHASE_MAXIMUM",
+    "PURCHASE_MINIMUM",
+    "PURCHASE_STATUSES",
+    "SETTLEMENT_WINDOW",
+    "STRIPE_MINIMUM_CHARGE",
+    "AmountRefused",
+    "BalanceView",
+    "BillingError",
+    "BillingPeriod",
+    "CardRefused",
+    "CentSplit",
+    "DeclineAdvice",
+    "InvalidInput",
+    "MoneyOverflow",
+    "ParseError",
+    "PeriodClose",
+    "PurchaseGate",
+    "UnsupportedCurrency",
+    "accept_card",
+    "accept_cards",
+    "balance",
+    "balance_view",
+    "check_amount",
+    "close_period",
+    "close_periods",
+    "decline_advice",
+    "next_charge_at",
+    "parse_currency",
+    "purchase_gate",
+    "split_cents",
+]

@@ -1,0 +1,123 @@
+//! Batch columns: a column is a Python sequence (one element per row) or, fastest, a `bytes`
+//! object in a packed layout (int columns: little-endian int64, 8 bytes per row; categorical
+//! columns: one byte per row holding the value's index in the module's `*_VALUES` tuple).
+//!
+//! Columns are read into Rust vectors while the GIL is held; the rules then run without it.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+
+use crate::errors::invalid;
+use crate::time::type_name;
+
+/// Reads an int column.
+pub(crate) fn ints(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    if let Ok(packed) = column.cast::<PyBytes>() {
+        let bytes = packed.as_bytes();
+        if bytes.len() % 8 != 0 {
+            return Err(invalid(format!(
+                "{name}: packed int64 column has {} bytes, not a multiple of 8",
+                bytes.len()
+            )));
+        }
+        return Ok(bytes
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
+            .collect());
+    }
+    each(name, column, |item| {
+        item.extract::<i64>()
+            .map_err(|_| invalid(format!("{name}: expected an int, got {}", type_name(item))))
+    })
+}
+
+/// Reads a column whose elements each convert with `convert`.
+pub(crate) fn each<'py, T>(
+    name: &str,
+    column: &Bound<'py, PyAny>,
+    mut convert: impl FnMut(&Bound<'py, PyAny>) -> PyResult<T>,
+) -> PyResult<Vec<T>> {
+    if let Ok(list) = column.cast::<PyList>() {
+        return list.iter().map(|item| convert(&item)).collect();
+    }
+    if let Ok(tuple) = column.cast::<PyTuple>() {
+        return tuple.iter().map(|item| convert(&item)).collect();
+    }
+    if column.cast::<PyString>().is_ok() {
+        return Err(invalid(format!("{name}: expected a column, got a str")));
+    }
+    column
+        .try_iter()
+        .map_err(|_| {
+            invalid(format!(
+                "{name}: expected a list, tuple, iterable or bytes column, got {}",
+                type_name(column)
+            ))
+        })?
+        .map(|item| convert(&item?))
+        .collect()
+}
+
+/// Reads a categorical column: strings (or `None`) parsed by `parse`, or packed one-byte
+/// indexes into `values`. The Python strings of a column are usually a handful of shared
+/// objects, so the last one seen is remembered by identity and not parsed again.
+pub(crate) fn categories<'py, T: Copy>(
+    name: &str,
+    column: &Bound<'py, PyAny>,
+    values: &[&str],
+    parse: impl Fn(Option<&str>) -> PyResult<T>,
+) -> PyResult<Vec<T>> {
+    if let Ok(packed) = column.cast::<PyBytes>() {
+        let table = values
+            .iter()
+            .map(|v| parse(Some(v)))
+            .collect::<PyResult<Vec<T>>>()?;
+        return packed
+            .as_bytes()
+            .iter()
+            .map(|&code| {
+                table.get(usize::from(code)).copied().ok_or_else(|| {
+                    invalid(format!(
+                        "{name}: packed code {code} is not an index into {values:?}"
+                    ))
+                })
+            })
+            .collect();
+    }
+    let mut last: Option<(Bound<'py, PyAny>, T)> = None;
+    each(name, column, |item| {
+        if let Some((seen, value)) = &last
+            && seen.is(item)
+        {
+            return Ok(*value);
+        }
+        let value = if item.is_none() {
+            parse(None)?
+        } else {
+            let text = item.cast::<PyString>().map_err(|_| {
+                invalid(format!(
+                    "{name}: expected a str or None, got {}",
+                    type_name(item)
+                ))
+            })?;
+            parse(Some(&text.to_cow()?))?
+        };
+        last = Some((item.clone(), value));
+        Ok(value)
+    })
+}
+
+/// Checks that every column of a batch has as many rows as the first.
+pub(crate) fn same_length(columns: &[(&str, usize)]) -> PyResult<usize> {
+    let Some(&(first, rows)) = columns.first() else {
+        return Ok(0);
+    };
+    for &(name, len) in &columns[1..] {
+        if len != rows {
+            return Err(invalid(format!(
+                "columns differ in length: {first} has {rows} rows, {name} has {len}"
+            )));
+        }
+    }
+    Ok(rows)
+}

@@ -1,0 +1,322 @@
+//! Balance and period close from ledger entries.
+//!
+//! An entry crosses the boundary as `(kind, amount_micros, effective_at)`, a tuple or a mapping
+//! with those keys; `effective_at` is an aware datetime or int microseconds since the Unix epoch.
+
+use std::ops::Range;
+
+use billing_core::domain::money::{Cents, Micros};
+use billing_core::error::MoneyError;
+use billing_core::rules::ledger::{
+    self, BalanceView, EntryId, EntryKind, LedgerEntry, PeriodClose, STRIPE_MINIMUM_CHARGE,
+};
+use billing_core::rules::period::BillingPeriod;
+use chrono::{DateTime, Utc};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+
+use crate::columns::{self, categories, each};
+use crate::errors::{invalid, money_error};
+use crate::parallel;
+use crate::period::period_arg;
+use crate::time::{from_micros, instant_or_micros, type_name};
+
+/// Entry kinds, in the order of their packed one-byte codes.
+const ENTRY_KINDS: [(&str, EntryKind); 4] = [
+    ("credit_purchase", EntryKind::CreditPurchase),
+    ("usage", EntryKind::Usage),
+    ("invoiced", EntryKind::Invoiced),
+    ("adjustment", EntryKind::Adjustment),
+];
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<PyPeriodClose>()?;
+    m.add_class::<PyBalanceView>()?;
+    m.add_function(wrap_pyfunction!(balance, m)?)?;
+    m.add_function(wrap_pyfunction!(balance_view, m)?)?;
+    m.add_function(wrap_pyfunction!(close_period, m)?)?;
+    m.add_function(wrap_pyfunction!(close_periods, m)?)?;
+    m.add("STRIPE_MINIMUM_CHARGE", STRIPE_MINIMUM_CHARGE.get())?;
+    m.add(
+        "ENTRY_KINDS",
+        PyTuple::new(py, ENTRY_KINDS.map(|(name, _)| name))?,
+    )?;
+    Ok(())
+}
+
+/// What closing a period decides. `owed` and `carried` are micros, `invoice` is cents.
+#[pyclass(frozen, eq, name = "PeriodClose", module = "billing_rules")]
+#[derive(PartialEq)]
+pub(crate) struct PyPeriodClose(PeriodClose);
+
+#[pymethods]
+impl PyPeriodClose {
+    /// Everything owed (micros) for usage up to the end of the period, after every credit,
+    /// adjustment and earlier invoice.
+    #[getter]
+    fn owed(&self) -> i64 {
+        self.0.owed.get()
+    }
+
+    /// The amount to invoice and charge (cents): whole cents, at least the minimum charge, or 0.
+    #[getter]
+    fn invoice(&self) -> i64 {
+        self.0.invoice.get()
+    }
+
+    /// What stays on the balance and carries into the next period (micros): `owed - invoice`.
+    #[getter]
+    fn carried(&self) -> i64 {
+        self.0.carried.get()
+    }
+
+    /// True when there is something to invoice.
+    #[getter]
+    fn has_invoice(&self) -> bool {
+        self.0.has_invoice()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "PeriodClose(owed={}, invoice={}, carried={})",
+            self.owed(),
+            self.invoice(),
+            self.carried()
+        )
+    }
+}
+
+/// A balance split for display, in whole cents (toward zero).
+#[pyclass(frozen, eq, name = "BalanceView", module = "billing_rules")]
+#[derive(PartialEq)]
+pub(crate) struct PyBalanceView(BalanceView);
+
+#[pymethods]
+impl PyBalanceView {
+    /// Prepaid credit left (cents), 0 when the balance is negative.
+    #[getter]
+    fn credits(&self) -> i64 {
+        self.0.credits.get()
+    }
+
+    /// Usage not yet invoiced nor covered by credit (cents), 0 when the balance is positive.
+    #[getter]
+    fn uninvoiced(&self) -> i64 {
+        self.0.uninvoiced.get()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "BalanceView(credits={}, uninvoiced={})",
+            self.credits(),
+            self.uninvoiced()
+        )
+    }
+}
+
+fn kind(value: Option<&str>) -> PyResult<EntryKind> {
+    ENTRY_KINDS
+        .iter()
+        .find(|(name, _)| Some(*name) == value)
+        .map(|&(_, kind)| kind)
+        .ok_or_else(|| invalid(format!("kind: {value:?} is not one of ENTRY_KINDS")))
+}
+
+/// The rules read only kind, amount and time; id and description are placeholders.
+fn entry(n: usize, kind: EntryKind, amount: i64, effective_at: DateTime<Utc>) -> LedgerEntry {
+    LedgerEntry {
+        id: EntryId::adjustment(&format!("python-{n}")),
+        kind,
+        amount: Micros::new(amount),
+        effective_at,
+        description: String::new(),
+    }
+}
+
+fn entries<'py>(value: &Bound<'py, PyAny>) -> PyResult<Vec<LedgerEntry>> {
+    let py = value.py();
+    let mut n = 0;
+    each("entries", value, |item| {
+        let (k, amount, at) = if let Ok(tuple) = item.cast::<PyTuple>() {
+            let [k, amount, at] =
+                <[Bound<'py, PyAny>; 3]>::try_from(tuple.iter().collect::<Vec<_>>()).map_err(
+                    |_| invalid("entries: a tuple entry is (kind, amount_micros, effective_at)"),
+                )?;
+            (k, amount, at)
+        } else if let Ok(dict) = item.cast::<PyDict>() {
+            let field = |key: &Bound<'py, PyString>| -> PyResult<Bound<'py, PyAny>> {
+                dict.get_item(key)?
+                    .ok_or_else(|| invalid(format!("entries: an entry has no `{key}`")))
+            };
+            (
+                field(intern!(py, "kind"))?,
+                field(intern!(py, "amount_micros"))?,
+                field(intern!(py, "effective_at"))?,
+            )
+        } else {
+            return Err(invalid(format!(
+                "entries: expected (kind, amount_micros, effective_at) tuples or dicts, got {}",
+                type_name(item)
+            )));
+        };
+        let k = kind(Some(
+            &k.extract::<String>()
+                .map_err(|_| invalid("entries: kind must be a str"))?,
+        ))?;
+        let amount = amount
+            .extract::<i64>()
+            .map_err(|_| invalid("entries: amount_micros must be an int in the int64 range"))?;
+        n += 1;
+        Ok(entry(n, k, amount, instant_or_micros("effective_at", &at)?))
+    })
+}
+
+fn minimum(cents: Option<i64>) -> Cents {
+    cents.map_or(STRIPE_MINIMUM_CHARGE, Cents::new)
+}
+
+/// The balance (micros) after the entries. Raises `MoneyOverflow` if it leaves int64.
+#[pyfunction]
+fn balance(py: Python<'_>, entries: &Bound<'_, PyAny>) -> PyResult<i64> {
+    ledger::balance(&self::entries(entries)?)
+        .map(Micros::get)
+        .map_err(|e| money_error(py, e))
+}
+
+/// Splits a signed balance (micros) into credits and uninvoiced debt, in whole cents.
+#[pyfunction]
+fn balance_view(py: Python<'_>, balance: i64) -> PyResult<PyBalanceView> {
+    BalanceView::of(Micros::new(balance))
+        .map(PyBalanceView)
+        .map_err(|e| money_error(py, e))
+}
+
+/// **The close rule** for one ledger: what is owed at the end of `period` (a `BillingPeriod`
+/// or `"YYYY-MM"`), what to invoice (cents; nothing under `minimum_charge`, default
+/// `STRIPE_MINIMUM_CHARGE`) and what carries over. Usage at or after the period's end is left
+/// for later periods.
+#[pyfunction]
+#[pyo3(signature = (entries, period, minimum_charge=None))]
+fn close_period(
+    py: Python<'_>,
+    entries: &Bound<'_, PyAny>,
+    period: &Bound<'_, PyAny>,
+    minimum_charge: Option<i64>,
+) -> PyResult<PyPeriodClose> {
+    ledger::close_period(
+        &self::entries(entries)?,
+        period_arg(period)?,
+        minimum(minimum_charge),
+    )
+    .map(PyPeriodClose)
+    .map_err(|e| money_error(py, e))
+}
+
+fn effective_at_column(column: &Bound<'_, PyAny>) -> PyResult<Vec<DateTime<Utc>>> {
+    if column.cast::<PyBytes>().is_ok() {
+        return columns::ints("effective_at", column)?
+            .into_iter()
+            .map(|micros| from_micros("effective_at", micros))
+            .collect();
+    }
+    each("effective_at", column, |item| {
+        instant_or_micros("effective_at", item)
+    })
+}
+
+/// The close rule over many ledgers at once, all for the same `period`.
+///
+/// The entries of every ledger are given as three columns, one element per entry, ledger after
+/// ledger: `kinds` (str, see `ENTRY_KINDS`), `amounts_micros` (int) and `effective_at` (aware
+/// datetime or int microseconds since the Unix epoch); `lengths` gives how many entries each
+/// ledger has, in order. Each column may instead be a `bytes` object in the packed layout (ints
+/// as little-endian int64; kinds as one byte, the index in `ENTRY_KINDS`).
+///
+/// Returns one `PeriodClose` per ledger, equal to `close_period` on that ledger.
+#[pyfunction]
+#[pyo3(signature = (period, lengths, kinds, amounts_micros, effective_at, minimum_charge=None))]
+fn close_periods<'py>(
+    py: Python<'py>,
+    period: &Bound<'py, PyAny>,
+    lengths: &Bound<'py, PyAny>,
+    kinds: &Bound<'py, PyAny>,
+    amounts_micros: &Bound<'py, PyAny>,
+    effective_at: &Bound<'py, PyAny>,
+    minimum_charge: Option<i64>,
+) -> PyResult<Bound<'py, PyList>> {
+    let period = period_arg(period)?;
+    let minimum = minimum(minimum_charge);
+    let names: Vec<&str> = ENTRY_KINDS.iter().map(|(name, _)| *name).collect();
+    let kinds = categories("kinds", kinds, &names, kind)?;
+    let amounts = columns::ints("amounts_micros", amounts_micros)?;
+    let times = effective_at_column(effective_at)?;
+    let total = columns::same_length(&[
+        ("kinds", kinds.len()),
+        ("amounts_micros", amounts.len()),
+        ("effective_at", times.len()),
+    ])?;
+    let mut ledgers = Vec::new();
+    let mut start = 0usize;
+    for (i, length) in columns::ints("lengths", lengths)?.into_iter().enumerate() {
+        let end = usize::try_from(length)
+            .ok()
+            .and_then(|n| start.checked_add(n))
+            .filter(|&end| end <= total)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "lengths[{i}]: {length} entries do not fit the {total} given"
+                ))
+            })?;
+        ledgers.push(start..end);
+        start = end;
+    }
+    if start != total {
+        return Err(invalid(format!(
+            "lengths add up to {start} entries but {total} were given"
+        )));
+    }
+    let closes = py.detach(|| {
+        parallel::map(&ledgers, |part| {
+            close_each(part, &kinds, &amounts, &times, period, minimum)
+        })
+    });
+    let closes = closes
+        .into_iter()
+        .map(|close| close.map(PyPeriodClose))
+        .collect::<Result<Vec<_>, MoneyError>>()
+        .map_err(|e| money_error(py, e))?;
+    PyList::new(py, closes)
+}
+
+/// Closes each ledger, refilling one scratch slice so no entry is allocated per row.
+fn close_each(
+    ledgers: &[Range<usize>],
+    kinds: &[EntryKind],
+    amounts: &[i64],
+    times: &[DateTime<Utc>],
+    period: BillingPeriod,
+    minimum: Cents,
+) -> Vec<Result<PeriodClose, MoneyError>> {
+    let mut scratch: Vec<LedgerEntry> = Vec::new();
+    ledgers
+        .iter()
+        .map(|rows| {
+            while scratch.len() < rows.len() {
+                scratch.push(entry(
+                    scratch.len(),
+                    EntryKind::Adjustment,
+                    0,
+                    DateTime::UNIX_EPOCH,
+                ));
+            }
+            for (slot, row) in scratch.iter_mut().zip(rows.clone()) {
+                slot.kind = kinds[row];
+                slot.amount = Micros::new(amounts[row]);
+                slot.effective_at = times[row];
+            }
+            ledger::close_period(&scratch[..rows.len()], period, minimum)
+        })
+        .collect()
+}

@@ -1,0 +1,138 @@
+//! Billing periods (calendar months in UTC) and the charge instant.
+
+use billing_core::rules::period::{self, BillingPeriod, CHARGE_DAY, CHARGE_HOUR};
+use chrono::{DateTime, Utc};
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use crate::errors::{invalid, parse_error};
+use crate::time::{instant, type_name};
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBillingPeriod>()?;
+    m.add_function(wrap_pyfunction!(next_charge_at, m)?)?;
+    m.add("CHARGE_DAY", CHARGE_DAY)?;
+    m.add("CHARGE_HOUR", CHARGE_HOUR)?;
+    Ok(())
+}
+
+/// One calendar month in UTC, `[start, end)`, charged at 03:00 UTC on the 3rd of the next month.
+///
+/// `BillingPeriod(2026, 10)` or `BillingPeriod.parse("2026-10")`; `str()` gives `"2026-10"`.
+/// Immutable, hashable and ordered.
+#[pyclass(
+    frozen,
+    eq,
+    ord,
+    hash,
+    name = "BillingPeriod",
+    module = "billing_rules"
+)]
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct PyBillingPeriod(pub(crate) BillingPeriod);
+
+#[pymethods]
+impl PyBillingPeriod {
+    /// The period for a year (1970–9998) and a month (1–12); `InvalidInput` otherwise.
+    #[new]
+    fn new(year: i32, month: u32) -> PyResult<Self> {
+        BillingPeriod::new(year, month).map(Self).ok_or_else(|| {
+            invalid(format!(
+                "no billing period {year:04}-{month:02}: month must be 1-12 and year 1970-9998"
+            ))
+        })
+    }
+
+    /// Parses `YYYY-MM`; raises `ParseError` otherwise.
+    #[staticmethod]
+    fn parse(py: Python<'_>, raw: &str) -> PyResult<Self> {
+        BillingPeriod::parse(raw)
+            .map(Self)
+            .map_err(|e| parse_error(py, e))
+    }
+
+    /// The period containing an aware datetime.
+    #[staticmethod]
+    fn containing(at: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self(BillingPeriod::containing(instant("at", at)?)))
+    }
+
+    /// The period a monthly charge run fired at `at` charges: the calendar month before `at`.
+    #[staticmethod]
+    fn charged_by(at: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Self(BillingPeriod::charged_by(instant("at", at)?)))
+    }
+
+    /// The year.
+    #[getter]
+    fn year(&self) -> i32 {
+        self.0.year()
+    }
+
+    /// The month, 1–12.
+    #[getter]
+    fn month(&self) -> u32 {
+        self.0.month()
+    }
+
+    /// First instant of the period (inclusive), UTC.
+    #[getter]
+    fn start(&self) -> DateTime<Utc> {
+        self.0.start()
+    }
+
+    /// First instant after the period (exclusive end), UTC.
+    #[getter]
+    fn end(&self) -> DateTime<Utc> {
+        self.0.end()
+    }
+
+    /// When this period is charged: 03:00 UTC on the 3rd of the following month.
+    #[getter]
+    fn charge_at(&self) -> DateTime<Utc> {
+        self.0.charge_at()
+    }
+
+    /// The period after this one.
+    fn next(&self) -> Self {
+        Self(self.0.next())
+    }
+
+    /// The period before this one.
+    fn previous(&self) -> Self {
+        Self(self.0.previous())
+    }
+
+    /// Whether an aware datetime falls inside the period.
+    fn contains(&self, at: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.0.contains(instant("at", at)?))
+    }
+
+    fn __str__(&self) -> String {
+        self.0.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("BillingPeriod({}, {})", self.0.year(), self.0.month())
+    }
+}
+
+/// A period argument: a `BillingPeriod` or its `"YYYY-MM"` text.
+pub(crate) fn period_arg(value: &Bound<'_, PyAny>) -> PyResult<BillingPeriod> {
+    if let Ok(period) = value.cast::<PyBillingPeriod>() {
+        return Ok(period.get().0);
+    }
+    if let Ok(text) = value.cast::<PyString>() {
+        return BillingPeriod::parse(&text.to_cow()?).map_err(|e| parse_error(value.py(), e));
+    }
+    Err(invalid(format!(
+        "period: expected a BillingPeriod or \"YYYY-MM\", got {}",
+        type_name(value)
+    )))
+}
+
+/// The next charge instant strictly after an aware datetime `now`, in UTC.
+#[pyfunction]
+fn next_charge_at(now: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
+    Ok(period::next_charge_at(instant("now", now)?))
+}
