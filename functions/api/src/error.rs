@@ -210,10 +210,8 @@ impl IntoResponse for ApiError {
         let retry_after = error.get("retry_after").and_then(Value::as_u64);
         let mut response =
             (self.status, Json(serde_json::json!({ "error": error }))).into_response();
-        if let Some(seconds) = retry_after {
-            if let Ok(value) = seconds.to_string().parse() {
-                response.headers_mut().insert("retry-after", value);
-            }
+        if let Some(value) = retry_after.and_then(|seconds| seconds.to_string().parse().ok()) {
+            response.headers_mut().insert("retry-after", value);
         }
         response
     }

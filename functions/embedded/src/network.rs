@@ -331,13 +331,12 @@ impl PaymentGateway for SimulatedCardNetwork {
             let mut pm: SimPaymentMethod = read(table, &key)?
                 .ok_or_else(|| GatewayError::NotFound(format!("payment method {id}")))?;
             if let Some(owner) = pm.customer.take() {
-                if let Some(mut customer) =
-                    read::<SimCustomer>(table, &format!("customer#{owner}"))?
+                let customer_key = format!("customer#{owner}");
+                if let Some(mut customer) = read::<SimCustomer>(table, &customer_key)?
+                    && customer.default_payment_method.as_deref() == Some(id.as_str())
                 {
-                    if customer.default_payment_method.as_deref() == Some(id.as_str()) {
-                        customer.default_payment_method = None;
-                        write(table, &format!("customer#{owner}"), &customer)?;
-                    }
+                    customer.default_payment_method = None;
+                    write(table, &customer_key, &customer)?;
                 }
                 write(table, &key, &pm)?;
             }

@@ -53,14 +53,15 @@ impl JobQueue for LocalQueue {
         let txn = self.db.begin_write().map_err(unavailable)?;
         {
             let mut table = txn.open_table(JOBS).map_err(unavailable)?;
-            let mut next = table
+            let next = table
                 .last()
                 .map_err(unavailable)?
                 .map_or(0, |(k, _)| k.value() + 1);
-            for job in jobs {
+            for (sequence, job) in (next..).zip(jobs) {
                 let bytes = serde_json::to_vec(job).map_err(unavailable)?;
-                table.insert(next, bytes.as_slice()).map_err(unavailable)?;
-                next += 1;
+                table
+                    .insert(sequence, bytes.as_slice())
+                    .map_err(unavailable)?;
             }
         }
         txn.commit().map_err(unavailable)

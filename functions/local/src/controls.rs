@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use billing_api::ApiError;
-use billing_api::json::ApiJson;
+use billing_api::json::{ApiJson, MAX_BODY_BYTES};
 use billing_core::ports::store::Store;
 use billing_core::usecases::usage::{UsageEvent, UsageRecorded, record_usage};
 use billing_embedded::{LocalClock, OutboxMailer, OutboxMessage};
@@ -31,6 +31,7 @@ pub fn router(controls: Arc<Controls>) -> Router {
         .route("/_local/usage", post(post_usage))
         .route("/_local/clock", get(get_clock).post(set_clock))
         .route("/_local/outbox", get(get_outbox))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(controls)
 }
 

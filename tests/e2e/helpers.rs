@@ -1,0 +1,118 @@
+//! Starting `billing-local` for a test and talking to it.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use billing_api::jwt::{Claims, sign};
+use serde_json::Value;
+use tokio::process::{Child, Command};
+
+/// The secret the servers under test sign tokens with.
+pub const SECRET: &str = "e2e-secret";
+
+/// The `billing-local` binary the test command built (`cargo build -p billing-local`).
+fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("BILLING_LOCAL_BIN") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map_or_else(
+        |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+        PathBuf::from,
+    );
+    let path = target.join("debug/billing-local");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p billing-local` first",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `billing-local`, stopped when dropped.
+pub struct LocalServer {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl LocalServer {
+    /// Starts a server on a free port with its data in `data_dir`, and waits until it answers.
+    pub async fn start(data_dir: &Path) -> Self {
+        let port = free_port();
+        let child = Command::new(binary())
+            .args(["--port", &port.to_string(), "--data-dir"])
+            .arg(data_dir)
+            .env("BILLING_LOCAL_JWT_SECRET", SECRET)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("billing-local starts");
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        };
+        for _ in 0..100 {
+            if server
+                .client
+                .get(format!("{}/_local/clock", server.base))
+                .send()
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("billing-local did not answer on port {port}");
+    }
+
+    /// Stops the server and waits for it to exit.
+    pub async fn stop(mut self) {
+        self.child.kill().await.expect("kill");
+    }
+
+    /// A request to a path, with a bearer token for `account` when given.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        account: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let builder = self.client.request(method, format!("{}{path}", self.base));
+        match account {
+            Some(sub) => builder.bearer_auth(token(sub)),
+            None => builder,
+        }
+    }
+}
+
+/// A local token for an account.
+pub fn token(sub: &str) -> String {
+    let claims = Claims {
+        sub: sub.into(),
+        email: Some(format!("{sub}@example.com")),
+        exp: None,
+    };
+    sign(&claims, SECRET.as_bytes())
+}
+
+/// Sends and returns status and JSON body.
+pub async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request sent");
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
