@@ -8,7 +8,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use crate::columns::{self, categories};
+use crate::columns::{self, CategoryColumn, category_column};
 use crate::errors::{card_refused, invalid};
 use crate::parallel;
 use crate::time::{day, type_name};
@@ -130,24 +130,24 @@ fn accept_card(py: Python<'_>, card: &Bound<'_, PyAny>, today: &Bound<'_, PyAny>
 #[pyfunction]
 #[pyo3(signature = (today, funding, exp_month, exp_year, cvc_check=None, address_line1_check=None, address_postal_code_check=None))]
 #[allow(clippy::too_many_arguments)]
-fn accept_cards<'py>(
+fn accept_cards<'a, 'py>(
     py: Python<'py>,
-    today: &Bound<'py, PyAny>,
-    funding: &Bound<'py, PyAny>,
-    exp_month: &Bound<'py, PyAny>,
-    exp_year: &Bound<'py, PyAny>,
-    cvc_check: Option<&Bound<'py, PyAny>>,
-    address_line1_check: Option<&Bound<'py, PyAny>>,
-    address_postal_code_check: Option<&Bound<'py, PyAny>>,
+    today: &'a Bound<'py, PyAny>,
+    funding: &'a Bound<'py, PyAny>,
+    exp_month: &'a Bound<'py, PyAny>,
+    exp_year: &'a Bound<'py, PyAny>,
+    cvc_check: Option<&'a Bound<'py, PyAny>>,
+    address_line1_check: Option<&'a Bound<'py, PyAny>>,
+    address_postal_code_check: Option<&'a Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let today = day("today", today)?;
-    let fundings = categories("funding", funding, &FUNDING_VALUES, self::funding)?;
-    let months = columns::ints("exp_month", exp_month)?;
-    let years = columns::ints("exp_year", exp_year)?;
+    let fundings = category_column("funding", funding, &FUNDING_VALUES, self::funding)?;
+    let months = columns::int_column("exp_month", exp_month)?;
+    let years = columns::int_column("exp_year", exp_year)?;
     let rows = fundings.len();
-    let read_checks = |name: &str, column: Option<&Bound<'py, PyAny>>| match column {
-        Some(column) => categories(name, column, &CHECK_VALUES, check),
-        None => Ok(vec![CheckResult::from_stripe(None); rows]),
+    let read_checks = |name: &str, column: Option<&'a Bound<'py, PyAny>>| match column {
+        Some(column) => category_column(name, column, &CHECK_VALUES, check),
+        None => Ok(CategoryColumn::Repeat(CheckResult::from_stripe(None), rows)),
     };
     let cvc = read_checks("cvc_check", cvc_check)?;
     let line1 = read_checks("address_line1_check", address_line1_check)?;
@@ -160,38 +160,44 @@ fn accept_cards<'py>(
         ("address_line1_check", line1.len()),
         ("address_postal_code_check", postal.len()),
     ])?;
-    let cards = (0..rows)
-        .map(|i| {
-            Ok(CardFacts {
-                funding: fundings[i],
-                exp_month: u32::try_from(months[i]).map_err(|_| {
-                    invalid(format!("exp_month[{i}]: {} is out of range", months[i]))
-                })?,
-                exp_year: i32::try_from(years[i])
-                    .map_err(|_| invalid(format!("exp_year[{i}]: {} is out of range", years[i])))?,
-                cvc_check: cvc[i],
-                address_line1_check: line1[i],
-                address_postal_code_check: postal[i],
-            })
-        })
-        .collect::<PyResult<Vec<_>>>()?;
-    let refusals = py.detach(|| {
-        parallel::map(&cards, |part| {
-            part.iter().map(|card| rule(card, today).err()).collect()
+    let row_numbers: Vec<usize> = (0..rows).collect();
+    // Per card: 0 when accepted, else 1 + the refusal's index in `CardRefusal::ALL`; or the
+    // row whose expiry does not fit the rule's integer types.
+    let outcomes = py.detach(|| {
+        parallel::map(&row_numbers, |part| {
+            part.iter()
+                .map(|&i| {
+                    let card = CardFacts {
+                        funding: fundings.get(i),
+                        exp_month: u32::try_from(months.get(i)).map_err(|_| i)?,
+                        exp_year: i32::try_from(years.get(i)).map_err(|_| i)?,
+                        cvc_check: cvc.get(i),
+                        address_line1_check: line1.get(i),
+                        address_postal_code_check: postal.get(i),
+                    };
+                    Ok(rule(&card, today).err().map_or(0, |refusal| {
+                        1 + CardRefusal::ALL
+                            .iter()
+                            .position(|&r| r == refusal)
+                            .expect("in ALL")
+                    }))
+                })
+                .collect::<Vec<Result<usize, usize>>>()
         })
     });
-    let codes = CardRefusal::ALL.map(|r| PyString::intern(py, r.code()));
-    let none = py.None().into_bound(py);
-    PyList::new(
-        py,
-        refusals.into_iter().map(|refusal| match refusal {
-            Some(r) => codes[CardRefusal::ALL
-                .iter()
-                .position(|&x| x == r)
-                .expect("in ALL")]
-            .clone()
-            .into_any(),
-            None => none.clone(),
-        }),
-    )
+    let mut codes = vec![py.None().into_bound(py)];
+    codes.extend(CardRefusal::ALL.map(|r| PyString::intern(py, r.code()).into_any()));
+    let outcomes = outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome.map_err(|i| {
+                invalid(format!(
+                    "card {i}: exp_month {} / exp_year {} is out of range",
+                    months.get(i),
+                    years.get(i)
+                ))
+            })
+        })
+        .collect::<PyResult<Vec<usize>>>()?;
+    PyList::new(py, outcomes.into_iter().map(|n| codes[n].clone()))
 }

@@ -10,6 +10,104 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 use crate::errors::invalid;
 use crate::time::type_name;
 
+/// How many distinct string objects a categorical column remembers.
+const SEEN_OBJECTS: usize = 16;
+
+/// An int column read for a batch: packed bytes are borrowed as they are (nothing is copied
+/// per row), sequences are converted element by element.
+pub(crate) enum IntColumn<'a> {
+    /// Packed little-endian int64.
+    Packed(&'a [u8]),
+    /// Converted elements.
+    Values(Vec<i64>),
+}
+
+impl IntColumn<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Packed(bytes) => bytes.len() / 8,
+            Self::Values(values) => values.len(),
+        }
+    }
+
+    /// The value at `row`, which must be below `len()`.
+    pub(crate) fn get(&self, row: usize) -> i64 {
+        match self {
+            Self::Packed(bytes) => {
+                i64::from_le_bytes(bytes[row * 8..row * 8 + 8].try_into().expect("8 bytes"))
+            }
+            Self::Values(values) => values[row],
+        }
+    }
+}
+
+/// A categorical column read for a batch.
+pub(crate) enum CategoryColumn<'a, T> {
+    /// Packed one-byte codes (checked when read), decoded through `table`.
+    Codes { codes: &'a [u8], table: Vec<T> },
+    /// Converted elements.
+    Values(Vec<T>),
+    /// The same value for every row.
+    Repeat(T, usize),
+}
+
+impl<T: Copy> CategoryColumn<'_, T> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Codes { codes, .. } => codes.len(),
+            Self::Values(values) => values.len(),
+            Self::Repeat(_, rows) => *rows,
+        }
+    }
+
+    /// The value at `row`, which must be below `len()`.
+    pub(crate) fn get(&self, row: usize) -> T {
+        match self {
+            Self::Codes { codes, table } => table[usize::from(codes[row])],
+            Self::Values(values) => values[row],
+            Self::Repeat(value, _) => *value,
+        }
+    }
+}
+
+/// Reads an int column, borrowing packed bytes.
+pub(crate) fn int_column<'a>(name: &str, column: &'a Bound<'_, PyAny>) -> PyResult<IntColumn<'a>> {
+    if let Ok(packed) = column.cast::<PyBytes>() {
+        let bytes = packed.as_bytes();
+        if bytes.len() % 8 != 0 {
+            return Err(invalid(format!(
+                "{name}: packed int64 column has {} bytes, not a multiple of 8",
+                bytes.len()
+            )));
+        }
+        return Ok(IntColumn::Packed(bytes));
+    }
+    ints(name, column).map(IntColumn::Values)
+}
+
+/// Reads a categorical column (see `categories`), borrowing packed bytes.
+pub(crate) fn category_column<'a, 'py, T: Copy>(
+    name: &str,
+    column: &'a Bound<'py, PyAny>,
+    values: &[&str],
+    parse: impl Fn(Option<&str>) -> PyResult<T>,
+) -> PyResult<CategoryColumn<'a, T>> {
+    if let Ok(packed) = column.cast::<PyBytes>() {
+        let codes = packed.as_bytes();
+        if let Some(bad) = codes.iter().find(|&&c| usize::from(c) >= values.len()) {
+            return Err(invalid(format!(
+                "{name}: packed code {bad} is not an index into {values:?}"
+            )));
+        }
+        let table = values
+            .iter()
+            .map(|v| parse(Some(v)))
+            .collect::<PyResult<Vec<T>>>()?;
+        return Ok(CategoryColumn::Codes { codes, table });
+    }
+    categories(name, column, values, parse).map(CategoryColumn::Values)
+}
+
 /// Reads an int column.
 pub(crate) fn ints(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     if let Ok(packed) = column.cast::<PyBytes>() {
@@ -60,7 +158,7 @@ pub(crate) fn each<'py, T>(
 
 /// Reads a categorical column: strings (or `None`) parsed by `parse`, or packed one-byte
 /// indexes into `values`. The Python strings of a column are usually a handful of shared
-/// objects, so the last one seen is remembered by identity and not parsed again.
+/// objects, so the first few seen are remembered by identity and not parsed again.
 pub(crate) fn categories<'py, T: Copy>(
     name: &str,
     column: &Bound<'py, PyAny>,
@@ -84,11 +182,9 @@ pub(crate) fn categories<'py, T: Copy>(
             })
             .collect();
     }
-    let mut last: Option<(Bound<'py, PyAny>, T)> = None;
+    let mut seen: Vec<(Bound<'py, PyAny>, T)> = Vec::new();
     each(name, column, |item| {
-        if let Some((seen, value)) = &last
-            && seen.is(item)
-        {
+        if let Some((_, value)) = seen.iter().find(|(obj, _)| obj.is(item)) {
             return Ok(*value);
         }
         let value = if item.is_none() {
@@ -102,7 +198,9 @@ pub(crate) fn categories<'py, T: Copy>(
             })?;
             parse(Some(&text.to_cow()?))?
         };
-        last = Some((item.clone(), value));
+        if seen.len() < SEEN_OBJECTS {
+            seen.push((item.clone(), value));
+        }
         Ok(value)
     })
 }

@@ -12,15 +12,16 @@ use billing_core::rules::ledger::{
 };
 use billing_core::rules::period::BillingPeriod;
 use chrono::{DateTime, Utc};
+use pyo3::exceptions::PyIndexError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 
-use crate::columns::{self, categories, each};
+use crate::columns::{self, CategoryColumn, IntColumn, category_column, each};
 use crate::errors::{invalid, money_error};
 use crate::parallel;
 use crate::period::period_arg;
-use crate::time::{from_micros, instant_or_micros, type_name};
+use crate::time::{instant_or_micros, type_name};
 
 /// Entry kinds, in the order of their packed one-byte codes.
 const ENTRY_KINDS: [(&str, EntryKind); 4] = [
@@ -34,6 +35,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<PyPeriodClose>()?;
     m.add_class::<PyBalanceView>()?;
+    m.add_class::<PyPeriodCloses>()?;
     m.add_function(wrap_pyfunction!(balance, m)?)?;
     m.add_function(wrap_pyfunction!(balance_view, m)?)?;
     m.add_function(wrap_pyfunction!(close_period, m)?)?;
@@ -214,16 +216,90 @@ fn close_period(
     .map_err(|e| money_error(py, e))
 }
 
-fn effective_at_column(column: &Bound<'_, PyAny>) -> PyResult<Vec<DateTime<Utc>>> {
+/// The `effective_at` column: instants converted while reading, or packed epoch micros
+/// converted by the workers.
+enum Times<'a> {
+    Instants(Vec<DateTime<Utc>>),
+    Micros(IntColumn<'a>),
+}
+
+impl Times<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Self::Instants(values) => values.len(),
+            Self::Micros(column) => column.len(),
+        }
+    }
+
+    /// The instant at `row`, or the row when its micros are out of range.
+    fn get(&self, row: usize) -> Result<DateTime<Utc>, Failure> {
+        match self {
+            Self::Instants(values) => Ok(values[row]),
+            Self::Micros(column) => {
+                DateTime::from_timestamp_micros(column.get(row)).ok_or(Failure::Time(row))
+            }
+        }
+    }
+}
+
+/// Why one ledger of a batch could not be closed.
+enum Failure {
+    Money(MoneyError),
+    Time(usize),
+}
+
+fn effective_at_column<'a>(column: &'a Bound<'_, PyAny>) -> PyResult<Times<'a>> {
     if column.cast::<PyBytes>().is_ok() {
-        return columns::ints("effective_at", column)?
-            .into_iter()
-            .map(|micros| from_micros("effective_at", micros))
-            .collect();
+        return columns::int_column("effective_at", column).map(Times::Micros);
     }
     each("effective_at", column, |item| {
         instant_or_micros("effective_at", item)
     })
+    .map(Times::Instants)
+}
+
+/// The results of `close_periods`, one per ledger, stored compactly: index it (or iterate) for
+/// `PeriodClose` objects, or read whole columns with `owed`, `invoice` and `carried`.
+#[pyclass(frozen, sequence, name = "PeriodCloses", module = "billing_rules")]
+pub(crate) struct PyPeriodCloses(Vec<PeriodClose>);
+
+#[pymethods]
+impl PyPeriodCloses {
+    fn __len__(&self) -> usize {
+        self.0.len()
+    }
+
+    fn __getitem__(&self, index: isize) -> PyResult<PyPeriodClose> {
+        let len = self.0.len() as isize;
+        let at = if index < 0 { index + len } else { index };
+        usize::try_from(at)
+            .ok()
+            .and_then(|i| self.0.get(i))
+            .map(|close| PyPeriodClose(*close))
+            .ok_or_else(|| PyIndexError::new_err("PeriodCloses index out of range"))
+    }
+
+    /// `owed` of every ledger (micros), in order.
+    #[getter]
+    fn owed(&self) -> Vec<i64> {
+        self.0.iter().map(|c| c.owed.get()).collect()
+    }
+
+    /// `invoice` of every ledger (cents), in order.
+    #[getter]
+    fn invoice(&self) -> Vec<i64> {
+        self.0.iter().map(|c| c.invoice.get()).collect()
+    }
+
+    /// `carried` of every ledger (micros), in order.
+    #[getter]
+    fn carried(&self) -> Vec<i64> {
+        self.0.iter().map(|c| c.carried.get()).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("PeriodCloses(<{} ledgers>)", self.0.len())
+    }
 }
 
 /// The close rule over many ledgers at once, all for the same `period`.
@@ -234,7 +310,7 @@ fn effective_at_column(column: &Bound<'_, PyAny>) -> PyResult<Vec<DateTime<Utc>>
 /// ledger has, in order. Each column may instead be a `bytes` object in the packed layout (ints
 /// as little-endian int64; kinds as one byte, the index in `ENTRY_KINDS`).
 ///
-/// Returns one `PeriodClose` per ledger, equal to `close_period` on that ledger.
+/// Returns a `PeriodCloses`: item `i` equals `close_period` on ledger `i`.
 #[pyfunction]
 #[pyo3(signature = (period, lengths, kinds, amounts_micros, effective_at, minimum_charge=None))]
 fn close_periods<'py>(
@@ -245,21 +321,23 @@ fn close_periods<'py>(
     amounts_micros: &Bound<'py, PyAny>,
     effective_at: &Bound<'py, PyAny>,
     minimum_charge: Option<i64>,
-) -> PyResult<Bound<'py, PyList>> {
+) -> PyResult<PyPeriodCloses> {
     let period = period_arg(period)?;
     let minimum = minimum(minimum_charge);
     let names: Vec<&str> = ENTRY_KINDS.iter().map(|(name, _)| *name).collect();
-    let kinds = categories("kinds", kinds, &names, kind)?;
-    let amounts = columns::ints("amounts_micros", amounts_micros)?;
+    let kinds = category_column("kinds", kinds, &names, kind)?;
+    let amounts = columns::int_column("amounts_micros", amounts_micros)?;
     let times = effective_at_column(effective_at)?;
     let total = columns::same_length(&[
         ("kinds", kinds.len()),
         ("amounts_micros", amounts.len()),
         ("effective_at", times.len()),
     ])?;
-    let mut ledgers = Vec::new();
+    let lengths = columns::int_column("lengths", lengths)?;
+    let mut ledgers = Vec::with_capacity(lengths.len());
     let mut start = 0usize;
-    for (i, length) in columns::ints("lengths", lengths)?.into_iter().enumerate() {
+    for i in 0..lengths.len() {
+        let length = lengths.get(i);
         let end = usize::try_from(length)
             .ok()
             .and_then(|n| start.checked_add(n))
@@ -282,23 +360,31 @@ fn close_periods<'py>(
             close_each(part, &kinds, &amounts, &times, period, minimum)
         })
     });
-    let closes = closes
+    closes
         .into_iter()
-        .map(|close| close.map(PyPeriodClose))
-        .collect::<Result<Vec<_>, MoneyError>>()
-        .map_err(|e| money_error(py, e))?;
-    PyList::new(py, closes)
+        .collect::<Result<Vec<_>, Failure>>()
+        .map(PyPeriodCloses)
+        .map_err(|failure| match failure {
+            Failure::Money(e) => money_error(py, e),
+            Failure::Time(row) => invalid(format!(
+                "effective_at[{row}]: {} microseconds is out of range",
+                match &times {
+                    Times::Micros(column) => column.get(row),
+                    Times::Instants(_) => 0,
+                }
+            )),
+        })
 }
 
 /// Closes each ledger, refilling one scratch slice so no entry is allocated per row.
 fn close_each(
     ledgers: &[Range<usize>],
-    kinds: &[EntryKind],
-    amounts: &[i64],
-    times: &[DateTime<Utc>],
+    kinds: &CategoryColumn<'_, EntryKind>,
+    amounts: &IntColumn<'_>,
+    times: &Times<'_>,
     period: BillingPeriod,
     minimum: Cents,
-) -> Vec<Result<PeriodClose, MoneyError>> {
+) -> Vec<Result<PeriodClose, Failure>> {
     let mut scratch: Vec<LedgerEntry> = Vec::new();
     ledgers
         .iter()
@@ -312,11 +398,11 @@ fn close_each(
                 ));
             }
             for (slot, row) in scratch.iter_mut().zip(rows.clone()) {
-                slot.kind = kinds[row];
-                slot.amount = Micros::new(amounts[row]);
-                slot.effective_at = times[row];
+                slot.kind = kinds.get(row);
+                slot.amount = Micros::new(amounts.get(row));
+                slot.effective_at = times.get(row)?;
             }
-            ledger::close_period(&scratch[..rows.len()], period, minimum)
+            ledger::close_period(&scratch[..rows.len()], period, minimum).map_err(Failure::Money)
         })
         .collect()
 }

@@ -117,6 +117,19 @@ class PeriodClose:
     def __ne__(self, value: object, /) -> bool: ...
 
 @final
+class PeriodCloses:
+    """The results of ``close_periods``, one ``PeriodClose`` per ledger, stored compactly."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: int, /) -> PeriodClose: ...
+    @property
+    def owed(self) -> list[int]: ...
+    @property
+    def invoice(self) -> list[int]: ...
+    @property
+    def carried(self) -> list[int]: ...
+
+@final
 class BalanceView:
     """A balance split for display, in whole cents."""
 
@@ -182,7 +195,7 @@ def close_periods(
     amounts_micros: _IntColumn,
     effective_at: _InstantColumn,
     minimum_charge: Optional[int] = None,
-) -> list[PeriodClose]: ...
+) -> PeriodCloses: ...
 def purchase_gate(latest: Optional[Tuple[str, datetime]], now: datetime) -> PurchaseGate: ...
 def check_amount(
     amount: int, *, minimum: Optional[int] = None, maximum: Optional[int] = None
@@ -214,6 +227,7 @@ __all__ = [
     "MoneyOverflow",
     "ParseError",
     "PeriodClose",
+    "PeriodCloses",
     "PurchaseGate",
     "UnsupportedCurrency",
     "accept_card",

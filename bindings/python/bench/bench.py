@@ -1,0 +1,164 @@
+"""Benchmark (not a test): billing_rules batched and per call vs a plain-Python baseline.
+
+    python bindings/python/bench/bench.py [--cards 1000000] [--ledgers 100000]
+
+Prints one table; RESULTS.md holds a run. Each figure is the best of --repeat runs.
+"""
+
+import argparse
+import os
+import platform
+import random
+import sys
+import time
+from array import array
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baseline  # noqa: E402  (comparison only)
+
+import billing_rules as br  # noqa: E402
+
+UTC = timezone.utc
+TODAY = date(2026, 11, 25)
+PERIOD = br.BillingPeriod(2026, 10)
+
+
+def best(repeat, fn):
+    times, result = [], None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def payment_methods(n, rng):
+    funding = ["credit"] * 6 + ["debit"] * 3 + ["prepaid", "unknown"]
+    checks = ["pass"] * 8 + ["fail", "unavailable", "unchecked", None]
+    return [
+        {"id": f"pm_{i}", "object": "payment_method", "type": "card",
+         "card": {"brand": "visa", "last4": "4242", "funding": rng.choice(funding),
+                  "exp_month": rng.randint(1, 12), "exp_year": rng.randint(2024, 2032),
+                  "checks": {"cvc_check": rng.choice(checks),
+                             "address_line1_check": rng.choice(checks),
+                             "address_postal_code_check": rng.choice(checks)}}}
+        for i in range(n)
+    ]
+
+
+def ledgers(n, rng):
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    kinds = ["usage"] * 6 + ["credit_purchase", "adjustment", "invoiced"]
+    return [
+        [(k := rng.choice(kinds),
+          -rng.randint(1, 3_000_000) if k == "usage" else rng.randint(1, 50_000_000),
+          start + timedelta(seconds=rng.randint(0, 45 * 86_400)))
+         for _ in range(rng.randint(1, 10))]
+        for _ in range(n)
+    ]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cards", type=int, default=1_000_000)
+    parser.add_argument("--ledgers", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    rng = random.Random(2026)
+    rows = []
+
+    def row(name, seconds, n, base=None):
+        rows.append((name, seconds, n, base))
+
+    # --- card acceptance over PaymentMethod-shaped records ---
+    pms = payment_methods(args.cards, rng)
+    t_base, expected = best(args.repeat, lambda: [baseline.accept_card(pm["card"], TODAY) for pm in pms])
+    row("cards: plain Python, per record (baseline)", t_base, args.cards)
+
+    def per_call():
+        out = []
+        for pm in pms:
+            try:
+                br.accept_card(pm, TODAY)
+                out.append(None)
+            except br.CardRefused as refused:
+                out.append(refused.code)
+        return out
+
+    t, got = best(1, per_call)
+    assert got == expected
+    row("cards: billing_rules.accept_card, per call", t, args.cards, t_base)
+
+    def to_columns():
+        cards = [pm["card"] for pm in pms]
+        checks = [c.get("checks") or {} for c in cards]
+        return ([c["funding"] for c in cards], [c["exp_month"] for c in cards],
+                [c["exp_year"] for c in cards], [k.get("cvc_check") for k in checks],
+                [k.get("address_line1_check") for k in checks],
+                [k.get("address_postal_code_check") for k in checks])
+
+    t_cols, cols = best(1, to_columns)
+    t, got = best(args.repeat, lambda: br.accept_cards(TODAY, *cols))
+    assert got == expected
+    row("cards: accept_cards, list columns", t, args.cards, t_base)
+    row("  (building those columns from the records, Python)", t_cols, args.cards)
+
+    fund_code = {v: i for i, v in enumerate(br.FUNDING_VALUES)}
+    check_code = {v: i for i, v in enumerate(br.CHECK_VALUES)}
+    check_code[None] = check_code["unchecked"]
+    packed = (bytes(fund_code[v] for v in cols[0]), array("q", cols[1]).tobytes(),
+              array("q", cols[2]).tobytes(),
+              *(bytes(check_code[v] for v in col) for col in cols[3:]))
+    t, got = best(args.repeat, lambda: br.accept_cards(TODAY, *packed))
+    assert got == expected
+    row("cards: accept_cards, packed bytes columns", t, args.cards, t_base)
+
+    # --- invoice amounts (period close) over ledgers ---
+    books = ledgers(args.ledgers, rng)
+    end = baseline.period_end(PERIOD.year, PERIOD.month)
+    entries = sum(len(b) for b in books)
+    t_base, expected = best(args.repeat, lambda: [baseline.close_period(b, end) for b in books])
+    row(f"ledgers: plain Python, per ledger (baseline; {entries} entries)", t_base, args.ledgers)
+
+    def as_tuples(closes):
+        if isinstance(closes, br.PeriodCloses):
+            return list(zip(closes.owed, closes.invoice, closes.carried))
+        return [(c.owed, c.invoice, c.carried) for c in closes]
+
+    t, got = best(1, lambda: [br.close_period(b, PERIOD) for b in books])
+    assert as_tuples(got) == expected
+    row("ledgers: billing_rules.close_period, per call", t, args.ledgers, t_base)
+
+    flat = [e for b in books for e in b]
+    lengths = [len(b) for b in books]
+    kinds, amounts, times = [e[0] for e in flat], [e[1] for e in flat], [e[2] for e in flat]
+    t, got = best(args.repeat, lambda: br.close_periods(PERIOD, lengths, kinds, amounts, times))
+    assert as_tuples(got) == expected
+    row("ledgers: close_periods, list columns, datetimes", t, args.ledgers, t_base)
+
+    micros = [int(at.timestamp()) * 1_000_000 for at in times]
+    t, got = best(args.repeat, lambda: br.close_periods(PERIOD, lengths, kinds, amounts, micros))
+    assert as_tuples(got) == expected
+    row("ledgers: close_periods, list columns, epoch micros", t, args.ledgers, t_base)
+
+    kind_code = {v: i for i, v in enumerate(br.ENTRY_KINDS)}
+    packed = (array("q", lengths).tobytes(), bytes(kind_code[k] for k in kinds),
+              array("q", amounts).tobytes(), array("q", micros).tobytes())
+    t, got = best(args.repeat, lambda: br.close_periods(PERIOD, *packed))
+    assert as_tuples(got) == expected
+    row("ledgers: close_periods, packed bytes columns", t, args.ledgers, t_base)
+
+    print(f"Python {platform.python_version()} on {platform.machine()}, "
+          f"{os.cpu_count()} cores; best of {args.repeat} (per-call rows: 1 run)\n")
+    print(f"| {'what':<62} | {'time':>9} | {'per row':>9} | {'vs baseline':>11} |")
+    print(f"|{'-' * 64}|{'-' * 11}|{'-' * 11}|{'-' * 13}|")
+    for name, seconds, n, base in rows:
+        speedup = f"{base / seconds:.1f}x" if base else ""
+        print(f"| {name:<62} | {seconds * 1e3:7.1f}ms | {seconds / n * 1e9:7.0f}ns | {speedup:>11} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the billing_rules wheel, installs it into an existing venv, and checks it:
+# mypy.stubtest against the installed module, then the pytest suite.
+#   bash bindings/python/test.sh path/to/venv/bin/python
+set -euo pipefail
+
+python="${1:?usage: test.sh PATH_TO_VENV_PYTHON}"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+wheels="$(mktemp -d)"
+trap 'rm -rf "$wheels"' EXIT
+
+"$python" -m maturin build --release --quiet -m "$here/Cargo.toml" -o "$wheels"
+"$python" -m pip install --quiet --force-reinstall --no-deps "$wheels"/billing_rules-*.whl
+
+# Run from outside the source tree so the installed wheel, not python/, is what is imported.
+cd "$wheels"
+"$python" -m mypy.stubtest billing_rules
+"$python" -m pytest -q -p no:cacheprovider "$here/tests"
