@@ -1,4 +1,5 @@
 //! End-to-end tests: real servers, real HTTP over loopback.
 
+mod cards;
 mod helpers;
 mod local_server;

@@ -5,6 +5,7 @@ use thiserror::Error;
 use crate::error::{MoneyError, ParseError};
 use crate::ports::gateway::GatewayError;
 use crate::ports::store::StoreError;
+use crate::rules::card::CardRefusal;
 
 /// Why a use case did not complete.
 #[derive(Debug, Error)]
@@ -21,6 +22,15 @@ pub enum UseCaseError {
     /// The thing asked for does not exist for this account.
     #[error("not found")]
     NotFound,
+    /// The PaymentMethod does not exist, or belongs to another customer.
+    #[error("payment method not found")]
+    PaymentMethodNotFound,
+    /// The card failed the acceptance rule.
+    #[error(transparent)]
+    CardRefused(#[from] CardRefusal),
+    /// The account must keep a card on file.
+    #[error("a card is required")]
+    CardRequired,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

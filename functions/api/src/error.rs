@@ -153,6 +153,26 @@ impl From<UseCaseError> for ApiError {
                 "This account has been deleted.",
             ),
             UseCaseError::NotFound => ApiError::not_found("object"),
+            UseCaseError::PaymentMethodNotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorType::InvalidRequestError,
+                "payment_method_not_found",
+                "No such payment method. Enter the card details again to get a new one.",
+            )
+            .with_param("payment_method"),
+            UseCaseError::CardRefused(refusal) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorType::CardError,
+                refusal.code(),
+                refusal.message(),
+            )
+            .with_param("payment_method"),
+            UseCaseError::CardRequired => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorType::InvalidRequestError,
+                "card_required",
+                "A card must stay on file while the account is open. Replace it with another credit or debit card instead, or delete the account to remove payment information.",
+            ),
             UseCaseError::Store(store) => store.into(),
             UseCaseError::Gateway(gateway) => gateway.into(),
         }

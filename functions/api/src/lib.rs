@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod routes {
     //! Handlers, one module per resource.
     pub mod billing;
+    pub mod card;
 }
 pub mod state;
 
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 
 pub use auth::{AuthMode, AuthorizerClaims, Caller};
 pub use error::{ApiError, ErrorType};
@@ -29,6 +30,19 @@ pub use state::AppState;
 /// The account's billing overview (`GET /v1/billing`).
 pub fn billing_router() -> Router<Arc<AppState>> {
     Router::new().route("/v1/billing", get(routes::billing::get_billing))
+}
+
+/// The card function: the overview (it shows the card), SetupIntents, and the card itself.
+pub fn cards_router() -> Router<Arc<AppState>> {
+    billing_router()
+        .route(
+            "/v1/billing/setup-intents",
+            post(routes::card::post_setup_intent),
+        )
+        .route(
+            "/v1/billing/card",
+            put(routes::card::put_card).delete(routes::card::delete_card),
+        )
 }
 
 /// Finishes a router: JSON 404/405 answers, the body size limit, and the state.

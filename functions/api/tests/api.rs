@@ -33,12 +33,8 @@ fn app(auth: AuthMode) -> TestApp {
     let state = Arc::new(AppState {
         store: Arc::new(EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap()),
         gateway: Arc::new(
-            SimulatedCardNetwork::open(
-                &dir.path().join("net.redb"),
-                clock.clone(),
-                "http://127.0.0.1:3000/",
-            )
-            .unwrap(),
+            SimulatedCardNetwork::open(&dir.path().join("net.redb"), "http://127.0.0.1:3000/")
+                .unwrap(),
         ),
         mailer: Arc::new(OutboxMailer::open(&dir.path().join("outbox"), clock.clone()).unwrap()),
         clock,

@@ -94,6 +94,9 @@ pub const TEST_CARDS: &[TestCard] = &[
     ),
     card("pm_card_amex", "amex", "8431", Funding::Credit),
     card("pm_card_discover", "discover", "1117", Funding::Credit),
+    // Not a Stripe id: Stripe has no test card whose funding is unknown. Local only, so the
+    // `card_funding_unsupported` refusal can be seen without a real card.
+    card("pm_card_fundingUnknown", "visa", "0000", Funding::Unknown),
     declined_at_attach("pm_card_chargeDeclined", "0002", "generic_decline"),
     declined_at_attach(
         "pm_card_chargeDeclinedInsufficientFunds",

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use billing_core::domain::money::Cents;
-use billing_core::ports::clock::Clock;
 use billing_core::ports::gateway::{
     CardDetails, ChargeOutcome, ChargeRequest, Decline, GatewayError, PaymentGateway,
     PaymentMethod, SetupIntent,
@@ -52,7 +51,6 @@ struct SimPayment {
 #[derive(Clone)]
 pub struct SimulatedCardNetwork {
     db: Arc<Database>,
-    clock: Arc<dyn Clock>,
     authorize_base_url: String,
 }
 
@@ -102,18 +100,13 @@ fn declined(code: &str) -> Decline {
 impl SimulatedCardNetwork {
     /// Opens (or creates) the network's file. `authorize_base_url` is where the local server
     /// serves `/_local/bank/authorize/{payment}`.
-    pub fn open(
-        path: &Path,
-        clock: Arc<dyn Clock>,
-        authorize_base_url: impl Into<String>,
-    ) -> Result<Self, GatewayError> {
+    pub fn open(path: &Path, authorize_base_url: impl Into<String>) -> Result<Self, GatewayError> {
         let db = Database::create(path).map_err(unavailable)?;
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(STATE).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
         Ok(Self {
             db: Arc::new(db),
-            clock,
             authorize_base_url: authorize_base_url.into(),
         })
     }
@@ -216,8 +209,42 @@ impl SimulatedCardNetwork {
         })
     }
 
+    /// Test cards expire in December three years after the real current year: fixed in real
+    /// time, so moving the local clock past it shows an expired card.
     fn expiry_year(&self) -> i32 {
-        self.clock.now().year() + 3
+        chrono::Utc::now().year() + 3
+    }
+
+    /// The customer's default PaymentMethod (for tests and the local tools; not a port method).
+    pub fn default_payment_method(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<PaymentMethodId>, GatewayError> {
+        self.transact(|table| {
+            let stored = Self::live_customer(table, customer.as_str())?;
+            stored
+                .default_payment_method
+                .as_deref()
+                .map(PaymentMethodId::parse)
+                .transpose()
+                .map_err(unavailable)
+        })
+    }
+
+    /// The PaymentMethods attached to a customer (for tests and the local tools).
+    pub fn attached_to(&self, customer: &CustomerId) -> Result<Vec<PaymentMethodId>, GatewayError> {
+        self.transact(|table| {
+            let mut attached = Vec::new();
+            for item in table.range("pm#".."pm$").map_err(unavailable)? {
+                let (_, value) = item.map_err(unavailable)?;
+                let pm: SimPaymentMethod =
+                    serde_json::from_slice(value.value()).map_err(unavailable)?;
+                if pm.customer.as_deref() == Some(customer.as_str()) {
+                    attached.push(PaymentMethodId::parse(&pm.id).map_err(unavailable)?);
+                }
+            }
+            Ok(attached)
+        })
     }
 }
 

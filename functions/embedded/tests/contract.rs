@@ -40,12 +40,8 @@ async fn gateway() -> Arc<dyn PaymentGateway> {
         NETWORK
             .get_or_init(|| {
                 let path = data_dir().path().join("card-network.redb");
-                SimulatedCardNetwork::open(
-                    &path,
-                    clock(),
-                    "http://127.0.0.1:3000/_local/bank/authorize",
-                )
-                .unwrap()
+                SimulatedCardNetwork::open(&path, "http://127.0.0.1:3000/_local/bank/authorize")
+                    .unwrap()
             })
             .clone(),
     )

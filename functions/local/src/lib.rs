@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use billing_api::{AppState, AuthMode, billing_router, finish};
+use billing_api::{AppState, AuthMode, cards_router, finish};
 use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
 
 /// Settings of a local run.
@@ -49,12 +49,9 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         "{}/_local/bank/authorize",
         config.base_url.trim_end_matches('/')
     );
-    let network = SimulatedCardNetwork::open(
-        &data_file(&config.data_dir, "card-network.redb"),
-        clock.clone(),
-        authorize,
-    )
-    .map_err(|e| e.to_string())?;
+    let network =
+        SimulatedCardNetwork::open(&data_file(&config.data_dir, "card-network.redb"), authorize)
+            .map_err(|e| e.to_string())?;
     let outbox = OutboxMailer::open(&data_file(&config.data_dir, "outbox"), clock.clone())
         .map_err(|e| format!("cannot open outbox: {e}"))?;
     let auth = AuthMode::local(&config.jwt_secret).map_err(|e| e.to_string())?;
@@ -71,7 +68,7 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         clock,
         outbox,
     });
-    let api = finish(billing_router(), state.clone());
+    let api = finish(cards_router(), state.clone());
     let router = controls::router(controls).merge(api);
     Ok(LocalApp { router, state })
 }
