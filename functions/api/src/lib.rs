@@ -6,6 +6,7 @@
 //! Lambda.
 
 pub mod auth;
+pub mod clock;
 pub mod error;
 pub mod json;
 pub mod jwt;

@@ -1,19 +1,9 @@
-//! Clocks: the system clock, and the local clock that `POST /_local/clock` moves.
+//! The local clock that `POST /_local/clock` moves.
 
 use std::sync::RwLock;
 
 use billing_core::ports::clock::Clock;
 use chrono::{DateTime, Duration, Utc};
-
-/// The machine's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
 
 /// A clock that runs at real speed from an instant it can be moved to.
 #[derive(Debug, Default)]

@@ -1,7 +1,7 @@
 //! # billing-embedded
 //!
 //! The embedded adapters behind `billing-local`: a durable store in a data folder, a simulated
-//! card network that plays Stripe's test cards, an outbox mailer, clocks and a local job queue.
+//! card network that plays Stripe's test cards, an outbox mailer, a movable clock and a local job queue.
 //! Each passes the same contract suite (`billing-contract`) as its production counterpart.
 
 pub mod cards;
@@ -11,7 +11,7 @@ pub mod outbox;
 pub mod queue;
 pub mod store;
 
-pub use clock::{LocalClock, SystemClock};
+pub use clock::LocalClock;
 pub use network::SimulatedCardNetwork;
 pub use outbox::{OutboxMailer, OutboxMessage};
 pub use queue::LocalQueue;

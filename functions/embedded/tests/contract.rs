@@ -10,9 +10,7 @@ use billing_core::ports::clock::Clock;
 use billing_core::ports::gateway::PaymentGateway;
 use billing_core::ports::queue::ChargeJob;
 use billing_core::ports::store::Store;
-use billing_embedded::{
-    EmbeddedStore, LocalQueue, OutboxMailer, SimulatedCardNetwork, SystemClock,
-};
+use billing_embedded::{EmbeddedStore, LocalClock, LocalQueue, OutboxMailer, SimulatedCardNetwork};
 use tempfile::TempDir;
 
 /// One data folder for the whole test binary, kept until the process exits.
@@ -22,7 +20,7 @@ fn data_dir() -> &'static TempDir {
 }
 
 fn clock() -> Arc<dyn Clock> {
-    Arc::new(SystemClock)
+    Arc::new(LocalClock::default())
 }
 
 async fn store() -> Arc<dyn Store> {
