@@ -1,0 +1,410 @@
+//! The DynamoDB store: every record, ledger entry and balance in one table.
+//!
+//! Calls per method (each call one request, before the SDK's own retries):
+//! `get` 1 GetItem; `balance` 1 GetItem; `list` 1 Query per page read (one for any page of
+//! up to 100 records); `entries_since` 1 Query per 1 MB of entries; `commit` 1 request —
+//! UpdateItem or DeleteItem when the transaction is one single-item write, otherwise one
+//! TransactWriteItems (sent again, at most [`CONFLICT_ATTEMPTS`] times in all, while
+//! DynamoDB cancels it only for a concurrent transaction on the same items).
+
+mod errors;
+mod items;
+mod keys;
+mod table;
+mod writes;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use billing_core::AccountId;
+use billing_core::domain::money::Micros;
+use billing_core::ports::store::{
+    ListQuery, MAX_TRANSACTION_WRITES, Page, Record, RecordKey, Store, StoreError, Transaction,
+    Versioned,
+};
+use billing_core::rules::ledger::LedgerEntry;
+use chrono::{DateTime, Utc};
+
+pub use keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
+pub use table::{create_table, table_definition};
+
+use items::{Item, key_attributes};
+use writes::{Action, Kind};
+
+/// How many times a transaction is sent while DynamoDB cancels it only for a concurrent
+/// transaction on its items (e.g. two appends to one balance at once).
+pub const CONFLICT_ATTEMPTS: u32 = 4;
+
+/// The [`Store`] on one DynamoDB table (layout: see the crate README).
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// A store on `table`, with a client built from the shared config.
+    pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::from_client(Client::new(config), table)
+    }
+
+    /// A store on `table` with a client built by the caller.
+    pub fn from_client(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get_item(&self, key: &keys::ItemKey) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_attributes(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| errors::sdk("GetItem", e))?;
+        Ok(output.item)
+    }
+
+    /// Reads `want` items of a Query (or all there are), following pages. `cursor_sk`: an
+    /// item to skip (the exclusive cursor of a BETWEEN).
+    async fn query(
+        &self,
+        build: impl Fn() -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        want: Option<usize>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let page_limit = want.map(|w| i32::try_from(w - found.len()).unwrap_or(i32::MAX));
+            let output = build()
+                .set_exclusive_start_key(start)
+                .set_limit(page_limit)
+                .send()
+                .await
+                .map_err(|e| errors::sdk("Query", e))?;
+            found.extend(output.items.unwrap_or_default());
+            start = output.last_evaluated_key;
+            if start.is_none() || want.is_some_and(|w| found.len() >= w) {
+                return Ok(found);
+            }
+        }
+    }
+
+    async fn list_accounts(
+        &self,
+        after: Option<&AccountId>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut values = HashMap::from([(
+            ":accounts".to_owned(),
+            AttributeValue::S(keys::ACCOUNTS.to_owned()),
+        )]);
+        let mut condition = format!("{GSI1_PK} = :accounts");
+        if let Some(after) = after {
+            values.insert(":after".to_owned(), AttributeValue::S(after.to_string()));
+            condition.push_str(&format!(" AND {GSI1_SK} > :after"));
+        }
+        // Index reads are eventually consistent: see the README.
+        let build = || {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression(&condition)
+                .set_expression_attribute_values(Some(values.clone()))
+        };
+        self.query(build, Some(limit + 1)).await
+    }
+
+    async fn list_invoices(
+        &self,
+        account: &AccountId,
+        starting_after: Option<&billing_core::InvoiceId>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let prefix = keys::INVOICE_PREFIX;
+        let mut values = HashMap::from([
+            (
+                ":pk".to_owned(),
+                AttributeValue::S(keys::partition(account)),
+            ),
+            (":lo".to_owned(), AttributeValue::S(prefix.to_owned())),
+        ]);
+        // Newest first is descending id. With a cursor, the range ends at the cursor itself
+        // (BETWEEN is inclusive; the cursor's own item is dropped below), so a cursor that
+        // names no invoice still pages correctly.
+        let (condition, want) = match starting_after {
+            None => (format!("{PK} = :pk AND begins_with({SK}, :lo)"), limit + 1),
+            Some(cursor) => {
+                values.insert(
+                    ":hi".to_owned(),
+                    AttributeValue::S(format!("{prefix}{cursor}")),
+                );
+                (
+                    format!("{PK} = :pk AND {SK} BETWEEN :lo AND :hi"),
+                    limit + 2,
+                )
+            }
+        };
+        let build = || {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(&condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .scan_index_forward(false)
+                .consistent_read(true)
+        };
+        let mut found = self.query(build, Some(want)).await?;
+        if let Some(cursor) = starting_after {
+            let cursor_sk = AttributeValue::S(format!("{prefix}{cursor}"));
+            found.retain(|item| item.get(SK) != Some(&cursor_sk));
+        }
+        Ok(found)
+    }
+
+    /// One single-item write: one conditional request, no transaction.
+    async fn write_one(&self, action: Action) -> Result<(), StoreError> {
+        let conflict = StoreError::Conflict {
+            index: action.write,
+        };
+        let names = (!action.names.is_empty()).then_some(action.names);
+        let values = (!action.values.is_empty()).then_some(action.values);
+        let key = key_attributes(&action.key);
+        let failed_condition = match action.kind {
+            Kind::Update(expression) => self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .update_expression(expression)
+                .set_condition_expression(action.condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| match e.as_service_error() {
+                    Some(s) if s.is_conditional_check_failed_exception() => Ok(()),
+                    _ => Err(errors::sdk("UpdateItem", e)),
+                }),
+            Kind::Delete => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .set_condition_expression(action.condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| match e.as_service_error() {
+                    Some(s) if s.is_conditional_check_failed_exception() => Ok(()),
+                    _ => Err(errors::sdk("DeleteItem", e)),
+                }),
+            Kind::Put(_) | Kind::Check => {
+                return Err(StoreError::Invalid(
+                    "only updates and deletes are sent as single items".to_owned(),
+                ));
+            }
+        };
+        match failed_condition {
+            Ok(()) => Ok(()),
+            Err(Ok(())) => Err(conflict),
+            Err(Err(error)) => Err(error),
+        }
+    }
+
+    async fn transact(&self, actions: Vec<Action>) -> Result<(), StoreError> {
+        let write_of: Vec<usize> = actions.iter().map(|a| a.write).collect();
+        let items = actions
+            .into_iter()
+            .map(|action| writes::transact_item(&self.table, action))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(error) => match cancellation(&write_of, error)? {
+                    Cancelled::Condition(index) => return Err(StoreError::Conflict { index }),
+                    Cancelled::Contention(message) if attempt >= CONFLICT_ATTEMPTS => {
+                        return Err(StoreError::Unavailable(message));
+                    }
+                    Cancelled::Contention(_) => {
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Why a transaction was cancelled, when it was.
+enum Cancelled {
+    /// The condition of this write did not hold.
+    Condition(usize),
+    /// Another transaction held one of the items: sending it again may succeed.
+    Contention(String),
+}
+
+/// Maps a cancellation back to a write: reasons come one per action, in action order, so
+/// the first `ConditionalCheckFailed` names the action, and the action its write.
+fn cancellation(
+    write_of: &[usize],
+    error: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Result<Cancelled, StoreError> {
+    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+        error.as_service_error()
+    else {
+        return Err(errors::sdk("TransactWriteItems", error));
+    };
+    let codes: Vec<&str> = cancelled
+        .cancellation_reasons()
+        .iter()
+        .map(|reason| reason.code().unwrap_or("None"))
+        .collect();
+    if let Some(action) = codes
+        .iter()
+        .position(|code| *code == "ConditionalCheckFailed")
+    {
+        let index = write_of.get(action).copied().ok_or_else(|| {
+            StoreError::Unavailable(format!("cancellation reason {action} names no action"))
+        })?;
+        return Ok(Cancelled::Condition(index));
+    }
+    let message = format!("TransactWriteItems cancelled: {}", codes.join(", "));
+    if codes.contains(&"TransactionConflict") {
+        return Ok(Cancelled::Contention(message));
+    }
+    if codes.contains(&"ValidationError") {
+        return Err(StoreError::Invalid(message));
+    }
+    Err(StoreError::Unavailable(message))
+}
+
+/// 25, 50, 100 ms…, plus up to 25 ms of jitter so racing writers spread out.
+fn backoff(attempt: u32) -> Duration {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() % 25_000_000);
+    Duration::from_millis(25 << attempt.saturating_sub(1).min(5))
+        + Duration::from_nanos(jitter.into())
+}
+
+fn check_limit(limit: usize) -> Result<(), StoreError> {
+    if (1..=100).contains(&limit) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "limit must be 1 to 100, not {limit}"
+        )))
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        let Some(item) = self.get_item(&keys::record(key)).await? else {
+            return Ok(None);
+        };
+        let (value, version) = items::decode_record(item)?;
+        if value.key() != *key {
+            return Err(StoreError::Corrupt(format!(
+                "item {} holds the record of another key",
+                keys::record(key)
+            )));
+        }
+        Ok(Some(Versioned { value, version }))
+    }
+
+    async fn list(&self, query: &ListQuery, limit: usize) -> Result<Page<Record>, StoreError> {
+        check_limit(limit)?;
+        let found = match query {
+            ListQuery::Accounts { after } => self.list_accounts(after.as_ref(), limit).await?,
+            ListQuery::Invoices {
+                account,
+                starting_after,
+            } => {
+                self.list_invoices(account, starting_after.as_ref(), limit)
+                    .await?
+            }
+        };
+        let has_more = found.len() > limit;
+        let items = found
+            .into_iter()
+            .take(limit)
+            .map(|item| items::decode_record(item).map(|(record, _)| record))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { items, has_more })
+    }
+
+    async fn balance(&self, account: &AccountId) -> Result<Micros, StoreError> {
+        match self.get_item(&keys::balance(account)).await? {
+            None => Ok(Micros::ZERO),
+            Some(item) => items::decode_balance(item),
+        }
+    }
+
+    async fn entries_since(
+        &self,
+        account: &AccountId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        let values = HashMap::from([
+            (
+                ":ledger".to_owned(),
+                AttributeValue::S(keys::ledger(account)),
+            ),
+            (":since".to_owned(), AttributeValue::S(keys::instant(since))),
+        ]);
+        let condition = format!("{GSI1_PK} = :ledger AND {GSI1_SK} >= :since");
+        let build = || {
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression(&condition)
+                .set_expression_attribute_values(Some(values.clone()))
+        };
+        self.query(build, None)
+            .await?
+            .into_iter()
+            .map(items::decode_entry)
+            .collect()
+    }
+
+    async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
+        transaction.validate()?;
+        let mut actions = writes::actions(&transaction)?;
+        if actions.len() > MAX_TRANSACTION_WRITES {
+            return Err(StoreError::Invalid(format!(
+                "an append is two DynamoDB items: this transaction needs {} of at most {MAX_TRANSACTION_WRITES}",
+                actions.len()
+            )));
+        }
+        match actions.len() {
+            0 => Ok(()),
+            1 if matches!(actions[0].kind, Kind::Update(_) | Kind::Delete) => {
+                self.write_one(actions.remove(0)).await
+            }
+            _ => self.transact(actions).await,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! A [`Transaction`] as DynamoDB actions.
+//!
+//! Every write but `Append` is one action on one item. `Append` is two: a Put of the entry
+//! that requires the entry to be new, and an `ADD` to the account's running balance. Each
+//! action remembers the write it came from, so a cancellation reason maps back to the index
+//! the caller knows. A `Check` without a condition asks nothing and is left out.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+};
+use billing_core::ports::store::{Expect, StoreError, Transaction, Write};
+
+use super::items::{self, Item, RECORD, VERSION};
+use super::keys::{self, GSI1_PK, GSI1_SK, ItemKey, PK};
+
+/// What an action does to its item.
+pub(crate) enum Kind {
+    /// An update expression.
+    Update(String),
+    /// A whole new item.
+    Put(Item),
+    Delete,
+    Check,
+}
+
+/// One item-level action of a transaction.
+pub(crate) struct Action {
+    /// Index of the [`Write`] it came from.
+    pub write: usize,
+    pub key: ItemKey,
+    pub kind: Kind,
+    pub condition: Option<String>,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Action {
+    fn new(write: usize, key: ItemKey, kind: Kind) -> Self {
+        Self {
+            write,
+            key,
+            kind,
+            condition: None,
+            names: HashMap::new(),
+            values: HashMap::new(),
+        }
+    }
+
+    fn name(&mut self, attribute: &str) {
+        self.names
+            .insert(items::name(attribute), attribute.to_owned());
+    }
+
+    fn expect(mut self, expect: Expect) -> Self {
+        self.condition = match expect {
+            Expect::Absent => Some(format!("attribute_not_exists({PK})")),
+            Expect::Version(version) => {
+                self.name(VERSION);
+                self.values
+                    .insert(":expected".to_owned(), items::number(version));
+                Some(format!("#{VERSION} = :expected"))
+            }
+            Expect::Any => None,
+        };
+        self
+    }
+}
+
+/// The actions of a transaction, in write order.
+pub(crate) fn actions(transaction: &Transaction) -> Result<Vec<Action>, StoreError> {
+    let mut actions = Vec::with_capacity(transaction.writes().len() + 1);
+    for (index, write) in transaction.writes().iter().enumerate() {
+        match write {
+            Write::Put { record, expect } => {
+                let key = record.key();
+                // ADD starts a missing version at 0, so a create gets 1 and a replace n + 1,
+                // whatever the condition.
+                let mut set = format!("SET #{RECORD} = :record");
+                let mut values = HashMap::from([
+                    (":record".to_owned(), items::record_value(record)?),
+                    (":one".to_owned(), items::number(1)),
+                ]);
+                if let Some((gsi1pk, gsi1sk)) = keys::record_index(&key) {
+                    set.push_str(&format!(", {GSI1_PK} = :gsi1pk, {GSI1_SK} = :gsi1sk"));
+                    values.insert(":gsi1pk".to_owned(), AttributeValue::S(gsi1pk));
+                    values.insert(":gsi1sk".to_owned(), AttributeValue::S(gsi1sk));
+                }
+                let update = format!("{set} ADD #{VERSION} :one");
+                let mut action = Action::new(index, keys::record(&key), Kind::Update(update));
+                action.name(RECORD);
+                action.name(VERSION);
+                action.values.extend(values);
+                actions.push(action.expect(*expect));
+            }
+            Write::Delete { key, expect } => {
+                actions.push(Action::new(index, keys::record(key), Kind::Delete).expect(*expect));
+            }
+            Write::Check { key, expect } => match expect {
+                Expect::Any => {}
+                Expect::Absent | Expect::Version(_) => {
+                    actions
+                        .push(Action::new(index, keys::record(key), Kind::Check).expect(*expect));
+                }
+            },
+            Write::Append { account, entry } => {
+                let mut put = Action::new(
+                    index,
+                    keys::entry(account, entry),
+                    Kind::Put(items::entry_item(account, entry)?),
+                );
+                put.condition = Some(format!("attribute_not_exists({PK})"));
+                actions.push(put);
+
+                let add = format!("ADD #{} :amount", items::BALANCE_ATTRIBUTE);
+                let mut balance = Action::new(index, keys::balance(account), Kind::Update(add));
+                balance.name(items::BALANCE_ATTRIBUTE);
+                balance
+                    .values
+                    .insert(":amount".to_owned(), items::number(entry.amount.get()));
+                actions.push(balance);
+            }
+        }
+    }
+    Ok(actions)
+}
+
+fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
+    (!map.is_empty()).then_some(map)
+}
+
+fn invalid(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("transaction item: {error}"))
+}
+
+/// The action as an item of `TransactWriteItems`.
+pub(crate) fn transact_item(table: &str, action: Action) -> Result<TransactWriteItem, StoreError> {
+    let key = items::key_attributes(&action.key);
+    let names = non_empty(action.names);
+    let values = non_empty(action.values);
+    let item = TransactWriteItem::builder();
+    Ok(match action.kind {
+        Kind::Update(expression) => item.update(
+            Update::builder()
+                .table_name(table)
+                .set_key(Some(key))
+                .update_expression(expression)
+                .set_condition_expression(action.condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .build()
+                .map_err(invalid)?,
+        ),
+        Kind::Put(attributes) => item.put(
+            Put::builder()
+                .table_name(table)
+                .set_item(Some(attributes))
+                .set_condition_expression(action.condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .build()
+                .map_err(invalid)?,
+        ),
+        Kind::Delete => item.delete(
+            Delete::builder()
+                .table_name(table)
+                .set_key(Some(key))
+                .set_condition_expression(action.condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .build()
+                .map_err(invalid)?,
+        ),
+        Kind::Check => item.condition_check(
+            ConditionCheck::builder()
+                .table_name(table)
+                .set_key(Some(key))
+                .set_condition_expression(action.condition)
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
+                .build()
+                .map_err(invalid)?,
+        ),
+    }
+    .build())
+}
