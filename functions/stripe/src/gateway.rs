@@ -1,0 +1,265 @@
+//! [`StripeGateway`]: the payment gateway port over Stripe's API.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use billing_core::domain::money::Currency;
+use billing_core::ports::gateway::{
+    ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway, PaymentMethod, SetupIntent,
+};
+use billing_core::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
+use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_core::customer::{
+    CreateCustomer, DeleteCustomer, UpdateCustomer, UpdateCustomerInvoiceSettings,
+};
+use stripe_core::payment_intent::{
+    CreatePaymentIntent, CreatePaymentIntentOffSession, RetrievePaymentIntent,
+};
+use stripe_core::setup_intent::{CreateSetupIntent, CreateSetupIntentUsage};
+use stripe_payment::payment_method::{
+    AttachPaymentMethod, DetachPaymentMethod, RetrievePaymentMethod,
+};
+use stripe_shared::{PaymentIntentAllowedPaymentMethodTypes, SetupIntentAllowedPaymentMethodTypes};
+
+use crate::mapping;
+
+/// Per request. Stripe's own guidance is to allow long requests; a Lambda invocation has a
+/// budget of its own, so this stays well under the function timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Waits between attempts while another request holds the same idempotency key.
+const BUSY_BACKOFF: [Duration; 5] = [
+    Duration::from_millis(100),
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_millis(800),
+    Duration::from_millis(1_600),
+];
+
+/// The production payment gateway: Stripe through async-stripe.
+#[derive(Clone)]
+pub struct StripeGateway {
+    client: Client,
+}
+
+impl std::fmt::Debug for StripeGateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client holds the secret key.
+        f.debug_struct("StripeGateway").finish_non_exhaustive()
+    }
+}
+
+impl StripeGateway {
+    /// A gateway with the given secret key (`sk_…`; where it comes from is the caller's
+    /// business). `base_url` points it at a stand-in instead of `https://api.stripe.com/`;
+    /// a missing trailing slash is added.
+    pub fn new(
+        secret_key: impl Into<String>,
+        base_url: Option<&str>,
+    ) -> Result<Self, GatewayError> {
+        let mut builder = ClientBuilder::new(secret_key).timeout(REQUEST_TIMEOUT);
+        if let Some(url) = base_url {
+            let url = if url.ends_with('/') {
+                url.to_owned()
+            } else {
+                format!("{url}/")
+            };
+            builder = builder.url(url);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| mapping::gateway_error(&e, "client"))?;
+        Ok(Self { client })
+    }
+}
+
+fn idempotency_key(key: String) -> Result<RequestStrategy, GatewayError> {
+    IdempotencyKey::new(key)
+        .map(RequestStrategy::Idempotent)
+        .map_err(|e| GatewayError::Invalid(format!("idempotency key: {e}")))
+}
+
+/// Sends an idempotent request, again after a pause while Stripe reports the key in use
+/// (a concurrent request with the same key) or the object locked.
+async fn send_idempotent<T, F, Fut>(what: &str, mut send: F) -> Result<T, StripeError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StripeError>>,
+{
+    for pause in BUSY_BACKOFF {
+        match send().await {
+            Err(error) if mapping::is_busy(&error) => {
+                tracing::debug!(what, ?pause, "Stripe busy with the same key; trying again");
+                tokio::time::sleep(pause).await;
+            }
+            other => return other,
+        }
+    }
+    send().await
+}
+
+fn stripe_currency(currency: Currency) -> stripe_types::Currency {
+    match currency {
+        Currency::Usd => stripe_types::Currency::USD,
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for StripeGateway {
+    async fn create_customer(
+        &self,
+        account: &AccountId,
+        email: Option<&EmailAddress>,
+    ) -> Result<CustomerId, GatewayError> {
+        // One key per account makes concurrent first calls (and retries) return one customer.
+        let strategy = idempotency_key(format!("customer-{account}"))?;
+        let mut request = CreateCustomer::new().metadata(HashMap::from([(
+            "account_id".to_owned(),
+            account.to_string(),
+        )]));
+        if let Some(email) = email {
+            request = request.email(email.as_str());
+        }
+        let customer = send_idempotent("customer", || {
+            request
+                .customize()
+                .request_strategy(strategy.clone())
+                .send(&self.client)
+        })
+        .await
+        .map_err(|e| mapping::gateway_error(&e, "customer"))?;
+        CustomerId::parse(customer.id.as_str()).map_err(|e| {
+            GatewayError::Unavailable(format!("Stripe returned an unusable customer id: {e}"))
+        })
+    }
+
+    async fn create_setup_intent(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<SetupIntent, GatewayError> {
+        let intent = CreateSetupIntent::new()
+            .customer(customer.as_str())
+            .usage(CreateSetupIntentUsage::OffSession)
+            .allowed_payment_method_types(vec![SetupIntentAllowedPaymentMethodTypes::Card])
+            .send(&self.client)
+            .await
+            .map_err(|e| mapping::gateway_error(&e, &format!("customer {customer}")))?;
+        let client_secret = intent.client_secret.ok_or_else(|| {
+            GatewayError::Unavailable(
+                "Stripe returned a SetupIntent without a client secret".into(),
+            )
+        })?;
+        Ok(SetupIntent {
+            id: intent.id.as_str().to_owned(),
+            client_secret,
+        })
+    }
+
+    async fn payment_method(&self, id: &PaymentMethodId) -> Result<PaymentMethod, GatewayError> {
+        let pm = RetrievePaymentMethod::new(id.as_str())
+            .send(&self.client)
+            .await
+            .map_err(|e| mapping::gateway_error(&e, &format!("payment method {id}")))?;
+        mapping::payment_method(&pm)
+    }
+
+    async fn attach(
+        &self,
+        id: &PaymentMethodId,
+        customer: &CustomerId,
+    ) -> Result<PaymentMethod, GatewayError> {
+        let pm = AttachPaymentMethod::new(id.as_str())
+            .customer(customer.as_str())
+            .send(&self.client)
+            .await
+            .map_err(|e| mapping::gateway_error(&e, &format!("payment method {id}")))?;
+        mapping::payment_method(&pm)
+    }
+
+    async fn set_default(
+        &self,
+        customer: &CustomerId,
+        id: &PaymentMethodId,
+    ) -> Result<(), GatewayError> {
+        let settings = UpdateCustomerInvoiceSettings {
+            default_payment_method: Some(id.to_string()),
+            ..UpdateCustomerInvoiceSettings::new()
+        };
+        UpdateCustomer::new(customer.as_str())
+            .invoice_settings(settings)
+            .send(&self.client)
+            .await
+            .map_err(|e| mapping::gateway_error(&e, &format!("customer {customer}")))?;
+        Ok(())
+    }
+
+    async fn detach(&self, id: &PaymentMethodId) -> Result<(), GatewayError> {
+        let what = format!("payment method {id}");
+        match DetachPaymentMethod::new(id.as_str())
+            .send(&self.client)
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Stripe refuses to detach a PaymentMethod that is not attached (400). The port
+            // promises that detaching a detached card succeeds, so look before reporting it.
+            Err(error) => match mapping::gateway_error(&error, &what) {
+                GatewayError::Invalid(reason) => match self.payment_method(id).await?.customer {
+                    None => Ok(()),
+                    Some(_) => Err(GatewayError::Invalid(reason)),
+                },
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
+        let strategy = idempotency_key(request.idempotency_key.clone())?;
+        let mut intent =
+            CreatePaymentIntent::new(request.amount.get(), stripe_currency(request.currency))
+                .confirm(true)
+                .customer(request.customer.as_str())
+                .payment_method(request.payment_method.as_str())
+                .allowed_payment_method_types(vec![PaymentIntentAllowedPaymentMethodTypes::Card])
+                .description(request.description.as_str())
+                .metadata(HashMap::from([
+                    ("account_id".to_owned(), request.account.to_string()),
+                    ("reference".to_owned(), request.reference.clone()),
+                ]));
+        if request.off_session {
+            intent = intent.off_session(CreatePaymentIntentOffSession::Bool(true));
+        }
+        let result = send_idempotent("payment", || {
+            intent
+                .customize()
+                .request_strategy(strategy.clone())
+                .send(&self.client)
+        })
+        .await;
+        match result {
+            Ok(intent) => Ok(mapping::charge_outcome(&intent)),
+            Err(error) => mapping::charge_failure(&error),
+        }
+    }
+
+    async fn charge_status(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
+        let intent = RetrievePaymentIntent::new(payment)
+            .send(&self.client)
+            .await
+            .map_err(|e| mapping::gateway_error(&e, &format!("payment {payment}")))?;
+        Ok(mapping::charge_outcome(&intent))
+    }
+
+    async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError> {
+        match DeleteCustomer::new(customer.as_str())
+            .send(&self.client)
+            .await
+            .map_err(|e| mapping::gateway_error(&e, &format!("customer {customer}")))
+        {
+            // Stripe answers 404 for a customer already deleted: it is gone either way.
+            Ok(_) | Err(GatewayError::NotFound(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Stripe objects and errors turned into domain values. Pure functions: no I/O, so they are
+//! tested on JSON fixtures of real Stripe responses (`tests/mapping.rs`).
+//!
+//! Error messages built here never carry a Stripe body: `StripeError`'s own `Display` prints
+//! the whole error object (embedded PaymentMethod included), so it is never formatted.
+
+use billing_core::ports::gateway::{
+    CardDetails, ChargeOutcome, Decline, GatewayError, PaymentMethod,
+};
+use billing_core::rules::card::{CheckResult, Funding};
+use billing_core::{CustomerId, PaymentMethodId};
+use stripe::StripeError;
+use stripe_shared::{
+    ApiErrors, ApiErrorsCode, ApiErrorsType, PaymentIntent, PaymentIntentStatus, PaymentMethodCard,
+};
+
+/// A PaymentMethod as the domain sees it. Only cards are expected (SetupIntents and charges
+/// allow `card` only); anything else is refused as invalid.
+pub fn payment_method(pm: &stripe_shared::PaymentMethod) -> Result<PaymentMethod, GatewayError> {
+    let id = pm.id.as_str();
+    let card = pm
+        .card
+        .as_ref()
+        .ok_or_else(|| GatewayError::Invalid(format!("payment method {id} is not a card")))?;
+    Ok(PaymentMethod {
+        id: PaymentMethodId::parse(id).map_err(|e| unexpected("payment method id", e))?,
+        customer: pm
+            .customer
+            .as_ref()
+            .map(|c| CustomerId::parse(c.id().as_str()))
+            .transpose()
+            .map_err(|e| unexpected("customer id", e))?,
+        card: card_details(id, card)?,
+    })
+}
+
+fn card_details(id: &str, card: &PaymentMethodCard) -> Result<CardDetails, GatewayError> {
+    let checks = card.checks.as_ref();
+    let check = |pick: fn(&stripe_shared::PaymentMethodCardChecks) -> &Option<String>| {
+        CheckResult::from_stripe(checks.and_then(|c| pick(c).as_deref()))
+    };
+    Ok(CardDetails {
+        brand: card.brand.clone(),
+        last4: card.last4.clone(),
+        exp_month: u32::try_from(card.exp_month).map_err(|e| unexpected("exp_month", e))?,
+        exp_year: i32::try_from(card.exp_year).map_err(|e| unexpected("exp_year", e))?,
+        funding: Funding::from_stripe(&card.funding),
+        // Stripe documents the fingerprint as nullable. Falling back to the PaymentMethod's own
+        // id means "a card never seen before": a missing fingerprint can then never make a new
+        // card look like the one on file (which would turn a replace into a no-op).
+        fingerprint: card
+            .fingerprint
+            .clone()
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| format!("unfingerprinted:{id}")),
+        cvc_check: check(|c| &c.cvc_check),
+        address_line1_check: check(|c| &c.address_line1_check),
+        address_postal_code_check: check(|c| &c.address_postal_code_check),
+    })
+}
+
+/// The state of a charge from its PaymentIntent.
+pub fn charge_outcome(intent: &PaymentIntent) -> ChargeOutcome {
+    let payment = intent.id.as_str().to_owned();
+    match &intent.status {
+        PaymentIntentStatus::Succeeded => ChargeOutcome::Succeeded { payment },
+        PaymentIntentStatus::RequiresAction => ChargeOutcome::RequiresAction {
+            client_secret: intent.client_secret.clone().unwrap_or_default(),
+            url: intent
+                .next_action
+                .as_ref()
+                .and_then(|action| action.redirect_to_url.as_ref())
+                .and_then(|redirect| redirect.url.clone()),
+            payment,
+        },
+        // The attempt failed (a decline, or authentication Stripe could not get off session):
+        // the intent waits for another payment method, with the reason in last_payment_error.
+        PaymentIntentStatus::RequiresPaymentMethod => ChargeOutcome::Declined {
+            decline: intent.last_payment_error.as_deref().map_or_else(
+                || Decline {
+                    decline_code: None,
+                    network_message: "The payment has no successful attempt.".into(),
+                },
+                decline,
+            ),
+            payment: Some(payment),
+        },
+        PaymentIntentStatus::Canceled => ChargeOutcome::Declined {
+            payment: Some(payment),
+            decline: Decline {
+                decline_code: None,
+                network_message: "The payment was canceled.".into(),
+            },
+        },
+        // Not final. Charges are created with automatic capture and confirm=true, so these are
+        // transient; an unknown status is also reported as not final rather than guessed at:
+        // the caller asks again (or the webhook tells) instead of settling money on a guess.
+        // (`_`: async-stripe marks its enums non-exhaustive; a status added later lands here.)
+        PaymentIntentStatus::Processing
+        | PaymentIntentStatus::RequiresCapture
+        | PaymentIntentStatus::RequiresConfirmation
+        | PaymentIntentStatus::Unknown(_)
+        | _ => ChargeOutcome::Processing { payment },
+    }
+}
+
+/// A decline from a Stripe error object: the issuer's `decline_code`, or Stripe's own `code`
+/// when the issuer gave none (`authentication_required` comes that way on some paths).
+pub fn decline(error: &ApiErrors) -> Decline {
+    Decline {
+        decline_code: error
+            .decline_code
+            .clone()
+            .or_else(|| error.code.as_ref().map(|code| code.as_str().to_owned())),
+        network_message: error
+            .message
+            .clone()
+            .unwrap_or_else(|| "The card was declined.".into()),
+    }
+}
+
+/// What a failed charge request means: a decline is an outcome, the rest are errors.
+pub fn charge_failure(error: &StripeError) -> Result<ChargeOutcome, GatewayError> {
+    match error {
+        StripeError::Stripe(api, 402) if is_card_error(api) => Ok(ChargeOutcome::Declined {
+            payment: api
+                .payment_intent
+                .as_ref()
+                .map(|intent| intent.id.as_str().to_owned()),
+            decline: decline(api),
+        }),
+        other => Err(gateway_error(other, "payment")),
+    }
+}
+
+fn is_card_error(error: &ApiErrors) -> bool {
+    match &error.type_ {
+        ApiErrorsType::CardError => true,
+        ApiErrorsType::ApiError
+        | ApiErrorsType::IdempotencyError
+        | ApiErrorsType::InvalidRequestError
+        | ApiErrorsType::Unknown(_)
+        // (`_`: the enum is non-exhaustive; only `card_error` is a decline.)
+        | _ => false,
+    }
+}
+
+/// A failed request as a gateway error. `what` names the object for `NotFound`.
+pub fn gateway_error(error: &StripeError, what: &str) -> GatewayError {
+    match error {
+        StripeError::Stripe(api, status) => api_error(api, *status, what),
+        StripeError::ClientError(reason) => {
+            GatewayError::Unavailable(format!("cannot reach Stripe: {reason}"))
+        }
+        StripeError::Timeout => GatewayError::Unavailable("Stripe did not answer in time".into()),
+        // Deliberately without the parser's message: it may quote the body.
+        StripeError::JSONDeserialize(_) => {
+            GatewayError::Unavailable("Stripe's answer could not be read".into())
+        }
+        StripeError::ConfigError(reason) => {
+            GatewayError::Invalid(format!("Stripe client misconfigured: {reason}"))
+        }
+    }
+}
+
+fn api_error(api: &ApiErrors, status: u16, what: &str) -> GatewayError {
+    let message = api
+        .message
+        .clone()
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    if matches!(api.code, Some(ApiErrorsCode::ResourceMissing)) || status == 404 {
+        return GatewayError::NotFound(what.to_owned());
+    }
+    match status {
+        402 if is_card_error(api) => GatewayError::CardDeclined(decline(api)),
+        // 409: a concurrent request holds the idempotency key; 429: rate limit or lock
+        // timeout. Both succeed when tried again later.
+        409 | 429 => GatewayError::Unavailable(message),
+        400..=499 => GatewayError::Invalid(message),
+        _ => GatewayError::Unavailable(format!("Stripe failed (HTTP {status}): {message}")),
+    }
+}
+
+/// True when the same request, sent again shortly with the same idempotency key, should
+/// succeed: another request with that key is still running, or the object is locked.
+pub fn is_busy(error: &StripeError) -> bool {
+    match error {
+        StripeError::Stripe(api, _) => matches!(
+            api.code,
+            Some(ApiErrorsCode::IdempotencyKeyInUse | ApiErrorsCode::LockTimeout)
+        ),
+        StripeError::JSONDeserialize(_)
+        | StripeError::ClientError(_)
+        | StripeError::ConfigError(_)
+        | StripeError::Timeout => false,
+    }
+}
+
+fn unexpected(field: &str, error: impl std::fmt::Display) -> GatewayError {
+    GatewayError::Unavailable(format!("Stripe returned an unusable {field}: {error}"))
+}

@@ -1,0 +1,426 @@
+"""localstripe on 127.0.0.1 with our compatibility layer: what real Stripe returns and
+localstripe lacks, so the adapter (functions/stripe) is never bent to localstripe's gaps.
+
+    python tests/stand-ins/localstripe_server.py --port N
+
+Each patch below says which Stripe behaviour it supplies. State lives in a temp dir of its
+own (one instance per test run) and is gone when the process exits.
+"""
+
+import argparse
+import atexit
+import hashlib
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+import time
+
+from aiohttp import web
+import localstripe.resources as ls
+import localstripe.server as server
+import localstripe.webhooks as webhooks
+from localstripe.errors import UserError
+
+# The API version async-stripe 1.0.0-rc.10 pins (stripe_shared::VERSION); events carry it.
+API_VERSION = os.environ.get('LOCALSTRIPE_API_VERSION', '2026-09-30.endive')
+EXP_YEAR = time.gmtime().tm_year + 3
+
+# --- State file: localstripe pickles to /tmp/localstripe.pickle; keep ours private. ----------
+STATE_DIR = tempfile.mkdtemp(prefix='localstripe-')
+atexit.register(shutil.rmtree, STATE_DIR, True)
+
+
+def _dump(self):
+    with open(os.path.join(STATE_DIR, 'state.pickle'), 'wb') as f:
+        pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+ls.Store.dump_to_disk = _dump
+ls.Store.try_load_from_disk = lambda self: None  # always from scratch
+
+# --- Errors: Stripe's error object carries `type` (card_error, ...) and more fields. ---------
+
+
+def stripe_error(status, type_, message, **fields):
+    error = UserError(status, message, {k: v for k, v in fields.items() if v is not None})
+    error.body['error']['type'] = type_
+    return error
+
+
+def card_error(message, code, decline_code=None, payment_intent=None, charge=None):
+    return stripe_error(402, 'card_error', message, code=code, decline_code=decline_code,
+                        charge=charge, payment_intent=payment_intent)
+
+
+def invalid(message, code=None, param=None):
+    return stripe_error(400, 'invalid_request_error', message, code=code, param=param)
+
+
+# --- Stripe's test PaymentMethod ids (https://docs.stripe.com/testing), as in ----------------
+# functions/embedded/src/cards.rs: number, brand, funding, checks once attached
+# (cvc, line1, zip), decline code at attach, decline code at charge, 3DS on every charge.
+P, F, U = 'pass', 'fail', 'unavailable'
+OK = (P, P, P)
+CARDS = {
+    'pm_card_visa': ('4242424242424242', 'visa', 'credit', OK, None, None, False),
+    'pm_card_visa_debit': ('4000056655665556', 'visa', 'debit', OK, None, None, False),
+    'pm_card_mastercard': ('5555555555554444', 'mastercard', 'credit', OK, None, None, False),
+    'pm_card_mastercard_debit': ('5200828282828210', 'mastercard', 'debit', OK, None, None, False),
+    'pm_card_mastercard_prepaid': ('5105105105105100', 'mastercard', 'prepaid', OK, None, None,
+                                   False),
+    'pm_card_amex': ('371449635398431', 'amex', 'credit', OK, None, None, False),
+    'pm_card_discover': ('6011111111111117', 'discover', 'credit', OK, None, None, False),
+    'pm_card_cvcCheckFail': ('4000000000000101', 'visa', 'credit', (F, P, P), None, None, False),
+    'pm_card_avsFail': ('4000000000000010', 'visa', 'credit', (P, F, F), None, None, False),
+    'pm_card_avsLine1Fail': ('4000000000000028', 'visa', 'credit', (P, F, P), None, None, False),
+    'pm_card_avsZipFail': ('4000000000000036', 'visa', 'credit', (P, P, F), None, None, False),
+    'pm_card_avsUnchecked': ('4000000000000044', 'visa', 'credit', (P, U, U), None, None, False),
+    'pm_card_authenticationRequired': ('4000002760003184', 'visa', 'credit', OK, None, None,
+                                       True),
+    'pm_card_chargeCustomerFail': ('4000000000000341', 'visa', 'credit', OK, None,
+                                   'generic_decline', False),
+}
+for _id, _number, _code in (
+        ('pm_card_chargeDeclined', '4000000000000002', 'generic_decline'),
+        ('pm_card_chargeDeclinedInsufficientFunds', '4000000000009995', 'insufficient_funds'),
+        ('pm_card_chargeDeclinedLostCard', '4000000000009987', 'lost_card'),
+        ('pm_card_chargeDeclinedStolenCard', '4000000000009979', 'stolen_card'),
+        ('pm_card_chargeDeclinedExpiredCard', '4000000000000069', 'expired_card'),
+        ('pm_card_chargeDeclinedIncorrectCvc', '4000000000000127', 'incorrect_cvc'),
+        ('pm_card_chargeDeclinedProcessingError', '4000000000000119', 'processing_error'),
+        ('pm_card_chargeDeclinedFraudulent', '4100000000000019', 'fraudulent'),
+        ('pm_card_chargeDeclinedVelocityLimitExceeded', '4000000000006975',
+         'card_velocity_exceeded')):
+    CARDS[_id] = (_number, 'visa', 'credit', OK, _code, _code, False)
+BY_NUMBER = {card[0]: card for card in CARDS.values()}
+# Stripe reports these as the error `code` itself; the rest come as code `card_declined`.
+OWN_CODES = {'expired_card', 'incorrect_cvc', 'processing_error'}
+
+
+def decline_error(message, decline_code, **fields):
+    code = decline_code if decline_code in OWN_CODES else 'card_declined'
+    return card_error(message, code, decline_code, **fields)
+
+
+def _card_of(pm):
+    return BY_NUMBER.get(getattr(pm, '_card_number', None))
+
+
+# Retrieving a test id gives a fresh PaymentMethod with that card's real brand, funding, last4,
+# fingerprint (the same for the same number), a future expiry and no checks yet.
+def _canonical_test_article(cls, id):
+    card = CARDS.get(id)
+    if card is None:
+        return None
+    number, brand, funding = card[:3]
+    pm = ls.PaymentMethod(type='card', card=dict(number='4242424242424242', exp_month='12',
+                                                 exp_year=str(EXP_YEAR), cvc='123'))
+    pm._card_number = number
+    pm.card.update(brand=brand, funding=funding, last4=number[-4:],
+                   fingerprint=hashlib.sha1(number.encode()).hexdigest()[:16],
+                   checks={'cvc_check': None, 'address_line1_check': None,
+                           'address_postal_code_check': None})
+    return pm
+
+
+ls.PaymentMethod._try_get_canonical_test_article = classmethod(_canonical_test_article)
+_requires_auth = ls.PaymentMethod._requires_authentication
+ls.PaymentMethod._requires_authentication = \
+    lambda self: _card_of(self)[6] if _card_of(self) else _requires_auth(self)
+
+# Attach verifies the card: a decline is a 402 card_error with its decline_code; the checks
+# the issuer made are reported; a detached PaymentMethod cannot be reused; one attached to
+# another customer cannot be attached again.
+_attach = ls.PaymentMethod._api_attach
+
+
+def _api_attach(cls, id, customer=None, **kwargs):
+    pm = cls._api_retrieve(id) if isinstance(id, str) else None
+    if pm is not None and getattr(pm, '_detached', False):
+        raise invalid('This PaymentMethod was previously used without being attached to a '
+                      'Customer or was detached from a Customer, and may not be used again.')
+    if pm is not None and pm.customer is not None:
+        if pm.customer == customer:
+            return pm
+        raise invalid('The payment method you provided has already been attached to a '
+                      'customer.')
+    card = _card_of(pm) if pm is not None else None
+    if card is not None and card[4] is not None:
+        ls.Customer._api_retrieve(customer)  # 404 first, as Stripe
+        raise decline_error('Your card was declined.', card[4])
+    attached = _attach.__func__(cls, pm.id if pm is not None else id, customer=customer,
+                                **kwargs)
+    if card is not None:
+        cvc, line1, zip_ = card[3]
+        attached.card['checks'] = {'cvc_check': cvc, 'address_line1_check': line1,
+                                   'address_postal_code_check': zip_}
+    return attached
+
+
+ls.PaymentMethod._api_attach = classmethod(_api_attach)
+
+# Detaching an unattached PaymentMethod is a 400; a detached one is spent; it stops being its
+# customer's default.
+_detach = ls.PaymentMethod._api_detach
+
+
+def _api_detach(cls, id, **kwargs):
+    pm = cls._api_retrieve(id)
+    if pm.customer is None:
+        raise invalid('The payment method you provided is not attached to a customer so '
+                      'detachment is impossible.')
+    owner = ls.store.get('customer:' + pm.customer)
+    if owner is not None and owner.invoice_settings.get('default_payment_method') == pm.id:
+        owner.invoice_settings['default_payment_method'] = None
+    pm._detached = True
+    return _detach.__func__(cls, id, **kwargs)
+
+
+ls.PaymentMethod._api_detach = classmethod(_api_detach)
+
+# invoice_settings.default_payment_method must be attached to that customer.
+_update_customer = ls.Customer._api_update
+
+
+def _api_update_customer(cls, id, **data):
+    default = (data.get('invoice_settings') or {}).get('default_payment_method')
+    if default:
+        pm = ls.PaymentMethod._api_retrieve(default)
+        if pm.customer != id:
+            raise invalid('The customer does not have a payment method with the ID %s. The '
+                          'payment method must be attached to the customer.' % default,
+                          param='invoice_settings[default_payment_method]')
+    return _update_customer.__func__(cls, id, **data)
+
+
+ls.Customer._api_update = classmethod(_api_update_customer)
+
+# --- PaymentIntents ------------------------------------------------------------------------
+# Accept `description` and `allowed_payment_method_types` (the current name of
+# payment_method_types), which localstripe refuses.
+_pi_init = ls.PaymentIntent.__init__
+
+
+def _pi_init_compat(self, description=None, allowed_payment_method_types=None, **kwargs):
+    if allowed_payment_method_types is not None:
+        kwargs.setdefault('payment_method_types', allowed_payment_method_types)
+    _pi_init(self, **kwargs)
+    self.description = description
+    self.payment_method_types = kwargs.get('payment_method_types') or ['card']
+    self.confirmation_method = 'automatic'
+
+
+ls.PaymentIntent.__init__ = _pi_init_compat
+# Fields async-stripe requires that localstripe leaves out.
+ls.PaymentIntent.amount_capturable = property(lambda self: 0)
+ls.PaymentIntent.amount_received = property(
+    lambda self: self.amount if self.status == 'succeeded' else 0)
+
+_pi_status = ls.PaymentIntent.status.fget
+ls.PaymentIntent.status = property(
+    lambda self: 'requires_payment_method' if getattr(self, '_auth_required', False)
+    else _pi_status(self))
+
+# last_payment_error is a full Stripe error object: type card_error and the decline code.
+_pi_last_error = ls.PaymentIntent.last_payment_error.fget
+
+
+def _last_payment_error(self):
+    if getattr(self, '_auth_required', False):
+        return {'type': 'card_error', 'code': 'authentication_required',
+                'decline_code': 'authentication_required',
+                'message': 'Your card was declined. This transaction requires authentication.'}
+    error = _pi_last_error(self)
+    if error is not None:
+        decline = getattr(self.latest_charge, '_decline_code', None)
+        error['type'] = 'card_error'
+        if decline:
+            error['decline_code'] = decline
+            error['code'] = decline if decline in OWN_CODES else 'card_declined'
+    return error
+
+
+ls.PaymentIntent.last_payment_error = property(_last_payment_error)
+
+# latest_charge is an id unless expanded.
+_pi_export = ls.PaymentIntent._export
+
+
+def _pi_export_compat(self, expand=None):
+    exported = _pi_export(self, expand=expand)
+    if isinstance(exported.get('latest_charge'), dict) and 'latest_charge' not in (expand or []):
+        exported['latest_charge'] = exported['latest_charge']['id']
+    exported.pop('charges', None)  # removed from the API long ago
+    return exported
+
+
+ls.PaymentIntent._export = _pi_export_compat
+
+# A PaymentMethod attached to another customer cannot be charged for this one, and a detached
+# one is spent;
+# off session, a card that needs 3-D Secure fails with 402 authentication_required and the
+# intent waits in requires_payment_method.
+_pi_create = ls.PaymentIntent._api_create
+
+
+def _api_create_pi(cls, confirm=None, off_session=None, **data):
+    customer, method = data.get('customer'), data.get('payment_method')
+    if customer and method:
+        pm = ls.PaymentMethod._api_retrieve(method)
+        if getattr(pm, '_detached', False):
+            raise invalid('The provided PaymentMethod was previously used with a PaymentIntent '
+                          'without Customer attachment, shared with a connected account '
+                          'without Customer attachment, or was detached from a Customer. It '
+                          'may not be used again.', param='payment_method')
+        if pm.customer is not None and pm.customer != customer:
+            raise invalid('The provided PaymentMethod belongs to a different Customer.',
+                          param='payment_method')
+    intent = _pi_create.__func__(cls, confirm=confirm, off_session=off_session, **data)
+    if ls.try_convert_to_bool(off_session) is True and intent.status == 'requires_action':
+        intent.next_action = None
+        intent._auth_required = True
+        error = intent.last_payment_error
+        raise card_error(error['message'], error['code'], error['decline_code'],
+                         payment_intent=intent._export())
+    return intent
+
+
+ls.PaymentIntent._api_create = classmethod(_api_create_pi)
+
+# A charge declined by the issuer: code, decline_code, type card_error and the intent.
+_set_auth_failure = ls.Charge._set_auth_failure
+
+
+def _set_auth_failure_compat(self):
+    _set_auth_failure(self)
+    card = _card_of(ls.PaymentMethod._api_retrieve(self.payment_method))
+    self._decline_code = (card[5] if card else None) or 'generic_decline'
+
+
+def _raise_failure(self):
+    intent = (ls.PaymentIntent._api_retrieve(self.payment_intent)._export()
+              if self.payment_intent else None)
+    raise decline_error(self.failure_message, self._decline_code, charge=self.id,
+                        payment_intent=intent)
+
+
+ls.Charge._set_auth_failure = _set_auth_failure_compat
+ls.Charge._raise_failure = _raise_failure
+
+# --- SetupIntents: `allowed_payment_method_types`; the customer must exist (deleted = gone).
+_seti_init = ls.SetupIntent.__init__
+
+
+def _seti_init_compat(self, allowed_payment_method_types=None, customer=None, **kwargs):
+    if customer is not None and ls.store.get('customer:' + str(customer)) is None:
+        raise invalid("No such customer: '%s'" % customer, code='resource_missing',
+                      param='customer')
+    if allowed_payment_method_types is not None:
+        kwargs.setdefault('payment_method_types', allowed_payment_method_types)
+    _seti_init(self, customer=customer, **kwargs)
+
+
+ls.SetupIntent.__init__ = _seti_init_compat
+
+# --- Not found is `resource_missing` with Stripe's message. --------------------------------
+_retrieve = ls.StripeObject._api_retrieve.__func__
+
+
+def _api_retrieve(cls, id):
+    try:
+        return _retrieve(cls, id)
+    except UserError as e:
+        if e.code == 404:
+            raise stripe_error(404, 'invalid_request_error', 'No such %s: %r' % (cls.object, id),
+                               code='resource_missing', param='id')
+        raise
+
+
+ls.StripeObject._api_retrieve = classmethod(_api_retrieve)
+
+# --- Events carry pending_webhooks and the API version the client pins. --------------------
+_event_init = ls.Event.__init__
+
+
+def _event_init_compat(self, type, data):
+    _event_init(self, type, data)
+    self.api_version = API_VERSION
+    self.pending_webhooks = sum(1 for w in webhooks._webhooks.values()
+                                if w.events is None or type in w.events)
+    self.request = {'id': None, 'idempotency_key': None}
+
+
+ls.Event.__init__ = _event_init_compat
+
+# --- Idempotency-Key: a POST replays its first result (2xx or a 402 decline) with
+# `Idempotent-Replayed: true`; the same key with other parameters is a 400 idempotency_error;
+# while the first is running, the same key is a 409 idempotency_key_in_use. ---------------
+_results = {}
+_running = set()
+
+
+@web.middleware
+async def idempotency(request, handler):
+    key = request.headers.get('Idempotency-Key')
+    if request.method != 'POST' or not key:
+        return await handler(request)
+    scope = (request.headers.get('Authorization', ''), key)
+    body = await request.read()
+    params = hashlib.sha256(request.path.encode() + b'?' + body).hexdigest()
+    if scope in _running:
+        return stripe_error(409, 'idempotency_error', 'There is currently another in-progress '
+                            'request using this Stripe-Idempotency-Key.',
+                            code='idempotency_key_in_use').to_response()
+    if scope in _results:
+        first_params, status, payload = _results[scope]
+        if first_params != params:
+            return stripe_error(400, 'idempotency_error', 'Keys for idempotent requests can '
+                                'only be used with the same parameters they were first used '
+                                'with.').to_response()
+        return web.Response(status=status, body=payload, content_type='application/json',
+                            headers={'Idempotent-Replayed': 'true', 'Idempotency-Key': key})
+    _running.add(scope)
+    try:
+        try:
+            response = await handler(request)
+        except UserError as e:
+            response = e.to_response()
+        if response.status < 300 or response.status == 402:
+            _results[scope] = (params, response.status, response.body)
+        response.headers['Idempotency-Key'] = key
+        return response
+    finally:
+        _running.discard(scope)
+
+
+# localstripe bound its extra routes (attach, detach, ...) to the original functions at import
+# time, so the patched ones are routed here.
+OVERRIDES = {
+    ('POST', url): server.api_extra(func, url) for url, func in (
+        ('/v1/payment_methods/{id}/attach', ls.PaymentMethod._api_attach),
+        ('/v1/payment_methods/{id}/detach', ls.PaymentMethod._api_detach))}
+
+
+@web.middleware
+async def patched_routes(request, handler):
+    route = request.match_info.route.resource
+    key = (request.method, route.canonical if route is not None else None)
+    return await OVERRIDES.get(key, handler)(request)
+
+
+server.app.middlewares.append(idempotency)
+server.app.middlewares.append(patched_routes)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--port', type=int, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO)  # access log: method, path, status; no bodies
+    web.run_app(server.app, host='127.0.0.1', port=args.port, print=None)
+
+
+if __name__ == '__main__':
+    main()
