@@ -7,6 +7,7 @@
 //! TransactWriteItems (sent again, at most [`CONFLICT_ATTEMPTS`] times in all, while
 //! DynamoDB cancels it only for a concurrent transaction on the same items).
 
+mod commit;
 mod errors;
 mod items;
 mod keys;
@@ -14,12 +15,9 @@ mod table;
 mod writes;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use billing_core::AccountId;
 use billing_core::domain::money::Micros;
@@ -30,15 +28,12 @@ use billing_core::ports::store::{
 use billing_core::rules::ledger::LedgerEntry;
 use chrono::{DateTime, Utc};
 
+pub use commit::CONFLICT_ATTEMPTS;
 pub use keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 pub use table::{create_table, table_definition};
 
 use items::{Item, key_attributes};
-use writes::{Action, Kind};
-
-/// How many times a transaction is sent while DynamoDB cancels it only for a concurrent
-/// transaction on its items (e.g. two appends to one balance at once).
-pub const CONFLICT_ATTEMPTS: u32 = 4;
+use writes::Kind;
 
 /// The [`Store`] on one DynamoDB table (layout: see the crate README).
 #[derive(Debug, Clone)]
@@ -74,8 +69,7 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    /// Reads `want` items of a Query (or all there are), following pages. `cursor_sk`: an
-    /// item to skip (the exclusive cursor of a BETWEEN).
+    /// Reads `want` items of a Query (all of them when `None`), following its pages.
     async fn query(
         &self,
         build: impl Fn() -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
@@ -171,141 +165,6 @@ impl DynamoStore {
         }
         Ok(found)
     }
-
-    /// One single-item write: one conditional request, no transaction.
-    async fn write_one(&self, action: Action) -> Result<(), StoreError> {
-        let conflict = StoreError::Conflict {
-            index: action.write,
-        };
-        let names = (!action.names.is_empty()).then_some(action.names);
-        let values = (!action.values.is_empty()).then_some(action.values);
-        let key = key_attributes(&action.key);
-        let failed_condition = match action.kind {
-            Kind::Update(expression) => self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .update_expression(expression)
-                .set_condition_expression(action.condition)
-                .set_expression_attribute_names(names)
-                .set_expression_attribute_values(values)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| match e.as_service_error() {
-                    Some(s) if s.is_conditional_check_failed_exception() => Ok(()),
-                    _ => Err(errors::sdk("UpdateItem", e)),
-                }),
-            Kind::Delete => self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key))
-                .set_condition_expression(action.condition)
-                .set_expression_attribute_names(names)
-                .set_expression_attribute_values(values)
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| match e.as_service_error() {
-                    Some(s) if s.is_conditional_check_failed_exception() => Ok(()),
-                    _ => Err(errors::sdk("DeleteItem", e)),
-                }),
-            Kind::Put(_) | Kind::Check => {
-                return Err(StoreError::Invalid(
-                    "only updates and deletes are sent as single items".to_owned(),
-                ));
-            }
-        };
-        match failed_condition {
-            Ok(()) => Ok(()),
-            Err(Ok(())) => Err(conflict),
-            Err(Err(error)) => Err(error),
-        }
-    }
-
-    async fn transact(&self, actions: Vec<Action>) -> Result<(), StoreError> {
-        let write_of: Vec<usize> = actions.iter().map(|a| a.write).collect();
-        let items = actions
-            .into_iter()
-            .map(|action| writes::transact_item(&self.table, action))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut attempt = 1;
-        loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(()),
-                Err(error) => match cancellation(&write_of, error)? {
-                    Cancelled::Condition(index) => return Err(StoreError::Conflict { index }),
-                    Cancelled::Contention(message) if attempt >= CONFLICT_ATTEMPTS => {
-                        return Err(StoreError::Unavailable(message));
-                    }
-                    Cancelled::Contention(_) => {
-                        tokio::time::sleep(backoff(attempt)).await;
-                        attempt += 1;
-                    }
-                },
-            }
-        }
-    }
-}
-
-/// Why a transaction was cancelled, when it was.
-enum Cancelled {
-    /// The condition of this write did not hold.
-    Condition(usize),
-    /// Another transaction held one of the items: sending it again may succeed.
-    Contention(String),
-}
-
-/// Maps a cancellation back to a write: reasons come one per action, in action order, so
-/// the first `ConditionalCheckFailed` names the action, and the action its write.
-fn cancellation(
-    write_of: &[usize],
-    error: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> Result<Cancelled, StoreError> {
-    let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
-        error.as_service_error()
-    else {
-        return Err(errors::sdk("TransactWriteItems", error));
-    };
-    let codes: Vec<&str> = cancelled
-        .cancellation_reasons()
-        .iter()
-        .map(|reason| reason.code().unwrap_or("None"))
-        .collect();
-    if let Some(action) = codes
-        .iter()
-        .position(|code| *code == "ConditionalCheckFailed")
-    {
-        let index = write_of.get(action).copied().ok_or_else(|| {
-            StoreError::Unavailable(format!("cancellation reason {action} names no action"))
-        })?;
-        return Ok(Cancelled::Condition(index));
-    }
-    let message = format!("TransactWriteItems cancelled: {}", codes.join(", "));
-    if codes.contains(&"TransactionConflict") {
-        return Ok(Cancelled::Contention(message));
-    }
-    if codes.contains(&"ValidationError") {
-        return Err(StoreError::Invalid(message));
-    }
-    Err(StoreError::Unavailable(message))
-}
-
-/// 25, 50, 100 ms…, plus up to 25 ms of jitter so racing writers spread out.
-fn backoff(attempt: u32) -> Duration {
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() % 25_000_000);
-    Duration::from_millis(25 << attempt.saturating_sub(1).min(5))
-        + Duration::from_nanos(jitter.into())
 }
 
 fn check_limit(limit: usize) -> Result<(), StoreError> {
