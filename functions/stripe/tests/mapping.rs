@@ -1,0 +1,286 @@
+//! The mapping module on JSON fixtures shaped like real Stripe responses, parsed the way
+//! async-stripe parses them (miniserde).
+
+use billing_core::ports::gateway::{ChargeOutcome, Decline, GatewayError};
+use billing_core::rules::card::{CheckResult, Funding};
+use billing_stripe::mapping;
+use stripe::StripeError;
+use stripe_shared::{PaymentIntent, PaymentMethod};
+
+fn fixture<T: miniserde::Deserialize>(name: &str) -> T {
+    let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    miniserde::json::from_str(&text).unwrap_or_else(|_| panic!("{path} does not parse"))
+}
+
+fn stripe_error(name: &str, status: u16) -> StripeError {
+    let body: stripe_shared::Error = fixture(name);
+    StripeError::Stripe(body.error, status)
+}
+
+#[test]
+fn an_attached_visa_maps_to_its_card_checks_and_customer() {
+    let method =
+        mapping::payment_method(&fixture::<PaymentMethod>("payment_method_visa_attached")).unwrap();
+    assert_eq!(method.id.as_str(), "pm_1QxVisaAttached0001");
+    assert_eq!(
+        method.customer.as_ref().map(|c| c.as_str()),
+        Some("cus_RealStripe00001")
+    );
+    let card = &method.card;
+    assert_eq!(
+        (
+            card.brand.as_str(),
+            card.last4.as_str(),
+            card.exp_month,
+            card.exp_year
+        ),
+        ("visa", "4242", 8, 2029)
+    );
+    assert_eq!(card.funding, Funding::Credit);
+    assert_eq!(card.fingerprint, "Xt5EWLLDS7FJjR1c");
+    assert_eq!(card.cvc_check, CheckResult::Pass);
+    assert_eq!(card.address_postal_code_check, CheckResult::Pass);
+    assert_eq!(card.address_line1_check, CheckResult::Unchecked);
+}
+
+#[test]
+fn a_prepaid_card_not_yet_verified_reads_as_prepaid_and_unchecked() {
+    let method = mapping::payment_method(&fixture::<PaymentMethod>(
+        "payment_method_prepaid_unattached",
+    ))
+    .unwrap();
+    assert_eq!(method.customer, None);
+    assert_eq!(method.card.funding, Funding::Prepaid);
+    assert_eq!(
+        [
+            method.card.cvc_check,
+            method.card.address_line1_check,
+            method.card.address_postal_code_check
+        ],
+        [CheckResult::Unchecked; 3]
+    );
+}
+
+#[test]
+fn unknown_funding_and_failing_checks_are_reported_as_such() {
+    let method = mapping::payment_method(&fixture::<PaymentMethod>(
+        "payment_method_unknown_funding_failing_checks",
+    ))
+    .unwrap();
+    assert_eq!(method.card.funding, Funding::Unknown);
+    assert_eq!(method.card.cvc_check, CheckResult::Fail);
+    assert_eq!(method.card.address_line1_check, CheckResult::Fail);
+    assert_eq!(
+        method.card.address_postal_code_check,
+        CheckResult::Unavailable
+    );
+    // An expanded customer maps to its id.
+    assert_eq!(
+        method.customer.as_ref().map(|c| c.as_str()),
+        Some("cus_RealStripe00002")
+    );
+}
+
+#[test]
+fn a_card_without_a_fingerprint_never_looks_like_another_card() {
+    let method = mapping::payment_method(&fixture::<PaymentMethod>(
+        "payment_method_unknown_funding_failing_checks",
+    ))
+    .unwrap();
+    assert!(!method.card.fingerprint.is_empty());
+    assert!(method.card.fingerprint.contains("pm_1QxUnknownFunding03"));
+}
+
+#[test]
+fn a_payment_method_that_is_not_a_card_is_refused() {
+    let result = mapping::payment_method(&fixture::<PaymentMethod>("payment_method_sepa_debit"));
+    assert!(
+        matches!(result, Err(GatewayError::Invalid(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn a_succeeded_intent_is_a_success() {
+    let intent: PaymentIntent = fixture("payment_intent_succeeded");
+    assert_eq!(
+        mapping::charge_outcome(&intent),
+        ChargeOutcome::Succeeded {
+            payment: "pi_3QxSucceeded000001".into()
+        }
+    );
+}
+
+#[test]
+fn a_processing_intent_is_not_final() {
+    let intent: PaymentIntent = fixture("payment_intent_processing");
+    assert_eq!(
+        mapping::charge_outcome(&intent),
+        ChargeOutcome::Processing {
+            payment: "pi_3QxProcessing000005".into()
+        }
+    );
+}
+
+#[test]
+fn requires_action_carries_the_client_secret_and_the_redirect_url() {
+    let intent: PaymentIntent = fixture("payment_intent_requires_action_redirect");
+    assert_eq!(
+        mapping::charge_outcome(&intent),
+        ChargeOutcome::RequiresAction {
+            payment: "pi_3QxRequiresAction02".into(),
+            client_secret: "pi_3QxRequiresAction02_secret_def".into(),
+            url: Some(
+                "https://hooks.stripe.com/3d_secure_2/hosted?merchant=acct_1&payment_intent=pi_3QxRequiresAction02"
+                    .into()
+            ),
+        }
+    );
+}
+
+#[test]
+fn requires_action_for_stripe_js_has_no_url() {
+    let intent: PaymentIntent = fixture("payment_intent_requires_action_sdk");
+    let ChargeOutcome::RequiresAction {
+        client_secret, url, ..
+    } = mapping::charge_outcome(&intent)
+    else {
+        panic!("expected requires_action")
+    };
+    assert_eq!(client_secret, "pi_3QxRequiresAction03_secret_ghi");
+    assert_eq!(url, None);
+}
+
+#[test]
+fn an_intent_back_to_requires_payment_method_is_declined_with_its_last_error() {
+    let intent: PaymentIntent = fixture("payment_intent_declined");
+    assert_eq!(
+        mapping::charge_outcome(&intent),
+        ChargeOutcome::Declined {
+            payment: Some("pi_3QxDeclined0000004".into()),
+            decline: Decline {
+                decline_code: Some("insufficient_funds".into()),
+                network_message: "Your card has insufficient funds.".into(),
+            },
+        }
+    );
+}
+
+#[test]
+fn a_402_on_charge_is_a_decline_naming_the_payment_and_the_decline_code() {
+    let outcome =
+        mapping::charge_failure(&stripe_error("error_card_declined_on_charge", 402)).unwrap();
+    assert_eq!(
+        outcome,
+        ChargeOutcome::Declined {
+            payment: Some("pi_3QxDeclined0000004".into()),
+            decline: Decline {
+                decline_code: Some("insufficient_funds".into()),
+                network_message: "Your card has insufficient funds.".into(),
+            },
+        }
+    );
+}
+
+#[test]
+fn authentication_required_without_a_decline_code_uses_the_error_code() {
+    let outcome =
+        mapping::charge_failure(&stripe_error("error_authentication_required", 402)).unwrap();
+    let ChargeOutcome::Declined { payment, decline } = outcome else {
+        panic!("expected a decline, got {outcome:?}")
+    };
+    assert_eq!(payment.as_deref(), Some("pi_3QxAuthRequired0006"));
+    assert_eq!(
+        decline.decline_code.as_deref(),
+        Some("authentication_required")
+    );
+}
+
+#[test]
+fn a_402_at_attach_is_a_card_declined_error_with_its_decline_code() {
+    let error = mapping::gateway_error(&stripe_error("error_card_declined_on_attach", 402), "pm");
+    assert_eq!(
+        error,
+        GatewayError::CardDeclined(Decline {
+            decline_code: Some("generic_decline".into()),
+            network_message: "Your card was declined.".into(),
+        })
+    );
+}
+
+#[test]
+fn resource_missing_is_not_found_whatever_the_status() {
+    for status in [404, 400] {
+        let error = mapping::gateway_error(
+            &stripe_error("error_resource_missing", status),
+            "payment method pm_doesNotExist123",
+        );
+        assert_eq!(
+            error,
+            GatewayError::NotFound("payment method pm_doesNotExist123".into())
+        );
+    }
+}
+
+#[test]
+fn other_client_errors_are_invalid_and_carry_stripes_message_only() {
+    let error = mapping::gateway_error(&stripe_error("error_detach_not_attached", 400), "pm");
+    assert_eq!(
+        error,
+        GatewayError::Invalid(
+            "The payment method you provided is not attached to a customer so detachment is impossible."
+                .into()
+        )
+    );
+}
+
+#[test]
+fn a_key_in_use_is_busy_and_unavailable_not_invalid() {
+    let error = stripe_error("error_idempotency_key_in_use", 409);
+    assert!(mapping::is_busy(&error));
+    assert!(matches!(
+        mapping::gateway_error(&error, "customer"),
+        GatewayError::Unavailable(_)
+    ));
+    assert!(!mapping::is_busy(&stripe_error(
+        "error_resource_missing",
+        404
+    )));
+}
+
+#[test]
+fn a_charge_failing_for_a_reason_other_than_a_decline_is_an_error() {
+    let result = mapping::charge_failure(&stripe_error("error_detach_not_attached", 400));
+    assert!(
+        matches!(result, Err(GatewayError::Invalid(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn transport_failures_and_server_errors_are_unavailable() {
+    for error in [
+        StripeError::ClientError("connection refused".into()),
+        StripeError::Timeout,
+        StripeError::JSONDeserialize("unexpected body".into()),
+        stripe_error("error_card_declined_on_attach", 500),
+    ] {
+        assert!(
+            matches!(
+                mapping::gateway_error(&error, "customer"),
+                GatewayError::Unavailable(_)
+            ),
+            "{error:?}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_answer_is_reported_without_quoting_it() {
+    let error = mapping::gateway_error(
+        &StripeError::JSONDeserialize("expected `,` near \"last4\":\"4242\"".into()),
+        "payment method",
+    );
+    assert!(!error.to_string().contains("4242"), "{error}");
+}
