@@ -18,8 +18,9 @@ use crate::domain::money::Micros;
 use crate::domain::purchase::{Purchase, PurchaseSlot};
 use crate::rules::ledger::LedgerEntry;
 
-/// Most writes one transaction may hold (DynamoDB's TransactWriteItems limit).
-pub const MAX_TRANSACTION_WRITES: usize = 100;
+/// Most items one transaction may touch (DynamoDB's TransactWriteItems limit). An `Append`
+/// touches two: the entry and the running balance.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
 
 /// A stored record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,17 +179,19 @@ impl Transaction {
         &self.writes
     }
 
-    /// Checks the shape every adapter can honour: 1 to [`MAX_TRANSACTION_WRITES`] writes, and
-    /// no item touched twice (so at most one `Append` per account).
+    /// Checks the shape every adapter can honour: at least one write, at most
+    /// [`MAX_TRANSACTION_ITEMS`] items touched, and no item touched twice (so at most one
+    /// `Append` per account).
     pub fn validate(&self) -> Result<(), StoreError> {
-        if self.writes.is_empty() || self.writes.len() > MAX_TRANSACTION_WRITES {
+        let touched: Vec<String> = self.writes.iter().flat_map(Write::touches).collect();
+        if self.writes.is_empty() || touched.len() > MAX_TRANSACTION_ITEMS {
             return Err(StoreError::Invalid(format!(
-                "a transaction holds 1 to {MAX_TRANSACTION_WRITES} writes, not {}",
-                self.writes.len()
+                "a transaction touches 1 to {MAX_TRANSACTION_ITEMS} items, not {}",
+                touched.len()
             )));
         }
         let mut seen = std::collections::HashSet::new();
-        for touched in self.writes.iter().flat_map(Write::touches) {
+        for touched in touched {
             if !seen.insert(touched.clone()) {
                 return Err(StoreError::Invalid(format!(
                     "{touched} is written twice in one transaction"
@@ -351,3 +354,41 @@ impl<S: Store + ?Sized> PurchaseStore for S {}
 impl<S: Store + ?Sized> InvoiceStore for S {}
 impl<S: Store + ?Sized> IdempotencyStore for S {}
 impl<S: Store + ?Sized> LedgerStore for S {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::UsageEventId;
+
+    fn append(account: &str, event: &str) -> Write {
+        let entry = LedgerEntry::usage(
+            &UsageEventId::parse(event).unwrap(),
+            Micros::new(1),
+            DateTime::<Utc>::UNIX_EPOCH,
+            "",
+        )
+        .unwrap();
+        Write::Append {
+            account: AccountId::parse(account).unwrap(),
+            entry,
+        }
+    }
+
+    #[test]
+    fn an_append_counts_as_two_items_towards_the_limit() {
+        let fifty: Transaction = (0..50).fold(Transaction::new(), |t, n| {
+            t.with(append(&format!("a{n}"), "e"))
+        });
+        assert_eq!(fifty.validate(), Ok(()));
+        let too_many = fifty.with(append("a50", "e"));
+        assert!(matches!(too_many.validate(), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
+    fn an_empty_transaction_is_refused() {
+        assert!(matches!(
+            Transaction::new().validate(),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+}

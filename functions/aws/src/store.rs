@@ -22,8 +22,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use billing_core::AccountId;
 use billing_core::domain::money::Micros;
 use billing_core::ports::store::{
-    ListQuery, MAX_TRANSACTION_WRITES, Page, Record, RecordKey, Store, StoreError, Transaction,
-    Versioned,
+    ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
 };
 use billing_core::rules::ledger::LedgerEntry;
 use chrono::{DateTime, Utc};
@@ -252,12 +251,6 @@ impl Store for DynamoStore {
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
         transaction.validate()?;
         let mut actions = writes::actions(&transaction)?;
-        if actions.len() > MAX_TRANSACTION_WRITES {
-            return Err(StoreError::Invalid(format!(
-                "an append is two DynamoDB items: this transaction needs {} of at most {MAX_TRANSACTION_WRITES}",
-                actions.len()
-            )));
-        }
         match actions.len() {
             0 => Ok(()),
             1 if matches!(actions[0].kind, Kind::Update(_) | Kind::Delete) => {

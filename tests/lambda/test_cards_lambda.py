@@ -1,0 +1,166 @@
+"""The card function as Lambda runs it: `cargo lambda watch` serves the real binary, and
+`cargo lambda invoke` sends it API Gateway v2 events (fixtures in events/) whose request
+context carries the JWT authorizer's claims. Its adapters talk to moto (DynamoDB, SSM, SES)
+and localstripe, started by scripts/with-stand-ins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+EVENTS = HERE / "events"
+CARGO_LAMBDA = Path(sys.executable).parent / "cargo-lambda"
+REGION = "us-east-1"
+TABLE = "billing-lambda-test"
+SECRET_PARAMETER = "/billing/stripe/secret-key"
+SENDER = "billing@example.com"
+
+
+def required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set: run these tests through scripts/with-stand-ins")
+    return value
+
+
+def template_table() -> dict:
+    """The BillingTable properties exactly as infra/template.yaml declares them."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
+    return template["Resources"]["BillingTable"]["Properties"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def aws_env() -> dict[str, str]:
+    moto = required_env("BILLING_TEST_MOTO_URL")
+    stripe = required_env("BILLING_TEST_STRIPE_URL")
+    env = {
+        "AWS_ENDPOINT_URL": moto,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }
+    clients = dict(endpoint_url=moto, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    table = template_table()
+    dynamodb = boto3.client("dynamodb", **clients)
+    if TABLE not in dynamodb.list_tables()["TableNames"]:
+        dynamodb.create_table(
+            TableName=TABLE,
+            BillingMode=table["BillingMode"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            KeySchema=table["KeySchema"],
+            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
+        )
+    boto3.client("ssm", **clients).put_parameter(
+        Name=SECRET_PARAMETER, Value="sk_test_lambda_local", Type="SecureString", Overwrite=True
+    )
+    boto3.client("sesv2", **clients).create_email_identity(EmailIdentity=SENDER)
+    env.update(
+        TABLE_NAME=TABLE,
+        STRIPE_SECRET_PARAMETER=SECRET_PARAMETER,
+        STRIPE_API_BASE=stripe,
+        SENDER_EMAIL=SENDER,
+        RUST_LOG="warn",
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def watch(aws_env: dict[str, str]):
+    port = free_port()
+    log = open(ROOT / "target" / "cargo-lambda-watch.log", "w")
+    process = subprocess.Popen(
+        [str(CARGO_LAMBDA), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+         "--ignore-changes", "--package", "billing-lambda"],
+        cwd=ROOT,
+        env={**os.environ, **aws_env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if process.poll() is not None:
+            pytest.fail(f"cargo lambda watch exited: see {log.name}")
+        time.sleep(0.2)
+    yield port
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+def invoke(port: int, fixture: str) -> tuple[int, dict]:
+    """Invokes the `cards` function with an event fixture; returns status and JSON body."""
+    result = subprocess.run(
+        [str(CARGO_LAMBDA), "lambda", "invoke", "cards", "--data-file", str(EVENTS / fixture),
+         "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--output-format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    return response["statusCode"], json.loads(response.get("body") or "null")
+
+
+def test_a_card_put_with_authorizer_claims_is_on_file(watch: int) -> None:
+    status, card = invoke(watch, "put-card-visa.json")
+    assert status == 200, card
+    assert (card["brand"], card["last4"], card["funding"]) == ("visa", "4242", "credit")
+    status, billing = invoke(watch, "get-billing.json")
+    assert status == 200
+    assert billing["account_id"] == "lambda-user-1"
+    assert billing["card"] == card
+
+
+def test_a_prepaid_card_is_refused_with_its_code(watch: int) -> None:
+    status, body = invoke(watch, "put-card-prepaid.json")
+    assert (status, body["error"]["code"]) == (422, "card_prepaid_not_supported")
+
+
+def test_the_card_cannot_be_deleted(watch: int) -> None:
+    status, body = invoke(watch, "delete-card.json")
+    assert (status, body["error"]["code"]) == (409, "card_required")
+
+
+def test_a_setup_intent_is_created_on_the_customer(watch: int) -> None:
+    status, body = invoke(watch, "post-setup-intent.json")
+    assert status == 201, body
+    assert body["id"].startswith("seti_") and body["client_secret"]
+
+
+def test_a_valid_local_token_without_authorizer_claims_is_refused(watch: int) -> None:
+    status, body = invoke(watch, "get-billing-local-token-only.json")
+    assert (status, body["error"]["code"]) == (401, "unauthenticated")
+
+
+def test_the_table_holds_no_card_number_or_cvc(watch: int, aws_env: dict[str, str]) -> None:
+    dynamodb = boto3.client("dynamodb", endpoint_url=aws_env["AWS_ENDPOINT_URL"], region_name=REGION,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    assert items, "the function wrote the account"
+    dump = json.dumps(items)
+    assert "4242424242424242" not in dump and "cvc" not in dump.lower().replace("cvc_check", "")
