@@ -3,3 +3,4 @@
 mod cards;
 mod helpers;
 mod local_server;
+mod production;

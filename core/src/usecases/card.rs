@@ -9,8 +9,9 @@
 //!    the issuer verifies it and may decline;
 //! 4. run the full acceptance rule on what the network reports; a refused card is detached;
 //! 5. make it the customer's default (gateway call 3); on failure the new card is detached;
-//! 6. record it with a version-conditioned write (store call 2); on failure the old default is
-//!    restored and the new card detached;
+//! 6. record it with a version-conditioned write (store call 2); on failure the card on file
+//!    at that moment (which a concurrent request may have changed) is made the default again
+//!    and the new card detached;
 //! 7. detach the old card (gateway call 4); on failure it stays attached but is no longer the
 //!    default, and [`CardSet::old_card_left_attached`] names it for the caller to log.
 
@@ -143,6 +144,36 @@ async fn release<G: PaymentGateway + ?Sized>(gateway: &G, card: &PaymentMethodId
     let _ = gateway.detach(card).await;
 }
 
+/// After the record write failed: makes the card that is on file *now* the default again and
+/// detaches ours. Re-reading matters twice over: a concurrent request may have put its card on
+/// file meanwhile (restoring the card we read first would undo it), and a write that reported
+/// failure may in fact have applied (then ours is on file and must stay). Best effort: the
+/// write's error is what the caller sees.
+async fn restore_default<S, G>(
+    store: &S,
+    gateway: &G,
+    account: &AccountId,
+    customer: &CustomerId,
+    read_first: Option<&StoredCard>,
+    ours: &PaymentMethodId,
+) where
+    S: Store + ?Sized,
+    G: PaymentGateway + ?Sized,
+{
+    let on_file = match store.account(account).await {
+        Ok(now) => now.and_then(|a| a.value.card),
+        Err(_) => read_first.cloned(),
+    };
+    match on_file {
+        Some(card) if card.payment_method == *ours => {}
+        Some(card) => {
+            let _ = gateway.set_default(customer, &card.payment_method).await;
+            release(gateway, ours).await;
+        }
+        None => release(gateway, ours).await,
+    }
+}
+
 /// `PUT /v1/billing/card`: adds or replaces the card on file.
 pub async fn set_card<S, G>(
     store: &S,
@@ -221,10 +252,15 @@ where
         expect: expect_of(&account),
     });
     if let Err(error) = store.commit(write).await {
-        if let Some(old) = &current {
-            let _ = gateway.set_default(&customer, &old.payment_method).await;
-        }
-        release(gateway, &attached.id).await;
+        restore_default(
+            store,
+            gateway,
+            holder.account,
+            &customer,
+            current.as_ref(),
+            &attached.id,
+        )
+        .await;
         return Err(error.into());
     }
 
