@@ -214,5 +214,145 @@ pub fn close_period(
     close_from_totals(balance(entries)?, usage_after_end, minimum_charge)
 }
 
+/// [`close_period`] prepared once for one period and minimum charge, for closing many ledgers
+/// whose entries come as `(kind, amount, effective_at)` with `effective_at` in integer
+/// microseconds since the Unix epoch (batch inputs such as the Python binding's columns).
+///
+/// It is the same rule, not a second one: the period's end is computed once and instants are
+/// compared as integers, then [`close_from_totals`] decides. For entries whose `effective_at`
+/// is `DateTime::from_timestamp_micros(t)`, [`PeriodCloser::close`] returns exactly what
+/// [`close_period`] returns, errors included (a property test below checks this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeriodCloser {
+    /// `period.end()` in microseconds since the Unix epoch.
+    end_micros: i64,
+    minimum_charge: Cents,
+}
+
+impl PeriodCloser {
+    /// The close rule for `period` with `minimum_charge` (see [`close_period`]).
+    pub fn new(period: BillingPeriod, minimum_charge: Cents) -> Self {
+        Self {
+            end_micros: period.end().timestamp_micros(),
+            minimum_charge,
+        }
+    }
+
+    /// The close rule over one ledger's `(kind, amount, effective_at_micros)` entries.
+    pub fn close(
+        &self,
+        entries: impl IntoIterator<Item = (EntryKind, Micros, i64)>,
+    ) -> Result<PeriodClose, MoneyError> {
+        let mut balance_now = Micros::ZERO;
+        let mut usage_after_end = Micros::ZERO;
+        for (kind, amount, effective_at_micros) in entries {
+            balance_now = balance_now.checked_add(amount)?;
+            // Adding zero for every other entry (rather than branching) keeps a loop over many
+            // entries free of unpredictable branches; adding zero cannot overflow.
+            let after_end = (kind == EntryKind::Usage) & (effective_at_micros >= self.end_micros);
+            usage_after_end = usage_after_end.checked_add(std::hint::select_unpredictable(
+                after_end,
+                amount,
+                Micros::ZERO,
+            ))?;
+        }
+        close_from_totals(
+            balance_now,
+            usage_after_end.checked_neg()?,
+            self.minimum_charge,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod period_closer_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn kind() -> impl Strategy<Value = EntryKind> {
+        prop_oneof![
+            Just(EntryKind::CreditPurchase),
+            Just(EntryKind::Usage),
+            Just(EntryKind::Invoiced),
+            Just(EntryKind::Adjustment),
+        ]
+    }
+
+    /// Everyday amounts, and amounts near the ends of the range so overflows happen too.
+    fn amount() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            4 => -50_000_000i64..50_000_000,
+            1 => any::<i64>(),
+            1 => prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(i64::MIN + 1), Just(i64::MAX / 2 + 1)],
+        ]
+    }
+
+    /// An instant as micros: near the period's end (either side, to the microsecond), or
+    /// anywhere chrono can represent.
+    fn at(end_micros: i64) -> impl Strategy<Value = i64> {
+        let min = DateTime::<Utc>::MIN_UTC.timestamp_micros();
+        let max = DateTime::<Utc>::MAX_UTC.timestamp_micros();
+        prop_oneof![
+            3 => (-3i64..3).prop_map(move |d| end_micros + d),
+            3 => (-40 * 86_400_000_000i64..40 * 86_400_000_000).prop_map(move |d| end_micros + d),
+            1 => min..=max,
+        ]
+    }
+
+    fn ledger() -> impl Strategy<Value = (BillingPeriod, i64, Vec<(EntryKind, i64, i64)>)> {
+        (1970i32..=9998, 1u32..=12, -100i64..1_000).prop_flat_map(|(year, month, minimum)| {
+            let period = BillingPeriod::new(year, month).expect("a valid period");
+            let end = period.end().timestamp_micros();
+            (
+                Just(period),
+                Just(minimum),
+                prop::collection::vec((kind(), amount(), at(end)), 0..12),
+            )
+        })
+    }
+
+    #[test]
+    fn usage_from_the_period_end_on_is_left_for_later_to_the_microsecond() {
+        let period = BillingPeriod::new(2026, 10).expect("a valid period");
+        let end = period.end().timestamp_micros();
+        let closer = PeriodCloser::new(period, STRIPE_MINIMUM_CHARGE);
+        let close_with_usage_at = |at| {
+            closer
+                .close([(EntryKind::Usage, Micros::new(-1_000_000), at)])
+                .expect("in range")
+        };
+        assert_eq!(close_with_usage_at(end - 1).owed, Micros::new(1_000_000));
+        assert_eq!(close_with_usage_at(end).owed, Micros::ZERO);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2_048, ..ProptestConfig::default() })]
+
+        #[test]
+        fn period_closer_equals_close_period(
+            (period, minimum, rows) in ledger()
+        ) {
+            let minimum = Cents::new(minimum);
+            let entries: Vec<LedgerEntry> = rows
+                .iter()
+                .enumerate()
+                .map(|(n, &(kind, amount, at))| LedgerEntry {
+                    id: EntryId::adjustment(&n.to_string()),
+                    kind,
+                    amount: Micros::new(amount),
+                    effective_at: DateTime::from_timestamp_micros(at).expect("in range"),
+                    description: String::new(),
+                })
+                .collect();
+            let closer = PeriodCloser::new(period, minimum);
+            prop_assert_eq!(
+                closer.close(rows.iter().map(|&(kind, amount, at)| (kind, Micros::new(amount), at))),
+                close_period(&entries, period, minimum)
+            );
+        }
+    }
+}
