@@ -2,7 +2,11 @@
 //! object in a packed layout (int columns: little-endian int64, 8 bytes per row; categorical
 //! columns: one byte per row holding the value's index in the module's `*_VALUES` tuple).
 //!
-//! Columns are read into Rust vectors while the GIL is held; the rules then run without it.
+//! Columns are read (packed bytes borrowed, sequences converted into the packed layout) while
+//! the GIL is held; the rules then run without it.
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
@@ -13,60 +17,62 @@ use crate::time::type_name;
 /// How many distinct string objects a categorical column remembers.
 const SEEN_OBJECTS: usize = 16;
 
-/// An int column read for a batch: packed bytes are borrowed as they are (nothing is copied
-/// per row), sequences are converted element by element.
-pub(crate) enum IntColumn<'a> {
-    /// Packed little-endian int64.
-    Packed(&'a [u8]),
-    /// Converted elements.
-    Values(Vec<i64>),
-}
+/// An int column read for a batch, always in the packed layout (little-endian int64, 8 bytes
+/// per row): packed `bytes` are borrowed as they are (nothing is copied), sequences are
+/// converted element by element into an owned packed buffer. One layout means the loops over
+/// rows are straight slice walks, with no per-row dispatch.
+pub(crate) struct IntColumn<'a>(Cow<'a, [u8]>);
 
 impl IntColumn<'_> {
     pub(crate) fn len(&self) -> usize {
-        match self {
-            Self::Packed(bytes) => bytes.len() / 8,
-            Self::Values(values) => values.len(),
-        }
+        self.0.len() / 8
     }
 
     /// The value at `row`, which must be below `len()`.
     pub(crate) fn get(&self, row: usize) -> i64 {
-        match self {
-            Self::Packed(bytes) => {
-                i64::from_le_bytes(bytes[row * 8..row * 8 + 8].try_into().expect("8 bytes"))
-            }
-            Self::Values(values) => values[row],
-        }
+        i64::from_le_bytes(self.0[row * 8..row * 8 + 8].try_into().expect("8 bytes"))
+    }
+
+    /// The values of `rows`, which must end at or below `len()`.
+    pub(crate) fn rows(&self, rows: Range<usize>) -> impl Iterator<Item = i64> + '_ {
+        self.0[rows.start * 8..rows.end * 8]
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
+    }
+
+    /// Converted values, packed.
+    pub(crate) fn from_values(values: &[i64]) -> Self {
+        Self(Cow::Owned(
+            values.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        ))
     }
 }
 
-/// A categorical column read for a batch.
-pub(crate) enum CategoryColumn<'a, T> {
-    /// Packed one-byte codes (checked when read), decoded through `table`.
-    Codes { codes: &'a [u8], table: Vec<T> },
-    /// Converted elements.
-    Values(Vec<T>),
-    /// The same value for every row.
-    Repeat(T, usize),
+/// A categorical column read for a batch: one byte per row, an index into `table`. Packed
+/// `bytes` are borrowed (and checked when read); sequences are converted into owned codes.
+pub(crate) struct CategoryColumn<'a, T> {
+    codes: Cow<'a, [u8]>,
+    table: Vec<T>,
 }
 
 impl<T: Copy> CategoryColumn<'_, T> {
-    pub(crate) fn len(&self) -> usize {
-        match self {
-            Self::Codes { codes, .. } => codes.len(),
-            Self::Values(values) => values.len(),
-            Self::Repeat(_, rows) => *rows,
+    /// The same value for each of `rows` rows.
+    pub(crate) fn repeat(value: T, rows: usize) -> Self {
+        Self {
+            codes: Cow::Owned(vec![0; rows]),
+            table: vec![value],
         }
     }
 
-    /// The value at `row`, which must be below `len()`.
-    pub(crate) fn get(&self, row: usize) -> T {
-        match self {
-            Self::Codes { codes, table } => table[usize::from(codes[row])],
-            Self::Values(values) => values[row],
-            Self::Repeat(value, _) => *value,
-        }
+    pub(crate) fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// The values of `rows`, which must end at or below `len()`.
+    pub(crate) fn rows(&self, rows: Range<usize>) -> impl Iterator<Item = T> + '_ {
+        self.codes[rows]
+            .iter()
+            .map(|&code| self.table[usize::from(code)])
     }
 }
 
@@ -80,32 +86,57 @@ pub(crate) fn int_column<'a>(name: &str, column: &'a Bound<'_, PyAny>) -> PyResu
                 bytes.len()
             )));
         }
-        return Ok(IntColumn::Packed(bytes));
+        return Ok(IntColumn(Cow::Borrowed(bytes)));
     }
-    ints(name, column).map(IntColumn::Values)
+    ints(name, column).map(|values| IntColumn::from_values(&values))
 }
 
 /// Reads a categorical column (see `categories`), borrowing packed bytes.
-pub(crate) fn category_column<'a, 'py, T: Copy>(
+pub(crate) fn category_column<'a, 'py, T: Copy + PartialEq>(
     name: &str,
     column: &'a Bound<'py, PyAny>,
     values: &[&str],
     parse: impl Fn(Option<&str>) -> PyResult<T>,
 ) -> PyResult<CategoryColumn<'a, T>> {
+    let mut table = values
+        .iter()
+        .map(|v| parse(Some(v)))
+        .collect::<PyResult<Vec<T>>>()?;
     if let Ok(packed) = column.cast::<PyBytes>() {
         let codes = packed.as_bytes();
-        if let Some(bad) = codes.iter().find(|&&c| usize::from(c) >= values.len()) {
+        // The largest code first (a loop the compiler vectorises), the offending one only if
+        // there is one.
+        let largest = codes.iter().fold(0, |largest, &c| largest.max(c));
+        if usize::from(largest) >= values.len() {
+            let bad = codes.iter().find(|&&c| usize::from(c) >= values.len());
             return Err(invalid(format!(
-                "{name}: packed code {bad} is not an index into {values:?}"
+                "{name}: packed code {} is not an index into {values:?}",
+                bad.copied().unwrap_or(largest)
             )));
         }
-        let table = values
-            .iter()
-            .map(|v| parse(Some(v)))
-            .collect::<PyResult<Vec<T>>>()?;
-        return Ok(CategoryColumn::Codes { codes, table });
+        return Ok(CategoryColumn {
+            codes: Cow::Borrowed(codes),
+            table,
+        });
     }
-    categories(name, column, values, parse).map(CategoryColumn::Values)
+    let parsed = categories(name, column, values, parse)?;
+    let codes = parsed
+        .into_iter()
+        .map(|value| {
+            let code = match table.iter().position(|&known| known == value) {
+                Some(code) => code,
+                None => {
+                    table.push(value);
+                    table.len() - 1
+                }
+            };
+            u8::try_from(code).map_err(|_| invalid(format!("{name}: too many distinct values")))
+        })
+        .collect::<PyResult<Vec<u8>>>()?;
+    Ok(CategoryColumn {
+        codes: Cow::Owned(codes),
+        table,
+    })
 }
 
 /// Reads an int column.

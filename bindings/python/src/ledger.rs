@@ -8,9 +8,9 @@ use std::ops::Range;
 use billing_core::domain::money::{Cents, Micros};
 use billing_core::error::MoneyError;
 use billing_core::rules::ledger::{
-    self, BalanceView, EntryId, EntryKind, LedgerEntry, PeriodClose, STRIPE_MINIMUM_CHARGE,
+    self, BalanceView, EntryId, EntryKind, LedgerEntry, PeriodClose, PeriodCloser,
+    STRIPE_MINIMUM_CHARGE,
 };
-use billing_core::rules::period::BillingPeriod;
 use chrono::{DateTime, Utc};
 use pyo3::exceptions::PyIndexError;
 use pyo3::intern;
@@ -216,46 +216,24 @@ fn close_period(
     .map_err(|e| money_error(py, e))
 }
 
-/// The `effective_at` column: instants converted while reading, or packed epoch micros
-/// converted by the workers.
-enum Times<'a> {
-    Instants(Vec<DateTime<Utc>>),
-    Micros(IntColumn<'a>),
-}
-
-impl Times<'_> {
-    fn len(&self) -> usize {
-        match self {
-            Self::Instants(values) => values.len(),
-            Self::Micros(column) => column.len(),
-        }
-    }
-
-    /// The instant at `row`, or the row when its micros are out of range.
-    fn get(&self, row: usize) -> Result<DateTime<Utc>, Failure> {
-        match self {
-            Self::Instants(values) => Ok(values[row]),
-            Self::Micros(column) => {
-                DateTime::from_timestamp_micros(column.get(row)).ok_or(Failure::Time(row))
-            }
-        }
-    }
-}
-
 /// Why one ledger of a batch could not be closed.
 enum Failure {
     Money(MoneyError),
+    /// The entry row whose packed epoch micros are outside the range of instants.
     Time(usize),
 }
 
-fn effective_at_column<'a>(column: &'a Bound<'_, PyAny>) -> PyResult<Times<'a>> {
+/// The `effective_at` column as epoch microseconds: packed bytes borrowed as they are, aware
+/// datetimes and ints converted (and range-checked) while reading. Python datetimes have
+/// microsecond resolution, so nothing is lost.
+fn effective_at_column<'a>(column: &'a Bound<'_, PyAny>) -> PyResult<IntColumn<'a>> {
     if column.cast::<PyBytes>().is_ok() {
-        return columns::int_column("effective_at", column).map(Times::Micros);
+        return columns::int_column("effective_at", column);
     }
     each("effective_at", column, |item| {
-        instant_or_micros("effective_at", item)
+        instant_or_micros("effective_at", item).map(|at| at.timestamp_micros())
     })
-    .map(Times::Instants)
+    .map(|micros| IntColumn::from_values(&micros))
 }
 
 /// The results of `close_periods`, one per ledger, stored compactly: index it (or iterate) for
@@ -355,9 +333,10 @@ fn close_periods<'py>(
             "lengths add up to {start} entries but {total} were given"
         )));
     }
+    let closer = PeriodCloser::new(period, minimum);
     let closes = py.detach(|| {
         parallel::map(&ledgers, |part| {
-            close_each(part, &kinds, &amounts, &times, period, minimum)
+            close_each(part, &kinds, &amounts, &times, closer)
         })
     });
     closes
@@ -368,41 +347,37 @@ fn close_periods<'py>(
             Failure::Money(e) => money_error(py, e),
             Failure::Time(row) => invalid(format!(
                 "effective_at[{row}]: {} microseconds is out of range",
-                match &times {
-                    Times::Micros(column) => column.get(row),
-                    Times::Instants(_) => 0,
-                }
+                times.get(row)
             )),
         })
 }
 
-/// Closes each ledger, refilling one scratch slice so no entry is allocated per row.
+/// Closes each ledger with billing-core's [`PeriodCloser`], reading its rows straight from the
+/// columns (nothing is allocated per entry).
 fn close_each(
     ledgers: &[Range<usize>],
     kinds: &CategoryColumn<'_, EntryKind>,
     amounts: &IntColumn<'_>,
-    times: &Times<'_>,
-    period: BillingPeriod,
-    minimum: Cents,
+    times: &IntColumn<'_>,
+    closer: PeriodCloser,
 ) -> Vec<Result<PeriodClose, Failure>> {
-    let mut scratch: Vec<LedgerEntry> = Vec::new();
+    // Micros that are an instant (what `DateTime::from_timestamp_micros` accepts), so packed
+    // input is refused exactly where `close_period` on the same instants would refuse it.
+    let instants =
+        DateTime::<Utc>::MIN_UTC.timestamp_micros()..=DateTime::<Utc>::MAX_UTC.timestamp_micros();
     ledgers
         .iter()
         .map(|rows| {
-            while scratch.len() < rows.len() {
-                scratch.push(entry(
-                    scratch.len(),
-                    EntryKind::Adjustment,
-                    0,
-                    DateTime::UNIX_EPOCH,
-                ));
+            let times_of = || times.rows(rows.clone());
+            if let Some(offset) = times_of().position(|at| !instants.contains(&at)) {
+                return Err(Failure::Time(rows.start + offset));
             }
-            for (slot, row) in scratch.iter_mut().zip(rows.clone()) {
-                slot.kind = kinds.get(row);
-                slot.amount = Micros::new(amounts.get(row));
-                slot.effective_at = times.get(row)?;
-            }
-            ledger::close_period(&scratch[..rows.len()], period, minimum).map_err(Failure::Money)
+            let entries = kinds
+                .rows(rows.clone())
+                .zip(amounts.rows(rows.clone()))
+                .zip(times_of())
+                .map(|((kind, amount), at)| (kind, Micros::new(amount), at));
+            closer.close(entries).map_err(Failure::Money)
         })
         .collect()
 }

@@ -269,3 +269,86 @@ def test_close_periods_refuses_lengths_that_do_not_cover_the_entries():
         br.close_periods("2026-10", [2], ["usage"], [-1], [0])
     with pytest.raises(br.InvalidInput, match="lengths"):
         br.close_periods("2026-10", [0], ["usage"], [-1], [0])
+
+
+def packed_card_columns(cards):
+    code = lambda values, v: values.index("unchecked" if v is None else v)  # noqa: E731
+    return (
+        bytes(br.FUNDING_VALUES.index(c["funding"]) for c in cards),
+        array("q", [c["exp_month"] for c in cards]).tobytes(),
+        array("q", [c["exp_year"] for c in cards]).tobytes(),
+        *(bytes(code(br.CHECK_VALUES, c["checks"][k]) for c in cards)
+          for k in ("cvc_check", "address_line1_check", "address_postal_code_check")),
+    )
+
+
+@pytest.mark.parametrize("n", [0, 1, 1_000, 70_000])  # 70k runs on several threads
+def test_accept_cards_packed_gives_accept_cards_answers_as_bytes(n):
+    today = date(2026, 11, 25)
+    cards = [c for c in random_cards(n) if c["funding"] in br.FUNDING_VALUES]
+    columns = packed_card_columns(cards)
+    got = br.accept_cards_packed(today, *columns)
+    assert isinstance(got, bytes) and len(got) == len(cards)
+    outcomes = (None, *br.CARD_REFUSAL_CODES)
+    assert [outcomes[b] for b in got] == br.accept_cards(today, *columns)
+    assert [outcomes[b] for b in got] == [per_call_code(c, today) for c in cards]
+    # List columns too, and the same checks defaulting to unchecked.
+    lists = ([c["funding"] for c in cards], [c["exp_month"] for c in cards],
+             [c["exp_year"] for c in cards])
+    assert br.accept_cards_packed(today, *lists) == bytes(
+        br.CARD_REFUSAL_CODES.index(c) + 1 if c else 0 for c in br.accept_cards(today, *lists))
+
+
+@pytest.mark.parametrize("batch", [br.accept_cards, br.accept_cards_packed])
+def test_card_batches_refuse_an_expiry_that_is_not_an_int32(batch):
+    for month, year in ((-1, 2030), (2**32, 2030), (1, 2**31)):
+        with pytest.raises(br.InvalidInput, match="card 1: .* out of range"):
+            batch(date(2026, 1, 1), ["credit"] * 2, [1, month], [2030, year])
+        with pytest.raises(br.InvalidInput, match="card 1: .* out of range"):
+            batch(date(2026, 1, 1), bytes(2), array("q", [1, month]).tobytes(),
+                  array("q", [2030, year]).tobytes())
+
+
+def test_close_periods_compares_epoch_micros_to_the_period_end_to_the_microsecond():
+    end = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp()) * 1_000_000
+    ats = [end - 1, end, end + 1, end - 10**9, end + 10**9]
+    ledgers = [[("credit_purchase", 1_000_000, end - 10**12), ("usage", -9_000_000, at)]
+               for at in ats]
+    expected = [br.close_period([(k, a, at) for k, a, at in ledger], "2026-10")
+                for ledger in ledgers]
+    assert [c.owed for c in expected] == [8_000_000, 0, 0, 8_000_000, 0]
+    rows = [e for ledger in ledgers for e in ledger]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    as_datetimes = [epoch + timedelta(microseconds=r[2]) for r in rows]
+    for times in ([r[2] for r in rows], array("q", [r[2] for r in rows]).tobytes()):
+        got = br.close_periods("2026-10", [2] * len(ats), [r[0] for r in rows],
+                               [r[1] for r in rows], times)
+        assert list(got) == expected
+    assert list(br.close_periods("2026-10", [2] * len(ats), [r[0] for r in rows],
+                                 [r[1] for r in rows], as_datetimes)) == expected
+
+
+def test_packed_epoch_micros_are_refused_exactly_where_close_period_refuses_them():
+    def accepted(micros):
+        try:
+            br.close_period([("usage", -1, micros)], "2026-10")
+            return True
+        except br.InvalidInput:
+            return False
+
+    def boundary(inside, outside):  # the last accepted value walking from inside to outside
+        while abs(outside - inside) > 1:
+            middle = (inside + outside) // 2
+            inside, outside = (middle, outside) if accepted(middle) else (inside, middle)
+        return inside
+
+    highest, lowest = boundary(0, 2**63 - 1), boundary(0, -(2**63))
+    for micros in (lowest - 1, lowest, 0, highest, highest + 1):
+        column = array("q", [0, micros]).tobytes()
+        if accepted(micros):
+            got = br.close_periods("2026-10", [2], ["usage"] * 2, [-1, -1], column)
+            assert list(got) == [br.close_period([("usage", -1, 0), ("usage", -1, micros)],
+                                                 "2026-10")]
+        else:
+            with pytest.raises(br.InvalidInput, match=r"effective_at\[1\]: .* out of range"):
+                br.close_periods("2026-10", [2], ["usage"] * 2, [-1, -1], column)

@@ -10,8 +10,8 @@ Conventions:
   naive datetimes raise ``InvalidInput``. Instants returned are aware UTC datetimes. Calendar
   days (``today``) are ``date`` objects, the UTC day.
 * Errors: every exception raised is a ``BillingError``; see the subclasses.
-* Batch functions (``accept_cards``, ``close_periods``) take columns and run the rules
-  outside the GIL, on every core.
+* Batch functions (``accept_cards``, ``accept_cards_packed``, ``close_periods``) take
+  columns and run the rules outside the GIL, on every core.
 
 Nothing here is implemented in Python: everything below is re-exported from the native module.
 """
@@ -46,6 +46,7 @@ from billing_rules._billing_rules import (
     UnsupportedCurrency,
     accept_card,
     accept_cards,
+    accept_cards_packed,
     balance,
     balance_view,
     check_amount,
@@ -88,6 +89,7 @@ __all__ = [
     "UnsupportedCurrency",
     "accept_card",
     "accept_cards",
+    "accept_cards_packed",
     "balance",
     "balance_view",
     "check_amount",

@@ -178,6 +178,15 @@ def accept_cards(
     address_line1_check: Optional[_CategoryColumn] = None,
     address_postal_code_check: Optional[_CategoryColumn] = None,
 ) -> list[Optional[str]]: ...
+def accept_cards_packed(
+    today: date,
+    funding: _CategoryColumn,
+    exp_month: _IntColumn,
+    exp_year: _IntColumn,
+    cvc_check: Optional[_CategoryColumn] = None,
+    address_line1_check: Optional[_CategoryColumn] = None,
+    address_postal_code_check: Optional[_CategoryColumn] = None,
+) -> bytes: ...
 def split_cents(micros: int) -> CentSplit: ...
 def parse_currency(code: str) -> str: ...
 def next_charge_at(now: datetime) -> datetime: ...
@@ -232,6 +241,7 @@ __all__ = [
     "UnsupportedCurrency",
     "accept_card",
     "accept_cards",
+    "accept_cards_packed",
     "balance",
     "balance_view",
     "check_amount",
