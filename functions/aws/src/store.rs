@@ -69,6 +69,20 @@ impl DynamoStore {
     }
 
     /// Reads `want` items of a Query (all of them when `None`), following its pages.
+    /// A Query on `gsi1`. Index reads are eventually consistent: see the README.
+    fn gsi1_query(
+        &self,
+        condition: &str,
+        values: &HashMap<String, AttributeValue>,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values.clone()))
+    }
+
     async fn query(
         &self,
         build: impl Fn() -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
@@ -106,16 +120,8 @@ impl DynamoStore {
             values.insert(":after".to_owned(), AttributeValue::S(after.to_string()));
             condition.push_str(&format!(" AND {GSI1_SK} > :after"));
         }
-        // Index reads are eventually consistent: see the README.
-        let build = || {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression(&condition)
-                .set_expression_attribute_values(Some(values.clone()))
-        };
-        self.query(build, Some(limit + 1)).await
+        self.query(|| self.gsi1_query(&condition, &values), Some(limit + 1))
+            .await
     }
 
     async fn list_invoices(
@@ -233,15 +239,7 @@ impl Store for DynamoStore {
             (":since".to_owned(), AttributeValue::S(keys::instant(since))),
         ]);
         let condition = format!("{GSI1_PK} = :ledger AND {GSI1_SK} >= :since");
-        let build = || {
-            self.client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression(&condition)
-                .set_expression_attribute_values(Some(values.clone()))
-        };
-        self.query(build, None)
+        self.query(|| self.gsi1_query(&condition, &values), None)
             .await?
             .into_iter()
             .map(items::decode_entry)

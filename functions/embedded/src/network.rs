@@ -14,7 +14,10 @@ use billing_core::ports::gateway::{
 use billing_core::rules::card::CheckResult;
 use billing_core::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
 use chrono::Datelike;
-use redb::{Database, ReadableTable, Table, TableDefinition, WriteTransaction};
+use redb::{
+    Database, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
+    WriteTransaction,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +62,7 @@ fn unavailable<E: std::fmt::Display>(error: E) -> GatewayError {
 }
 
 fn read<T: DeserializeOwned>(
-    table: &Table<&str, &[u8]>,
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
     key: &str,
 ) -> Result<Option<T>, GatewayError> {
     match table.get(key).map_err(unavailable)? {
@@ -125,6 +128,16 @@ impl SimulatedCardNetwork {
         Ok(result)
     }
 
+    /// Runs `f` in a read transaction (no commit, no fsync).
+    fn read_only<T>(
+        &self,
+        f: impl FnOnce(&ReadOnlyTable<&str, &[u8]>) -> Result<T, GatewayError>,
+    ) -> Result<T, GatewayError> {
+        let txn = self.db.begin_read().map_err(unavailable)?;
+        let table = txn.open_table(STATE).map_err(unavailable)?;
+        f(&table)
+    }
+
     fn details(&self, pm: &SimPaymentMethod, attached: bool) -> Result<CardDetails, GatewayError> {
         let card = template_of(&pm.template)?;
         // Checks are reported once the card has been verified, which happens on attach.
@@ -162,7 +175,7 @@ impl SimulatedCardNetwork {
     }
 
     fn lookup_payment_method(
-        table: &Table<&str, &[u8]>,
+        table: &impl ReadableTable<&'static str, &'static [u8]>,
         id: &str,
         exp_year: i32,
     ) -> Result<SimPaymentMethod, GatewayError> {
@@ -178,7 +191,10 @@ impl SimulatedCardNetwork {
         })
     }
 
-    fn live_customer(table: &Table<&str, &[u8]>, id: &str) -> Result<SimCustomer, GatewayError> {
+    fn live_customer(
+        table: &impl ReadableTable<&'static str, &'static [u8]>,
+        id: &str,
+    ) -> Result<SimCustomer, GatewayError> {
         match read::<SimCustomer>(table, &format!("customer#{id}"))? {
             Some(customer) if !customer.deleted => Ok(customer),
             _ => Err(GatewayError::NotFound(format!("customer {id}"))),
@@ -220,7 +236,7 @@ impl SimulatedCardNetwork {
         &self,
         customer: &CustomerId,
     ) -> Result<Option<PaymentMethodId>, GatewayError> {
-        self.transact(|table| {
+        self.read_only(|table| {
             let stored = Self::live_customer(table, customer.as_str())?;
             stored
                 .default_payment_method
@@ -233,7 +249,7 @@ impl SimulatedCardNetwork {
 
     /// The PaymentMethods attached to a customer (for tests and the local tools).
     pub fn attached_to(&self, customer: &CustomerId) -> Result<Vec<PaymentMethodId>, GatewayError> {
-        self.transact(|table| {
+        self.read_only(|table| {
             let mut attached = Vec::new();
             for item in table.range("pm#".."pm$").map_err(unavailable)? {
                 let (_, value) = item.map_err(unavailable)?;
@@ -291,7 +307,7 @@ impl PaymentGateway for SimulatedCardNetwork {
     async fn payment_method(&self, id: &PaymentMethodId) -> Result<PaymentMethod, GatewayError> {
         let exp_year = self.expiry_year();
         let pm =
-            self.transact(|table| Self::lookup_payment_method(table, id.as_str(), exp_year))?;
+            self.read_only(|table| Self::lookup_payment_method(table, id.as_str(), exp_year))?;
         self.view(&pm)
     }
 
@@ -429,7 +445,7 @@ impl PaymentGateway for SimulatedCardNetwork {
     }
 
     async fn charge_status(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
-        self.transact(|table| {
+        self.read_only(|table| {
             read::<SimPayment>(table, &format!("payment#{payment}"))?
                 .map(|p| p.outcome)
                 .ok_or_else(|| GatewayError::NotFound(format!("payment {payment}")))
