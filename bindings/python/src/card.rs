@@ -1,6 +1,8 @@
 //! The card acceptance rule: `accept_card` (one card, raises `CardRefused`) and
 //! `accept_cards` (columns of many cards, returns refusal codes).
 
+use std::convert::Infallible;
+
 use billing_core::rules::card::{
     CardFacts, CardRefusal, CheckResult, Funding, accept_card as rule,
 };
@@ -169,35 +171,37 @@ fn outcomes<'a, 'py>(
         ("address_line1_check", line1.len()),
         ("address_postal_code_check", postal.len()),
     ])?;
-    let outcomes = py.detach(|| {
-        parallel::map_rows(rows, |part| {
+    let mut outcomes = vec![0; rows];
+    py.detach(|| {
+        parallel::fill(&mut outcomes, |_, part, out| {
             let expiries = months.rows(part.clone()).zip(years.rows(part.clone()));
             let checks = cvc
                 .rows(part.clone())
                 .zip(line1.rows(part.clone()))
                 .zip(postal.rows(part.clone()));
-            fundings
-                .rows(part)
-                .zip(expiries)
-                .zip(checks)
-                .map(|((funding, (month, year)), ((cvc, line1), postal))| {
-                    let (Ok(exp_month), Ok(exp_year)) = (u32::try_from(month), i32::try_from(year))
-                    else {
-                        return OUT_OF_RANGE;
-                    };
-                    let card = CardFacts {
-                        funding,
-                        exp_month,
-                        exp_year,
-                        cvc_check: cvc,
-                        address_line1_check: line1,
-                        address_postal_code_check: postal,
-                    };
-                    outcome(rule(&card, today).err())
-                })
-                .collect()
+            let cards = fundings.rows(part).zip(expiries).zip(checks);
+            for (slot, ((funding, (month, year)), ((cvc, line1), postal))) in
+                out.iter_mut().zip(cards)
+            {
+                let (Ok(exp_month), Ok(exp_year)) = (u32::try_from(month), i32::try_from(year))
+                else {
+                    *slot = OUT_OF_RANGE;
+                    continue;
+                };
+                let card = CardFacts {
+                    funding,
+                    exp_month,
+                    exp_year,
+                    cvc_check: cvc,
+                    address_line1_check: line1,
+                    address_postal_code_check: postal,
+                };
+                *slot = outcome(rule(&card, today).err());
+            }
+            Ok::<(), Infallible>(())
         })
-    });
+    })
+    .unwrap_or_else(|never| match never {});
     // Checked with a loop the compiler vectorises; the row is looked for only when there is one.
     if outcomes.iter().fold(0, |largest, &o| largest.max(o)) == OUT_OF_RANGE
         && let Some(i) = outcomes.iter().position(|&o| o == OUT_OF_RANGE)

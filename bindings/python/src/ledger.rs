@@ -3,8 +3,6 @@
 //! An entry crosses the boundary as `(kind, amount_micros, effective_at)`, a tuple or a mapping
 //! with those keys; `effective_at` is an aware datetime or int microseconds since the Unix epoch.
 
-use std::ops::Range;
-
 use billing_core::domain::money::{Cents, Micros};
 use billing_core::error::MoneyError;
 use billing_core::rules::ledger::{
@@ -312,11 +310,18 @@ fn close_periods<'py>(
         ("effective_at", times.len()),
     ])?;
     let lengths = columns::int_column("lengths", lengths)?;
-    let mut ledgers = Vec::with_capacity(lengths.len());
+    // Checks the lengths, and notes where each part of the parallel plan starts in the entries.
+    let plan = parallel::plan(lengths.len());
+    let mut part_starts = Vec::with_capacity(plan.len());
     let mut start = 0usize;
-    for i in 0..lengths.len() {
-        let length = lengths.get(i);
-        let end = usize::try_from(length)
+    for (i, length) in lengths.rows(0..lengths.len()).enumerate() {
+        if plan
+            .get(part_starts.len())
+            .is_some_and(|part| part.start == i)
+        {
+            part_starts.push(start);
+        }
+        start = usize::try_from(length)
             .ok()
             .and_then(|n| start.checked_add(n))
             .filter(|&end| end <= total)
@@ -325,59 +330,78 @@ fn close_periods<'py>(
                     "lengths[{i}]: {length} entries do not fit the {total} given"
                 ))
             })?;
-        ledgers.push(start..end);
-        start = end;
     }
     if start != total {
         return Err(invalid(format!(
             "lengths add up to {start} entries but {total} were given"
         )));
     }
+    part_starts.resize(plan.len(), total);
     let closer = PeriodCloser::new(period, minimum);
-    let closes = py.detach(|| {
-        parallel::map(&ledgers, |part| {
-            close_each(part, &kinds, &amounts, &times, closer)
+    // Placeholders, each overwritten by its ledger's close.
+    let unset = PeriodClose {
+        owed: Micros::ZERO,
+        invoice: Cents::ZERO,
+        carried: Micros::ZERO,
+    };
+    let mut closes = vec![unset; lengths.len()];
+    py.detach(|| {
+        parallel::fill(&mut closes, |part, ledgers, out| {
+            let lengths = lengths.rows(ledgers);
+            let start = part_starts[part];
+            close_each(lengths, start, out, &kinds, &amounts, &times, closer)
         })
-    });
-    closes
-        .into_iter()
-        .collect::<Result<Vec<_>, Failure>>()
-        .map(PyPeriodCloses)
-        .map_err(|failure| match failure {
-            Failure::Money(e) => money_error(py, e),
-            Failure::Time(row) => invalid(format!(
-                "effective_at[{row}]: {} microseconds is out of range",
-                times.get(row)
-            )),
-        })
+    })
+    .map(|()| PyPeriodCloses(closes))
+    .map_err(|failure| match failure {
+        Failure::Money(e) => money_error(py, e),
+        Failure::Time(row) => invalid(format!(
+            "effective_at[{row}]: {} microseconds is out of range",
+            times.get(row)
+        )),
+    })
 }
 
-/// Closes each ledger with billing-core's [`PeriodCloser`], reading its rows straight from the
-/// columns (nothing is allocated per entry).
+/// Closes each ledger of a part with billing-core's [`PeriodCloser`], reading its rows
+/// straight from the columns (nothing is allocated per ledger or entry): `lengths` are the
+/// part's ledgers (already checked against the columns), the first starting at entry `start`;
+/// `out` receives one close per ledger. Stops at the first ledger that cannot be closed.
+#[allow(clippy::too_many_arguments)]
 fn close_each(
-    ledgers: &[Range<usize>],
+    lengths: impl Iterator<Item = i64>,
+    mut start: usize,
+    out: &mut [PeriodClose],
     kinds: &CategoryColumn<'_, EntryKind>,
     amounts: &IntColumn<'_>,
     times: &IntColumn<'_>,
     closer: PeriodCloser,
-) -> Vec<Result<PeriodClose, Failure>> {
+) -> Result<(), Failure> {
     // Micros that are an instant (what `DateTime::from_timestamp_micros` accepts), so packed
     // input is refused exactly where `close_period` on the same instants would refuse it.
     let instants =
         DateTime::<Utc>::MIN_UTC.timestamp_micros()..=DateTime::<Utc>::MAX_UTC.timestamp_micros();
-    ledgers
-        .iter()
-        .map(|rows| {
-            let times_of = || times.rows(rows.clone());
-            if let Some(offset) = times_of().position(|at| !instants.contains(&at)) {
+    for (slot, length) in out.iter_mut().zip(lengths) {
+        let rows = start..start + usize::try_from(length).expect("lengths were checked");
+        start = rows.end;
+        let mut all_instants = true;
+        let entries = kinds
+            .rows(rows.clone())
+            .zip(amounts.rows(rows.clone()))
+            .zip(times.rows(rows.clone()))
+            .map(|((kind, amount), at)| {
+                all_instants &= instants.contains(&at);
+                (kind, Micros::new(amount), at)
+            });
+        let close = closer.close(entries);
+        // A time out of range is the ledger's failure even when the close stopped (on an
+        // overflow) before reaching it, as when the entries are built before closing.
+        if !all_instants || close.is_err() {
+            let mut times = times.rows(rows.clone());
+            if let Some(offset) = times.position(|at| !instants.contains(&at)) {
                 return Err(Failure::Time(rows.start + offset));
             }
-            let entries = kinds
-                .rows(rows.clone())
-                .zip(amounts.rows(rows.clone()))
-                .zip(times_of())
-                .map(|((kind, amount), at)| (kind, Micros::new(amount), at));
-            closer.close(entries).map_err(Failure::Money)
-        })
-        .collect()
+        }
+        *slot = close.map_err(Failure::Money)?;
+    }
+    Ok(())
 }

@@ -7,32 +7,48 @@ use std::thread;
 /// Below this many items a batch runs on the calling thread: spawning costs more than it saves.
 const MIN_ITEMS_PER_THREAD: usize = 32_768;
 
-/// Maps `f` over `items` in order, on up to one thread per core.
-pub(crate) fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
-    map_rows(items.len(), |rows| f(&items[rows]))
+/// How a batch of `items` is split: consecutive ranges covering `0..items`, one per thread
+/// (a single range, run on the calling thread, for a small batch).
+pub(crate) fn plan(items: usize) -> Vec<Range<usize>> {
+    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let threads = cores.min(items / MIN_ITEMS_PER_THREAD).max(1);
+    let chunk = items.div_ceil(threads).max(1);
+    (0..threads)
+        .map(|t| (t * chunk).min(items)..((t + 1) * chunk).min(items))
+        .collect()
 }
 
-/// Maps `f` over the rows `0..rows`, split into consecutive ranges, in order, on up to one
-/// thread per core.
-pub(crate) fn map_rows<R: Send>(rows: usize, f: impl Fn(Range<usize>) -> Vec<R> + Sync) -> Vec<R> {
-    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    let threads = cores.min(rows / MIN_ITEMS_PER_THREAD).max(1);
-    if threads == 1 {
-        return f(0..rows);
+/// Fills `out` (one slot per item) part by part: `f(part, items, slots)` gets the part's index
+/// in `plan(out.len())`, its item range and the matching slots, on one thread per part. The
+/// answers are written in place, so nothing is copied afterwards. The first error, in the order
+/// of the items, wins.
+pub(crate) fn fill<R: Send, E: Send>(
+    out: &mut [R],
+    f: impl Fn(usize, Range<usize>, &mut [R]) -> Result<(), E> + Sync,
+) -> Result<(), E> {
+    let plan = plan(out.len());
+    if let [whole] = &plan[..] {
+        return f(0, whole.clone(), out);
     }
-    let chunk = rows.div_ceil(threads);
+    let mut parts = Vec::with_capacity(plan.len());
+    let mut rest = out;
+    for items in &plan {
+        let (slots, tail) = rest.split_at_mut(items.len());
+        parts.push((items.clone(), slots));
+        rest = tail;
+    }
     thread::scope(|scope| {
-        let handles: Vec<_> = (0..rows)
-            .step_by(chunk)
-            .map(|start| {
-                let f = &f;
-                scope.spawn(move || f(start..rows.min(start + chunk)))
-            })
+        let f = &f;
+        let handles: Vec<_> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(part, (items, slots))| scope.spawn(move || f(part, items, slots)))
             .collect();
-        let mut out = Vec::with_capacity(rows);
-        for handle in handles {
-            out.extend(handle.join().expect("batch worker panicked"));
-        }
-        out
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("batch worker panicked"))
+            .collect::<Vec<_>>()
     })
+    .into_iter()
+    .collect()
 }
