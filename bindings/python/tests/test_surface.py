@@ -352,3 +352,26 @@ def test_packed_epoch_micros_are_refused_exactly_where_close_period_refuses_them
         else:
             with pytest.raises(br.InvalidInput, match=r"effective_at\[1\]: .* out of range"):
                 br.close_periods("2026-10", [2], ["usage"] * 2, [-1, -1], column)
+
+
+def test_close_periods_split_over_threads_matches_close_period_and_names_the_failing_row():
+    ledgers = random_ledgers(70_000, seed=3)  # 70k ledgers run as two parts on two cores
+    rows = [e for ledger in ledgers for e in ledger]
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    micros = [(r[2] - epoch) // timedelta(microseconds=1) for r in rows]
+    columns = [array("q", [len(ledger) for ledger in ledgers]).tobytes(),
+               bytes(br.ENTRY_KINDS.index(r[0]) for r in rows),
+               array("q", [r[1] for r in rows]).tobytes()]
+    got = br.close_periods("2026-10", *columns, array("q", micros).tobytes())
+    assert list(got) == [br.close_period(ledger, "2026-10") for ledger in ledgers]
+    # An instant out of range in the second part is reported with its entry row.
+    bad = len(micros) - 2
+    with pytest.raises(br.InvalidInput, match=rf"effective_at\[{bad}\]: .* out of range"):
+        br.close_periods("2026-10", *columns,
+                         array("q", micros[:bad] + [2**63 - 1] + micros[bad + 1:]).tobytes())
+    # An overflow anywhere fails the batch with MoneyOverflow, as close_period would.
+    amounts = array("q", [r[1] for r in rows])
+    amounts[bad] = -(2**63)
+    amounts[bad + 1] = -(2**63)
+    with pytest.raises(br.MoneyOverflow):
+        br.close_periods("2026-10", *columns[:2], amounts.tobytes(), array("q", micros).tobytes())
