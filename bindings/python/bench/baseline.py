@@ -28,6 +28,21 @@ def accept_card(card: dict, today: date):
     return None
 
 
+def accept_card_columns(funding, month, year, cvc_check, line1_check, postal_check, today: date):
+    """`accept_card` for one card given as column values (for the list-columns comparison row)."""
+    if funding == "prepaid":
+        return "card_prepaid_not_supported"
+    if funding != "credit" and funding != "debit":
+        return "card_funding_unsupported"
+    if not 1 <= month <= 12 or (year, month) < (today.year, today.month):
+        return "card_expired"
+    if cvc_check == "fail":
+        return "card_cvc_check_failed"
+    if line1_check == "fail" or postal_check == "fail":
+        return "card_address_check_failed"
+    return None
+
+
 def period_end(year: int, month: int) -> datetime:
     return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
 
@@ -44,3 +59,14 @@ def close_period(entries, end: datetime, minimum_charge: int = 50):
     cents = owed // MICROS_PER_CENT  # owed >= 0, so this is truncation toward zero
     invoice = cents if cents >= minimum_charge and cents > 0 else 0
     return owed, invoice, owed - invoice * MICROS_PER_CENT
+
+
+def close_period_columns(lengths, kinds, amounts, times, end: datetime, minimum_charge: int = 50):
+    """`close_period` for every ledger of flat columns (for the list-columns comparison row)."""
+    closes, start = [], 0
+    for length in lengths:
+        stop = start + length
+        closes.append(close_period(zip(kinds[start:stop], amounts[start:stop], times[start:stop]),
+                                   end, minimum_charge))
+        start = stop
+    return closes

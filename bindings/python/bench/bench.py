@@ -2,13 +2,17 @@
 
     python bindings/python/bench/bench.py [--cards 1000000] [--ledgers 100000]
 
-Prints one table; RESULTS.md holds a run. Each figure is the best of --repeat runs.
+Prints one table; RESULTS.md holds a run. Each figure is the median of --repeat runs. Every
+variant's answers are checked against the baseline's (outside the timed calls); every variant
+reads the same records, turned into the variant's input layout by the untimed code shown (the
+time that conversion takes is printed on its own row).
 """
 
 import argparse
 import os
 import platform
 import random
+import statistics
 import sys
 import time
 from array import array
@@ -26,13 +30,14 @@ TODAY = date(2026, 11, 25)
 PERIOD = br.BillingPeriod(2026, 10)
 
 
-def best(repeat, fn):
+def median(repeat, fn):
+    """The median wall time of `repeat` calls of fn, and its (last) result."""
     times, result = [], None
     for _ in range(repeat):
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
-    return min(times), result
+    return statistics.median(times), result
 
 
 def payment_methods(n, rng):
@@ -65,7 +70,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cards", type=int, default=1_000_000)
     parser.add_argument("--ledgers", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     rng = random.Random(2026)
     rows = []
@@ -75,7 +80,7 @@ def main():
 
     # --- card acceptance over PaymentMethod-shaped records ---
     pms = payment_methods(args.cards, rng)
-    t_base, expected = best(args.repeat, lambda: [baseline.accept_card(pm["card"], TODAY) for pm in pms])
+    t_base, expected = median(args.repeat, lambda: [baseline.accept_card(pm["card"], TODAY) for pm in pms])
     row("cards: plain Python, per record (baseline)", t_base, args.cards)
 
     def per_call():
@@ -88,7 +93,7 @@ def main():
                 out.append(refused.code)
         return out
 
-    t, got = best(1, per_call)
+    t, got = median(args.repeat, per_call)
     assert got == expected
     row("cards: billing_rules.accept_card, per call", t, args.cards, t_base)
 
@@ -100,27 +105,43 @@ def main():
                 [k.get("address_line1_check") for k in checks],
                 [k.get("address_postal_code_check") for k in checks])
 
-    t_cols, cols = best(1, to_columns)
-    t, got = best(args.repeat, lambda: br.accept_cards(TODAY, *cols))
+    t_cols, cols = median(args.repeat, to_columns)
+    t, got = median(args.repeat, lambda: br.accept_cards(TODAY, *cols))
     assert got == expected
     row("cards: accept_cards, list columns", t, args.cards, t_base)
     row("  (building those columns from the records, Python)", t_cols, args.cards)
 
+    t, got = median(args.repeat, lambda: [baseline.accept_card_columns(*card, TODAY)
+                                          for card in zip(*cols)])
+    assert got == expected
+    row("  (for comparison: plain Python over those list columns)", t, args.cards, t_base)
+
     fund_code = {v: i for i, v in enumerate(br.FUNDING_VALUES)}
     check_code = {v: i for i, v in enumerate(br.CHECK_VALUES)}
     check_code[None] = check_code["unchecked"]
-    packed = (bytes(fund_code[v] for v in cols[0]), array("q", cols[1]).tobytes(),
-              array("q", cols[2]).tobytes(),
-              *(bytes(check_code[v] for v in col) for col in cols[3:]))
-    t, got = best(args.repeat, lambda: br.accept_cards(TODAY, *packed))
+
+    def to_packed():
+        return (bytes(fund_code[v] for v in cols[0]), array("q", cols[1]).tobytes(),
+                array("q", cols[2]).tobytes(),
+                *(bytes(check_code[v] for v in col) for col in cols[3:]))
+
+    t_pack, packed = median(args.repeat, to_packed)
+    t, got = median(args.repeat, lambda: br.accept_cards(TODAY, *packed))
     assert got == expected
     row("cards: accept_cards, packed bytes columns", t, args.cards, t_base)
+    t, got = median(args.repeat, lambda: br.accept_cards_packed(TODAY, *packed))
+    outcomes = (None, *br.CARD_REFUSAL_CODES)
+    t_decode, decoded = median(args.repeat, lambda: [outcomes[b] for b in got])
+    assert isinstance(got, bytes) and decoded == expected
+    row("cards: accept_cards_packed, packed columns -> bytes", t, args.cards, t_base)
+    row("  (packing the list columns into bytes, Python)", t_pack, args.cards)
+    row("  (decoding the bytes answer into a list, Python)", t_decode, args.cards)
 
     # --- invoice amounts (period close) over ledgers ---
     books = ledgers(args.ledgers, rng)
     end = baseline.period_end(PERIOD.year, PERIOD.month)
     entries = sum(len(b) for b in books)
-    t_base, expected = best(args.repeat, lambda: [baseline.close_period(b, end) for b in books])
+    t_base, expected = median(args.repeat, lambda: [baseline.close_period(b, end) for b in books])
     row(f"ledgers: plain Python, per ledger (baseline; {entries} entries)", t_base, args.ledgers)
 
     def as_tuples(closes):
@@ -128,31 +149,41 @@ def main():
             return list(zip(closes.owed, closes.invoice, closes.carried))
         return [(c.owed, c.invoice, c.carried) for c in closes]
 
-    t, got = best(1, lambda: [br.close_period(b, PERIOD) for b in books])
+    t, got = median(args.repeat, lambda: [br.close_period(b, PERIOD) for b in books])
     assert as_tuples(got) == expected
     row("ledgers: billing_rules.close_period, per call", t, args.ledgers, t_base)
 
     flat = [e for b in books for e in b]
     lengths = [len(b) for b in books]
     kinds, amounts, times = [e[0] for e in flat], [e[1] for e in flat], [e[2] for e in flat]
-    t, got = best(args.repeat, lambda: br.close_periods(PERIOD, lengths, kinds, amounts, times))
+    t, got = median(args.repeat, lambda: br.close_periods(PERIOD, lengths, kinds, amounts, times))
     assert as_tuples(got) == expected
     row("ledgers: close_periods, list columns, datetimes", t, args.ledgers, t_base)
 
+    t, got = median(args.repeat, lambda: baseline.close_period_columns(
+        lengths, kinds, amounts, times, end))
+    assert got == expected
+    row("  (for comparison: plain Python over those list columns)", t, args.ledgers, t_base)
+
     micros = [int(at.timestamp()) * 1_000_000 for at in times]
-    t, got = best(args.repeat, lambda: br.close_periods(PERIOD, lengths, kinds, amounts, micros))
+    t, got = median(args.repeat, lambda: br.close_periods(PERIOD, lengths, kinds, amounts, micros))
     assert as_tuples(got) == expected
     row("ledgers: close_periods, list columns, epoch micros", t, args.ledgers, t_base)
 
     kind_code = {v: i for i, v in enumerate(br.ENTRY_KINDS)}
-    packed = (array("q", lengths).tobytes(), bytes(kind_code[k] for k in kinds),
-              array("q", amounts).tobytes(), array("q", micros).tobytes())
-    t, got = best(args.repeat, lambda: br.close_periods(PERIOD, *packed))
+
+    def to_packed_ledgers():
+        return (array("q", lengths).tobytes(), bytes(kind_code[k] for k in kinds),
+                array("q", amounts).tobytes(), array("q", micros).tobytes())
+
+    t_pack, packed = median(args.repeat, to_packed_ledgers)
+    t, got = median(args.repeat, lambda: br.close_periods(PERIOD, *packed))
     assert as_tuples(got) == expected
     row("ledgers: close_periods, packed bytes columns", t, args.ledgers, t_base)
+    row("  (packing the list columns into bytes, Python; micros given)", t_pack, args.ledgers)
 
     print(f"Python {platform.python_version()} on {platform.machine()}, "
-          f"{os.cpu_count()} cores; best of {args.repeat} (per-call rows: 1 run)\n")
+          f"{os.cpu_count()} cores; median of {args.repeat} runs\n")
     print(f"| {'what':<62} | {'time':>9} | {'per row':>9} | {'vs baseline':>11} |")
     print(f"|{'-' * 64}|{'-' * 11}|{'-' * 11}|{'-' * 13}|")
     for name, seconds, n, base in rows:
