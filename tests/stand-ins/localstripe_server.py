@@ -16,6 +16,7 @@ import pickle
 import shutil
 import tempfile
 import time
+import urllib.parse
 
 from aiohttp import web
 import localstripe.resources as ls
@@ -368,7 +369,10 @@ async def idempotency(request, handler):
         return await handler(request)
     scope = (request.headers.get('Authorization', ''), key)
     body = await request.read()
-    params = hashlib.sha256(request.path.encode() + b'?' + body).hexdigest()
+    # Stripe compares parameters, not their order on the wire: clients may encode a map
+    # (metadata) in any order, so compare the sorted pairs.
+    pairs = sorted(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+    params = hashlib.sha256(request.path.encode() + b'?' + repr(pairs).encode()).hexdigest()
     if scope in _running:
         return stripe_error(409, 'idempotency_error', 'There is currently another in-progress '
                             'request using this Stripe-Idempotency-Key.',
