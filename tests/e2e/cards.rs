@@ -1,5 +1,8 @@
 //! Cards over HTTP against `billing-local` (PRODUCT.md Behaviour 1–2).
 
+use billing_core::AccountId;
+use billing_core::ports::store::AccountStore;
+use billing_embedded::{EmbeddedStore, SimulatedCardNetwork};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -270,7 +273,7 @@ async fn bad_card_requests_get_a_stable_code_and_write_nothing() {
 
 #[tokio::test]
 async fn concurrent_first_cards_leave_one_card_and_one_customer() {
-    let (server, _dir) = start().await;
+    let (server, dir) = start().await;
     let account = "racing-user";
     let cards = [
         "pm_card_visa",
@@ -294,6 +297,33 @@ async fn concurrent_first_cards_leave_one_card_and_one_customer() {
     assert!(
         winners.iter().any(|(_, body)| *body == on_file),
         "the card on file is one that was accepted"
+    );
+    server.stop().await;
+
+    // With the server stopped, its data files show what the card network holds.
+    let store = EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap();
+    let network =
+        SimulatedCardNetwork::open(&dir.path().join("card-network.redb"), "http://127.0.0.1/")
+            .unwrap();
+    let record = store
+        .account(&AccountId::parse(account).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    let (customer, card) = (record.customer.unwrap(), record.card.unwrap());
+    assert_eq!(
+        network.attached_to(&customer).unwrap(),
+        vec![card.payment_method.clone()],
+        "the losers' cards were detached"
+    );
+    // Losing requests never touch the default. Two *successful* replaces that overlap can
+    // leave it unset (an earlier one's default lands just before the later one detaches that
+    // card), never pointing at another card; charges name the card on file explicitly.
+    let default = network.default_payment_method(&customer).unwrap();
+    assert!(
+        default.is_none() || default == Some(card.payment_method.clone()),
+        "{default:?} vs {card:?}"
     );
 }
 

@@ -62,7 +62,7 @@ impl LocalServer {
         let server = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
+            client: unpooled_client(),
         };
         for _ in 0..100 {
             if server
@@ -97,6 +97,15 @@ impl LocalServer {
             None => builder,
         }
     }
+}
+
+/// A client that opens a connection per request: the server closes a connection after
+/// refusing a body it did not read (413), and a pooled client could pick that one up again.
+fn unpooled_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("HTTP client")
 }
 
 /// A local token for an account.

@@ -40,18 +40,15 @@ fn utf8(data: &str) -> Result<Content, MailError> {
 }
 
 /// Refusals are about this message or this sender and will not pass by retrying; the rest
-/// may. The recipient is never part of the message (it is personal data).
+/// may. Only SES's error code is kept: its messages can name the addresses involved
+/// (`MessageRejected` quotes the identities that failed), and an address is personal data.
 fn mail_error(
     error: SdkError<SendEmailError, aws_sdk_sesv2::config::http::HttpResponse>,
 ) -> MailError {
     let Some(service) = error.as_service_error() else {
         return MailError::Unavailable(format!("SendEmail: {}", DisplayErrorContext(&error)));
     };
-    let message = format!(
-        "SendEmail: {}: {}",
-        service.code().unwrap_or("unknown"),
-        service.message().unwrap_or("")
-    );
+    let message = format!("SendEmail: {}", service.code().unwrap_or("unknown error"));
     match service {
         SendEmailError::MessageRejected(_)
         | SendEmailError::MailFromDomainNotVerifiedException(_)

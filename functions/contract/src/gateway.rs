@@ -258,12 +258,38 @@ pub async fn a_deleted_customer_is_gone(gateway: SharedGateway) {
     gateway.delete_customer(&customer).await.unwrap();
     let result = gateway.create_setup_intent(&customer).await;
     assert!(
-        matches!(
-            result,
-            Err(GatewayError::NotFound(_) | GatewayError::Invalid(_))
-        ),
+        matches!(result, Err(GatewayError::NotFound(_))),
         "{result:?}"
     );
+    gateway
+        .delete_customer(&customer)
+        .await
+        .expect("deleting a deleted customer succeeds");
+}
+
+/// Detaching twice succeeds (the port's promise), and a detached card can never be attached
+/// again, by its old customer or another.
+pub async fn a_detached_card_is_spent(gateway: SharedGateway) {
+    let (first, second) = (
+        customer(&gateway, "spent-a").await,
+        customer(&gateway, "spent-b").await,
+    );
+    let card = gateway.attach(&pm("pm_card_visa"), &first).await.unwrap();
+    gateway.detach(&card.id).await.unwrap();
+    gateway
+        .detach(&card.id)
+        .await
+        .expect("detaching a detached card succeeds");
+    for owner in [&first, &second] {
+        let again = gateway.attach(&card.id, owner).await;
+        assert!(
+            matches!(
+                again,
+                Err(GatewayError::Invalid(_) | GatewayError::NotFound(_))
+            ),
+            "{again:?}"
+        );
+    }
 }
 
 /// Stamps out the gateway contract as tests. `$make` is an async fn returning a [`SharedGateway`].
@@ -283,6 +309,7 @@ macro_rules! gateway_contract {
             a_card_that_fails_on_charge_is_declined_with_its_code,
             a_card_that_needs_authentication_asks_for_it,
             a_deleted_customer_is_gone,
+            a_detached_card_is_spent,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

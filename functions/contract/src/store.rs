@@ -380,8 +380,8 @@ pub async fn delete_and_check_honour_their_conditions(store: SharedStore) {
     assert_eq!(store.get(&key).await.unwrap(), None);
 }
 
-/// Of many writers racing on one version, exactly one wins.
-pub async fn only_one_of_many_concurrent_writers_of_a_version_wins(store: SharedStore) {
+/// Of many writers racing to create one record, exactly one wins.
+pub async fn only_one_of_many_concurrent_creators_wins(store: SharedStore) {
     let id = unique_account("race");
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..8 {
@@ -409,6 +409,42 @@ pub async fn only_one_of_many_concurrent_writers_of_a_version_wins(store: Shared
     }
     assert_eq!(wins, 1);
     assert_eq!(store.purchase_slot(&id).await.unwrap().unwrap().version, 1);
+}
+
+/// Of many writers replacing the same version, exactly one wins and the version moves by one.
+pub async fn only_one_of_many_writers_of_the_same_version_wins(store: SharedStore) {
+    let id = unique_account("race-version");
+    store
+        .commit(put(account(&id), Expect::Absent))
+        .await
+        .unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let (store, id) = (store.clone(), id.clone());
+        tasks.spawn(async move {
+            let mut next = Account::new(id.clone(), None, t0());
+            next.customer = Some(billing_core::CustomerId::parse(&format!("cus_{n}")).unwrap());
+            store
+                .commit(put(Record::Account(next), Expect::Version(1)))
+                .await
+                .map(|()| n)
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(result) = tasks.join_next().await {
+        match result.unwrap() {
+            Ok(n) => winners.push(n),
+            Err(StoreError::Conflict { index: 0 }) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    let stored = store.account(&id).await.unwrap().unwrap();
+    assert_eq!(stored.version, 2);
+    assert_eq!(
+        stored.value.customer.unwrap().to_string(),
+        format!("cus_{}", winners[0])
+    );
 }
 
 /// Empty transactions and transactions touching one item twice are refused whole.
@@ -507,7 +543,8 @@ macro_rules! store_contract {
             invoices_list_newest_first_in_pages,
             accounts_list_in_id_order_across_pages,
             delete_and_check_honour_their_conditions,
-            only_one_of_many_concurrent_writers_of_a_version_wins,
+            only_one_of_many_concurrent_creators_wins,
+            only_one_of_many_writers_of_the_same_version_wins,
             malformed_transactions_are_refused_without_writing,
             every_record_kind_round_trips_unchanged,
         );

@@ -39,6 +39,9 @@ struct SimPaymentMethod {
     template: String,
     customer: Option<String>,
     exp_year: i32,
+    /// Detached from a customer: like on Stripe, it can never be attached or used again.
+    #[serde(default)]
+    detached: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,6 +191,7 @@ impl SimulatedCardNetwork {
             template: card.id.to_owned(),
             customer: None,
             exp_year,
+            detached: false,
         })
     }
 
@@ -320,6 +324,12 @@ impl PaymentGateway for SimulatedCardNetwork {
         let attached = self.transact(|table| {
             Self::live_customer(table, customer.as_str())?;
             let pm = Self::lookup_payment_method(table, id.as_str(), exp_year)?;
+            if pm.detached {
+                return Err(GatewayError::Invalid(
+                    "This PaymentMethod was detached from a Customer and may not be used again."
+                        .into(),
+                ));
+            }
             match &pm.customer {
                 Some(owner) if owner == customer.as_str() => return Ok(pm),
                 Some(_) => {
@@ -381,6 +391,7 @@ impl PaymentGateway for SimulatedCardNetwork {
                     customer.default_payment_method = None;
                     write(table, &customer_key, &customer)?;
                 }
+                pm.detached = true;
                 write(table, &key, &pm)?;
             }
             Ok(())

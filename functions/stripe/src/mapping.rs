@@ -164,10 +164,18 @@ pub fn gateway_error(error: &StripeError, what: &str) -> GatewayError {
 }
 
 fn api_error(api: &ApiErrors, status: u16, what: &str) -> GatewayError {
-    let message = api
-        .message
-        .clone()
-        .unwrap_or_else(|| format!("HTTP {status}"));
+    // Stripe's own message is left out: it may quote what was sent (an e-mail address, for
+    // one), and these errors are logged. The code and parameter say what went wrong.
+    let message = format!(
+        "HTTP {status} {}{}",
+        api.code
+            .as_ref()
+            .map_or("without code", |code| code.as_str()),
+        api.param
+            .as_deref()
+            .map(|param| format!(" on `{param}`"))
+            .unwrap_or_default()
+    );
     if matches!(api.code, Some(ApiErrorsCode::ResourceMissing)) || status == 404 {
         return GatewayError::NotFound(what.to_owned());
     }
