@@ -48,6 +48,16 @@ fn pm(id: &str) -> PaymentMethodId {
 }
 
 impl World {
+    /// The account's record as stored now, with its version.
+    async fn record(&self) -> Versioned<Account> {
+        self.store
+            .inner
+            .account(&self.account)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     fn holder(&self) -> Holder<'_> {
         Holder {
             account: &self.account,
@@ -66,15 +76,7 @@ impl World {
         create_setup_intent(&self.store, &self.network, &self.holder(), now())
             .await
             .unwrap();
-        self.store
-            .inner
-            .account(&self.account)
-            .await
-            .unwrap()
-            .unwrap()
-            .value
-            .customer
-            .unwrap()
+        self.record().await.value.customer.unwrap()
     }
 
     /// What a SetupIntent confirmed by Stripe Elements leaves behind: a card already attached.
@@ -94,13 +96,7 @@ async fn a_reissued_card_with_the_same_number_and_a_new_expiry_replaces_the_one_
     let world = world();
     let first = world.put(&pm("pm_card_visa")).await.unwrap().card;
     // The card on file is the previous issue of the same number: it expired last month.
-    let mut record = world
-        .store
-        .inner
-        .account(&world.account)
-        .await
-        .unwrap()
-        .unwrap();
+    let mut record = world.record().await;
     let mut old_issue = first.clone();
     (old_issue.exp_month, old_issue.exp_year) = (10, 2026);
     record.value.card = Some(old_issue);
@@ -121,16 +117,7 @@ async fn a_reissued_card_with_the_same_number_and_a_new_expiry_replaces_the_one_
         (reissued.card.exp_month, reissued.card.exp_year),
         (first.exp_month, first.exp_year)
     );
-    let on_file = world
-        .store
-        .inner
-        .account(&world.account)
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .card
-        .unwrap();
+    let on_file = world.record().await.value.card.unwrap();
     assert_eq!(on_file, reissued.card);
 }
 
@@ -158,16 +145,7 @@ async fn retrying_a_replace_whose_card_was_released_asks_for_the_card_again() {
         matches!(retried, Err(UseCaseError::PaymentMethodNotFound)),
         "{retried:?}"
     );
-    let on_file = world
-        .store
-        .inner
-        .account(&world.account)
-        .await
-        .unwrap()
-        .unwrap()
-        .value
-        .card
-        .unwrap();
+    let on_file = world.record().await.value.card.unwrap();
     assert_eq!(on_file.last4, "4242", "the old card is still on file");
 }
 
@@ -257,13 +235,7 @@ async fn a_setup_intent_racing_the_first_usage_still_records_the_customer() {
     create_setup_intent(&store, &world.network, &world.holder(), now())
         .await
         .unwrap();
-    let record = world
-        .store
-        .inner
-        .account(&world.account)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = world.record().await;
     assert!(
         record.value.customer.is_some(),
         "the customer is recorded after the usage's write"
