@@ -399,6 +399,28 @@ async def idempotency(request, handler):
         _running.discard(scope)
 
 
+# --- Request log at the wire: GET /_compat/requests lists {method, path} of every /v1 request
+# received since the last DELETE /_compat/requests, so tests count Stripe calls as Stripe
+# would see them (retries, replays and refusals included), not as the adapter thinks it made
+# them. Paths only: query strings and bodies may carry customer data. -------------------------
+_requests = []
+
+
+@web.middleware
+async def request_log(request, handler):
+    # Answered here, ahead of localstripe's auth (like its own /_config routes, no key needed).
+    if request.path == '/_compat/requests':
+        if request.method == 'GET':
+            return web.json_response(_requests)
+        if request.method == 'DELETE':
+            _requests.clear()
+            return web.Response(status=204)
+        return web.Response(status=405)
+    if request.path.startswith('/v1/'):
+        _requests.append({'method': request.method, 'path': request.path})
+    return await handler(request)
+
+
 # localstripe bound its extra routes (attach, detach, ...) to the original functions at import
 # time, so the patched ones are routed here.
 OVERRIDES = {
@@ -414,6 +436,8 @@ async def patched_routes(request, handler):
     return await OVERRIDES.get(key, handler)(request)
 
 
+# Outermost, so the log sees every request, including those localstripe's own auth refuses.
+server.app.middlewares.insert(0, request_log)
 server.app.middlewares.append(idempotency)
 server.app.middlewares.append(patched_routes)
 

@@ -56,6 +56,15 @@ pub struct PaymentMethod {
     pub card: CardDetails,
 }
 
+/// What the network holds for a customer: its default and every attached card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerCards {
+    /// `invoice_settings.default_payment_method`.
+    pub default_payment_method: Option<PaymentMethodId>,
+    /// Every card PaymentMethod attached to the customer, in no particular order.
+    pub attached: Vec<PaymentMethod>,
+}
+
 /// A SetupIntent for the browser to collect a card with Stripe Elements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetupIntent {
@@ -179,6 +188,11 @@ pub trait PaymentGateway: Send + Sync {
         customer: &CustomerId,
         id: &PaymentMethodId,
     ) -> Result<(), GatewayError>;
+
+    /// The customer's default and every card attached to it, as the network holds them now
+    /// (what a repair reads to bring the network back to the card on file). A deleted
+    /// customer is `NotFound`.
+    async fn customer_cards(&self, customer: &CustomerId) -> Result<CustomerCards, GatewayError>;
 
     /// Detaches a PaymentMethod from its customer; detaching a detached one succeeds.
     async fn detach(&self, id: &PaymentMethodId) -> Result<(), GatewayError>;

@@ -252,6 +252,60 @@ pub async fn a_card_that_needs_authentication_asks_for_it(gateway: SharedGateway
     }
 }
 
+/// The customer's cards read back as the network holds them: nothing for a new customer, then
+/// the default and every attached card; a detached card drops out, and so does the default
+/// when it was the detached card.
+pub async fn a_customers_cards_read_back_with_their_default(gateway: SharedGateway) {
+    let customer = customer(&gateway, "cards").await;
+    let empty = gateway.customer_cards(&customer).await.unwrap();
+    assert_eq!(
+        (empty.default_payment_method, empty.attached.len()),
+        (None, 0)
+    );
+
+    let visa = gateway
+        .attach(&pm("pm_card_visa"), &customer)
+        .await
+        .unwrap();
+    let mastercard = gateway
+        .attach(&pm("pm_card_mastercard"), &customer)
+        .await
+        .unwrap();
+    gateway.set_default(&customer, &visa.id).await.unwrap();
+    let both = gateway.customer_cards(&customer).await.unwrap();
+
+    assert_eq!(both.default_payment_method.as_ref(), Some(&visa.id));
+    let mut ids: Vec<_> = both.attached.iter().map(|card| card.id.clone()).collect();
+    ids.sort();
+    let mut expected = vec![visa.id.clone(), mastercard.id.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let read_visa = both
+        .attached
+        .iter()
+        .find(|card| card.id == visa.id)
+        .unwrap();
+    assert_eq!(read_visa.customer.as_ref(), Some(&customer));
+    assert_eq!(read_visa.card.last4, "4242");
+
+    gateway.detach(&visa.id).await.unwrap();
+    let after = gateway.customer_cards(&customer).await.unwrap();
+    assert_eq!(after.default_payment_method, None);
+    let ids: Vec<_> = after.attached.iter().map(|card| card.id.clone()).collect();
+    assert_eq!(ids, vec![mastercard.id]);
+}
+
+/// A deleted customer's cards cannot be read: it is gone.
+pub async fn a_deleted_customers_cards_are_not_found(gateway: SharedGateway) {
+    let customer = customer(&gateway, "cards-deleted").await;
+    gateway.delete_customer(&customer).await.unwrap();
+    let result = gateway.customer_cards(&customer).await;
+    assert!(
+        matches!(result, Err(GatewayError::NotFound(_))),
+        "{result:?}"
+    );
+}
+
 /// A deleted customer is gone.
 pub async fn a_deleted_customer_is_gone(gateway: SharedGateway) {
     let customer = customer(&gateway, "delete").await;
@@ -310,6 +364,8 @@ macro_rules! gateway_contract {
             a_card_that_needs_authentication_asks_for_it,
             a_deleted_customer_is_gone,
             a_detached_card_is_spent,
+            a_customers_cards_read_back_with_their_default,
+            a_deleted_customers_cards_are_not_found,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

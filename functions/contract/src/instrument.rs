@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use billing_core::ports::gateway::{
-    ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway, PaymentMethod, SetupIntent,
+    ChargeOutcome, ChargeRequest, CustomerCards, GatewayError, PaymentGateway, PaymentMethod,
+    SetupIntent,
 };
 use billing_core::ports::store::{
     ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
@@ -152,6 +153,14 @@ impl<G: PaymentGateway> PaymentGateway for Instrumented<G> {
             "set_default",
             outage(),
             self.inner.set_default(customer, id)
+        )
+    }
+    async fn customer_cards(&self, customer: &CustomerId) -> Result<CustomerCards, GatewayError> {
+        guarded!(
+            self,
+            "customer_cards",
+            outage(),
+            self.inner.customer_cards(customer)
         )
     }
     async fn detach(&self, id: &PaymentMethodId) -> Result<(), GatewayError> {

@@ -12,7 +12,7 @@ pub mod queue;
 pub mod store;
 
 pub use clock::LocalClock;
-pub use network::SimulatedCardNetwork;
+pub use network::{AttachedCard, NetworkView, SimulatedCardNetwork};
 pub use outbox::{OutboxMailer, OutboxMessage};
 pub use queue::LocalQueue;
 pub use store::EmbeddedStore;

@@ -7,19 +7,22 @@ use std::time::Duration;
 use async_trait::async_trait;
 use billing_core::domain::money::Currency;
 use billing_core::ports::gateway::{
-    ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway, PaymentMethod, SetupIntent,
+    ChargeOutcome, ChargeRequest, CustomerCards, GatewayError, PaymentGateway, PaymentMethod,
+    SetupIntent,
 };
 use billing_core::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::customer::{
-    CreateCustomer, DeleteCustomer, UpdateCustomer, UpdateCustomerInvoiceSettings,
+    CreateCustomer, DeleteCustomer, RetrieveCustomer, RetrieveCustomerReturned, UpdateCustomer,
+    UpdateCustomerInvoiceSettings,
 };
 use stripe_core::payment_intent::{
     CreatePaymentIntent, CreatePaymentIntentOffSession, RetrievePaymentIntent,
 };
 use stripe_core::setup_intent::{CreateSetupIntent, CreateSetupIntentUsage};
 use stripe_payment::payment_method::{
-    AttachPaymentMethod, DetachPaymentMethod, RetrievePaymentMethod,
+    AttachPaymentMethod, DetachPaymentMethod, ListPaymentMethod, ListPaymentMethodType,
+    RetrievePaymentMethod,
 };
 use stripe_shared::{PaymentIntentAllowedPaymentMethodTypes, SetupIntentAllowedPaymentMethodTypes};
 
@@ -29,6 +32,9 @@ use crate::mapping;
 /// behind API Gateway (the function's timeout is 28 s, the HTTP API's own limit 30 s), and its
 /// clean-up needs time left after a slow step: 5 s each keeps the worst case inside the budget.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Stripe's largest page: a customer normally has one card, so one page is the rule.
+const PAGE_SIZE: i64 = 100;
 
 /// Waits between attempts while another request holds the same idempotency key.
 const BUSY_BACKOFF: [Duration; 5] = [
@@ -194,6 +200,47 @@ impl PaymentGateway for StripeGateway {
             .await
             .map_err(|e| mapping::gateway_error(&e, &format!("customer {customer}")))?;
         Ok(())
+    }
+
+    async fn customer_cards(&self, customer: &CustomerId) -> Result<CustomerCards, GatewayError> {
+        let what = format!("customer {customer}");
+        let default_payment_method = match RetrieveCustomer::new(customer.as_str())
+            .send(&self.client)
+            .await
+            .map_err(|e| mapping::gateway_error(&e, &what))?
+        {
+            RetrieveCustomerReturned::Customer(found) => mapping::default_payment_method(&found)?,
+            // Stripe answers 200 with `deleted: true` for a deleted customer.
+            RetrieveCustomerReturned::DeletedCustomer(_) => {
+                return Err(GatewayError::NotFound(what));
+            }
+        };
+        let mut attached = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut page = ListPaymentMethod::new()
+                .customer(customer.as_str())
+                .type_(ListPaymentMethodType::Card)
+                .limit(PAGE_SIZE);
+            if let Some(last) = &after {
+                page = page.starting_after(last.as_str());
+            }
+            let page = page
+                .send(&self.client)
+                .await
+                .map_err(|e| mapping::gateway_error(&e, &what))?;
+            for pm in &page.data {
+                attached.push(mapping::payment_method(pm)?);
+            }
+            match page.data.last() {
+                Some(last) if page.has_more => after = Some(last.id.as_str().to_owned()),
+                _ => break,
+            }
+        }
+        Ok(CustomerCards {
+            default_payment_method,
+            attached,
+        })
     }
 
     async fn detach(&self, id: &PaymentMethodId) -> Result<(), GatewayError> {

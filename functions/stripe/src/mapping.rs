@@ -34,6 +34,19 @@ pub fn payment_method(pm: &stripe_shared::PaymentMethod) -> Result<PaymentMethod
     })
 }
 
+/// The customer's `invoice_settings.default_payment_method` (an id, or an expanded object).
+pub fn default_payment_method(
+    customer: &stripe_shared::Customer,
+) -> Result<Option<PaymentMethodId>, GatewayError> {
+    customer
+        .invoice_settings
+        .as_ref()
+        .and_then(|settings| settings.default_payment_method.as_ref())
+        .map(|pm| PaymentMethodId::parse(pm.id().as_str()))
+        .transpose()
+        .map_err(|e| unexpected("default payment method id", e))
+}
+
 fn card_details(id: &str, card: &PaymentMethodCard) -> Result<CardDetails, GatewayError> {
     let checks = card.checks.as_ref();
     let check = |pick: fn(&stripe_shared::PaymentMethodCardChecks) -> &Option<String>| {
