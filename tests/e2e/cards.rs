@@ -1,8 +1,5 @@
 //! Cards over HTTP against `billing-local` (PRODUCT.md Behaviour 1–2).
 
-use billing_core::AccountId;
-use billing_core::ports::store::AccountStore;
-use billing_embedded::{EmbeddedStore, SimulatedCardNetwork};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -271,59 +268,99 @@ async fn bad_card_requests_get_a_stable_code_and_write_nothing() {
     assert_eq!(card_on_file(&server, account).await, Value::Null);
 }
 
-#[tokio::test]
-async fn concurrent_first_cards_leave_one_card_and_one_customer() {
-    let (server, dir) = start().await;
-    let account = "racing-user";
-    let cards = [
-        "pm_card_visa",
-        "pm_card_mastercard",
-        "pm_card_amex",
-        "pm_card_visa_debit",
-    ];
-    let answers = futures_join(&server, account, &cards).await;
-    let winners: Vec<_> = answers
-        .iter()
-        .filter(|(status, _)| *status == 200)
-        .collect();
-    assert!(!winners.is_empty(), "{answers:?}");
-    for (status, body) in &answers {
-        assert!(
-            *status == 200 || body["error"]["code"] == "concurrent_update",
-            "{status} {body}"
-        );
+/// What the simulated card network holds for an account, through the local control.
+async fn network(server: &LocalServer, account: &str) -> Value {
+    let response = server
+        .request(
+            Method::GET,
+            &format!("/_local/accounts/{account}/network"),
+            None,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// The invariant, as anyone can see it: one card attached, the default, and on file.
+async fn assert_one_card(server: &LocalServer, account: &str) -> Value {
+    let on_file = card_on_file(server, account).await;
+    let held = network(server, account).await;
+    let attached = held["attached"].as_array().unwrap();
+    assert_eq!(attached.len(), 1, "one card attached: {held}");
+    assert_eq!(
+        attached[0]["last4"], on_file["last4"],
+        "{held} vs {on_file}"
+    );
+    assert_eq!(
+        held["default_payment_method"], attached[0]["id"],
+        "the attached card is the default: {held}"
+    );
+    on_file
+}
+
+const RACING_CARDS: [&str; 4] = [
+    "pm_card_visa",
+    "pm_card_mastercard",
+    "pm_card_amex",
+    "pm_card_visa_debit",
+];
+
+/// `PUT /v1/billing/card` 25 times at once; every answer is the card or a 409 saying a change
+/// is in progress (with `retry_after`).
+async fn race_cards(server: &LocalServer, account: &str) -> Vec<Value> {
+    let cards: Vec<&str> = (0..25).map(|n| RACING_CARDS[n % 4]).collect();
+    let answers = futures_join(server, account, &cards).await;
+    let mut winners = Vec::new();
+    for (status, body) in answers {
+        match status {
+            200 => winners.push(body),
+            409 => {
+                assert_eq!(body["error"]["code"], "card_change_in_progress", "{body}");
+                assert!(body["error"]["retry_after"].as_u64().is_some(), "{body}");
+            }
+            _ => panic!("{status} {body}"),
+        }
     }
-    let on_file = card_on_file(&server, account).await;
+    assert!(!winners.is_empty());
+    winners
+}
+
+#[tokio::test]
+async fn twenty_five_concurrent_first_cards_leave_one_card_attached_default_and_on_file() {
+    let (server, _dir) = start().await;
+    let account = "racing-first";
+
+    let winners = race_cards(&server, account).await;
+
+    let on_file = assert_one_card(&server, account).await;
     assert!(
-        winners.iter().any(|(_, body)| *body == on_file),
+        winners.contains(&on_file),
         "the card on file is one that was accepted"
     );
-    server.stop().await;
+    assert!(network(&server, account).await["customer"].is_string());
+}
 
-    // With the server stopped, its data files show what the card network holds.
-    let store = EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap();
-    let network =
-        SimulatedCardNetwork::open(&dir.path().join("card-network.redb"), "http://127.0.0.1/")
-            .unwrap();
-    let record = store
-        .account(&AccountId::parse(account).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
-    let (customer, card) = (record.customer.unwrap(), record.card.unwrap());
+#[tokio::test]
+async fn twenty_five_concurrent_replaces_leave_one_card_attached_default_and_on_file() {
+    let (server, _dir) = start().await;
+    let account = "racing-replace";
+    assert_eq!(put_card(&server, account, "pm_card_discover").await.0, 200);
+
+    for _ in 0..3 {
+        race_cards(&server, account).await;
+        assert_one_card(&server, account).await;
+    }
+}
+
+#[tokio::test]
+async fn an_account_never_seen_has_no_customer_on_the_network() {
+    let (server, _dir) = start().await;
+    let held = network(&server, "nobody-yet").await;
     assert_eq!(
-        network.attached_to(&customer).unwrap(),
-        vec![card.payment_method.clone()],
-        "the losers' cards were detached"
-    );
-    // Losing requests never touch the default. Two *successful* replaces that overlap can
-    // leave it unset (an earlier one's default lands just before the later one detaches that
-    // card), never pointing at another card; charges name the card on file explicitly.
-    let default = network.default_payment_method(&customer).unwrap();
-    assert!(
-        default.is_none() || default == Some(card.payment_method.clone()),
-        "{default:?} vs {card:?}"
+        held,
+        json!({"customer": null, "default_payment_method": null, "attached": []})
     );
 }
 

@@ -10,9 +10,7 @@ use billing_aws::store::create_table;
 use billing_contract::instrument::Instrumented;
 use billing_contract::unique_account;
 use billing_core::ports::store::AccountStore;
-use billing_core::ports::store::StoreError;
 use billing_core::usecases::card::{Holder, create_setup_intent, set_card};
-use billing_core::usecases::error::UseCaseError;
 use billing_core::{AccountId, PaymentMethodId};
 use billing_stripe::StripeGateway;
 use serde_json::Value;
@@ -30,7 +28,8 @@ struct Production {
     gateway: Instrumented<StripeGateway>,
 }
 
-async fn production() -> Arc<Production> {
+/// A DynamoStore on a fresh table in moto, and the table's name.
+async fn moto_store() -> (DynamoStore, String) {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(env("BILLING_TEST_MOTO_URL"))
         .region(Region::new("us-east-1"))
@@ -41,13 +40,27 @@ async fn production() -> Arc<Production> {
     create_table(&aws_sdk_dynamodb::Client::new(&config), &table)
         .await
         .expect("table created in moto");
+    (DynamoStore::new(&config, table.clone()), table)
+}
+
+/// DynamoDB on moto (a fresh table) and Stripe on localstripe.
+async fn production_pair() -> (DynamoStore, StripeGateway) {
     let gateway = StripeGateway::new(STRIPE_KEY, Some(&env("BILLING_TEST_STRIPE_URL")))
         .expect("Stripe client");
+    (moto_store().await.0, gateway)
+}
+
+async fn production() -> Arc<Production> {
+    let (store, gateway) = production_pair().await;
     Arc::new(Production {
-        store: Instrumented::new(DynamoStore::new(&config, table)),
+        store: Instrumented::new(store),
         gateway: Instrumented::new(gateway),
     })
 }
+
+// The card-on-file invariant under 25 concurrent changes, and with a replace stopped or
+// failing after each step in turn, on the production adapters.
+billing_contract::card_contract!(production_pair);
 
 fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
@@ -117,120 +130,131 @@ async fn concurrent_first_setup_intents_for_one_account_create_one_stripe_custom
     assert_eq!(customers_of(&account).await, vec![stored.to_string()]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_first_cards_leave_one_customer_and_one_attached_card() {
-    let production = production().await;
-    let account = unique_account("race-card");
-    let cards = [
-        "pm_card_visa",
-        "pm_card_mastercard",
-        "pm_card_amex",
-        "pm_card_visa_debit",
-    ];
-    let mut tasks = tokio::task::JoinSet::new();
-    for card in cards {
-        let (production, account) = (production.clone(), account.clone());
-        tasks.spawn(async move {
-            let holder = Holder {
-                account: &account,
-                email: None,
+/// Requests moto received for one table since the recording started, by `X-Amz-Target`
+/// operation (`DynamoDB_20120810.GetItem` → `GetItem`), read from moto's own recorder.
+async fn moto_requests_for(table: &str) -> Vec<String> {
+    let url = format!(
+        "{}/moto-api/recorder/download-recording",
+        env("BILLING_TEST_MOTO_URL")
+    );
+    let recording = reqwest::get(url).await.unwrap().text().await.unwrap();
+    recording
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|entry| {
+            let body = entry["body"].as_str().unwrap_or_default();
+            let body = if entry["body_encoded"] == true {
+                String::from_utf8(base64_decode(body)).unwrap_or_default()
+            } else {
+                body.to_owned()
             };
-            let card = PaymentMethodId::parse(card).unwrap();
-            set_card(
-                &production.store,
-                &production.gateway,
-                &holder,
-                &card,
-                now(),
-            )
-            .await
-        });
-    }
-    let mut accepted = 0;
-    while let Some(result) = tasks.join_next().await {
-        match result.unwrap() {
-            Ok(_) => accepted += 1,
-            Err(UseCaseError::Store(StoreError::Conflict { .. })) => {}
-            Err(other) => panic!("unexpected error: {other:?}"),
-        }
-    }
-    assert!(accepted >= 1);
-    let record = production
-        .store
-        .inner
-        .account(&account)
-        .await
-        .unwrap()
-        .unwrap()
-        .value;
-    let customer = record.customer.unwrap();
-    assert_eq!(customers_of(&account).await, vec![customer.to_string()]);
-    let on_file = record.card.unwrap().payment_method;
-    let attached = stripe_get(&format!(
-        "/v1/payment_methods?customer={customer}&type=card"
-    ))
-    .await;
-    let attached: Vec<&str> = attached["data"]
-        .as_array()
+            let names_table = body.contains(&format!("\"{table}\""));
+            let target = entry["headers"]["X-Amz-Target"].as_str()?;
+            names_table.then(|| target.rsplit('.').next().unwrap_or(target).to_owned())
+        })
+        .collect()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap_or_default()
+}
+
+/// Requests localstripe received with one API key since the log was cleared, as
+/// `METHOD /path` (from our compatibility layer's request log).
+async fn stripe_requests_with(key: &str) -> Vec<String> {
+    let url = format!("{}_compat/requests", env("BILLING_TEST_STRIPE_URL"));
+    let log: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    let fingerprint = key_fingerprint(key);
+    log.as_array()
         .unwrap()
         .iter()
-        .map(|pm| pm["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        attached,
-        vec![on_file.as_str()],
-        "the losers' cards were detached"
-    );
-    // Losing requests never touch the default; only two overlapping *successful* replaces
-    // can leave it unset (see core/src/usecases/card.rs), never pointing at another card.
-    let customer = stripe_get(&format!("/v1/customers/{customer}")).await;
-    let default = &customer["invoice_settings"]["default_payment_method"];
-    assert!(
-        default.is_null() || *default == on_file.as_str(),
-        "{default} vs {on_file}"
-    );
+        .filter(|r| r["key"] == fingerprint.as_str())
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap(),
+                r["path"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// How the compatibility layer names a key in its log (never the key itself).
+fn key_fingerprint(key: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test]
-async fn a_replace_makes_four_stripe_calls_and_two_store_calls() {
-    let production = production().await;
-    let account = unique_account("replace-count");
+async fn a_replace_makes_four_stripe_and_four_dynamodb_requests_at_the_wire() {
+    let account = unique_account("wire-count");
+    let key = format!("sk_test_{}", account.as_str().replace(['-', '.'], ""));
+    let (store, table) = moto_store().await;
+    let gateway = StripeGateway::new(&key, Some(&env("BILLING_TEST_STRIPE_URL"))).unwrap();
+    let recorder = format!(
+        "{}/moto-api/recorder/start-recording",
+        env("BILLING_TEST_MOTO_URL")
+    );
+    reqwest::Client::new().post(recorder).send().await.unwrap();
     let holder = Holder {
         account: &account,
         email: None,
     };
-    let (store, gateway) = (&production.store, &production.gateway);
-    set_card(
-        store,
-        gateway,
-        &holder,
-        &PaymentMethodId::parse("pm_card_visa").unwrap(),
-        now(),
-    )
-    .await
-    .unwrap();
-    store.probe.reset();
-    gateway.probe.reset();
+    let card = |id: &str| PaymentMethodId::parse(id).unwrap();
+    set_card(&store, &gateway, &holder, &card("pm_card_visa"), now())
+        .await
+        .unwrap();
+    let (dynamo_before, stripe_before) = (
+        moto_requests_for(&table).await.len(),
+        stripe_requests_with(&key).await.len(),
+    );
 
     let replaced = set_card(
-        store,
-        gateway,
+        &store,
+        &gateway,
         &holder,
-        &PaymentMethodId::parse("pm_card_mastercard").unwrap(),
+        &card("pm_card_mastercard"),
         now(),
     )
     .await
     .unwrap();
+
     assert!(replaced.changed && replaced.old_card_left_attached.is_none());
-    let stripe_calls: Vec<_> = ["payment_method", "attach", "set_default", "detach"]
-        .iter()
-        .map(|op| gateway.probe.count(op))
-        .collect();
-    assert_eq!(stripe_calls, [1, 1, 1, 1]);
-    assert_eq!(gateway.probe.total(), 4, "Stripe calls for one replace");
+    let dynamo = moto_requests_for(&table).await.split_off(dynamo_before);
+    let stripe = stripe_requests_with(&key).await.split_off(stripe_before);
     assert_eq!(
-        (store.probe.count("get"), store.probe.count("commit")),
-        (1, 1)
+        dynamo,
+        ["GetItem", "UpdateItem", "UpdateItem", "UpdateItem"],
+        "read the account; claim, record, release the lease"
     );
-    assert_eq!(store.probe.total(), 2, "DynamoDB calls for one replace");
+    let shapes: Vec<String> = stripe.iter().map(|request| shape(request)).collect();
+    assert_eq!(
+        shapes,
+        [
+            "GET /v1/payment_methods/{id}",
+            "POST /v1/payment_methods/{id}/attach",
+            "POST /v1/customers/{id}",
+            "POST /v1/payment_methods/{id}/detach",
+        ],
+        "retrieve, attach, make default, detach the old card"
+    );
+}
+
+/// `POST /v1/customers/cus_123` → `POST /v1/customers/{id}`.
+fn shape(request: &str) -> String {
+    request
+        .split('/')
+        .map(|segment| {
+            if segment.contains('_') && segment != "payment_methods" {
+                "{id}"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }

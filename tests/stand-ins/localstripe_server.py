@@ -417,7 +417,11 @@ async def request_log(request, handler):
             return web.Response(status=204)
         return web.Response(status=405)
     if request.path.startswith('/v1/'):
-        _requests.append({'method': request.method, 'path': request.path})
+        # Which API key made it, as a digest (never the key), so tests sharing this server can
+        # count their own requests.
+        key = request.headers.get('Authorization', '').removeprefix('Bearer ')
+        _requests.append({'method': request.method, 'path': request.path,
+                          'key': hashlib.sha256(key.encode()).hexdigest()[:12]})
     return await handler(request)
 
 

@@ -53,6 +53,24 @@ pub struct Account {
     pub card: Option<StoredCard>,
     /// When the record was first written.
     pub created_at: DateTime<Utc>,
+    /// A card change in progress: the per-account lease that serialises card changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_change: Option<CardChange>,
+}
+
+/// The lease a card change holds on its account while it changes the customer's cards.
+///
+/// Only the holder attaches, records, makes default and detaches, so concurrent changes can
+/// never interleave their steps. A holder that dies leaves the lease behind; once it has
+/// expired, the next change first repairs what it left (see `usecases::card`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardChange {
+    /// The account version the claim wrote. Versions only grow, so it names one claim.
+    pub claim: u64,
+    /// When it was claimed.
+    pub started_at: DateTime<Utc>,
+    /// After this instant the holder is presumed dead and the lease may be taken over.
+    pub expires_at: DateTime<Utc>,
 }
 
 impl Account {
@@ -65,6 +83,7 @@ impl Account {
             customer: None,
             card: None,
             created_at: now,
+            card_change: None,
         }
     }
 }

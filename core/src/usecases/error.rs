@@ -28,6 +28,16 @@ pub enum UseCaseError {
     /// The card failed the acceptance rule.
     #[error(transparent)]
     CardRefused(#[from] CardRefusal),
+    /// Another card change on the account is in progress; it ends within `retry_after`
+    /// seconds. Nothing was touched.
+    #[error("another card change is in progress")]
+    CardChangeInProgress {
+        /// Seconds until it ends (or is presumed dead and repaired).
+        retry_after: u64,
+    },
+    /// The account kept changing under the request; nothing was done.
+    #[error("the account changed concurrently")]
+    ConcurrentUpdate,
     /// The account must keep a card on file.
     #[error("a card is required")]
     CardRequired,

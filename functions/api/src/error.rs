@@ -173,6 +173,19 @@ impl From<UseCaseError> for ApiError {
                 "card_required",
                 "A card must stay on file while the account is open. Replace it with another credit or debit card instead, or delete the account to remove payment information.",
             ),
+            UseCaseError::CardChangeInProgress { retry_after } => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorType::RateLimitError,
+                "card_change_in_progress",
+                "Another change of this account's card is in progress. Try again in a moment.",
+            )
+            .with_extra("retry_after", retry_after),
+            UseCaseError::ConcurrentUpdate => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorType::InvalidRequestError,
+                "concurrent_update",
+                "Another change to this account happened at the same time. Please try again.",
+            ),
             UseCaseError::Store(store) => store.into(),
             UseCaseError::Gateway(gateway) => gateway.into(),
         }

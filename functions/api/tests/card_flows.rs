@@ -136,9 +136,12 @@ async fn retrying_a_replace_whose_card_was_released_asks_for_the_card_again() {
     world.put(&pm("pm_card_visa")).await.unwrap();
     let from_elements = world.attached_by_setup_intent("pm_card_mastercard").await;
 
-    world.store.probe.fail_next("commit");
+    world.network.probe.fail_next("set_default");
     let failed = world.put(&from_elements).await;
-    assert!(matches!(failed, Err(UseCaseError::Store(_))), "{failed:?}");
+    assert!(
+        matches!(failed, Err(UseCaseError::Gateway(_))),
+        "{failed:?}"
+    );
     // The clean-up detached it; Stripe never lets a detached card be used again.
     let retried = world.put(&from_elements).await;
     assert!(

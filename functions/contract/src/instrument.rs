@@ -1,6 +1,8 @@
-//! A decorator for any gateway or store: counts calls per operation, and can make the next
-//! call of one operation fail as an outage would. Tests use it to measure how many calls a use
-//! case makes and to fail each step in turn.
+//! A decorator for any gateway or store: counts calls per operation, can make the next call of
+//! one operation fail as an outage would, and can stop the work dead after its n-th call (as a
+//! killed process would). Tests use it to measure how many calls a use case makes, to fail
+//! each step in turn, and to stop after each step in turn. A store and a gateway can share one
+//! probe, so that their calls are numbered together.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,25 @@ use chrono::{DateTime, Utc};
 pub struct Probe {
     counts: Mutex<HashMap<&'static str, usize>>,
     armed: Mutex<Option<&'static str>>,
+    /// Calls allowed before every later call hangs forever.
+    stop_after: Mutex<Option<usize>>,
+    /// Calls made, in order, by operation.
+    log: Mutex<Vec<&'static str>>,
+    /// Signalled when a call hangs.
+    hung: tokio::sync::Notify,
+    /// The number (from the last reset, 0-based) of the one call to fail, until it has.
+    fail_call: Mutex<Option<usize>>,
+}
+
+/// What a call must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    /// Go ahead.
+    Proceed,
+    /// Fail as an outage.
+    Fail,
+    /// Never return: the process "died" before this call.
+    Hang,
 }
 
 impl Probe {
@@ -50,20 +71,70 @@ impl Probe {
         self.counts.lock().unwrap().values().sum()
     }
 
-    /// Forgets the counts.
+    /// Forgets the counts and the log.
     pub fn reset(&self) {
         self.counts.lock().unwrap().clear();
+        self.log.lock().unwrap().clear();
     }
 
-    /// Records a call; true when it must fail.
-    fn enter(&self, operation: &'static str) -> bool {
+    /// Lets `calls` more calls through (counting from the last reset), then hangs every later
+    /// call forever, as if the process had been killed between two steps.
+    pub fn stop_after(&self, calls: usize) {
+        *self.stop_after.lock().unwrap() = Some(calls);
+    }
+
+    /// Makes the call numbered `number` (0-based, from the last reset) fail as an outage,
+    /// whatever its operation.
+    pub fn fail_call(&self, number: usize) {
+        *self.fail_call.lock().unwrap() = Some(number);
+    }
+
+    /// True while the call armed by [`Probe::fail_call`] has not been made.
+    pub fn call_armed(&self) -> bool {
+        self.fail_call.lock().unwrap().is_some()
+    }
+
+    /// Lets every call through again.
+    pub fn resume(&self) {
+        *self.stop_after.lock().unwrap() = None;
+    }
+
+    /// Resolves once a call has hung (see [`Probe::stop_after`]).
+    pub async fn hung(&self) {
+        self.hung.notified().await;
+    }
+
+    /// The operations called since the last reset, in order (the ones that hung excluded).
+    pub fn log(&self) -> Vec<&'static str> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Records a call and says what it must do.
+    pub fn enter(&self, operation: &'static str) -> Entry {
+        let mut log = self.log.lock().unwrap();
+        if self
+            .stop_after
+            .lock()
+            .unwrap()
+            .is_some_and(|limit| log.len() >= limit)
+        {
+            self.hung.notify_one();
+            return Entry::Hang;
+        }
+        let number = log.len();
+        log.push(operation);
         *self.counts.lock().unwrap().entry(operation).or_default() += 1;
+        let mut fail_call = self.fail_call.lock().unwrap();
+        if *fail_call == Some(number) {
+            *fail_call = None;
+            return Entry::Fail;
+        }
         let mut armed = self.armed.lock().unwrap();
         if *armed == Some(operation) {
             *armed = None;
-            return true;
+            return Entry::Fail;
         }
-        false
+        Entry::Proceed
     }
 }
 
@@ -79,17 +150,21 @@ pub struct Instrumented<T> {
 impl<T> Instrumented<T> {
     /// Wraps an adapter.
     pub fn new(inner: T) -> Self {
-        Self {
-            inner,
-            probe: Arc::new(Probe::default()),
-        }
+        Self::with_probe(inner, Arc::new(Probe::default()))
+    }
+
+    /// Wraps an adapter behind a probe shared with other adapters.
+    pub fn with_probe(inner: T, probe: Arc<Probe>) -> Self {
+        Self { inner, probe }
     }
 }
 
 macro_rules! guarded {
     ($self:ident, $operation:literal, $fault:expr, $call:expr) => {{
-        if $self.probe.enter($operation) {
-            return Err($fault);
+        match $self.probe.enter($operation) {
+            Entry::Proceed => {}
+            Entry::Fail => return Err($fault),
+            Entry::Hang => std::future::pending::<()>().await,
         }
         $call.await
     }};

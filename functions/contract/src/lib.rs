@@ -5,6 +5,7 @@
 //! the embedded adapters and the production ones (against moto and localstripe) run the very
 //! same cases. Cases use fresh ids, so one adapter instance may serve them all.
 
+pub mod card;
 pub mod gateway;
 pub mod instrument;
 pub mod mailer;

@@ -102,3 +102,17 @@ mod queue {
     use super::*;
     queue_contract!(super::queue);
 }
+
+/// A store and a card network of their own (the card cases count attached cards).
+async fn card_pair() -> (EmbeddedStore, SimulatedCardNetwork) {
+    let dir = tempfile::tempdir().expect("temp dir").keep();
+    let store = EmbeddedStore::open(&dir.join("billing.redb")).unwrap();
+    let network =
+        SimulatedCardNetwork::open(&dir.join("card-network.redb"), "http://127.0.0.1:3000/")
+            .unwrap();
+    (store, network)
+}
+
+// The card-on-file invariant under 25 concurrent changes, and with a replace stopped or
+// failing after each step in turn.
+billing_contract::card_contract!(card_pair);

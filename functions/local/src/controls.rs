@@ -3,14 +3,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use billing_api::ApiError;
 use billing_api::json::{ApiJson, MAX_BODY_BYTES};
+use billing_core::AccountId;
 use billing_core::ports::store::Store;
 use billing_core::usecases::usage::{UsageEvent, UsageRecorded, record_usage};
-use billing_embedded::{LocalClock, OutboxMailer, OutboxMessage};
+use billing_embedded::{
+    LocalClock, NetworkView, OutboxMailer, OutboxMessage, SimulatedCardNetwork,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,6 +26,8 @@ pub struct Controls {
     pub clock: Arc<LocalClock>,
     /// The outbox they read.
     pub outbox: OutboxMailer,
+    /// The simulated card network they show.
+    pub network: SimulatedCardNetwork,
 }
 
 /// The `/_local` routes.
@@ -31,6 +36,7 @@ pub fn router(controls: Arc<Controls>) -> Router {
         .route("/_local/usage", post(post_usage))
         .route("/_local/clock", get(get_clock).post(set_clock))
         .route("/_local/outbox", get(get_outbox))
+        .route("/_local/accounts/{account}/network", get(get_network))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(controls)
 }
@@ -107,6 +113,23 @@ async fn get_outbox(
     controls
         .outbox
         .messages()
+        .map(Json)
+        .map_err(|e| ApiError::internal(&e))
+}
+
+/// `GET /_local/accounts/{account}/network`: what the simulated card network holds for the
+/// account, as Stripe's dashboard would show it.
+async fn get_network(
+    State(controls): State<Arc<Controls>>,
+    Path(account): Path<String>,
+) -> Result<Json<NetworkView>, ApiError> {
+    let account = AccountId::parse(&account).map_err(|e| {
+        ApiError::invalid("parameter_invalid", format!("account: {}", e.reason))
+            .with_param("account")
+    })?;
+    controls
+        .network
+        .network_view(&account)
         .map(Json)
         .map_err(|e| ApiError::internal(&e))
 }

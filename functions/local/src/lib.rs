@@ -58,7 +58,7 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
 
     let state = Arc::new(AppState {
         store: Arc::new(store.clone()),
-        gateway: Arc::new(network),
+        gateway: Arc::new(network.clone()),
         mailer: Arc::new(outbox.clone()),
         clock: clock.clone(),
         auth,
@@ -67,6 +67,7 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         store: Arc::new(store),
         clock,
         outbox,
+        network,
     });
     let api = finish(cards_router(), state.clone());
     let router = controls::router(controls).merge(api);

@@ -100,6 +100,9 @@ pub async fn put_card(
         state.clock.now(),
     )
     .await?;
+    if outcome.lease_left {
+        tracing::warn!(account = %caller.account, "card change lease left to expire; the next change repairs");
+    }
     if let Some(stale) = &outcome.old_card_left_attached {
         tracing::warn!(account = %caller.account, payment_method = %stale, "replaced card could not be detached; it is no longer the default");
     }
