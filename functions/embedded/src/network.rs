@@ -1,7 +1,12 @@
 //! The simulated card network: plays Stripe's test PaymentMethod ids with the outcomes Stripe
 //! documents, keeps its customers, cards and payments in a redb file so they survive restarts,
-//! and lets a local "bank" approve payments that need authentication.
+//! and lets a local "bank" settle payments later: approve or decline an authentication, make a
+//! processing payment succeed or fail. Every payment transition also records the event Stripe
+//! would send (`events`), durably and in the same write, for the webhook path to consume.
 
+mod events;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,7 +17,7 @@ use billing_core::ports::gateway::{
     PaymentGateway, PaymentMethod, SetupIntent,
 };
 use billing_core::rules::card::CheckResult;
-use billing_core::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
+use billing_core::{AccountId, ClientSecret, CustomerId, EmailAddress, PaymentId, PaymentMethodId};
 use chrono::Datelike;
 use redb::{
     Database, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
@@ -22,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::cards::{OnAttach, OnCharge, TestCard, test_card};
+pub use events::{API_VERSION, NetworkEvent, stripe_signature};
 
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("card_network");
 
@@ -44,6 +50,8 @@ struct SimPaymentMethod {
     detached: bool,
 }
 
+/// A payment (PaymentIntent). Fields added after the first release default, so payments
+/// written by an older local server still read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SimPayment {
     id: String,
@@ -51,6 +59,40 @@ struct SimPayment {
     payment_method: String,
     amount: Cents,
     outcome: ChargeOutcome,
+    #[serde(default = "usd")]
+    currency: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    created: i64,
+    /// Unix seconds, once canceled.
+    #[serde(default)]
+    canceled_at: Option<i64>,
+}
+
+fn usd() -> String {
+    "usd".into()
+}
+
+impl SimPayment {
+    fn payment_id(&self) -> Result<PaymentId, GatewayError> {
+        PaymentId::parse(&self.id).map_err(unavailable)
+    }
+
+    fn client_secret(&self) -> String {
+        format!("{}_secret_local", self.id)
+    }
+}
+
+/// Seconds since the Unix epoch, as Stripe stamps objects and events (real time: the network
+/// does not follow the local server's movable clock).
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 /// What the simulated network holds for an account, as Stripe's dashboard would show it
@@ -228,27 +270,153 @@ impl SimulatedCardNetwork {
         }
     }
 
-    /// The simulated bank approves a payment waiting for authentication (what following an
-    /// authorization link does locally). Returns the payment's new state.
-    pub fn approve(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
-        self.transact(|table| {
-            let key = format!("payment#{payment}");
-            let mut stored: SimPayment = read(table, &key)?
-                .ok_or_else(|| GatewayError::NotFound(format!("payment {payment}")))?;
-            let waiting = match &stored.outcome {
-                ChargeOutcome::RequiresAction { .. } => true,
-                ChargeOutcome::Declined { decline, .. } => {
-                    decline.decline_code.as_deref() == Some("authentication_required")
-                }
-                ChargeOutcome::Succeeded { .. } | ChargeOutcome::Processing { .. } => false,
-            };
-            if waiting {
-                stored.outcome = ChargeOutcome::Succeeded {
-                    payment: stored.id.clone(),
-                };
-                write(table, &key, &stored)?;
+    /// The bank approves the authentication a payment waits for (what the "Authorize" button
+    /// of the local bank page does): it succeeds. Returns the payment's state; a payment that
+    /// is already final is returned as it is.
+    pub fn approve(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        self.settle(payment, "approve", |payment, outcome| match outcome {
+            ChargeOutcome::RequiresAction { .. } | ChargeOutcome::AuthenticationRequired { .. } => {
+                Some(ChargeOutcome::Succeeded { payment })
             }
+            _ => None,
+        })
+    }
+
+    /// The cardholder fails (or refuses) the authentication a payment waits for: it is
+    /// declined with Stripe's `payment_intent_authentication_failure`.
+    pub fn decline(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        self.settle(payment, "decline", |payment, outcome| match outcome {
+            ChargeOutcome::RequiresAction { .. } | ChargeOutcome::AuthenticationRequired { .. } => {
+                Some(ChargeOutcome::Declined {
+                    payment: Some(payment),
+                    decline: Decline {
+                        decline_code: Some("payment_intent_authentication_failure".into()),
+                        network_message: "The provided PaymentMethod has failed authentication."
+                            .into(),
+                    },
+                })
+            }
+            _ => None,
+        })
+    }
+
+    /// A processing payment succeeds.
+    pub fn succeed(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        self.settle(payment, "succeed", |payment, outcome| match outcome {
+            ChargeOutcome::Processing { .. } => Some(ChargeOutcome::Succeeded { payment }),
+            _ => None,
+        })
+    }
+
+    /// A processing payment fails with `decline_code`.
+    pub fn fail(
+        &self,
+        payment: &PaymentId,
+        decline_code: &str,
+    ) -> Result<ChargeOutcome, GatewayError> {
+        self.settle(payment, "fail", |payment, outcome| match outcome {
+            ChargeOutcome::Processing { .. } => Some(ChargeOutcome::Declined {
+                payment: Some(payment),
+                decline: declined(decline_code),
+            }),
+            _ => None,
+        })
+    }
+
+    /// Moves a payment to the state `next` gives for its current one, with its event, in one
+    /// write. A final payment is returned unchanged (settling twice is harmless); a payment in
+    /// a state `next` does not apply to is refused.
+    fn settle(
+        &self,
+        payment: &PaymentId,
+        action: &str,
+        next: impl FnOnce(PaymentId, &ChargeOutcome) -> Option<ChargeOutcome>,
+    ) -> Result<ChargeOutcome, GatewayError> {
+        self.transact(|table| {
+            let mut stored = Self::stored_payment(table, payment)?;
+            if stored.outcome.is_final() {
+                return Ok(stored.outcome);
+            }
+            let outcome = next(payment.clone(), &stored.outcome).ok_or_else(|| {
+                GatewayError::Invalid(format!(
+                    "cannot {action} payment {payment}: it is {}",
+                    events::kind_of(&stored.outcome)
+                ))
+            })?;
+            stored.outcome = outcome;
+            Self::record(table, &stored)?;
             Ok(stored.outcome)
+        })
+    }
+
+    fn stored_payment(
+        table: &impl ReadableTable<&'static str, &'static [u8]>,
+        payment: &PaymentId,
+    ) -> Result<SimPayment, GatewayError> {
+        read(table, &format!("payment#{payment}"))?
+            .ok_or_else(|| GatewayError::NotFound(format!("payment {payment}")))
+    }
+
+    /// Writes a payment in its new state and the event announcing it.
+    fn record(table: &mut Table<&str, &[u8]>, payment: &SimPayment) -> Result<(), GatewayError> {
+        write(table, &format!("payment#{}", payment.id), payment)?;
+        let n: u64 = read(table, "event-counter")?.unwrap_or(0) + 1;
+        write(table, "event-counter", &n)?;
+        let id = format!("evt_sim{n:012}");
+        let event = NetworkEvent {
+            payload: events::event_payload(&id, unix_now(), payment),
+            kind: events::kind_of(&payment.outcome).to_owned(),
+            payment: payment.payment_id()?,
+            id,
+        };
+        // Keyed by sequence so that a range read returns them in the order they happened.
+        write(table, &format!("event#{n:020}"), &event)
+    }
+
+    /// Up to `limit` events not yet acknowledged, oldest first. Reading does not remove them:
+    /// a deliverer acknowledges each once delivered, so a crash in between delivers it again
+    /// (at least once, as Stripe does).
+    pub fn pending_events(&self, limit: usize) -> Result<Vec<NetworkEvent>, GatewayError> {
+        self.read_only(|table| {
+            table
+                .range("event#".."event$")
+                .map_err(unavailable)?
+                .take(limit)
+                .map(|item| {
+                    let (_, value) = item.map_err(unavailable)?;
+                    serde_json::from_slice(value.value()).map_err(unavailable)
+                })
+                .collect()
+        })
+    }
+
+    /// Forgets a delivered event; acknowledging an unknown or acknowledged one does nothing.
+    pub fn acknowledge_event(&self, id: &str) -> Result<(), GatewayError> {
+        let Some(n) = id
+            .strip_prefix("evt_sim")
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            return Ok(());
+        };
+        self.transact(|table| {
+            table
+                .remove(format!("event#{n:020}").as_str())
+                .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    /// Takes every pending event, oldest first, in one write.
+    pub fn drain_events(&self) -> Result<Vec<NetworkEvent>, GatewayError> {
+        self.transact(|table| {
+            table
+                .extract_from_if("event#".."event$", |_, _| true)
+                .map_err(unavailable)?
+                .map(|item| {
+                    let (_, value) = item.map_err(unavailable)?;
+                    serde_json::from_slice(value.value()).map_err(unavailable)
+                })
+                .collect()
         })
     }
 
@@ -500,45 +668,77 @@ impl PaymentGateway for SimulatedCardNetwork {
                         ))
                     })?;
             let id = next_id(table, "pi")?;
+            let payment = PaymentId::parse(&id).map_err(unavailable)?;
+            let client_secret =
+                ClientSecret::parse(&format!("{id}_secret_local")).map_err(unavailable)?;
+            let url = Some(format!("{authorize_base}/{id}"));
             let outcome = match template_of(&pm.template)?.charge {
-                OnCharge::Succeed => ChargeOutcome::Succeeded {
-                    payment: id.clone(),
-                },
+                OnCharge::Succeed => ChargeOutcome::Succeeded { payment },
+                OnCharge::Hold => ChargeOutcome::Processing { payment },
                 OnCharge::Decline(code) => ChargeOutcome::Declined {
-                    payment: Some(id.clone()),
+                    payment: Some(payment),
                     decline: declined(code),
                 },
-                OnCharge::Authenticate if request.off_session => ChargeOutcome::Declined {
-                    payment: Some(id.clone()),
-                    decline: Decline {
-                        decline_code: Some("authentication_required".into()),
-                        network_message: "This payment requires authentication.".into(),
-                    },
-                },
+                OnCharge::Authenticate if request.off_session => {
+                    ChargeOutcome::AuthenticationRequired {
+                        payment,
+                        client_secret,
+                        url,
+                    }
+                }
                 OnCharge::Authenticate => ChargeOutcome::RequiresAction {
-                    payment: id.clone(),
-                    client_secret: format!("{id}_secret_local"),
-                    url: Some(format!("{authorize_base}/{id}")),
+                    payment,
+                    client_secret,
+                    url,
                 },
             };
-            let payment = SimPayment {
+            let stored = SimPayment {
                 id: id.clone(),
                 customer: request.customer.to_string(),
                 payment_method: pm.id,
                 amount: request.amount,
-                outcome: outcome.clone(),
+                outcome,
+                currency: request.currency.code().to_owned(),
+                description: Some(request.description.clone()),
+                metadata: BTreeMap::from([
+                    ("account_id".to_owned(), request.account.to_string()),
+                    ("reference".to_owned(), request.reference.clone()),
+                ]),
+                idempotency_key: Some(request.idempotency_key.clone()),
+                created: unix_now(),
+                canceled_at: None,
             };
-            write(table, &format!("payment#{id}"), &payment)?;
+            Self::record(table, &stored)?;
             write(table, &by_key, &id)?;
-            Ok(outcome)
+            Ok(stored.outcome)
         })
     }
 
-    async fn charge_status(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
-        self.read_only(|table| {
-            read::<SimPayment>(table, &format!("payment#{payment}"))?
-                .map(|p| p.outcome)
-                .ok_or_else(|| GatewayError::NotFound(format!("payment {payment}")))
+    async fn charge_status(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        self.read_only(|table| Self::stored_payment(table, payment).map(|p| p.outcome))
+    }
+
+    async fn cancel_payment(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        self.transact(|table| {
+            let mut stored = Self::stored_payment(table, payment)?;
+            match stored.outcome {
+                // As on Stripe: a payment waiting for the cardholder (or for another payment
+                // method after a decline) can be canceled; a card payment that succeeded or is
+                // processing cannot, and a canceled one stays canceled.
+                ChargeOutcome::RequiresAction { .. }
+                | ChargeOutcome::AuthenticationRequired { .. }
+                | ChargeOutcome::Declined { .. } => {
+                    stored.outcome = ChargeOutcome::Canceled {
+                        payment: payment.clone(),
+                    };
+                    stored.canceled_at = Some(unix_now());
+                    Self::record(table, &stored)?;
+                    Ok(stored.outcome)
+                }
+                ChargeOutcome::Succeeded { .. }
+                | ChargeOutcome::Processing { .. }
+                | ChargeOutcome::Canceled { .. } => Ok(stored.outcome),
+            }
         })
     }
 
