@@ -257,6 +257,8 @@ def _pi_export_compat(self, expand=None):
     if isinstance(exported.get('latest_charge'), dict) and 'latest_charge' not in (expand or []):
         exported['latest_charge'] = exported['latest_charge']['id']
     exported.pop('charges', None)  # removed from the API long ago
+    if 'drop_client_secret' in _faults:
+        exported['client_secret'] = None
     return exported
 
 
@@ -446,10 +448,15 @@ async def idempotency(request, handler):
 # would see them (retries, replays and refusals included), not as the adapter thinks it made
 # them. Paths only: query strings and bodies may carry customer data. -------------------------
 _requests = []
+# Faults a test switches on to see how the adapter takes an answer Stripe should never give:
+# `PUT /_compat/faults/drop_client_secret` makes every PaymentIntent come without its client
+# secret until `DELETE /_compat/faults/drop_client_secret`.
+FAULTS = {'drop_client_secret'}
+_faults = set()
 
 
 @web.middleware
-async def request_log(request, handler):
+async def compat_controls(request, handler):
     # Answered here, ahead of localstripe's auth (like its own /_config routes, no key needed).
     if request.path == '/_compat/requests':
         if request.method == 'GET':
@@ -458,6 +465,17 @@ async def request_log(request, handler):
             _requests.clear()
             return web.Response(status=204)
         return web.Response(status=405)
+    if request.path.startswith('/_compat/faults/'):
+        fault = request.path.rsplit('/', 1)[1]
+        if fault not in FAULTS:
+            return web.Response(status=404)
+        if request.method == 'PUT':
+            _faults.add(fault)
+        elif request.method == 'DELETE':
+            _faults.discard(fault)
+        else:
+            return web.Response(status=405)
+        return web.Response(status=204)
     if request.path.startswith('/v1/'):
         _requests.append({'method': request.method, 'path': request.path})
     return await handler(request)
@@ -481,7 +499,7 @@ async def patched_routes(request, handler):
 
 
 # Outermost, so the log sees every request, including those localstripe's own auth refuses.
-server.app.middlewares.insert(0, request_log)
+server.app.middlewares.insert(0, compat_controls)
 server.app.middlewares.append(idempotency)
 server.app.middlewares.append(patched_routes)
 

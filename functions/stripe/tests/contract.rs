@@ -10,48 +10,13 @@ use billing_contract::{gateway_contract, settlement_contract};
 use billing_core::ports::gateway::PaymentGateway;
 use billing_core::{ClientSecret, PaymentId};
 use billing_stripe::StripeGateway;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-const URL_VAR: &str = "BILLING_TEST_STRIPE_URL";
-const KEY: &str = "sk_test_contract";
+mod stand_in;
 
-fn stand_in_url() -> String {
-    std::env::var(URL_VAR).unwrap_or_else(|_| {
-        panic!(
-            "{URL_VAR} is not set: these tests run against localstripe; run them as \
-             `scripts/with-stand-ins cargo test -p billing-stripe`"
-        )
-    })
-}
+use stand_in::request;
 
 async fn gateway() -> Arc<dyn PaymentGateway> {
-    Arc::new(StripeGateway::new(KEY, Some(&stand_in_url())).expect("a Stripe client"))
-}
-
-/// One plain HTTP/1.1 request to the stand-in (for what no Stripe client sends: the
-/// cardholder's side and the event list read raw). Returns the status and the body.
-async fn request(method: &str, path: &str, form: &str) -> (u16, String) {
-    let url = stand_in_url();
-    let host = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
-    let mut stream = TcpStream::connect(&host)
-        .await
-        .expect("localstripe answers");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {KEY}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{form}",
-        form.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").expect("an HTTP response");
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
-    (status, body.to_owned())
+    Arc::new(StripeGateway::new(stand_in::KEY, Some(&stand_in::url())).expect("a Stripe client"))
 }
 
 /// The cardholder through localstripe's test-only `_authenticate` route (what Stripe.js does
