@@ -5,6 +5,8 @@
 //! would send (`events`), durably and in the same write, for the webhook path to consume.
 
 mod events;
+mod settlement;
+mod view;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cards::{OnAttach, OnCharge, TestCard, test_card};
 pub use events::{API_VERSION, NetworkEvent, stripe_signature};
+pub use view::{AttachedCard, NetworkView};
 
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("card_network");
 
@@ -93,29 +96,6 @@ impl SimPayment {
 /// does not follow the local server's movable clock).
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
-}
-
-/// What the simulated network holds for an account, as Stripe's dashboard would show it
-/// (`GET /_local/accounts/{account}/network`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkView {
-    /// The account's customer; `None` when none was created (or it was deleted).
-    pub customer: Option<CustomerId>,
-    /// The customer's `invoice_settings.default_payment_method`.
-    pub default_payment_method: Option<PaymentMethodId>,
-    /// Every card attached to the customer, oldest first.
-    pub attached: Vec<AttachedCard>,
-}
-
-/// One attached card in a [`NetworkView`]. No number, no CVC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttachedCard {
-    /// The PaymentMethod id.
-    pub id: PaymentMethodId,
-    /// `card.brand`.
-    pub brand: String,
-    /// `card.last4`.
-    pub last4: String,
 }
 
 /// The simulated card network. Cheap to clone.
@@ -270,236 +250,10 @@ impl SimulatedCardNetwork {
         }
     }
 
-    /// The bank approves the authentication a payment waits for (what the "Authorize" button
-    /// of the local bank page does): it succeeds. Returns the payment's state; a payment that
-    /// is already final is returned as it is.
-    pub fn approve(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
-        self.settle(payment, "approve", |payment, outcome| match outcome {
-            ChargeOutcome::RequiresAction { .. } | ChargeOutcome::AuthenticationRequired { .. } => {
-                Some(ChargeOutcome::Succeeded { payment })
-            }
-            _ => None,
-        })
-    }
-
-    /// The cardholder fails (or refuses) the authentication a payment waits for: it is
-    /// declined with Stripe's `payment_intent_authentication_failure`.
-    pub fn decline(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
-        self.settle(payment, "decline", |payment, outcome| match outcome {
-            ChargeOutcome::RequiresAction { .. } | ChargeOutcome::AuthenticationRequired { .. } => {
-                Some(ChargeOutcome::Declined {
-                    payment: Some(payment),
-                    decline: Decline {
-                        decline_code: Some("payment_intent_authentication_failure".into()),
-                        network_message: "The provided PaymentMethod has failed authentication."
-                            .into(),
-                    },
-                })
-            }
-            _ => None,
-        })
-    }
-
-    /// A processing payment succeeds.
-    pub fn succeed(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
-        self.settle(payment, "succeed", |payment, outcome| match outcome {
-            ChargeOutcome::Processing { .. } => Some(ChargeOutcome::Succeeded { payment }),
-            _ => None,
-        })
-    }
-
-    /// A processing payment fails with `decline_code`.
-    pub fn fail(
-        &self,
-        payment: &PaymentId,
-        decline_code: &str,
-    ) -> Result<ChargeOutcome, GatewayError> {
-        self.settle(payment, "fail", |payment, outcome| match outcome {
-            ChargeOutcome::Processing { .. } => Some(ChargeOutcome::Declined {
-                payment: Some(payment),
-                decline: declined(decline_code),
-            }),
-            _ => None,
-        })
-    }
-
-    /// Moves a payment to the state `next` gives for its current one, with its event, in one
-    /// write. A final payment is returned unchanged (settling twice is harmless); a payment in
-    /// a state `next` does not apply to is refused.
-    fn settle(
-        &self,
-        payment: &PaymentId,
-        action: &str,
-        next: impl FnOnce(PaymentId, &ChargeOutcome) -> Option<ChargeOutcome>,
-    ) -> Result<ChargeOutcome, GatewayError> {
-        self.transact(|table| {
-            let mut stored = Self::stored_payment(table, payment)?;
-            if stored.outcome.is_final() {
-                return Ok(stored.outcome);
-            }
-            let outcome = next(payment.clone(), &stored.outcome).ok_or_else(|| {
-                GatewayError::Invalid(format!(
-                    "cannot {action} payment {payment}: it is {}",
-                    events::kind_of(&stored.outcome)
-                ))
-            })?;
-            stored.outcome = outcome;
-            Self::record(table, &stored)?;
-            Ok(stored.outcome)
-        })
-    }
-
-    fn stored_payment(
-        table: &impl ReadableTable<&'static str, &'static [u8]>,
-        payment: &PaymentId,
-    ) -> Result<SimPayment, GatewayError> {
-        read(table, &format!("payment#{payment}"))?
-            .ok_or_else(|| GatewayError::NotFound(format!("payment {payment}")))
-    }
-
-    /// Writes a payment in its new state and the event announcing it.
-    fn record(table: &mut Table<&str, &[u8]>, payment: &SimPayment) -> Result<(), GatewayError> {
-        write(table, &format!("payment#{}", payment.id), payment)?;
-        let n: u64 = read(table, "event-counter")?.unwrap_or(0) + 1;
-        write(table, "event-counter", &n)?;
-        let id = format!("evt_sim{n:012}");
-        let event = NetworkEvent {
-            payload: events::event_payload(&id, unix_now(), payment),
-            kind: events::kind_of(&payment.outcome).to_owned(),
-            payment: payment.payment_id()?,
-            id,
-        };
-        // Keyed by sequence so that a range read returns them in the order they happened.
-        write(table, &format!("event#{n:020}"), &event)
-    }
-
-    /// Up to `limit` events not yet acknowledged, oldest first. Reading does not remove them:
-    /// a deliverer acknowledges each once delivered, so a crash in between delivers it again
-    /// (at least once, as Stripe does).
-    pub fn pending_events(&self, limit: usize) -> Result<Vec<NetworkEvent>, GatewayError> {
-        self.read_only(|table| {
-            table
-                .range("event#".."event$")
-                .map_err(unavailable)?
-                .take(limit)
-                .map(|item| {
-                    let (_, value) = item.map_err(unavailable)?;
-                    serde_json::from_slice(value.value()).map_err(unavailable)
-                })
-                .collect()
-        })
-    }
-
-    /// Forgets a delivered event; acknowledging an unknown or acknowledged one does nothing.
-    pub fn acknowledge_event(&self, id: &str) -> Result<(), GatewayError> {
-        let Some(n) = id
-            .strip_prefix("evt_sim")
-            .and_then(|n| n.parse::<u64>().ok())
-        else {
-            return Ok(());
-        };
-        self.transact(|table| {
-            table
-                .remove(format!("event#{n:020}").as_str())
-                .map_err(unavailable)?;
-            Ok(())
-        })
-    }
-
-    /// Takes every pending event, oldest first, in one write.
-    pub fn drain_events(&self) -> Result<Vec<NetworkEvent>, GatewayError> {
-        self.transact(|table| {
-            table
-                .extract_from_if("event#".."event$", |_, _| true)
-                .map_err(unavailable)?
-                .map(|item| {
-                    let (_, value) = item.map_err(unavailable)?;
-                    serde_json::from_slice(value.value()).map_err(unavailable)
-                })
-                .collect()
-        })
-    }
-
     /// Test cards expire in December three years after the real current year: fixed in real
     /// time, so moving the local clock past it shows an expired card.
     fn expiry_year(&self) -> i32 {
         chrono::Utc::now().year() + 3
-    }
-
-    /// The customer's default PaymentMethod (for tests and the local tools; not a port method).
-    pub fn default_payment_method(
-        &self,
-        customer: &CustomerId,
-    ) -> Result<Option<PaymentMethodId>, GatewayError> {
-        self.read_only(|table| Self::cards_of(table, customer))
-            .map(|(default, _)| default)
-    }
-
-    /// The PaymentMethods attached to a customer (for tests and the local tools).
-    pub fn attached_to(&self, customer: &CustomerId) -> Result<Vec<PaymentMethodId>, GatewayError> {
-        let (_, attached) = self.read_only(|table| Self::cards_of(table, customer))?;
-        attached
-            .iter()
-            .map(|pm| PaymentMethodId::parse(&pm.id).map_err(unavailable))
-            .collect()
-    }
-
-    /// What the network holds for an account: its customer (none before one is created, or
-    /// once it is deleted), the customer's default and every attached card.
-    pub fn network_view(&self, account: &AccountId) -> Result<NetworkView, GatewayError> {
-        let (customer, cards) = self.read_only(|table| {
-            let Some(id) = read::<String>(table, &format!("customer-of#{account}"))? else {
-                return Ok((None, None));
-            };
-            let customer = CustomerId::parse(&id).map_err(unavailable)?;
-            match Self::cards_of(table, &customer) {
-                Ok(cards) => Ok((Some(customer), Some(cards))),
-                Err(GatewayError::NotFound(_)) => Ok((None, None)),
-                Err(other) => Err(other),
-            }
-        })?;
-        let (default_payment_method, attached) = cards.unwrap_or_default();
-        let attached = attached
-            .iter()
-            .map(|pm| {
-                let card = template_of(&pm.template)?;
-                Ok(AttachedCard {
-                    id: PaymentMethodId::parse(&pm.id).map_err(unavailable)?,
-                    brand: card.brand.to_owned(),
-                    last4: card.last4.to_owned(),
-                })
-            })
-            .collect::<Result<_, GatewayError>>()?;
-        Ok(NetworkView {
-            customer,
-            default_payment_method,
-            attached,
-        })
-    }
-
-    /// A live customer's default and attached cards (oldest first: ids grow with time), read
-    /// in one transaction so the two agree.
-    fn cards_of(
-        table: &impl ReadableTable<&'static str, &'static [u8]>,
-        customer: &CustomerId,
-    ) -> Result<(Option<PaymentMethodId>, Vec<SimPaymentMethod>), GatewayError> {
-        let stored = Self::live_customer(table, customer.as_str())?;
-        let default = stored
-            .default_payment_method
-            .as_deref()
-            .map(PaymentMethodId::parse)
-            .transpose()
-            .map_err(unavailable)?;
-        let mut attached = Vec::new();
-        for item in table.range("pm#".."pm$").map_err(unavailable)? {
-            let (_, value) = item.map_err(unavailable)?;
-            let pm: SimPaymentMethod =
-                serde_json::from_slice(value.value()).map_err(unavailable)?;
-            if pm.customer.as_deref() == Some(customer.as_str()) {
-                attached.push(pm);
-            }
-        }
-        Ok((default, attached))
     }
 }
 
