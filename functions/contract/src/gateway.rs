@@ -480,6 +480,38 @@ pub async fn a_payment_kept_for_authentication_can_be_canceled_once(
     );
 }
 
+/// A charge retried with its idempotency key gets its first answer again, even once the
+/// payment has moved on (Stripe replays the first response); the payment's state is read
+/// with `charge_status`.
+pub async fn a_retried_charge_replays_its_first_answer((gateway, bank): GatewayHarness) {
+    let customer = customer(&gateway, "replay").await;
+    let card = gateway
+        .attach(&pm("pm_card_authenticationRequired"), &customer)
+        .await
+        .unwrap();
+    let request = charge(&customer, &card.id, "replay", false);
+    let first = gateway.charge(&request).await.unwrap();
+    let ChargeOutcome::RequiresAction {
+        payment,
+        client_secret,
+        ..
+    } = &first
+    else {
+        panic!("expected requires_action, got {first:?}")
+    };
+    bank.authenticate(payment, client_secret, true).await;
+
+    let retried = gateway.charge(&request).await.unwrap();
+
+    assert_eq!(retried, first);
+    assert_eq!(
+        gateway.charge_status(payment).await.unwrap(),
+        ChargeOutcome::Succeeded {
+            payment: payment.clone()
+        }
+    );
+}
+
 /// Canceling a payment the network does not know is `NotFound`.
 pub async fn canceling_an_unknown_payment_is_not_found((gateway, _bank): GatewayHarness) {
     let result = gateway
@@ -500,6 +532,7 @@ macro_rules! settlement_contract {
             an_approved_authentication_settles_the_payment_with_one_event_each_way,
             a_failed_authentication_declines_the_payment_with_one_event,
             a_payment_kept_for_authentication_can_be_canceled_once,
+            a_retried_charge_replays_its_first_answer,
             canceling_an_unknown_payment_is_not_found,
         );
     };

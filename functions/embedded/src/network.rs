@@ -76,6 +76,10 @@ struct SimPayment {
     /// Unix seconds, once canceled.
     #[serde(default)]
     canceled_at: Option<i64>,
+    /// What the charge request was first answered: a retry with the same idempotency key gets
+    /// this again, as on Stripe, even after the payment has moved on.
+    #[serde(default)]
+    first_answer: Option<ChargeOutcome>,
 }
 
 fn usd() -> String {
@@ -409,7 +413,7 @@ impl PaymentGateway for SimulatedCardNetwork {
             if let Some(existing) = read::<String>(table, &by_key)? {
                 let payment: SimPayment = read(table, &format!("payment#{existing}"))?
                     .ok_or_else(|| GatewayError::Unavailable("lost payment".into()))?;
-                return Ok(payment.outcome);
+                return Ok(payment.first_answer.unwrap_or(payment.outcome));
             }
             Self::live_customer(table, request.customer.as_str())?;
             let pm: SimPaymentMethod =
@@ -451,7 +455,7 @@ impl PaymentGateway for SimulatedCardNetwork {
                 customer: request.customer.to_string(),
                 payment_method: pm.id,
                 amount: request.amount,
-                outcome,
+                outcome: outcome.clone(),
                 currency: request.currency.code().to_owned(),
                 description: Some(request.description.clone()),
                 metadata: BTreeMap::from([
@@ -461,6 +465,7 @@ impl PaymentGateway for SimulatedCardNetwork {
                 idempotency_key: Some(request.idempotency_key.clone()),
                 created: unix_now(),
                 canceled_at: None,
+                first_answer: Some(outcome.clone()),
             };
             Self::record(table, &stored)?;
             write(table, &by_key, &id)?;
