@@ -251,10 +251,10 @@ pub trait PaymentGateway: Send + Sync {
     async fn charge_status(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError>;
 
     /// Cancels a payment that has not succeeded, so it never will (the sweep's way to end a
-    /// purchase left unsettled). Returns the payment's state afterwards: `Canceled`, or what
-    /// it became instead when it can no longer be canceled (`Succeeded`, a final decline, or
-    /// `Processing` while the network will not let go of it). Canceling a canceled payment
-    /// returns `Canceled` again.
+    /// purchase left unsettled). A payment waiting for the cardholder or declined becomes
+    /// `Canceled`. Returns the payment's state afterwards, which is what it is instead when it
+    /// can no longer be canceled: `Succeeded`, or `Processing` while the network will not let
+    /// go of it. Canceling a canceled payment returns `Canceled` again.
     async fn cancel_payment(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError>;
 
     /// Deletes a customer; deleting a deleted one succeeds.
