@@ -44,7 +44,7 @@ pub mod usecases {
 }
 
 pub use domain::ids::{
-    AccountId, CustomerId, EmailAddress, IdempotencyKey, InvoiceId, PaymentMethodId, PurchaseId,
-    UsageEventId,
+    AccountId, ClientSecret, CustomerId, EmailAddress, IdempotencyKey, InvoiceId, PaymentId,
+    PaymentMethodId, PurchaseId, UsageEventId,
 };
 pub use domain::money::{Cents, Currency, Micros};

@@ -221,7 +221,8 @@ ls.PaymentIntent.amount_received = property(
 
 _pi_status = ls.PaymentIntent.status.fget
 ls.PaymentIntent.status = property(
-    lambda self: 'requires_payment_method' if getattr(self, '_auth_required', False)
+    lambda self: 'canceled' if self._canceled
+    else 'requires_payment_method' if getattr(self, '_auth_required', False)
     else _pi_status(self))
 
 # last_payment_error is a full Stripe error object: type card_error and the decline code.
@@ -234,7 +235,9 @@ def _last_payment_error(self):
                 'decline_code': 'authentication_required',
                 'message': 'Your card was declined. This transaction requires authentication.'}
     error = _pi_last_error(self)
-    if error is not None:
+    if error is not None and error.get('code') == 'payment_intent_authentication_failure':
+        error['type'] = 'invalid_request_error'  # Stripe's own failure, not the issuer's
+    elif error is not None:
         decline = getattr(self.latest_charge, '_decline_code', None)
         error['type'] = 'card_error'
         if decline:
@@ -254,6 +257,8 @@ def _pi_export_compat(self, expand=None):
     if isinstance(exported.get('latest_charge'), dict) and 'latest_charge' not in (expand or []):
         exported['latest_charge'] = exported['latest_charge']['id']
     exported.pop('charges', None)  # removed from the API long ago
+    if 'drop_client_secret' in _faults:
+        exported['client_secret'] = None
     return exported
 
 
@@ -282,13 +287,52 @@ def _api_create_pi(cls, confirm=None, off_session=None, **data):
     if ls.try_convert_to_bool(off_session) is True and intent.status == 'requires_action':
         intent.next_action = None
         intent._auth_required = True
+        webhooks.schedule_webhook(ls.Event('payment_intent.payment_failed', intent))
         error = intent.last_payment_error
         raise card_error(error['message'], error['code'], error['decline_code'],
                          payment_intent=intent._export())
+    if intent.status == 'requires_action':
+        webhooks.schedule_webhook(ls.Event('payment_intent.requires_action', intent))
     return intent
 
 
 ls.PaymentIntent._api_create = classmethod(_api_create_pi)
+
+# A failed authentication sends payment_intent.payment_failed, as Stripe does (localstripe
+# sent nothing).
+_pi_authenticate = ls.PaymentIntent._api_authenticate
+
+
+def _api_authenticate(cls, id, client_secret=None, success=False, **kwargs):
+    intent = _pi_authenticate.__func__(cls, id, client_secret=client_secret, success=success,
+                                       **kwargs)
+    if ls.try_convert_to_bool(success) is not True:
+        webhooks.schedule_webhook(ls.Event('payment_intent.payment_failed', intent))
+    return intent
+
+
+ls.PaymentIntent._api_authenticate = classmethod(_api_authenticate)
+
+
+# Cancel: takes `cancellation_reason` and records when; a state Stripe cannot cancel from
+# (succeeded, canceled, processing) is its 400 `payment_intent_unexpected_state`; sends
+# payment_intent.canceled. localstripe refused the reason, answered a bare 400 and sent
+# nothing.
+def _api_cancel_pi(cls, id, cancellation_reason=None, **kwargs):
+    intent = cls._api_retrieve(id)
+    if intent.status not in ('requires_payment_method', 'requires_capture',
+                             'requires_confirmation', 'requires_action'):
+        raise invalid('You cannot cancel this PaymentIntent because it has a status of %s.'
+                      % intent.status, code='payment_intent_unexpected_state')
+    intent._canceled = True
+    intent.next_action = None
+    intent.canceled_at = int(time.time())
+    intent.cancellation_reason = cancellation_reason
+    webhooks.schedule_webhook(ls.Event('payment_intent.canceled', intent))
+    return intent
+
+
+ls.PaymentIntent._api_cancel = classmethod(_api_cancel_pi)
 
 # A charge declined by the issuer: code, decline_code, type card_error and the intent.
 _set_auth_failure = ls.Charge._set_auth_failure
@@ -404,10 +448,15 @@ async def idempotency(request, handler):
 # would see them (retries, replays and refusals included), not as the adapter thinks it made
 # them. Paths only: query strings and bodies may carry customer data. -------------------------
 _requests = []
+# Faults a test switches on to see how the adapter takes an answer Stripe should never give:
+# `PUT /_compat/faults/drop_client_secret` makes every PaymentIntent come without its client
+# secret until `DELETE /_compat/faults/drop_client_secret`.
+FAULTS = {'drop_client_secret'}
+_faults = set()
 
 
 @web.middleware
-async def request_log(request, handler):
+async def compat_controls(request, handler):
     # Answered here, ahead of localstripe's auth (like its own /_config routes, no key needed).
     if request.path == '/_compat/requests':
         if request.method == 'GET':
@@ -416,6 +465,17 @@ async def request_log(request, handler):
             _requests.clear()
             return web.Response(status=204)
         return web.Response(status=405)
+    if request.path.startswith('/_compat/faults/'):
+        fault = request.path.rsplit('/', 1)[1]
+        if fault not in FAULTS:
+            return web.Response(status=404)
+        if request.method == 'PUT':
+            _faults.add(fault)
+        elif request.method == 'DELETE':
+            _faults.discard(fault)
+        else:
+            return web.Response(status=405)
+        return web.Response(status=204)
     if request.path.startswith('/v1/'):
         # Which API key made it, as a digest (never the key), so tests sharing this server can
         # count their own requests.
@@ -425,12 +485,14 @@ async def request_log(request, handler):
     return await handler(request)
 
 
-# localstripe bound its extra routes (attach, detach, ...) to the original functions at import
-# time, so the patched ones are routed here.
+# localstripe bound its extra routes (attach, detach, cancel, _authenticate) to the original
+# functions at import time, so the patched ones are routed here.
 OVERRIDES = {
     ('POST', url): server.api_extra(func, url) for url, func in (
         ('/v1/payment_methods/{id}/attach', ls.PaymentMethod._api_attach),
-        ('/v1/payment_methods/{id}/detach', ls.PaymentMethod._api_detach))}
+        ('/v1/payment_methods/{id}/detach', ls.PaymentMethod._api_detach),
+        ('/v1/payment_intents/{id}/cancel', ls.PaymentIntent._api_cancel),
+        ('/v1/payment_intents/{id}/_authenticate', ls.PaymentIntent._api_authenticate))}
 
 
 @web.middleware
@@ -441,7 +503,7 @@ async def patched_routes(request, handler):
 
 
 # Outermost, so the log sees every request, including those localstripe's own auth refuses.
-server.app.middlewares.insert(0, request_log)
+server.app.middlewares.insert(0, compat_controls)
 server.app.middlewares.append(idempotency)
 server.app.middlewares.append(patched_routes)
 

@@ -90,6 +90,10 @@ id_type!(
     CustomerId, "customer", 255, prefix = "cus_"
 );
 id_type!(
+    /// A Stripe PaymentIntent id (`pi_…`): one payment attempt on the card network.
+    PaymentId, "payment", 255, prefix = "pi_"
+);
+id_type!(
     /// A credit purchase (`cp_…`).
     PurchaseId, "id", 64, prefix = "cp_"
 );
@@ -105,6 +109,54 @@ id_type!(
     /// A client-chosen `Idempotency-Key` header value.
     IdempotencyKey, "Idempotency-Key", 255
 );
+
+/// A PaymentIntent's client secret (`pi_…_secret_…`): what Stripe.js needs to let the
+/// cardholder complete a payment. Never empty. It lets whoever holds it complete that one
+/// payment, so `Debug` shows only the payment it belongs to; serializing gives it whole (the
+/// dashboard needs it).
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    /// Parses a client secret received from the network: `<object id>_secret_<token>`, in
+    /// identifier characters, at most 255 of them.
+    pub fn parse(raw: &str) -> Result<Self, ParseError> {
+        let token = parse_token("client_secret", raw, 255)?;
+        match token.split_once("_secret_") {
+            Some((owner, secret)) if !owner.is_empty() && !secret.is_empty() => Ok(Self(token)),
+            _ => Err(ParseError::new(
+                "client_secret",
+                "must look like `<id>_secret_<token>`",
+            )),
+        }
+    }
+
+    /// The secret as text, for Stripe.js.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let owner = self.0.split_once("_secret_").map_or("", |(owner, _)| owner);
+        write!(f, "ClientSecret({owner}_secret_…)")
+    }
+}
+
+impl TryFrom<String> for ClientSecret {
+    type Error = ParseError;
+    fn try_from(raw: String) -> Result<Self, ParseError> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<ClientSecret> for String {
+    fn from(secret: ClientSecret) -> String {
+        secret.0
+    }
+}
 
 /// An e-mail address, checked for shape only (delivery is the mailer's business).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -181,6 +233,39 @@ mod tests {
         assert!(EmailAddress::parse("ada@localhost").is_err());
         assert!(EmailAddress::parse("@example.com").is_err());
         assert!(EmailAddress::parse("a b@example.com").is_err());
+    }
+
+    #[test]
+    fn payment_ids_must_look_like_payment_intent_ids() {
+        assert!(PaymentId::parse("pi_3QxSucceeded01").is_ok());
+        assert!(PaymentId::parse("ch_3QxSucceeded01").is_err());
+        assert!(PaymentId::parse("").is_err());
+        let parsed: Result<PaymentId, _> = serde_json::from_str("\"seti_123\"");
+        assert!(parsed.is_err());
+    }
+
+    #[test]
+    fn a_client_secret_is_never_empty_and_names_its_payment() {
+        let secret = ClientSecret::parse("pi_3Qx01_secret_abcDEF").unwrap();
+        assert_eq!(secret.expose(), "pi_3Qx01_secret_abcDEF");
+        assert!(ClientSecret::parse("").is_err());
+        assert!(ClientSecret::parse("pi_3Qx01").is_err());
+        assert!(ClientSecret::parse("pi_3Qx01_secret_").is_err());
+        assert!(ClientSecret::parse("_secret_abc").is_err());
+    }
+
+    #[test]
+    fn a_client_secret_does_not_print_its_token() {
+        let secret = ClientSecret::parse("pi_3Qx01_secret_abcDEF").unwrap();
+
+        let printed = format!("{secret:?}");
+
+        assert!(!printed.contains("abcDEF"), "{printed}");
+        assert!(printed.contains("pi_3Qx01"), "{printed}");
+        assert_eq!(
+            serde_json::to_string(&secret).unwrap(),
+            "\"pi_3Qx01_secret_abcDEF\""
+        );
     }
 
     #[test]

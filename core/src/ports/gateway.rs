@@ -4,7 +4,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::domain::ids::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
+use crate::domain::ids::{
+    AccountId, ClientSecret, CustomerId, EmailAddress, PaymentId, PaymentMethodId,
+};
 use crate::domain::money::{Cents, Currency};
 use crate::rules::card::{CardFacts, CheckResult, Funding};
 
@@ -106,36 +108,81 @@ pub struct Decline {
     pub network_message: String,
 }
 
-/// The state of a charge.
+/// The state of a payment, as the network reports it. Every variant but `Declined` (a charge
+/// refused before a payment existed) names its payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ChargeOutcome {
     /// Paid.
     Succeeded {
-        /// Payment id (`pi_…`).
-        payment: String,
+        /// The payment.
+        payment: PaymentId,
     },
-    /// Not final yet.
+    /// Not final yet; it settles later (by event, or when asked again).
     Processing {
-        /// Payment id.
-        payment: String,
+        /// The payment.
+        payment: PaymentId,
     },
-    /// The bank wants the cardholder to authenticate.
+    /// On session: the bank wants the cardholder to authenticate now (Stripe's
+    /// `requires_action`).
     RequiresAction {
-        /// Payment id.
-        payment: String,
+        /// The payment.
+        payment: PaymentId,
         /// For Stripe.js.
-        client_secret: String,
+        client_secret: ClientSecret,
         /// A page where the cardholder can authenticate, when there is one.
         url: Option<String>,
     },
-    /// Declined.
+    /// Off session: the bank wants the cardholder to authenticate, so the payment could not be
+    /// made without them (Stripe's 402 `authentication_required`; the PaymentIntent waits in
+    /// `requires_payment_method`). The cardholder completes it later, on session, with the
+    /// client secret; nothing was charged yet.
+    AuthenticationRequired {
+        /// The payment, kept for the cardholder to complete.
+        payment: PaymentId,
+        /// For Stripe.js (`confirmCardPayment`).
+        client_secret: ClientSecret,
+        /// A page where the cardholder can authenticate, when the network offers one (the
+        /// simulated bank does; Stripe does not: the link is the dashboard's).
+        url: Option<String>,
+    },
+    /// Declined: nothing was charged and this attempt is over.
     Declined {
-        /// Payment id, when one was created.
-        payment: Option<String>,
+        /// The payment, when one was created.
+        payment: Option<PaymentId>,
         /// Why.
         decline: Decline,
     },
+    /// Canceled before it succeeded: nothing was charged, and nothing will be.
+    Canceled {
+        /// The payment.
+        payment: PaymentId,
+    },
+}
+
+impl ChargeOutcome {
+    /// The payment this outcome is about, when one exists.
+    pub fn payment(&self) -> Option<&PaymentId> {
+        match self {
+            Self::Succeeded { payment }
+            | Self::Processing { payment }
+            | Self::RequiresAction { payment, .. }
+            | Self::AuthenticationRequired { payment, .. }
+            | Self::Canceled { payment } => Some(payment),
+            Self::Declined { payment, .. } => payment.as_ref(),
+        }
+    }
+
+    /// True when the payment can no longer change by itself: it succeeded, was declined or
+    /// was canceled. (Waiting for the cardholder is not final: they may still complete it.)
+    pub fn is_final(&self) -> bool {
+        match self {
+            Self::Succeeded { .. } | Self::Declined { .. } | Self::Canceled { .. } => true,
+            Self::Processing { .. }
+            | Self::RequiresAction { .. }
+            | Self::AuthenticationRequired { .. } => false,
+        }
+    }
 }
 
 /// Gateway failures other than declines of a charge.
@@ -201,7 +248,14 @@ pub trait PaymentGateway: Send + Sync {
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError>;
 
     /// The current state of a charge made earlier.
-    async fn charge_status(&self, payment: &str) -> Result<ChargeOutcome, GatewayError>;
+    async fn charge_status(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError>;
+
+    /// Cancels a payment that has not succeeded, so it never will (the sweep's way to end a
+    /// purchase left unsettled). A payment waiting for the cardholder or declined becomes
+    /// `Canceled`. Returns the payment's state afterwards, which is what it is instead when it
+    /// can no longer be canceled: `Succeeded`, or `Processing` while the network will not let
+    /// go of it. Canceling a canceled payment returns `Canceled` again.
+    async fn cancel_payment(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError>;
 
     /// Deletes a customer; deleting a deleted one succeeds.
     async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError>;

@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use billing_core::domain::money::{Cents, Currency};
 use billing_core::ports::gateway::{ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway};
 use billing_core::rules::card::{CheckResult, Funding};
-use billing_core::{CustomerId, EmailAddress, PaymentMethodId};
+use billing_core::{ClientSecret, CustomerId, EmailAddress, PaymentId, PaymentMethodId};
 
 use crate::unique_account;
 
@@ -196,6 +197,11 @@ pub async fn a_good_card_is_charged_once_per_idempotency_key(gateway: SharedGate
     };
     assert_eq!(gateway.charge(&request).await.unwrap(), first);
     assert_eq!(gateway.charge_status(payment).await.unwrap(), first);
+    assert_eq!(
+        gateway.cancel_payment(payment).await.unwrap(),
+        first,
+        "a payment that succeeded is not canceled"
+    );
 }
 
 /// A card that attaches but fails to charge is declined with its code.
@@ -217,39 +223,48 @@ pub async fn a_card_that_fails_on_charge_is_declined_with_its_code(gateway: Shar
     }
 }
 
-/// Off session, a card that needs authentication is declined with `authentication_required`;
-/// on session it asks for the next action.
+/// Off session, a card that needs authentication keeps its payment for the cardholder to
+/// complete: its id and a client secret, and the same answer when asked again. On session it
+/// asks for the next action.
 pub async fn a_card_that_needs_authentication_asks_for_it(gateway: SharedGateway) {
     let customer = customer(&gateway, "3ds").await;
     let card = gateway
         .attach(&pm("pm_card_authenticationRequired"), &customer)
         .await
         .unwrap();
-    match gateway
+
+    let off_session = gateway
         .charge(&charge(&customer, &card.id, "3ds-off", true))
         .await
-        .unwrap()
-    {
-        ChargeOutcome::Declined { decline, payment } => {
-            assert_eq!(
-                decline.decline_code.as_deref(),
-                Some("authentication_required")
-            );
-            assert!(
-                payment.is_some(),
-                "the payment is kept for the user to complete"
-            );
-        }
-        other => panic!("expected authentication_required, got {other:?}"),
-    }
-    match gateway
+        .unwrap();
+
+    let ChargeOutcome::AuthenticationRequired {
+        payment,
+        client_secret,
+        ..
+    } = &off_session
+    else {
+        panic!("expected authentication_required, got {off_session:?}")
+    };
+    assert!(
+        client_secret.expose().starts_with(payment.as_str()),
+        "the secret belongs to the payment kept"
+    );
+    assert_eq!(gateway.charge_status(payment).await.unwrap(), off_session);
+
+    let on_session = gateway
         .charge(&charge(&customer, &card.id, "3ds-on", false))
         .await
-        .unwrap()
-    {
-        ChargeOutcome::RequiresAction { client_secret, .. } => assert!(!client_secret.is_empty()),
-        other => panic!("expected requires_action, got {other:?}"),
-    }
+        .unwrap();
+    let ChargeOutcome::RequiresAction {
+        payment,
+        client_secret,
+        ..
+    } = &on_session
+    else {
+        panic!("expected requires_action, got {on_session:?}")
+    };
+    assert!(client_secret.expose().starts_with(payment.as_str()));
 }
 
 /// The customer's cards read back as the network holds them: nothing for a new customer, then
@@ -344,6 +359,191 @@ pub async fn a_detached_card_is_spent(gateway: SharedGateway) {
             "{again:?}"
         );
     }
+}
+
+/// The network's side of a payment, beyond the port: the cardholder answering the bank, and
+/// the events the network sent (what a webhook endpoint receives).
+#[async_trait]
+pub trait Bank: Send + Sync {
+    /// The cardholder completes (`approve`) or fails the authentication an on-session payment
+    /// waits for, as Stripe.js would with the client secret.
+    async fn authenticate(&self, payment: &PaymentId, client_secret: &ClientSecret, approve: bool);
+    /// The `type` of every event sent about `payment` so far, oldest first.
+    async fn event_types(&self, payment: &PaymentId) -> Vec<String>;
+}
+
+/// A gateway and its bank, as the settlement cases take them.
+pub type GatewayHarness = (SharedGateway, Arc<dyn Bank>);
+
+async fn waiting_on_session(gateway: &SharedGateway, label: &str) -> (PaymentId, ClientSecret) {
+    let customer = customer(gateway, label).await;
+    let card = gateway
+        .attach(&pm("pm_card_authenticationRequired"), &customer)
+        .await
+        .unwrap();
+    match gateway
+        .charge(&charge(&customer, &card.id, label, false))
+        .await
+        .unwrap()
+    {
+        ChargeOutcome::RequiresAction {
+            payment,
+            client_secret,
+            ..
+        } => (payment, client_secret),
+        other => panic!("expected requires_action, got {other:?}"),
+    }
+}
+
+/// A payment waiting for authentication settles when the cardholder approves, with one event
+/// per transition: `requires_action`, then `succeeded`.
+pub async fn an_approved_authentication_settles_the_payment_with_one_event_each_way(
+    (gateway, bank): GatewayHarness,
+) {
+    let (payment, secret) = waiting_on_session(&gateway, "settle-ok").await;
+    assert_eq!(
+        bank.event_types(&payment).await,
+        ["payment_intent.requires_action"]
+    );
+
+    bank.authenticate(&payment, &secret, true).await;
+
+    assert_eq!(
+        gateway.charge_status(&payment).await.unwrap(),
+        ChargeOutcome::Succeeded {
+            payment: payment.clone()
+        }
+    );
+    assert_eq!(
+        bank.event_types(&payment).await,
+        ["payment_intent.requires_action", "payment_intent.succeeded"]
+    );
+}
+
+/// A failed authentication declines the payment (`payment_intent_authentication_failure`)
+/// and sends `payment_failed`.
+pub async fn a_failed_authentication_declines_the_payment_with_one_event(
+    (gateway, bank): GatewayHarness,
+) {
+    let (payment, secret) = waiting_on_session(&gateway, "settle-fail").await;
+
+    bank.authenticate(&payment, &secret, false).await;
+
+    match gateway.charge_status(&payment).await.unwrap() {
+        ChargeOutcome::Declined {
+            payment: declined,
+            decline,
+        } => {
+            assert_eq!(declined.as_ref(), Some(&payment));
+            assert_eq!(
+                decline.decline_code.as_deref(),
+                Some("payment_intent_authentication_failure")
+            );
+        }
+        other => panic!("expected a decline, got {other:?}"),
+    }
+    assert_eq!(
+        bank.event_types(&payment).await,
+        [
+            "payment_intent.requires_action",
+            "payment_intent.payment_failed"
+        ]
+    );
+}
+
+/// Off session, a payment kept for authentication can be canceled, once: it is `canceled`
+/// from then on, and `payment_failed` then `canceled` were sent.
+pub async fn a_payment_kept_for_authentication_can_be_canceled_once(
+    (gateway, bank): GatewayHarness,
+) {
+    let customer = customer(&gateway, "cancel").await;
+    let card = gateway
+        .attach(&pm("pm_card_authenticationRequired"), &customer)
+        .await
+        .unwrap();
+    let kept = gateway
+        .charge(&charge(&customer, &card.id, "cancel", true))
+        .await
+        .unwrap();
+    let payment = kept.payment().expect("the payment is kept").clone();
+    let canceled = ChargeOutcome::Canceled {
+        payment: payment.clone(),
+    };
+
+    assert_eq!(gateway.cancel_payment(&payment).await.unwrap(), canceled);
+
+    assert_eq!(gateway.charge_status(&payment).await.unwrap(), canceled);
+    assert_eq!(gateway.cancel_payment(&payment).await.unwrap(), canceled);
+    assert_eq!(
+        bank.event_types(&payment).await,
+        ["payment_intent.payment_failed", "payment_intent.canceled"]
+    );
+}
+
+/// A charge retried with its idempotency key gets its first answer again, even once the
+/// payment has moved on (Stripe replays the first response); the payment's state is read
+/// with `charge_status`.
+pub async fn a_retried_charge_replays_its_first_answer((gateway, bank): GatewayHarness) {
+    let customer = customer(&gateway, "replay").await;
+    let card = gateway
+        .attach(&pm("pm_card_authenticationRequired"), &customer)
+        .await
+        .unwrap();
+    let request = charge(&customer, &card.id, "replay", false);
+    let first = gateway.charge(&request).await.unwrap();
+    let ChargeOutcome::RequiresAction {
+        payment,
+        client_secret,
+        ..
+    } = &first
+    else {
+        panic!("expected requires_action, got {first:?}")
+    };
+    bank.authenticate(payment, client_secret, true).await;
+
+    let retried = gateway.charge(&request).await.unwrap();
+
+    assert_eq!(retried, first);
+    assert_eq!(
+        gateway.charge_status(payment).await.unwrap(),
+        ChargeOutcome::Succeeded {
+            payment: payment.clone()
+        }
+    );
+}
+
+/// Canceling a payment the network does not know is `NotFound`.
+pub async fn canceling_an_unknown_payment_is_not_found((gateway, _bank): GatewayHarness) {
+    let result = gateway
+        .cancel_payment(&PaymentId::parse("pi_doesNotExist123").unwrap())
+        .await;
+    assert!(
+        matches!(result, Err(GatewayError::NotFound(_))),
+        "{result:?}"
+    );
+}
+
+/// Stamps out the settlement cases as tests. `$make` is an async fn returning a
+/// [`GatewayHarness`].
+#[macro_export]
+macro_rules! settlement_contract {
+    ($make:path) => {
+        $crate::settlement_contract!(@cases $make;
+            an_approved_authentication_settles_the_payment_with_one_event_each_way,
+            a_failed_authentication_declines_the_payment_with_one_event,
+            a_payment_kept_for_authentication_can_be_canceled_once,
+            a_retried_charge_replays_its_first_answer,
+            canceling_an_unknown_payment_is_not_found,
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::gateway::$case($make().await).await;
+            }
+        )*
+    };
 }
 
 /// Stamps out the gateway contract as tests. `$make` is an async fn returning a [`SharedGateway`].

@@ -16,7 +16,7 @@ use billing_core::ports::store::{
     ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
 };
 use billing_core::rules::ledger::LedgerEntry;
-use billing_core::{AccountId, CustomerId, EmailAddress, Micros, PaymentMethodId};
+use billing_core::{AccountId, CustomerId, EmailAddress, Micros, PaymentId, PaymentMethodId};
 use chrono::{DateTime, Utc};
 
 /// Call counts and the armed fault.
@@ -244,12 +244,20 @@ impl<G: PaymentGateway> PaymentGateway for Instrumented<G> {
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
         guarded!(self, "charge", outage(), self.inner.charge(request))
     }
-    async fn charge_status(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
+    async fn charge_status(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
         guarded!(
             self,
             "charge_status",
             outage(),
             self.inner.charge_status(payment)
+        )
+    }
+    async fn cancel_payment(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        guarded!(
+            self,
+            "cancel_payment",
+            outage(),
+            self.inner.cancel_payment(payment)
         )
     }
     async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError> {

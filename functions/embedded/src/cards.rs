@@ -21,6 +21,9 @@ pub enum OnCharge {
     Decline(&'static str),
     /// The bank requires authentication (3-D Secure) on every payment.
     Authenticate,
+    /// The payment stays processing until settled through the network's controls
+    /// (`SimulatedCardNetwork::succeed` / `fail`).
+    Hold,
 }
 
 /// One test card.
@@ -154,6 +157,12 @@ pub const TEST_CARDS: &[TestCard] = &[
             "3184",
             Funding::Credit,
         )
+    },
+    // Not a Stripe id: Stripe has no card whose payments stay processing. Local only, so a
+    // purchase left unsettled (and settled later, by event) can be seen.
+    TestCard {
+        charge: OnCharge::Hold,
+        ..card("pm_card_processing", "visa", "1881", Funding::Credit)
     },
     TestCard {
         charge: OnCharge::Decline("generic_decline"),

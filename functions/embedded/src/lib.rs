@@ -12,7 +12,9 @@ pub mod queue;
 pub mod store;
 
 pub use clock::LocalClock;
-pub use network::{AttachedCard, NetworkView, SimulatedCardNetwork};
+pub use network::{
+    AttachedCard, NetworkEvent, NetworkView, SimulatedCardNetwork, stripe_signature,
+};
 pub use outbox::{OutboxMailer, OutboxMessage};
 pub use queue::LocalQueue;
 pub use store::EmbeddedStore;

@@ -1,7 +1,14 @@
 //! The simulated card network: plays Stripe's test PaymentMethod ids with the outcomes Stripe
 //! documents, keeps its customers, cards and payments in a redb file so they survive restarts,
-//! and lets a local "bank" approve payments that need authentication.
+//! and lets a local "bank" settle payments later: approve or decline an authentication, make a
+//! processing payment succeed or fail. Every payment transition also records the event Stripe
+//! would send (`events`), durably and in the same write, for the webhook path to consume.
 
+mod events;
+mod settlement;
+mod view;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,7 +19,7 @@ use billing_core::ports::gateway::{
     PaymentGateway, PaymentMethod, SetupIntent,
 };
 use billing_core::rules::card::CheckResult;
-use billing_core::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
+use billing_core::{AccountId, ClientSecret, CustomerId, EmailAddress, PaymentId, PaymentMethodId};
 use chrono::Datelike;
 use redb::{
     Database, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
@@ -22,6 +29,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::cards::{OnAttach, OnCharge, TestCard, test_card};
+pub use events::{API_VERSION, NetworkEvent, stripe_signature};
+pub use view::{AttachedCard, NetworkView};
 
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("card_network");
 
@@ -44,6 +53,8 @@ struct SimPaymentMethod {
     detached: bool,
 }
 
+/// A payment (PaymentIntent). Fields added after the first release default, so payments
+/// written by an older local server still read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SimPayment {
     id: String,
@@ -51,29 +62,44 @@ struct SimPayment {
     payment_method: String,
     amount: Cents,
     outcome: ChargeOutcome,
+    #[serde(default = "usd")]
+    currency: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    /// Unix seconds.
+    #[serde(default)]
+    created: i64,
+    /// Unix seconds, once canceled.
+    #[serde(default)]
+    canceled_at: Option<i64>,
+    /// What the charge request was first answered: a retry with the same idempotency key gets
+    /// this again, as on Stripe, even after the payment has moved on.
+    #[serde(default)]
+    first_answer: Option<ChargeOutcome>,
 }
 
-/// What the simulated network holds for an account, as Stripe's dashboard would show it
-/// (`GET /_local/accounts/{account}/network`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NetworkView {
-    /// The account's customer; `None` when none was created (or it was deleted).
-    pub customer: Option<CustomerId>,
-    /// The customer's `invoice_settings.default_payment_method`.
-    pub default_payment_method: Option<PaymentMethodId>,
-    /// Every card attached to the customer, oldest first.
-    pub attached: Vec<AttachedCard>,
+fn usd() -> String {
+    "usd".into()
 }
 
-/// One attached card in a [`NetworkView`]. No number, no CVC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttachedCard {
-    /// The PaymentMethod id.
-    pub id: PaymentMethodId,
-    /// `card.brand`.
-    pub brand: String,
-    /// `card.last4`.
-    pub last4: String,
+impl SimPayment {
+    fn payment_id(&self) -> Result<PaymentId, GatewayError> {
+        PaymentId::parse(&self.id).map_err(unavailable)
+    }
+
+    fn client_secret(&self) -> String {
+        format!("{}_secret_local", self.id)
+    }
+}
+
+/// Seconds since the Unix epoch, as Stripe stamps objects and events (real time: the network
+/// does not follow the local server's movable clock).
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
 }
 
 /// The simulated card network. Cheap to clone.
@@ -228,110 +254,10 @@ impl SimulatedCardNetwork {
         }
     }
 
-    /// The simulated bank approves a payment waiting for authentication (what following an
-    /// authorization link does locally). Returns the payment's new state.
-    pub fn approve(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
-        self.transact(|table| {
-            let key = format!("payment#{payment}");
-            let mut stored: SimPayment = read(table, &key)?
-                .ok_or_else(|| GatewayError::NotFound(format!("payment {payment}")))?;
-            let waiting = match &stored.outcome {
-                ChargeOutcome::RequiresAction { .. } => true,
-                ChargeOutcome::Declined { decline, .. } => {
-                    decline.decline_code.as_deref() == Some("authentication_required")
-                }
-                ChargeOutcome::Succeeded { .. } | ChargeOutcome::Processing { .. } => false,
-            };
-            if waiting {
-                stored.outcome = ChargeOutcome::Succeeded {
-                    payment: stored.id.clone(),
-                };
-                write(table, &key, &stored)?;
-            }
-            Ok(stored.outcome)
-        })
-    }
-
     /// Test cards expire in December three years after the real current year: fixed in real
     /// time, so moving the local clock past it shows an expired card.
     fn expiry_year(&self) -> i32 {
         chrono::Utc::now().year() + 3
-    }
-
-    /// The customer's default PaymentMethod (for tests and the local tools; not a port method).
-    pub fn default_payment_method(
-        &self,
-        customer: &CustomerId,
-    ) -> Result<Option<PaymentMethodId>, GatewayError> {
-        self.read_only(|table| Self::cards_of(table, customer))
-            .map(|(default, _)| default)
-    }
-
-    /// The PaymentMethods attached to a customer (for tests and the local tools).
-    pub fn attached_to(&self, customer: &CustomerId) -> Result<Vec<PaymentMethodId>, GatewayError> {
-        let (_, attached) = self.read_only(|table| Self::cards_of(table, customer))?;
-        attached
-            .iter()
-            .map(|pm| PaymentMethodId::parse(&pm.id).map_err(unavailable))
-            .collect()
-    }
-
-    /// What the network holds for an account: its customer (none before one is created, or
-    /// once it is deleted), the customer's default and every attached card.
-    pub fn network_view(&self, account: &AccountId) -> Result<NetworkView, GatewayError> {
-        let (customer, cards) = self.read_only(|table| {
-            let Some(id) = read::<String>(table, &format!("customer-of#{account}"))? else {
-                return Ok((None, None));
-            };
-            let customer = CustomerId::parse(&id).map_err(unavailable)?;
-            match Self::cards_of(table, &customer) {
-                Ok(cards) => Ok((Some(customer), Some(cards))),
-                Err(GatewayError::NotFound(_)) => Ok((None, None)),
-                Err(other) => Err(other),
-            }
-        })?;
-        let (default_payment_method, attached) = cards.unwrap_or_default();
-        let attached = attached
-            .iter()
-            .map(|pm| {
-                let card = template_of(&pm.template)?;
-                Ok(AttachedCard {
-                    id: PaymentMethodId::parse(&pm.id).map_err(unavailable)?,
-                    brand: card.brand.to_owned(),
-                    last4: card.last4.to_owned(),
-                })
-            })
-            .collect::<Result<_, GatewayError>>()?;
-        Ok(NetworkView {
-            customer,
-            default_payment_method,
-            attached,
-        })
-    }
-
-    /// A live customer's default and attached cards (oldest first: ids grow with time), read
-    /// in one transaction so the two agree.
-    fn cards_of(
-        table: &impl ReadableTable<&'static str, &'static [u8]>,
-        customer: &CustomerId,
-    ) -> Result<(Option<PaymentMethodId>, Vec<SimPaymentMethod>), GatewayError> {
-        let stored = Self::live_customer(table, customer.as_str())?;
-        let default = stored
-            .default_payment_method
-            .as_deref()
-            .map(PaymentMethodId::parse)
-            .transpose()
-            .map_err(unavailable)?;
-        let mut attached = Vec::new();
-        for item in table.range("pm#".."pm$").map_err(unavailable)? {
-            let (_, value) = item.map_err(unavailable)?;
-            let pm: SimPaymentMethod =
-                serde_json::from_slice(value.value()).map_err(unavailable)?;
-            if pm.customer.as_deref() == Some(customer.as_str()) {
-                attached.push(pm);
-            }
-        }
-        Ok((default, attached))
     }
 }
 
@@ -487,7 +413,7 @@ impl PaymentGateway for SimulatedCardNetwork {
             if let Some(existing) = read::<String>(table, &by_key)? {
                 let payment: SimPayment = read(table, &format!("payment#{existing}"))?
                     .ok_or_else(|| GatewayError::Unavailable("lost payment".into()))?;
-                return Ok(payment.outcome);
+                return Ok(payment.first_answer.unwrap_or(payment.outcome));
             }
             Self::live_customer(table, request.customer.as_str())?;
             let pm: SimPaymentMethod =
@@ -500,45 +426,78 @@ impl PaymentGateway for SimulatedCardNetwork {
                         ))
                     })?;
             let id = next_id(table, "pi")?;
+            let payment = PaymentId::parse(&id).map_err(unavailable)?;
+            let client_secret =
+                ClientSecret::parse(&format!("{id}_secret_local")).map_err(unavailable)?;
+            let url = Some(format!("{authorize_base}/{id}"));
             let outcome = match template_of(&pm.template)?.charge {
-                OnCharge::Succeed => ChargeOutcome::Succeeded {
-                    payment: id.clone(),
-                },
+                OnCharge::Succeed => ChargeOutcome::Succeeded { payment },
+                OnCharge::Hold => ChargeOutcome::Processing { payment },
                 OnCharge::Decline(code) => ChargeOutcome::Declined {
-                    payment: Some(id.clone()),
+                    payment: Some(payment),
                     decline: declined(code),
                 },
-                OnCharge::Authenticate if request.off_session => ChargeOutcome::Declined {
-                    payment: Some(id.clone()),
-                    decline: Decline {
-                        decline_code: Some("authentication_required".into()),
-                        network_message: "This payment requires authentication.".into(),
-                    },
-                },
+                OnCharge::Authenticate if request.off_session => {
+                    ChargeOutcome::AuthenticationRequired {
+                        payment,
+                        client_secret,
+                        url,
+                    }
+                }
                 OnCharge::Authenticate => ChargeOutcome::RequiresAction {
-                    payment: id.clone(),
-                    client_secret: format!("{id}_secret_local"),
-                    url: Some(format!("{authorize_base}/{id}")),
+                    payment,
+                    client_secret,
+                    url,
                 },
             };
-            let payment = SimPayment {
+            let stored = SimPayment {
                 id: id.clone(),
                 customer: request.customer.to_string(),
                 payment_method: pm.id,
                 amount: request.amount,
                 outcome: outcome.clone(),
+                currency: request.currency.code().to_owned(),
+                description: Some(request.description.clone()),
+                metadata: BTreeMap::from([
+                    ("account_id".to_owned(), request.account.to_string()),
+                    ("reference".to_owned(), request.reference.clone()),
+                ]),
+                idempotency_key: Some(request.idempotency_key.clone()),
+                created: unix_now(),
+                canceled_at: None,
+                first_answer: Some(outcome.clone()),
             };
-            write(table, &format!("payment#{id}"), &payment)?;
+            Self::record(table, &stored)?;
             write(table, &by_key, &id)?;
-            Ok(outcome)
+            Ok(stored.outcome)
         })
     }
 
-    async fn charge_status(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
-        self.read_only(|table| {
-            read::<SimPayment>(table, &format!("payment#{payment}"))?
-                .map(|p| p.outcome)
-                .ok_or_else(|| GatewayError::NotFound(format!("payment {payment}")))
+    async fn charge_status(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        self.read_only(|table| Self::stored_payment(table, payment).map(|p| p.outcome))
+    }
+
+    async fn cancel_payment(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        self.transact(|table| {
+            let mut stored = Self::stored_payment(table, payment)?;
+            match stored.outcome {
+                // As on Stripe: a payment waiting for the cardholder (or for another payment
+                // method after a decline) can be canceled; a card payment that succeeded or is
+                // processing cannot, and a canceled one stays canceled.
+                ChargeOutcome::RequiresAction { .. }
+                | ChargeOutcome::AuthenticationRequired { .. }
+                | ChargeOutcome::Declined { .. } => {
+                    stored.outcome = ChargeOutcome::Canceled {
+                        payment: payment.clone(),
+                    };
+                    stored.canceled_at = Some(unix_now());
+                    Self::record(table, &stored)?;
+                    Ok(stored.outcome)
+                }
+                ChargeOutcome::Succeeded { .. }
+                | ChargeOutcome::Processing { .. }
+                | ChargeOutcome::Canceled { .. } => Ok(stored.outcome),
+            }
         })
     }
 

@@ -3,13 +3,17 @@
 use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
+use billing_contract::gateway::{Bank, GatewayHarness};
 use billing_contract::mailer::{Delivered, MailHarness, MailInspector};
 use billing_contract::queue::{QueueHarness, QueueInspector};
-use billing_contract::{gateway_contract, mailer_contract, queue_contract, store_contract};
+use billing_contract::{
+    gateway_contract, mailer_contract, queue_contract, settlement_contract, store_contract,
+};
 use billing_core::ports::clock::Clock;
 use billing_core::ports::gateway::PaymentGateway;
 use billing_core::ports::queue::ChargeJob;
 use billing_core::ports::store::Store;
+use billing_core::{ClientSecret, PaymentId};
 use billing_embedded::{EmbeddedStore, LocalClock, LocalQueue, OutboxMailer, SimulatedCardNetwork};
 use tempfile::TempDir;
 
@@ -32,17 +36,48 @@ async fn store() -> Arc<dyn Store> {
     )
 }
 
-async fn gateway() -> Arc<dyn PaymentGateway> {
+fn network() -> SimulatedCardNetwork {
     static NETWORK: OnceLock<SimulatedCardNetwork> = OnceLock::new();
-    Arc::new(
-        NETWORK
-            .get_or_init(|| {
-                let path = data_dir().path().join("card-network.redb");
-                SimulatedCardNetwork::open(&path, "http://127.0.0.1:3000/_local/bank/authorize")
-                    .unwrap()
-            })
-            .clone(),
-    )
+    NETWORK
+        .get_or_init(|| {
+            let path = data_dir().path().join("card-network.redb");
+            SimulatedCardNetwork::open(&path, "http://127.0.0.1:3000/_local/bank/authorize")
+                .unwrap()
+        })
+        .clone()
+}
+
+async fn gateway() -> Arc<dyn PaymentGateway> {
+    Arc::new(network())
+}
+
+/// The simulated bank: its own approve/decline, and the events the network recorded (read,
+/// not drained: the cases share one network and each reads only its payment's events).
+struct SimulatedBank(SimulatedCardNetwork);
+
+#[async_trait]
+impl Bank for SimulatedBank {
+    async fn authenticate(&self, payment: &PaymentId, _secret: &ClientSecret, approve: bool) {
+        if approve {
+            self.0.approve(payment).unwrap();
+        } else {
+            self.0.decline(payment).unwrap();
+        }
+    }
+
+    async fn event_types(&self, payment: &PaymentId) -> Vec<String> {
+        self.0
+            .pending_events(usize::MAX)
+            .unwrap()
+            .into_iter()
+            .filter(|event| &event.payment == payment)
+            .map(|event| event.kind)
+            .collect()
+    }
+}
+
+async fn settlement() -> GatewayHarness {
+    (Arc::new(network()), Arc::new(SimulatedBank(network())))
 }
 
 struct Outbox(OutboxMailer);
@@ -91,6 +126,11 @@ mod store {
 mod gateway {
     use super::*;
     gateway_contract!(super::gateway);
+}
+
+mod settlement {
+    use super::*;
+    settlement_contract!(super::settlement);
 }
 
 mod mailer {

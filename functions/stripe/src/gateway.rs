@@ -10,14 +10,15 @@ use billing_core::ports::gateway::{
     ChargeOutcome, ChargeRequest, CustomerCards, GatewayError, PaymentGateway, PaymentMethod,
     SetupIntent,
 };
-use billing_core::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
+use billing_core::{AccountId, CustomerId, EmailAddress, PaymentId, PaymentMethodId};
 use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::customer::{
     CreateCustomer, DeleteCustomer, RetrieveCustomer, RetrieveCustomerReturned, UpdateCustomer,
     UpdateCustomerInvoiceSettings,
 };
 use stripe_core::payment_intent::{
-    CreatePaymentIntent, CreatePaymentIntentOffSession, RetrievePaymentIntent,
+    CancelPaymentIntent, CancelPaymentIntentCancellationReason, CreatePaymentIntent,
+    CreatePaymentIntentOffSession, RetrievePaymentIntent,
 };
 use stripe_core::setup_intent::{CreateSetupIntent, CreateSetupIntentUsage};
 use stripe_payment::payment_method::{
@@ -286,17 +287,34 @@ impl PaymentGateway for StripeGateway {
         })
         .await;
         match result {
-            Ok(intent) => Ok(mapping::charge_outcome(&intent)),
+            Ok(intent) => mapping::charge_outcome(&intent),
             Err(error) => mapping::charge_failure(&error),
         }
     }
 
-    async fn charge_status(&self, payment: &str) -> Result<ChargeOutcome, GatewayError> {
-        let intent = RetrievePaymentIntent::new(payment)
+    async fn charge_status(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        let intent = RetrievePaymentIntent::new(payment.as_str())
             .send(&self.client)
             .await
             .map_err(|e| mapping::gateway_error(&e, &format!("payment {payment}")))?;
-        Ok(mapping::charge_outcome(&intent))
+        mapping::charge_outcome(&intent)
+    }
+
+    async fn cancel_payment(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
+        let cancel = CancelPaymentIntent::new(payment.as_str())
+            .cancellation_reason(CancelPaymentIntentCancellationReason::Abandoned)
+            .send(&self.client)
+            .await;
+        match cancel {
+            Ok(intent) => mapping::charge_outcome(&intent),
+            // Succeeded, canceled already, or a state Stripe will not cancel from: what it is
+            // now is the answer (one more call, only on this path).
+            Err(error) if mapping::is_unexpected_state(&error) => self.charge_status(payment).await,
+            Err(error) => Err(mapping::gateway_error(
+                &error,
+                &format!("payment {payment}"),
+            )),
+        }
     }
 
     async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError> {

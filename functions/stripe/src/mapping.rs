@@ -8,7 +8,7 @@ use billing_core::ports::gateway::{
     CardDetails, ChargeOutcome, Decline, GatewayError, PaymentMethod,
 };
 use billing_core::rules::card::{CheckResult, Funding};
-use billing_core::{CustomerId, PaymentMethodId};
+use billing_core::{ClientSecret, CustomerId, PaymentId, PaymentMethodId};
 use stripe::StripeError;
 use stripe_shared::{
     ApiErrors, ApiErrorsCode, ApiErrorsType, PaymentIntent, PaymentIntentStatus, PaymentMethodCard,
@@ -72,13 +72,14 @@ fn card_details(id: &str, card: &PaymentMethodCard) -> Result<CardDetails, Gatew
     })
 }
 
-/// The state of a charge from its PaymentIntent.
-pub fn charge_outcome(intent: &PaymentIntent) -> ChargeOutcome {
-    let payment = intent.id.as_str().to_owned();
-    match &intent.status {
+/// The state of a charge from its PaymentIntent. A PaymentIntent waiting for the cardholder
+/// without a client secret is an error: there would be no way to let them complete it.
+pub fn charge_outcome(intent: &PaymentIntent) -> Result<ChargeOutcome, GatewayError> {
+    let payment = payment_id(intent.id.as_str())?;
+    Ok(match &intent.status {
         PaymentIntentStatus::Succeeded => ChargeOutcome::Succeeded { payment },
         PaymentIntentStatus::RequiresAction => ChargeOutcome::RequiresAction {
-            client_secret: intent.client_secret.clone().unwrap_or_default(),
+            client_secret: client_secret(intent)?,
             url: intent
                 .next_action
                 .as_ref()
@@ -86,25 +87,29 @@ pub fn charge_outcome(intent: &PaymentIntent) -> ChargeOutcome {
                 .and_then(|redirect| redirect.url.clone()),
             payment,
         },
-        // The attempt failed (a decline, or authentication Stripe could not get off session):
-        // the intent waits for another payment method, with the reason in last_payment_error.
-        PaymentIntentStatus::RequiresPaymentMethod => ChargeOutcome::Declined {
-            decline: intent.last_payment_error.as_deref().map_or_else(
-                || Decline {
-                    decline_code: None,
-                    network_message: "The payment has no successful attempt.".into(),
-                },
-                decline,
-            ),
-            payment: Some(payment),
-        },
-        PaymentIntentStatus::Canceled => ChargeOutcome::Declined {
-            payment: Some(payment),
-            decline: Decline {
-                decline_code: None,
-                network_message: "The payment was canceled.".into(),
+        // The attempt failed and the intent waits for another payment method, with the reason
+        // in last_payment_error. Off session, a bank asking for authentication fails this way:
+        // the cardholder can still complete it with the client secret.
+        PaymentIntentStatus::RequiresPaymentMethod => match intent.last_payment_error.as_deref() {
+            Some(error) if asks_for_authentication(error) => {
+                ChargeOutcome::AuthenticationRequired {
+                    client_secret: client_secret(intent)?,
+                    url: None,
+                    payment,
+                }
+            }
+            error => ChargeOutcome::Declined {
+                decline: error.map_or_else(
+                    || Decline {
+                        decline_code: None,
+                        network_message: "The payment has no successful attempt.".into(),
+                    },
+                    decline,
+                ),
+                payment: Some(payment),
             },
         },
+        PaymentIntentStatus::Canceled => ChargeOutcome::Canceled { payment },
         // Not final. Charges are created with automatic capture and confirm=true, so these are
         // transient; an unknown status is also reported as not final rather than guessed at:
         // the caller asks again (or the webhook tells) instead of settling money on a guess.
@@ -114,7 +119,29 @@ pub fn charge_outcome(intent: &PaymentIntent) -> ChargeOutcome {
         | PaymentIntentStatus::RequiresConfirmation
         | PaymentIntentStatus::Unknown(_)
         | _ => ChargeOutcome::Processing { payment },
+    })
+}
+
+fn payment_id(id: &str) -> Result<PaymentId, GatewayError> {
+    PaymentId::parse(id).map_err(|e| unexpected("payment id", e))
+}
+
+fn client_secret(intent: &PaymentIntent) -> Result<ClientSecret, GatewayError> {
+    let raw = intent.client_secret.as_deref().unwrap_or_default();
+    if raw.is_empty() {
+        return Err(GatewayError::Unavailable(format!(
+            "Stripe asked for authentication on payment {} without its client secret",
+            intent.id.as_str()
+        )));
     }
+    ClientSecret::parse(raw).map_err(|e| unexpected("client secret", e.reason))
+}
+
+/// True for Stripe's "the bank requires authentication" failure, which comes as the error
+/// `code` (and, on some paths, also as the `decline_code`).
+fn asks_for_authentication(error: &ApiErrors) -> bool {
+    matches!(error.code, Some(ApiErrorsCode::AuthenticationRequired))
+        || error.decline_code.as_deref() == Some("authentication_required")
 }
 
 /// A decline from a Stripe error object: the issuer's `decline_code`, or Stripe's own `code`
@@ -132,17 +159,47 @@ pub fn decline(error: &ApiErrors) -> Decline {
     }
 }
 
-/// What a failed charge request means: a decline is an outcome, the rest are errors.
+/// What a failed charge request means: a decline is an outcome, the rest are errors. Off
+/// session, "authentication required" is a 402 carrying the PaymentIntent, which is kept for
+/// the cardholder to complete (its id and client secret), not reported as a decline.
 pub fn charge_failure(error: &StripeError) -> Result<ChargeOutcome, GatewayError> {
     match error {
+        StripeError::Stripe(api, 402) if is_card_error(api) && asks_for_authentication(api) => {
+            let intent = api.payment_intent.as_ref().ok_or_else(|| {
+                GatewayError::Unavailable(
+                    "Stripe asked for authentication without naming the payment".into(),
+                )
+            })?;
+            Ok(ChargeOutcome::AuthenticationRequired {
+                payment: payment_id(intent.id.as_str())?,
+                client_secret: client_secret(intent)?,
+                url: None,
+            })
+        }
         StripeError::Stripe(api, 402) if is_card_error(api) => Ok(ChargeOutcome::Declined {
             payment: api
                 .payment_intent
                 .as_ref()
-                .map(|intent| intent.id.as_str().to_owned()),
+                .map(|intent| payment_id(intent.id.as_str()))
+                .transpose()?,
             decline: decline(api),
         }),
         other => Err(gateway_error(other, "payment")),
+    }
+}
+
+/// True when Stripe refused to cancel a payment because of the state it is in (it succeeded,
+/// or was canceled already): the caller reads the state instead.
+pub fn is_unexpected_state(error: &StripeError) -> bool {
+    match error {
+        StripeError::Stripe(api, 400) => {
+            matches!(api.code, Some(ApiErrorsCode::PaymentIntentUnexpectedState))
+        }
+        StripeError::Stripe(..)
+        | StripeError::JSONDeserialize(_)
+        | StripeError::ClientError(_)
+        | StripeError::ConfigError(_)
+        | StripeError::Timeout => false,
     }
 }
 

@@ -3,6 +3,7 @@
 
 use billing_core::ports::gateway::{ChargeOutcome, Decline, GatewayError};
 use billing_core::rules::card::{CheckResult, Funding};
+use billing_core::{ClientSecret, PaymentId};
 use billing_stripe::mapping;
 use stripe::StripeError;
 use stripe_shared::{PaymentIntent, PaymentMethod};
@@ -101,13 +102,21 @@ fn a_payment_method_that_is_not_a_card_is_refused() {
     );
 }
 
+fn payment(id: &str) -> PaymentId {
+    PaymentId::parse(id).unwrap()
+}
+
+fn secret(raw: &str) -> ClientSecret {
+    ClientSecret::parse(raw).unwrap()
+}
+
 #[test]
 fn a_succeeded_intent_is_a_success() {
     let intent: PaymentIntent = fixture("payment_intent_succeeded");
     assert_eq!(
-        mapping::charge_outcome(&intent),
+        mapping::charge_outcome(&intent).unwrap(),
         ChargeOutcome::Succeeded {
-            payment: "pi_3QxSucceeded000001".into()
+            payment: payment("pi_3QxSucceeded000001")
         }
     );
 }
@@ -116,9 +125,9 @@ fn a_succeeded_intent_is_a_success() {
 fn a_processing_intent_is_not_final() {
     let intent: PaymentIntent = fixture("payment_intent_processing");
     assert_eq!(
-        mapping::charge_outcome(&intent),
+        mapping::charge_outcome(&intent).unwrap(),
         ChargeOutcome::Processing {
-            payment: "pi_3QxProcessing000005".into()
+            payment: payment("pi_3QxProcessing000005")
         }
     );
 }
@@ -127,10 +136,10 @@ fn a_processing_intent_is_not_final() {
 fn requires_action_carries_the_client_secret_and_the_redirect_url() {
     let intent: PaymentIntent = fixture("payment_intent_requires_action_redirect");
     assert_eq!(
-        mapping::charge_outcome(&intent),
+        mapping::charge_outcome(&intent).unwrap(),
         ChargeOutcome::RequiresAction {
-            payment: "pi_3QxRequiresAction02".into(),
-            client_secret: "pi_3QxRequiresAction02_secret_def".into(),
+            payment: payment("pi_3QxRequiresAction02"),
+            client_secret: secret("pi_3QxRequiresAction02_secret_def"),
             url: Some(
                 "https://hooks.stripe.com/3d_secure_2/hosted?merchant=acct_1&payment_intent=pi_3QxRequiresAction02"
                     .into()
@@ -144,25 +153,61 @@ fn requires_action_for_stripe_js_has_no_url() {
     let intent: PaymentIntent = fixture("payment_intent_requires_action_sdk");
     let ChargeOutcome::RequiresAction {
         client_secret, url, ..
-    } = mapping::charge_outcome(&intent)
+    } = mapping::charge_outcome(&intent).unwrap()
     else {
         panic!("expected requires_action")
     };
-    assert_eq!(client_secret, "pi_3QxRequiresAction03_secret_ghi");
+    assert_eq!(client_secret.expose(), "pi_3QxRequiresAction03_secret_ghi");
     assert_eq!(url, None);
+}
+
+#[test]
+fn requires_action_without_a_client_secret_is_an_error_not_an_empty_secret() {
+    let intent: PaymentIntent = fixture("payment_intent_requires_action_without_secret");
+
+    let result = mapping::charge_outcome(&intent);
+
+    let Err(GatewayError::Unavailable(reason)) = result else {
+        panic!("expected an error, got {result:?}")
+    };
+    assert!(reason.contains("pi_3QxNoSecret000007"), "{reason}");
 }
 
 #[test]
 fn an_intent_back_to_requires_payment_method_is_declined_with_its_last_error() {
     let intent: PaymentIntent = fixture("payment_intent_declined");
     assert_eq!(
-        mapping::charge_outcome(&intent),
+        mapping::charge_outcome(&intent).unwrap(),
         ChargeOutcome::Declined {
-            payment: Some("pi_3QxDeclined0000004".into()),
+            payment: Some(payment("pi_3QxDeclined0000004")),
             decline: Decline {
                 decline_code: Some("insufficient_funds".into()),
                 network_message: "Your card has insufficient funds.".into(),
             },
+        }
+    );
+}
+
+#[test]
+fn an_intent_waiting_for_authentication_off_session_keeps_its_id_and_secret() {
+    let intent: PaymentIntent = fixture("payment_intent_authentication_required");
+    assert_eq!(
+        mapping::charge_outcome(&intent).unwrap(),
+        ChargeOutcome::AuthenticationRequired {
+            payment: payment("pi_3QxAuthRequired0006"),
+            client_secret: secret("pi_3QxAuthRequired0006_secret_pqr"),
+            url: None,
+        }
+    );
+}
+
+#[test]
+fn a_canceled_intent_is_canceled() {
+    let intent: PaymentIntent = fixture("payment_intent_canceled");
+    assert_eq!(
+        mapping::charge_outcome(&intent).unwrap(),
+        ChargeOutcome::Canceled {
+            payment: payment("pi_3QxCanceled0000008")
         }
     );
 }
@@ -174,7 +219,7 @@ fn a_402_on_charge_is_a_decline_naming_the_payment_and_the_decline_code() {
     assert_eq!(
         outcome,
         ChargeOutcome::Declined {
-            payment: Some("pi_3QxDeclined0000004".into()),
+            payment: Some(payment("pi_3QxDeclined0000004")),
             decline: Decline {
                 decline_code: Some("insufficient_funds".into()),
                 network_message: "Your card has insufficient funds.".into(),
@@ -184,17 +229,41 @@ fn a_402_on_charge_is_a_decline_naming_the_payment_and_the_decline_code() {
 }
 
 #[test]
-fn authentication_required_without_a_decline_code_uses_the_error_code() {
+fn a_402_authentication_required_keeps_the_payment_and_its_client_secret() {
     let outcome =
         mapping::charge_failure(&stripe_error("error_authentication_required", 402)).unwrap();
-    let ChargeOutcome::Declined { payment, decline } = outcome else {
-        panic!("expected a decline, got {outcome:?}")
-    };
-    assert_eq!(payment.as_deref(), Some("pi_3QxAuthRequired0006"));
     assert_eq!(
-        decline.decline_code.as_deref(),
-        Some("authentication_required")
+        outcome,
+        ChargeOutcome::AuthenticationRequired {
+            payment: payment("pi_3QxAuthRequired0006"),
+            client_secret: secret("pi_3QxAuthRequired0006_secret_pqr"),
+            url: None,
+        }
     );
+}
+
+#[test]
+fn a_402_authentication_required_without_a_client_secret_is_an_error() {
+    let result = mapping::charge_failure(&stripe_error(
+        "error_authentication_required_without_secret",
+        402,
+    ));
+    assert!(
+        matches!(result, Err(GatewayError::Unavailable(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn refusing_to_cancel_for_the_payments_state_is_recognised() {
+    assert!(mapping::is_unexpected_state(&stripe_error(
+        "error_payment_intent_unexpected_state",
+        400
+    )));
+    assert!(!mapping::is_unexpected_state(&stripe_error(
+        "error_resource_missing",
+        400
+    )));
 }
 
 #[test]
