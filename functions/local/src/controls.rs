@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use billing_api::ApiError;
+use billing_api::{ApiError, ErrorCode};
 use billing_api::json::{ApiJson, MAX_BODY_BYTES};
 use billing_core::ports::store::Store;
 use billing_core::usecases::usage::{UsageEvent, UsageRecorded, record_usage};
@@ -45,7 +45,7 @@ fn usage_events(body: Value) -> Result<Vec<UsageEvent>, ApiError> {
         .enumerate()
         .map(|(n, item)| {
             serde_json::from_value(item).map_err(|e| {
-                ApiError::invalid("invalid_usage_event", format!("usage event {n}: {e}"))
+                ApiError::new(ErrorCode::InvalidUsageEvent, format!("usage event {n}: {e}"))
             })
         })
         .collect()
