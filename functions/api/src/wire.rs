@@ -155,6 +155,10 @@ impl From<SetupIntent> for SetupIntentCreated {
 #[serde(deny_unknown_fields)]
 pub struct PutCard {
     /// The PaymentMethod id Stripe Elements returned (`pm_…`).
-    #[schema(pattern = "^pm_[A-Za-z0-9_.:@|-]*$", max_length = 255)]
+    #[schema(
+        pattern = "^pm_[A-Za-z0-9_.:@|-]*$",
+        max_length = 255,
+        examples("pm_card_visa", "pm_card_mastercard_prepaid", "pm_card_cvcCheckFail")
+    )]
     pub payment_method: String,
 }
