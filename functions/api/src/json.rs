@@ -83,9 +83,10 @@ fn rejection_error(rejection: &JsonRejection) -> ApiError {
             ErrorCode::UnsupportedMediaType,
             "Send the body as JSON with `Content-Type: application/json`.",
         ),
-        JsonRejection::JsonSyntaxError(_) => {
-            ApiError::new(ErrorCode::InvalidJson, "The request body is not valid JSON.")
-        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::new(
+            ErrorCode::InvalidJson,
+            "The request body is not valid JSON.",
+        ),
         JsonRejection::JsonDataError(e) => ApiError::new(
             ErrorCode::InvalidRequest,
             format!("The request body is not as expected: {}", e.body_text()),

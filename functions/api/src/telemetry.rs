@@ -86,13 +86,7 @@ fn request_id(request: &Request) -> String {
                 .filter(|id| is_sane(id))
                 .map(str::to_owned)
         })
-        .unwrap_or_else(|| {
-            format!(
-                "req_{:016x}{:016x}",
-                fastrand::u64(..),
-                fastrand::u64(..)
-            )
-        })
+        .unwrap_or_else(|| format!("req_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)))
 }
 
 /// An incoming id is kept only if it cannot forge or bloat a log line.
@@ -192,7 +186,8 @@ impl Visit for FieldsVisitor<'_> {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.0.insert(field.name().to_owned(), value.to_string().into());
+        self.0
+            .insert(field.name().to_owned(), value.to_string().into());
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
@@ -225,7 +220,10 @@ mod tests {
         let long = "a".repeat(129);
         for bad in ["", "has space", "quote\"brace}", long.as_str()] {
             let id = request_id(&request(Some(bad)));
-            assert!(id.starts_with("req_") && id.len() == 36, "{bad:?} gave {id}");
+            assert!(
+                id.starts_with("req_") && id.len() == 36,
+                "{bad:?} gave {id}"
+            );
         }
         assert_ne!(request_id(&request(None)), request_id(&request(None)));
     }

@@ -108,10 +108,8 @@ async fn send(router: &Router, request: Request<Body>) -> (StatusCode, String) {
 #[tokio::test]
 async fn every_line_of_a_request_carries_its_request_id_and_account() {
     let captured = Captured::default();
-    let _guard = tracing::subscriber::set_default(subscriber(
-        captured.clone(),
-        EnvFilter::new("info"),
-    ));
+    let _guard =
+        tracing::subscriber::set_default(subscriber(captured.clone(), EnvFilter::new("info")));
     let app = app();
 
     // An outage makes the handler log its cause before the access line.
@@ -123,18 +121,38 @@ async fn every_line_of_a_request_carries_its_request_id_and_account() {
         .unwrap();
     let (status, id) = send(&app.router, request).await;
 
-    assert_eq!((status, id.as_str()), (StatusCode::SERVICE_UNAVAILABLE, "trace-me-1"));
+    assert_eq!(
+        (status, id.as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "trace-me-1")
+    );
     let lines = captured.lines();
-    assert!(lines.len() >= 2, "the outage and the access line: {lines:?}");
+    assert!(
+        lines.len() >= 2,
+        "the outage and the access line: {lines:?}"
+    );
     for line in &lines {
         assert_eq!(line["request_id"], "trace-me-1", "{line}");
         assert_eq!(line["account_id"], "acct_logs", "{line}");
     }
-    assert!(lines.iter().any(|l| l["message"] == "dependency unavailable"));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "dependency unavailable")
+    );
     let access = lines.last().unwrap();
     assert_eq!(
-        (&access["message"], &access["method"], &access["route"], &access["status"]),
-        (&Value::from("request"), &Value::from("GET"), &Value::from("/v1/billing"), &Value::from(503))
+        (
+            &access["message"],
+            &access["method"],
+            &access["route"],
+            &access["status"]
+        ),
+        (
+            &Value::from("request"),
+            &Value::from("GET"),
+            &Value::from("/v1/billing"),
+            &Value::from(503)
+        )
     );
     assert!(access["latency_us"].is_u64(), "{access}");
 }
@@ -142,10 +160,8 @@ async fn every_line_of_a_request_carries_its_request_id_and_account() {
 #[tokio::test]
 async fn requests_without_an_account_get_a_generated_id_and_no_account() {
     let captured = Captured::default();
-    let _guard = tracing::subscriber::set_default(subscriber(
-        captured.clone(),
-        EnvFilter::new("info"),
-    ));
+    let _guard =
+        tracing::subscriber::set_default(subscriber(captured.clone(), EnvFilter::new("info")));
     let app = app();
 
     let mut ids = Vec::new();

@@ -58,7 +58,7 @@ fn document() -> Value {
 fn documented(document: &Value) -> BTreeSet<(String, String)> {
     let mut operations = BTreeSet::new();
     for (path, item) in document["paths"].as_object().unwrap() {
-        let concrete = path.replace('{', "").replace('}', "");
+        let concrete = path.replace(['{', '}'], "");
         for method in item.as_object().unwrap().keys() {
             operations.insert((method.to_uppercase(), concrete.clone()));
         }
@@ -80,8 +80,15 @@ async fn mounted(router: &Router, method: &Method, path: &str) -> bool {
     let code = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null)["error"]["code"]
         .as_str()
         .map(str::to_owned);
-    let unrouted = matches!(code.as_deref(), Some("route_not_found" | "method_not_allowed"));
-    !(unrouted && matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED))
+    let unrouted = matches!(
+        code.as_deref(),
+        Some("route_not_found" | "method_not_allowed")
+    );
+    !(unrouted
+        && matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ))
 }
 
 #[tokio::test]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use billing_api::{ApiError, ErrorCode};
 use billing_api::json::{ApiJson, MAX_BODY_BYTES};
+use billing_api::{ApiError, ErrorCode};
 use billing_core::ports::store::Store;
 use billing_core::usecases::usage::{UsageEvent, UsageRecorded, record_usage};
 use billing_embedded::{LocalClock, OutboxMailer, OutboxMessage};
@@ -45,7 +45,10 @@ fn usage_events(body: Value) -> Result<Vec<UsageEvent>, ApiError> {
         .enumerate()
         .map(|(n, item)| {
             serde_json::from_value(item).map_err(|e| {
-                ApiError::new(ErrorCode::InvalidUsageEvent, format!("usage event {n}: {e}"))
+                ApiError::new(
+                    ErrorCode::InvalidUsageEvent,
+                    format!("usage event {n}: {e}"),
+                )
             })
         })
         .collect()

@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use serde::{Serialize, Serializer};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 /// The `type` of an error body (PRODUCT.md).
@@ -236,7 +236,10 @@ mod tests {
     fn every_code_is_a_client_or_server_error_of_a_matching_type() {
         for code in ErrorCode::ALL {
             let status = code.status();
-            assert!(status.is_client_error() || status.is_server_error(), "{code:?}");
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{code:?}"
+            );
             assert_eq!(
                 status.is_server_error(),
                 code.kind() == ErrorType::ApiError,
