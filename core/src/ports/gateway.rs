@@ -202,6 +202,18 @@ pub enum GatewayError {
     Unavailable(String),
 }
 
+impl GatewayError {
+    /// Whether the same call may succeed if made again later (a queue worker tells its runtime
+    /// to redeliver): only an outage. A decline, a missing object or a malformed request gives
+    /// the same answer every time.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::NotFound(_) | Self::CardDeclined(_) | Self::Invalid(_) => false,
+        }
+    }
+}
+
 /// The payment gateway port.
 #[async_trait]
 pub trait PaymentGateway: Send + Sync {

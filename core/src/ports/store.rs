@@ -355,6 +355,19 @@ impl<S: Store + ?Sized> InvoiceStore for S {}
 impl<S: Store + ?Sized> IdempotencyStore for S {}
 impl<S: Store + ?Sized> LedgerStore for S {}
 
+impl StoreError {
+    /// Whether the same call may succeed if made again later (a queue worker tells its runtime
+    /// to redeliver): only an outage. A condition that did not hold is an answer, not a fault
+    /// (the entry exists, or someone else won; a use case that should try again with fresh
+    /// reads does so itself), and a bad request or corrupt data stays so.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Conflict { .. } | Self::Invalid(_) | Self::Corrupt(_) => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,3 +48,63 @@ pub enum UseCaseError {
     #[error(transparent)]
     Gateway(#[from] GatewayError),
 }
+
+impl UseCaseError {
+    /// Whether running the use case again later may succeed, so a queue worker can tell its
+    /// runtime to redeliver the message: when a dependency was unavailable, or other work on
+    /// the account was in progress (it ends). Invalid input, refusals, missing things and
+    /// failed conditions give the same answer every time.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Store(error) => error.is_retryable(),
+            Self::Gateway(error) => error.is_retryable(),
+            Self::CardChangeInProgress { .. } | Self::ConcurrentUpdate => true,
+            Self::Invalid(_)
+            | Self::Money(_)
+            | Self::AccountDeleted
+            | Self::NotFound
+            | Self::PaymentMethodNotFound
+            | Self::CardRefused(_)
+            | Self::CardRequired => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::gateway::Decline;
+
+    #[test]
+    fn only_an_unavailable_dependency_or_work_in_progress_is_worth_retrying() {
+        let retryable = [
+            UseCaseError::CardChangeInProgress { retry_after: 3 },
+            UseCaseError::ConcurrentUpdate,
+            UseCaseError::Store(StoreError::Unavailable("timeout".into())),
+            UseCaseError::Gateway(GatewayError::Unavailable("503".into())),
+        ];
+        let final_answers = [
+            UseCaseError::Invalid(ParseError::new("id", "must not be empty")),
+            UseCaseError::Money(MoneyError::Overflow),
+            UseCaseError::AccountDeleted,
+            UseCaseError::NotFound,
+            UseCaseError::PaymentMethodNotFound,
+            UseCaseError::CardRefused(CardRefusal::Expired),
+            UseCaseError::CardRequired,
+            UseCaseError::Store(StoreError::Conflict { index: 0 }),
+            UseCaseError::Store(StoreError::Invalid("bad key".into())),
+            UseCaseError::Store(StoreError::Corrupt("bad json".into())),
+            UseCaseError::Gateway(GatewayError::NotFound("pm_x".into())),
+            UseCaseError::Gateway(GatewayError::Invalid("bad param".into())),
+            UseCaseError::Gateway(GatewayError::CardDeclined(Decline {
+                decline_code: Some("insufficient_funds".into()),
+                network_message: "declined".into(),
+            })),
+        ];
+
+        assert!(retryable.iter().all(UseCaseError::is_retryable));
+        for error in &final_answers {
+            assert!(!error.is_retryable(), "{error:?}");
+        }
+    }
+}

@@ -78,29 +78,37 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        match &state.auth {
-            AuthMode::ApiGateway => {
-                let claims = parts
-                    .extensions
-                    .get::<AuthorizerClaims>()
-                    .ok_or_else(ApiError::unauthenticated)?;
-                Caller::from_claims(&claims.sub, claims.email.as_deref())
-            }
-            AuthMode::LocalJwt(secret) => {
-                let header = parts
-                    .headers
-                    .get(AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok());
-                let token = header
-                    .and_then(|h| h.strip_prefix("Bearer "))
-                    .ok_or_else(ApiError::unauthenticated)?;
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-                let claims =
-                    jwt::verify(token.trim(), secret, now).ok_or_else(ApiError::unauthenticated)?;
-                Caller::from_claims(&claims.sub, claims.email.as_deref())
-            }
+        let caller = authenticate(parts, &state.auth)?;
+        // Every later line of this request carries the account (see `telemetry`).
+        tracing::Span::current().record("account_id", caller.account.as_str());
+        Ok(caller)
+    }
+}
+
+/// The caller, as the auth mode says to find it.
+fn authenticate(parts: &Parts, auth: &AuthMode) -> Result<Caller, ApiError> {
+    match auth {
+        AuthMode::ApiGateway => {
+            let claims = parts
+                .extensions
+                .get::<AuthorizerClaims>()
+                .ok_or_else(ApiError::unauthenticated)?;
+            Caller::from_claims(&claims.sub, claims.email.as_deref())
+        }
+        AuthMode::LocalJwt(secret) => {
+            let header = parts
+                .headers
+                .get(AUTHORIZATION)
+                .and_then(|v| v.to_str().ok());
+            let token = header
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .ok_or_else(ApiError::unauthenticated)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            let claims =
+                jwt::verify(token.trim(), secret, now).ok_or_else(ApiError::unauthenticated)?;
+            Caller::from_claims(&claims.sub, claims.email.as_deref())
         }
     }
 }

@@ -1,75 +1,79 @@
-//! The one place errors become HTTP responses (PRODUCT.md error shape).
+//! The one place errors become HTTP responses (PRODUCT.md error shape), built from
+//! [`ErrorCode`].
+
+mod code;
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use billing_core::error::MoneyError;
 use billing_core::ports::gateway::GatewayError;
 use billing_core::ports::store::StoreError;
+use billing_core::rules::card::CardRefusal;
 use billing_core::rules::decline::decline_advice;
 use billing_core::usecases::error::UseCaseError;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
-/// The `type` of an error body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorType {
-    /// The request is wrong.
-    InvalidRequestError,
-    /// The card was refused or declined.
-    CardError,
-    /// No valid credentials.
-    AuthenticationError,
-    /// Too many requests, or one already in progress.
-    RateLimitError,
-    /// Our fault; nothing internal is said.
-    ApiError,
-}
+pub use code::{ErrorCode, ErrorType};
 
-/// An error response: status, stable code, a message a person can act on.
-#[derive(Debug, Clone, PartialEq)]
+/// An error response: a stable code (which fixes status and type), a message a person can act
+/// on, and the optional fields of PRODUCT.md's error object.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// `error.type`.
-    pub kind: ErrorType,
-    /// `error.code`: stable, documented.
-    pub code: &'static str,
+    /// `error.code`; also fixes the status and `error.type`.
+    pub code: ErrorCode,
     /// `error.message`.
     pub message: String,
     /// `error.param`, when one field is at fault.
     pub param: Option<String>,
-    /// Extra fields of `error` (`retry_after`, `decline_code`).
-    pub extra: Map<String, Value>,
+    /// `error.decline_code` of a declined card.
+    pub decline_code: Option<String>,
+    /// `error.retry_after` (and the `Retry-After` header), in seconds.
+    pub retry_after: Option<u64>,
+    /// What went wrong inside, for a 5xx: logged when the response is sent, never returned.
+    cause: Option<String>,
+}
+
+/// The error body: `{"error": {...}}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorObject,
+}
+
+/// PRODUCT.md's error object.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorObject {
+    /// The kind of error.
+    #[serde(rename = "type")]
+    pub kind: ErrorType,
+    /// A stable code.
+    pub code: ErrorCode,
+    /// What happened and what to do, for a person.
+    pub message: String,
+    /// The parameter at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    /// Why the issuer declined the card (`card_declined`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+    /// Seconds until the request may succeed (`purchase_in_progress`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
-    /// A new error without param or extras.
-    pub fn new(
-        status: StatusCode,
-        kind: ErrorType,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
+    /// An error with a message and nothing else.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
-            kind,
             code,
             message: message.into(),
             param: None,
-            extra: Map::new(),
+            decline_code: None,
+            retry_after: None,
+            cause: None,
         }
-    }
-
-    /// 400 invalid request.
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            ErrorType::InvalidRequestError,
-            code,
-            message,
-        )
     }
 
     /// Names the field at fault.
@@ -79,111 +83,108 @@ impl ApiError {
         self
     }
 
-    /// Adds an extra field to the error object.
-    #[must_use]
-    pub fn with_extra(mut self, key: &str, value: impl Into<Value>) -> Self {
-        self.extra.insert(key.to_owned(), value.into());
-        self
-    }
-
     /// 401: no valid credentials.
     pub fn unauthenticated() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            ErrorType::AuthenticationError,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "Sign in again: this request carried no valid credentials.",
         )
     }
 
     /// 404 for an id this account does not have (or another account has).
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            ErrorType::InvalidRequestError,
-            "not_found",
-            format!("No such {what}."),
-        )
+        Self::new(ErrorCode::NotFound, format!("No such {what}."))
     }
 
-    /// 500; the cause is logged, never returned.
+    /// 500; the cause is logged when the response is sent, never returned.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        tracing::error!(%cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorType::ApiError,
-            "internal_error",
+        let mut error = Self::new(
+            ErrorCode::InternalError,
             "Something went wrong on our side. Please try again later.",
-        )
+        );
+        error.cause = Some(cause.to_string());
+        error
     }
 
-    /// 503; the cause is logged, never returned.
+    /// 503; the cause is logged when the response is sent, never returned.
     pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
-        tracing::warn!(%cause, "dependency unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            ErrorType::ApiError,
-            "service_unavailable",
+        let mut error = Self::new(
+            ErrorCode::ServiceUnavailable,
             "The service is temporarily unavailable. Please try again in a moment.",
-        )
+        );
+        error.cause = Some(cause.to_string());
+        error
+    }
+
+    /// The body this error is answered with.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorObject {
+                kind: self.code.kind(),
+                code: self.code,
+                message: self.message.clone(),
+                param: self.param.clone(),
+                decline_code: self.decline_code.clone(),
+                retry_after: self.retry_after,
+            },
+        }
+    }
+}
+
+/// The API code of each card refusal of the acceptance rule.
+fn refusal_code(refusal: CardRefusal) -> ErrorCode {
+    match refusal {
+        CardRefusal::PrepaidNotSupported => ErrorCode::CardPrepaidNotSupported,
+        CardRefusal::FundingUnsupported => ErrorCode::CardFundingUnsupported,
+        CardRefusal::Expired => ErrorCode::CardExpired,
+        CardRefusal::CvcCheckFailed => ErrorCode::CardCvcCheckFailed,
+        CardRefusal::AddressCheckFailed => ErrorCode::CardAddressCheckFailed,
     }
 }
 
 impl From<UseCaseError> for ApiError {
     fn from(error: UseCaseError) -> Self {
         match error {
-            UseCaseError::Invalid(parse) => ApiError::invalid(
-                "parameter_invalid",
+            UseCaseError::Invalid(parse) => ApiError::new(
+                ErrorCode::ParameterInvalid,
                 format!("{}: {}", parse.field, parse.reason),
             )
             .with_param(parse.field),
-            UseCaseError::Money(MoneyError::UnsupportedCurrency(code)) => ApiError::invalid(
-                "currency_not_supported",
+            UseCaseError::Money(MoneyError::UnsupportedCurrency(code)) => ApiError::new(
+                ErrorCode::CurrencyNotSupported,
                 format!("Currency `{code}` is not supported; amounts are billed in `usd`."),
             )
             .with_param("currency"),
             UseCaseError::Money(MoneyError::Overflow) => {
-                ApiError::invalid("amount_invalid", "The amount is out of range.")
+                ApiError::new(ErrorCode::AmountInvalid, "The amount is out of range.")
                     .with_param("amount")
             }
-            UseCaseError::AccountDeleted => ApiError::new(
-                StatusCode::GONE,
-                ErrorType::InvalidRequestError,
-                "account_deleted",
-                "This account has been deleted.",
-            ),
+            UseCaseError::AccountDeleted => {
+                ApiError::new(ErrorCode::AccountDeleted, "This account has been deleted.")
+            }
             UseCaseError::NotFound => ApiError::not_found("object"),
             UseCaseError::PaymentMethodNotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorType::InvalidRequestError,
-                "payment_method_not_found",
+                ErrorCode::PaymentMethodNotFound,
                 "No such payment method. Enter the card details again to get a new one.",
             )
             .with_param("payment_method"),
-            UseCaseError::CardRefused(refusal) => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorType::CardError,
-                refusal.code(),
-                refusal.message(),
-            )
-            .with_param("payment_method"),
+            UseCaseError::CardRefused(refusal) => {
+                ApiError::new(refusal_code(refusal), refusal.message()).with_param("payment_method")
+            }
             UseCaseError::CardRequired => ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorType::InvalidRequestError,
-                "card_required",
+                ErrorCode::CardRequired,
                 "A card must stay on file while the account is open. Replace it with another credit or debit card instead, or delete the account to remove payment information.",
             ),
-            UseCaseError::CardChangeInProgress { retry_after } => ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorType::RateLimitError,
-                "card_change_in_progress",
-                "Another change of this account's card is in progress. Try again in a moment.",
-            )
-            .with_extra("retry_after", retry_after),
+            UseCaseError::CardChangeInProgress { retry_after } => {
+                let mut error = ApiError::new(
+                    ErrorCode::CardChangeInProgress,
+                    "Another change of this account's card is in progress. Try again in a moment.",
+                );
+                error.retry_after = Some(retry_after);
+                error
+            }
             UseCaseError::ConcurrentUpdate => ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorType::InvalidRequestError,
-                "concurrent_update",
+                ErrorCode::ConcurrentUpdate,
                 "Another change to this account happened at the same time. Please try again.",
             ),
             UseCaseError::Store(store) => store.into(),
@@ -196,9 +197,7 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict { .. } => ApiError::new(
-                StatusCode::CONFLICT,
-                ErrorType::InvalidRequestError,
-                "concurrent_update",
+                ErrorCode::ConcurrentUpdate,
                 "Another change to this account happened at the same time. Please try again.",
             ),
             StoreError::Unavailable(_) => ApiError::unavailable(&error),
@@ -212,13 +211,9 @@ impl From<GatewayError> for ApiError {
         match error {
             GatewayError::CardDeclined(decline) => {
                 let advice = decline_advice(decline.decline_code.as_deref());
-                ApiError::new(
-                    StatusCode::PAYMENT_REQUIRED,
-                    ErrorType::CardError,
-                    "card_declined",
-                    advice.message(),
-                )
-                .with_extra("decline_code", advice.code)
+                let mut error = ApiError::new(ErrorCode::CardDeclined, advice.message());
+                error.decline_code = Some(advice.code.to_owned());
+                error
             }
             GatewayError::NotFound(_) => ApiError::not_found("object"),
             GatewayError::Unavailable(_) => ApiError::unavailable(&error),
@@ -229,23 +224,42 @@ impl From<GatewayError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = Map::new();
-        error.insert(
-            "type".into(),
-            serde_json::to_value(self.kind).unwrap_or(Value::Null),
-        );
-        error.insert("code".into(), self.code.into());
-        error.insert("message".into(), self.message.into());
-        if let Some(param) = self.param {
-            error.insert("param".into(), param.into());
+        // Logged here, at the edge, inside the request's span: building an error has no effect.
+        match (&self.cause, self.code) {
+            (Some(cause), ErrorCode::ServiceUnavailable) => {
+                tracing::warn!(%cause, "dependency unavailable");
+            }
+            (Some(cause), _) => tracing::error!(%cause, "internal error"),
+            (None, _) => {}
         }
-        error.extend(self.extra);
-        let retry_after = error.get("retry_after").and_then(Value::as_u64);
-        let mut response =
-            (self.status, Json(serde_json::json!({ "error": error }))).into_response();
-        if let Some(value) = retry_after.and_then(|seconds| seconds.to_string().parse().ok()) {
-            response.headers_mut().insert("retry-after", value);
+        let mut response = (self.code.status(), Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_card_refusal_answers_with_the_code_the_rule_names() {
+        for refusal in CardRefusal::ALL {
+            let error = ApiError::from(UseCaseError::CardRefused(refusal));
+            assert_eq!(error.code.code(), refusal.code());
+            assert_eq!(error.code.status().as_u16(), 422);
+        }
+    }
+
+    #[test]
+    fn a_server_error_body_says_nothing_internal() {
+        let error = ApiError::internal(&"table billing-prod: AccessDenied for role x");
+        let body = serde_json::to_string(&error.body()).unwrap();
+        assert!(!body.contains("AccessDenied"), "{body}");
+        assert_eq!(error.code.status().as_u16(), 500);
     }
 }

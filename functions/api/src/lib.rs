@@ -2,73 +2,78 @@
 //!
 //! The HTTP API of PRODUCT.md as axum routers: one router per Lambda function (each mounted
 //! alone by its Lambda binary, all together by `billing-local`), one error type turned into a
-//! response in one place, and authentication that trusts only the API Gateway authorizer on
-//! Lambda.
+//! response in one place, typed request and response bodies with a generated OpenAPI document,
+//! JSON logs with a request id, and authentication that trusts only the API Gateway authorizer
+//! on Lambda.
 
 pub mod auth;
 pub mod clock;
 pub mod error;
 pub mod json;
 pub mod jwt;
+pub mod openapi;
 pub mod routes {
     //! Handlers, one module per resource.
     pub mod billing;
     pub mod card;
 }
 pub mod state;
+pub mod telemetry;
+pub mod wire;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use auth::{AuthMode, AuthorizerClaims, Caller};
-pub use error::{ApiError, ErrorType};
+pub use error::{ApiError, ErrorCode, ErrorType};
 pub use state::AppState;
+
+/// The overview's routes with their documentation (`GET /v1/billing`).
+pub fn billing_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new().routes(routes!(routes::billing::get_billing))
+}
+
+/// The card function's routes with their documentation: the overview (it shows the card),
+/// SetupIntents, the card itself, and the OpenAPI document.
+pub fn cards_routes() -> OpenApiRouter<Arc<AppState>> {
+    billing_routes()
+        .routes(routes!(routes::card::post_setup_intent))
+        .routes(routes!(routes::card::put_card, routes::card::delete_card))
+        .routes(routes!(openapi::get_openapi))
+}
 
 /// The account's billing overview (`GET /v1/billing`).
 pub fn billing_router() -> Router<Arc<AppState>> {
-    Router::new().route("/v1/billing", get(routes::billing::get_billing))
+    billing_routes().into()
 }
 
-/// The card function: the overview (it shows the card), SetupIntents, and the card itself.
+/// The card function: see [`cards_routes`].
 pub fn cards_router() -> Router<Arc<AppState>> {
-    billing_router()
-        .route(
-            "/v1/billing/setup-intents",
-            post(routes::card::post_setup_intent),
-        )
-        .route(
-            "/v1/billing/card",
-            put(routes::card::put_card).delete(routes::card::delete_card),
-        )
+    cards_routes().into()
 }
 
-/// Finishes a router: JSON 404/405 answers, the body size limit, and the state.
+/// Finishes a router: JSON 404/405 answers, the body size limit, the request log and span
+/// ([`telemetry::trace_request`]), and the state.
 pub fn finish(router: Router<Arc<AppState>>, state: Arc<AppState>) -> Router {
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(json::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(telemetry::trace_request))
         .with_state(state)
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        ErrorType::InvalidRequestError,
-        "route_not_found",
-        "There is no such route.",
-    )
+    ApiError::new(ErrorCode::RouteNotFound, "There is no such route.")
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        ErrorType::InvalidRequestError,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "This route does not accept that method.",
     )
 }

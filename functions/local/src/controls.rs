@@ -6,8 +6,8 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use billing_api::ApiError;
 use billing_api::json::{ApiJson, MAX_BODY_BYTES};
+use billing_api::{ApiError, ErrorCode};
 use billing_core::AccountId;
 use billing_core::ports::store::Store;
 use billing_core::usecases::usage::{UsageEvent, UsageRecorded, record_usage};
@@ -51,7 +51,10 @@ fn usage_events(body: Value) -> Result<Vec<UsageEvent>, ApiError> {
         .enumerate()
         .map(|(n, item)| {
             serde_json::from_value(item).map_err(|e| {
-                ApiError::invalid("invalid_usage_event", format!("usage event {n}: {e}"))
+                ApiError::new(
+                    ErrorCode::InvalidUsageEvent,
+                    format!("usage event {n}: {e}"),
+                )
             })
         })
         .collect()
@@ -124,7 +127,7 @@ async fn get_network(
     Path(account): Path<String>,
 ) -> Result<Json<NetworkView>, ApiError> {
     let account = AccountId::parse(&account).map_err(|e| {
-        ApiError::invalid("parameter_invalid", format!("account: {}", e.reason))
+        ApiError::new(ErrorCode::ParameterInvalid, format!("account: {}", e.reason))
             .with_param("account")
     })?;
     controls

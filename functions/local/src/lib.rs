@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use billing_api::{AppState, AuthMode, cards_router, finish};
+use billing_api::{AppState, AuthMode, cards_router, finish, telemetry};
 use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
 
 /// Settings of a local run.
@@ -70,6 +70,9 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         network,
     });
     let api = finish(cards_router(), state.clone());
-    let router = controls::router(controls).merge(api);
+    // The controls get the same request span and access line as the API.
+    let controls =
+        controls::router(controls).layer(axum::middleware::from_fn(telemetry::trace_request));
+    let router = controls.merge(api);
     Ok(LocalApp { router, state })
 }

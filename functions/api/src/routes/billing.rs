@@ -4,46 +4,33 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use billing_core::domain::account::StoredCard;
-use billing_core::usecases::overview::{BillingOverview, billing_overview};
-use serde_json::{Value, json};
+use billing_core::usecases::overview::billing_overview;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-
-/// The card object of the API: display fields only.
-pub fn card_json(card: &StoredCard) -> Value {
-    json!({
-        "brand": card.brand,
-        "last4": card.last4,
-        "exp_month": card.exp_month,
-        "exp_year": card.exp_year,
-        "funding": card.funding.as_str(),
-    })
-}
-
-fn overview_json(overview: &BillingOverview) -> Value {
-    json!({
-        "account_id": overview.account_id,
-        "status": overview.status,
-        "card": overview.card.as_ref().map(card_json),
-        "balance": {
-            "credits": overview.credits.get(),
-            "outstanding": overview.outstanding.get(),
-            "currency": overview.currency.code(),
-        },
-        "next_charge_at": overview.next_charge_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "purchase_in_flight": overview.purchase_in_flight,
-    })
-}
+use crate::wire::Billing;
 
 /// `GET /v1/billing`: the caller's billing at a glance.
+#[utoipa::path(
+    get,
+    path = "/v1/billing",
+    tag = "billing",
+    operation_id = "get_billing",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account's billing.", body = Billing),
+        (status = 401, description = "`unauthenticated`.", body = ErrorBody),
+        (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
+        (status = 500, description = "`internal_error`.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    )
+)]
 pub async fn get_billing(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Billing>, ApiError> {
     let overview =
         billing_overview(state.store.as_ref(), &caller.account, state.clock.now()).await?;
-    Ok(Json(overview_json(&overview)))
+    Ok(Json(Billing::from(&overview)))
 }

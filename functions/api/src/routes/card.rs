@@ -9,13 +9,12 @@ use axum::http::StatusCode;
 use billing_core::PaymentMethodId;
 use billing_core::usecases::card::{Holder, create_setup_intent, set_card};
 use billing_core::usecases::error::UseCaseError;
-use serde_json::{Value, json};
 
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::json::ApiJson;
-use crate::routes::billing::card_json;
+use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::json::JsonBody;
 use crate::state::AppState;
+use crate::wire::{Card, PutCard, SetupIntentCreated};
 
 fn holder(caller: &Caller) -> Holder<'_> {
     Holder {
@@ -25,10 +24,27 @@ fn holder(caller: &Caller) -> Holder<'_> {
 }
 
 /// `POST /v1/billing/setup-intents`: what Stripe Elements needs to collect a card.
+#[utoipa::path(
+    post,
+    path = "/v1/billing/setup-intents",
+    tag = "card",
+    operation_id = "create_setup_intent",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "A SetupIntent for the account's customer.", body = SetupIntentCreated),
+        (status = 401, description = "`unauthenticated`.", body = ErrorBody),
+        (status = 404, description = "`not_found`: the customer is gone at the card network.", body = ErrorBody),
+        (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
+        (status = 409, description = "`concurrent_update`.", body = ErrorBody),
+        (status = 410, description = "`account_deleted`.", body = ErrorBody),
+        (status = 500, description = "`internal_error`.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    )
+)]
 pub async fn post_setup_intent(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SetupIntentCreated>), ApiError> {
     let intent = create_setup_intent(
         state.store.as_ref(),
         state.gateway.as_ref(),
@@ -36,46 +52,22 @@ pub async fn post_setup_intent(
         state.clock.now(),
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "id": intent.id, "client_secret": intent.client_secret })),
-    ))
+    Ok((StatusCode::CREATED, Json(intent.into())))
 }
 
-/// Reads `{"payment_method": "pm_…"}`, naming the parameter in every refusal.
-fn payment_method_param(body: &Value) -> Result<PaymentMethodId, ApiError> {
+/// The PaymentMethod of a `PUT /v1/billing/card` body, parsed at the edge.
+fn payment_method(body: &PutCard) -> Result<PaymentMethodId, ApiError> {
     const PARAM: &str = "payment_method";
-    let object = body.as_object().ok_or_else(|| {
-        ApiError::invalid("invalid_request", "The request body must be a JSON object.")
-    })?;
-    if let Some(unknown) = object.keys().find(|key| key.as_str() != PARAM) {
-        return Err(ApiError::invalid(
-            "parameter_unknown",
-            format!("Unknown parameter `{unknown}`."),
-        )
-        .with_param(unknown.clone()));
-    }
-    let value = object.get(PARAM).ok_or_else(|| {
-        ApiError::invalid(
-            "parameter_missing",
-            "`payment_method` is required: the PaymentMethod id Stripe Elements returned.",
-        )
-        .with_param(PARAM)
-    })?;
-    let raw = value.as_str().ok_or_else(|| {
-        ApiError::invalid("parameter_invalid", "`payment_method` must be a string.")
-            .with_param(PARAM)
-    })?;
-    if raw.trim().is_empty() {
-        return Err(ApiError::invalid(
-            "parameter_invalid_empty",
+    if body.payment_method.trim().is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalidEmpty,
             "`payment_method` must not be empty.",
         )
         .with_param(PARAM));
     }
-    PaymentMethodId::parse(raw).map_err(|e| {
-        ApiError::invalid(
-            "parameter_invalid",
+    PaymentMethodId::parse(&body.payment_method).map_err(|e| {
+        ApiError::new(
+            ErrorCode::ParameterInvalid,
             format!(
                 "`payment_method` {}: a PaymentMethod id looks like `pm_…`.",
                 e.reason
@@ -86,12 +78,35 @@ fn payment_method_param(body: &Value) -> Result<PaymentMethodId, ApiError> {
 }
 
 /// `PUT /v1/billing/card`: adds the card, or replaces the one on file.
+#[utoipa::path(
+    put,
+    path = "/v1/billing/card",
+    tag = "card",
+    operation_id = "set_card",
+    security(("bearer" = [])),
+    request_body = PutCard,
+    responses(
+        (status = 200, description = "The card now on file.", body = Card),
+        (status = 400, description = "`invalid_json`, `invalid_request`, `parameter_missing`, `parameter_unknown`, `parameter_invalid`, `parameter_invalid_empty`.", body = ErrorBody),
+        (status = 401, description = "`unauthenticated`.", body = ErrorBody),
+        (status = 402, description = "`card_declined`, with `decline_code`.", body = ErrorBody),
+        (status = 404, description = "`payment_method_not_found`.", body = ErrorBody),
+        (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
+        (status = 409, description = "`concurrent_update`.", body = ErrorBody),
+        (status = 410, description = "`account_deleted`.", body = ErrorBody),
+        (status = 413, description = "`request_too_large` (bodies over 16 KiB).", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
+        (status = 422, description = "`card_prepaid_not_supported`, `card_funding_unsupported`, `card_expired`, `card_cvc_check_failed`, `card_address_check_failed`.", body = ErrorBody),
+        (status = 500, description = "`internal_error`.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    )
+)]
 pub async fn put_card(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let requested = payment_method_param(&body)?;
+    JsonBody(body): JsonBody<PutCard>,
+) -> Result<Json<Card>, ApiError> {
+    let requested = payment_method(&body)?;
     let outcome = set_card(
         state.store.as_ref(),
         state.gateway.as_ref(),
@@ -104,12 +119,24 @@ pub async fn put_card(
         tracing::warn!(account = %caller.account, "card change lease left to expire; the next change repairs");
     }
     if let Some(stale) = &outcome.old_card_left_attached {
-        tracing::warn!(account = %caller.account, payment_method = %stale, "replaced card could not be detached; it is no longer the default");
+        tracing::warn!(payment_method = %stale, "replaced card could not be detached; it is no longer the default");
     }
-    Ok(Json(card_json(&outcome.card)))
+    Ok(Json(Card::from(&outcome.card)))
 }
 
 /// `DELETE /v1/billing/card`: always refused; deleting the account removes payment details.
+#[utoipa::path(
+    delete,
+    path = "/v1/billing/card",
+    tag = "card",
+    operation_id = "delete_card",
+    security(("bearer" = [])),
+    responses(
+        (status = 401, description = "`unauthenticated`.", body = ErrorBody),
+        (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
+        (status = 409, description = "`card_required`: replace the card instead, or delete the account.", body = ErrorBody),
+    )
+)]
 pub async fn delete_card(_caller: Caller) -> ApiError {
     UseCaseError::CardRequired.into()
 }

@@ -1,0 +1,173 @@
+//! The generated OpenAPI document against the routers that serve the API: every route they
+//! mount is documented with its methods, and nothing documented is missing from them.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use billing_api::{AppState, AuthMode, cards_router, finish};
+use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const METHODS: [Method; 5] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+];
+
+/// Every route of PRODUCT.md's HTTP API, built or not: once a router mounts one, the document
+/// must list it.
+const CONTRACT_PATHS: [&str; 10] = [
+    "/v1/billing",
+    "/v1/billing/setup-intents",
+    "/v1/billing/card",
+    "/v1/billing/credit-purchases",
+    "/v1/billing/credit-purchases/cp_x",
+    "/v1/billing/invoices",
+    "/v1/billing/invoices/in_x",
+    "/v1/account",
+    "/v1/webhooks/stripe",
+    "/v1/openapi.json",
+];
+
+fn router(dir: &tempfile::TempDir) -> Router {
+    let clock = Arc::new(LocalClock::default());
+    let state = Arc::new(AppState {
+        store: Arc::new(EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap()),
+        gateway: Arc::new(
+            SimulatedCardNetwork::open(&dir.path().join("net.redb"), "http://127.0.0.1/").unwrap(),
+        ),
+        mailer: Arc::new(OutboxMailer::open(&dir.path().join("outbox"), clock.clone()).unwrap()),
+        clock,
+        auth: AuthMode::local("openapi-test").unwrap(),
+    });
+    finish(cards_router(), state)
+}
+
+fn document() -> Value {
+    serde_json::to_value(billing_api::openapi::document()).unwrap()
+}
+
+/// The operations the document lists, as (METHOD, path with `{param}` filled in).
+fn documented(document: &Value) -> BTreeSet<(String, String)> {
+    let mut operations = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let concrete = path.replace(['{', '}'], "");
+        for method in item.as_object().unwrap().keys() {
+            operations.insert((method.to_uppercase(), concrete.clone()));
+        }
+    }
+    operations
+}
+
+/// Whether the router has a handler for this method and path (unauthenticated, so no
+/// handler does anything).
+async fn mounted(router: &Router, method: &Method, path: &str) -> bool {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let code = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null)["error"]["code"]
+        .as_str()
+        .map(str::to_owned);
+    let unrouted = matches!(
+        code.as_deref(),
+        Some("route_not_found" | "method_not_allowed")
+    );
+    !(unrouted
+        && matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ))
+}
+
+#[tokio::test]
+async fn the_document_lists_exactly_the_routes_the_cards_router_mounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let router = router(&dir);
+    let document = document();
+    let documented = documented(&document);
+    let paths: BTreeSet<String> = documented
+        .iter()
+        .map(|(_, path)| path.clone())
+        .chain(CONTRACT_PATHS.iter().map(|p| (*p).to_owned()))
+        .collect();
+
+    let mut served = BTreeSet::new();
+    for path in &paths {
+        for method in &METHODS {
+            if mounted(&router, method, path).await {
+                served.insert((method.to_string(), path.clone()));
+            }
+        }
+    }
+
+    assert_eq!(served, documented);
+    assert!(documented.contains(&("PUT".to_owned(), "/v1/billing/card".to_owned())));
+}
+
+#[test]
+fn the_document_is_openapi_3_1_with_every_error_status_the_routes_answer() {
+    let document = document();
+    assert_eq!(document["openapi"], "3.1.0");
+    let status_of = |method: &str, path: &str| -> BTreeSet<String> {
+        document["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} is documented"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let set = |codes: &[&str]| codes.iter().map(|c| (*c).to_owned()).collect();
+    assert_eq!(
+        status_of("put", "/v1/billing/card"),
+        set(&[
+            "200", "400", "401", "402", "404", "405", "409", "410", "413", "415", "422", "500",
+            "503"
+        ])
+    );
+    assert_eq!(
+        status_of("get", "/v1/billing"),
+        set(&["200", "401", "405", "500", "503"])
+    );
+    assert_eq!(
+        status_of("delete", "/v1/billing/card"),
+        set(&["401", "405", "409"])
+    );
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            for (status, response) in operation["responses"].as_object().unwrap() {
+                if !status.starts_with('2') {
+                    assert_eq!(
+                        response["content"]["application/json"]["schema"]["$ref"],
+                        "#/components/schemas/ErrorBody",
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_document_is_served_without_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    let request = Request::get("/v1/openapi.json")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(&dir).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), document());
+}
