@@ -152,6 +152,13 @@ impl From<UseCaseError> for ApiError {
                 "account_deleted",
                 "This account has been deleted.",
             ),
+            UseCaseError::UsageEventConflict(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorType::InvalidRequestError,
+                "usage_event_conflict",
+                "This usage event id was recorded before with another account, amount or time.",
+            )
+            .with_param("id"),
             UseCaseError::NotFound => ApiError::not_found("object"),
             UseCaseError::PaymentMethodNotFound => ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -189,7 +196,10 @@ impl From<StoreError> for ApiError {
                 "Another change to this account happened at the same time. Please try again.",
             ),
             StoreError::Unavailable(_) => ApiError::unavailable(&error),
-            StoreError::Invalid(_) | StoreError::Corrupt(_) => ApiError::internal(&error),
+            StoreError::Invalid(_)
+            | StoreError::Corrupt(_)
+            | StoreError::EntriesExist { .. }
+            | StoreError::Misconfigured(_) => ApiError::internal(&error),
         }
     }
 }
