@@ -86,7 +86,10 @@ pub async fn close_account_period<S: Store + ?Sized>(
                 let invoice = close.has_invoice().then_some(id);
                 return Ok(ClosedPeriod::Closed { close, invoice });
             }
-            Err(StoreError::Conflict { index: 0 }) if close.has_invoice() => {
+            // The invoice, or its entry, exists (a store may name either first).
+            Err(StoreError::Conflict { index: 0 } | StoreError::EntriesExist { .. })
+                if close.has_invoice() =>
+            {
                 return Ok(ClosedPeriod::AlreadyInvoiced(id));
             }
             // The balance moved since it was read: read it again.

@@ -42,8 +42,17 @@ async fn dynamo_store(log: Option<RequestLog>) -> DynamoStore {
     DynamoStore::from_client(client, table)
 }
 
+/// A table of its own for each contract case: moto undoes a cancelled TransactWriteItems by
+/// putting back a copy of the whole table taken when the transaction began, which also undoes
+/// whatever other cases wrote to that table meanwhile (real DynamoDB undoes nothing it did not
+/// do). The usage cases cancel transactions on purpose (duplicates, closes twice).
 async fn store() -> Arc<dyn Store> {
-    Arc::new(dynamo_store(None).await)
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let name = unique_name("contract");
+    create_table(&client, &name)
+        .await
+        .expect("create a table in moto");
+    Arc::new(DynamoStore::from_client(client, name))
 }
 
 async fn mailer() -> MailHarness {
