@@ -452,7 +452,9 @@ pub trait LedgerStore: Store {
                 .items
                 .into_iter()
                 .map(|record| match record {
-                    Record::Due(mark) if mark.period == period && due_shard(&mark.account) == shard => {
+                    Record::Due(mark)
+                        if mark.period == period && due_shard(&mark.account) == shard =>
+                    {
                         Ok(mark.account)
                     }
                     other => Err(unexpected(&other.key(), &other)),

@@ -20,7 +20,10 @@ const BATCHES: usize = 20;
 async fn moto(method: &str, path: &str) -> String {
     let url = std::env::var("BILLING_TEST_MOTO_URL")
         .expect("run under scripts/with-stand-ins, which sets BILLING_TEST_MOTO_URL");
-    let authority = url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let authority = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
     let mut stream = tokio::net::TcpStream::connect(&authority).await.unwrap();
     let request =
         format!("{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Length: 0\r\n\r\n");
@@ -120,7 +123,11 @@ async fn measure(store: &DynamoStore, label: &str, batches: Vec<Vec<UsageEvent>>
     let mut sent = 0;
     for batch in &batches {
         let outcomes = record_usage_batch(store, batch, now).await.unwrap();
-        assert!(outcomes.iter().all(|o| matches!(o, UsageOutcome::Counted(_))));
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, UsageOutcome::Counted(_)))
+        );
         sent += batch.len();
     }
     moto("POST", "/moto-api/recorder/stop-recording").await;
@@ -159,7 +166,12 @@ async fn main() {
 
     let hot = AccountId::parse("acct_hot").unwrap();
     let first = (0..BATCHES).map(|n| events(&hot, n * BATCH)).collect();
-    measure(&store, "one hot account, first batches (account created)", first).await;
+    measure(
+        &store,
+        "one hot account, first batches (account created)",
+        first,
+    )
+    .await;
     let more = (BATCHES..2 * BATCHES)
         .map(|n| events(&hot, n * BATCH))
         .collect();

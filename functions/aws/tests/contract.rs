@@ -109,16 +109,16 @@ mod queue {
 
 mod dynamo {
     use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
     use billing_core::domain::account::Account;
+    use billing_core::domain::idempotency::IdempotencyRecord;
     use billing_core::domain::money::Micros;
+    use billing_core::ports::store::StoreError;
     use billing_core::ports::store::{
         AccountStore, Expect, InvoiceStore, ListQuery, Record, RecordKey, Transaction, Write,
     };
-    use billing_core::domain::idempotency::IdempotencyRecord;
-    use billing_core::ports::store::StoreError;
     use billing_core::rules::ledger::LedgerEntry;
     use billing_core::{AccountId, IdempotencyKey, InvoiceId, UsageEventId};
-    use aws_sdk_dynamodb::types::AttributeValue;
     use chrono::{TimeZone, Utc};
 
     fn account(id: &AccountId) -> Record {
@@ -241,8 +241,12 @@ mod dynamo {
         let table = table(&client).await;
         let id = billing_contract::unique_account("ttl");
         let created = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
-        let record =
-            IdempotencyRecord::claim(id.clone(), IdempotencyKey::parse("k").unwrap(), "d", created);
+        let record = IdempotencyRecord::claim(
+            id.clone(),
+            IdempotencyKey::parse("k").unwrap(),
+            "d",
+            created,
+        );
         store
             .commit(Transaction::new().with(Write::Put {
                 record: Record::Idempotency(record.clone()),

@@ -245,7 +245,11 @@ pub async fn an_append_names_every_entry_that_exists_and_writes_none(store: Shar
         .await
         .unwrap();
 
-    let batch = vec![usage(&a, 10, t0()), usage(&b, 20, t0()), usage(&c, 99, t0())];
+    let batch = vec![
+        usage(&a, 10, t0()),
+        usage(&b, 20, t0()),
+        usage(&c, 99, t0()),
+    ];
     let Err(StoreError::EntriesExist { index, existing }) =
         store.commit(append(&id, batch, Expect::Any)).await
     else {
@@ -259,7 +263,10 @@ pub async fn an_append_names_every_entry_that_exists_and_writes_none(store: Shar
     found.sort_by(|x, y| x.1.id.cmp(&y.1.id));
     assert_eq!(
         found,
-        [(id.clone(), usage(&a, 10, t0())), (other, usage(&c, 30, t0()))]
+        [
+            (id.clone(), usage(&a, 10, t0())),
+            (other, usage(&c, 30, t0()))
+        ]
     );
     assert_eq!(store.balance(&id).await.unwrap().amount, Micros::new(-10));
 }
@@ -295,7 +302,10 @@ pub async fn the_balance_item_keeps_a_version_and_usage_totals_by_period(store: 
     let totals: Vec<_> = state.usage.into_iter().collect();
     assert_eq!(
         totals,
-        [(BillingPeriod::new(2026, 11).unwrap(), Micros::new(1_000_000))]
+        [(
+            BillingPeriod::new(2026, 11).unwrap(),
+            Micros::new(1_000_000)
+        )]
     );
 }
 
@@ -319,7 +329,11 @@ pub async fn due_marks_list_one_shard_of_a_period_in_account_order(store: Shared
     store.commit(transaction).await.unwrap();
 
     let shard = due_shard(&ids[0]);
-    let mine: Vec<_> = ids.iter().filter(|id| due_shard(id) == shard).cloned().collect();
+    let mine: Vec<_> = ids
+        .iter()
+        .filter(|id| due_shard(id) == shard)
+        .cloned()
+        .collect();
     let mut seen = Vec::new();
     let mut after = None;
     loop {
@@ -330,7 +344,11 @@ pub async fn due_marks_list_one_shard_of_a_period_in_account_order(store: Shared
             break;
         }
     }
-    let listed: Vec<_> = seen.iter().filter(|id| mine.contains(id)).cloned().collect();
+    let listed: Vec<_> = seen
+        .iter()
+        .filter(|id| mine.contains(id))
+        .cloned()
+        .collect();
     assert_eq!(listed, mine);
     assert!(seen.iter().all(|id| due_shard(id) == shard));
     let next = store
@@ -426,8 +444,12 @@ pub async fn accounts_list_in_id_order_across_pages(store: SharedStore) {
 pub async fn delete_and_check_honour_their_conditions(store: SharedStore) {
     let id = unique_account("delete");
     let key = RecordKey::Idempotency(id.clone(), IdempotencyKey::parse("k1").unwrap());
-    let mut record =
-        IdempotencyRecord::claim(id.clone(), IdempotencyKey::parse("k1").unwrap(), "digest", t0());
+    let mut record = IdempotencyRecord::claim(
+        id.clone(),
+        IdempotencyKey::parse("k1").unwrap(),
+        "digest",
+        t0(),
+    );
     record.outcome = Some(KeyedOutcome::Purchase {
         purchase: PurchaseId::parse("cp_1").unwrap(),
     });

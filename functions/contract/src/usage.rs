@@ -119,7 +119,10 @@ pub async fn a_reused_event_id_with_other_content_is_refused_and_counts_once(sto
         record_usage(store.as_ref(), &renamed, now).await.unwrap(),
         UsageRecorded::Duplicate
     );
-    assert_eq!(store.balance(&id).await.unwrap().amount, Micros::new(-1_000_000));
+    assert_eq!(
+        store.balance(&id).await.unwrap().amount,
+        Micros::new(-1_000_000)
+    );
     assert_eq!(store.balance(&other).await.unwrap().amount, Micros::ZERO);
 }
 
@@ -141,7 +144,9 @@ pub async fn a_batch_with_duplicates_counts_every_other_event_once(store: Shared
     conflicting.amount_micros += 1;
     batch.push(conflicting);
 
-    let outcomes = record_usage_batch(store.as_ref(), &batch, now).await.unwrap();
+    let outcomes = record_usage_batch(store.as_ref(), &batch, now)
+        .await
+        .unwrap();
     let counted = |want| outcomes.iter().filter(|o| **o == want).count();
     assert_eq!(counted(UsageOutcome::Counted(UsageRecorded::Recorded)), 148);
     assert_eq!(counted(UsageOutcome::Counted(UsageRecorded::Duplicate)), 3);
@@ -214,15 +219,21 @@ pub async fn usage_after_the_period_end_arriving_before_the_close_is_not_invoice
 /// invoice, never lost and never on October's again.
 pub async fn late_usage_for_a_closed_month_lands_in_the_next_invoice(store: SharedStore) {
     let id = unique_account("late");
-    record_usage(store.as_ref(), &event(&id, "oct", 10_000_000, at(10, 20, 12)), at(10, 20, 12))
-        .await
-        .unwrap();
+    record_usage(
+        store.as_ref(),
+        &event(&id, "oct", 10_000_000, at(10, 20, 12)),
+        at(10, 20, 12),
+    )
+    .await
+    .unwrap();
     close_account_period(store.as_ref(), &id, october(), october().charge_at())
         .await
         .unwrap();
 
     let late = event(&id, "late", 3_000_000, at(10, 30, 12));
-    record_usage(store.as_ref(), &late, at(11, 5, 9)).await.unwrap();
+    record_usage(store.as_ref(), &late, at(11, 5, 9))
+        .await
+        .unwrap();
     let november_usage = event(&id, "nov", 2_000_000, at(11, 10, 12));
     record_usage(store.as_ref(), &november_usage, at(11, 10, 12))
         .await
@@ -230,7 +241,10 @@ pub async fn late_usage_for_a_closed_month_lands_in_the_next_invoice(store: Shar
     assert!(is_due(&store, &id, october().next()).await);
 
     let again = close_account_period(store.as_ref(), &id, october(), at(11, 5, 10)).await;
-    assert_eq!(again.unwrap(), ClosedPeriod::AlreadyInvoiced(invoice_id(october())));
+    assert_eq!(
+        again.unwrap(),
+        ClosedPeriod::AlreadyInvoiced(invoice_id(october()))
+    );
     let november = october().next();
     let ClosedPeriod::Closed { close, invoice } =
         close_account_period(store.as_ref(), &id, november, november.charge_at())
@@ -249,9 +263,13 @@ pub async fn late_usage_for_a_closed_month_lands_in_the_next_invoice(store: Shar
 /// the next month so that close visits it even without new usage.
 pub async fn an_amount_under_the_minimum_marks_the_account_due_next_month(store: SharedStore) {
     let id = unique_account("carry");
-    record_usage(store.as_ref(), &event(&id, "small", 300_000, at(10, 20, 12)), at(10, 20, 12))
-        .await
-        .unwrap();
+    record_usage(
+        store.as_ref(),
+        &event(&id, "small", 300_000, at(10, 20, 12)),
+        at(10, 20, 12),
+    )
+    .await
+    .unwrap();
     let closed = close_account_period(store.as_ref(), &id, october(), october().charge_at())
         .await
         .unwrap();

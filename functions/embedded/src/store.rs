@@ -74,7 +74,10 @@ fn entry_key(account: &AccountId, entry: &LedgerEntry) -> String {
     billing_core::ports::store::entry_scope(account, entry)
 }
 
-fn read_balance(table: &impl ReadableTable<&'static str, &'static [u8]>, account: &AccountId) -> Result<BalanceState, StoreError> {
+fn read_balance(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    account: &AccountId,
+) -> Result<BalanceState, StoreError> {
     match table.get(account.as_str()).map_err(storage)? {
         None => Ok(BalanceState::default()),
         Some(bytes) => serde_json::from_slice(bytes.value()).map_err(corrupt),
@@ -235,7 +238,10 @@ impl EmbeddedStore {
                     .as_ref()
                     .map_or(prefix.clone(), |a| format!("{prefix}{a}"));
                 let end = format!("{}$", prefix.trim_end_matches('#'));
-                for item in records.range(start.as_str()..end.as_str()).map_err(storage)? {
+                for item in records
+                    .range(start.as_str()..end.as_str())
+                    .map_err(storage)?
+                {
                     let (key, value) = item.map_err(storage)?;
                     if after.is_some() && key.value() == start {
                         continue;

@@ -42,11 +42,7 @@ pub struct BalanceState {
 impl BalanceState {
     /// Usage that occurred after `period` ended (positive), which the close leaves for later.
     pub fn usage_after(&self, period: BillingPeriod) -> Result<Micros, MoneyError> {
-        Micros::checked_sum(
-            self.usage
-                .range(period.next()..)
-                .map(|(_, amount)| *amount),
-        )
+        Micros::checked_sum(self.usage.range(period.next()..).map(|(_, amount)| *amount))
     }
 
     /// **The close of `period` from the balance item**: [`close_from_totals`] over the

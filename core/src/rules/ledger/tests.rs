@@ -247,7 +247,10 @@ mod balance_state {
         ]);
         let close = state.close(october(), STRIPE_MINIMUM_CHARGE).unwrap();
         assert_eq!(close.invoice, Cents::new(1_000));
-        assert_eq!(state.usage_after(october()).unwrap(), Micros::new(7_000_000));
+        assert_eq!(
+            state.usage_after(october()).unwrap(),
+            Micros::new(7_000_000)
+        );
     }
 
     #[test]

@@ -10,8 +10,8 @@ use crate::domain::account::{Account, AccountStatus};
 use crate::domain::ids::AccountId;
 use crate::error::ParseError;
 use crate::ports::store::{
-    AccountStore, DueMark, ExistingEntry, Expect, MAX_TRANSACTION_ITEMS, Record, Store,
-    StoreError, Transaction, Write,
+    AccountStore, DueMark, ExistingEntry, Expect, MAX_TRANSACTION_ITEMS, Record, Store, StoreError,
+    Transaction, Write,
 };
 use crate::rules::ledger::{LedgerEntry, due_periods};
 use crate::usecases::error::UseCaseError;

@@ -28,7 +28,11 @@ fn an_event_costing_up_to_ten_thousand_dollars_becomes_a_negative_entry() {
 fn amounts_above_the_bound_or_below_zero_are_refused() {
     for amount in [MAX_EVENT_MICROS + 1, i64::MAX, -1, i64::MIN] {
         let refused = event(amount, now()).entry(now());
-        assert_eq!(refused.map_err(|e| e.field), Err("amount_micros"), "{amount}");
+        assert_eq!(
+            refused.map_err(|e| e.field),
+            Err("amount_micros"),
+            "{amount}"
+        );
     }
 }
 

@@ -156,7 +156,10 @@ fn cancellation(
 /// Reasons come one per action, in action order. Entries found to exist win (the caller
 /// drops them and sends the rest); otherwise the first `ConditionalCheckFailed` names the
 /// action, and the action its write.
-fn classify(write_of: &[Origin], reasons: &[(&str, Option<Item>)]) -> Result<Cancelled, StoreError> {
+fn classify(
+    write_of: &[Origin],
+    reasons: &[(&str, Option<Item>)],
+) -> Result<Cancelled, StoreError> {
     let origin = |action: usize| {
         write_of.get(action).copied().ok_or_else(|| {
             StoreError::Unavailable(format!("cancellation reason {action} names no action"))
@@ -217,11 +220,26 @@ mod tests {
 
     // An Append of two entries is three actions (entry, entry, balance) of write 2.
     const WRITES: [Origin; 5] = [
-        Origin { write: 0, entry: false },
-        Origin { write: 1, entry: false },
-        Origin { write: 2, entry: true },
-        Origin { write: 2, entry: true },
-        Origin { write: 2, entry: false },
+        Origin {
+            write: 0,
+            entry: false,
+        },
+        Origin {
+            write: 1,
+            entry: false,
+        },
+        Origin {
+            write: 2,
+            entry: true,
+        },
+        Origin {
+            write: 2,
+            entry: true,
+        },
+        Origin {
+            write: 2,
+            entry: false,
+        },
     ];
 
     fn reasons<'a>(codes: &[&'a str]) -> Vec<(&'a str, Option<Item>)> {

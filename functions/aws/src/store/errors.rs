@@ -33,9 +33,7 @@ pub(crate) fn service(operation: &str, error: &impl ProvideErrorMetadata) -> Sto
         "ValidationException" | "SerializationException" => StoreError::Invalid(message),
         // The function may not use the table, or the table does not exist: a deploy is wrong,
         // and sending the same call again cannot help.
-        "AccessDeniedException" | "ResourceNotFoundException" => {
-            StoreError::Misconfigured(message)
-        }
+        "AccessDeniedException" | "ResourceNotFoundException" => StoreError::Misconfigured(message),
         // Throttling, provisioned throughput, internal errors, an item collection over its
         // size: time (or an operator raising a limit) can fix these.
         _ => StoreError::Unavailable(message),

@@ -123,7 +123,9 @@ pub(crate) fn decode_balance(item: &Item) -> Result<BalanceState, StoreError> {
         if name == BALANCE {
             state.amount = Micros::new(int(value).ok_or_else(error)?);
         } else if name == VERSION {
-            state.version = int(value).and_then(|v| u64::try_from(v).ok()).ok_or_else(error)?;
+            state.version = int(value)
+                .and_then(|v| u64::try_from(v).ok())
+                .ok_or_else(error)?;
         } else if let Some(period) = name.strip_prefix(USAGE_PREFIX) {
             let period = BillingPeriod::parse(period).map_err(|_| error())?;
             state

@@ -148,8 +148,12 @@ fn stays_within_limit(action: &mut Action, placeholder: &str, delta: i64) -> Str
     let limit = i128::from(LEDGER_LIMIT.get());
     let delta = i128::from(delta);
     let (lo, hi) = (-limit - delta, limit - delta);
-    action.values.insert(format!(":{placeholder}lo"), items::number(lo));
-    action.values.insert(format!(":{placeholder}hi"), items::number(hi));
+    action
+        .values
+        .insert(format!(":{placeholder}lo"), items::number(lo));
+    action
+        .values
+        .insert(format!(":{placeholder}hi"), items::number(hi));
     let within = format!("#{placeholder} BETWEEN :{placeholder}lo AND :{placeholder}hi");
     if lo <= 0 && 0 <= hi {
         format!("(attribute_not_exists(#{placeholder}) OR {within})")
@@ -178,7 +182,11 @@ fn balance_update(
         .values
         .insert(":amount".to_owned(), items::number(moved.amount.get()));
     action.values.insert(":one".to_owned(), items::number(1));
-    conditions.push(stays_within_limit(&mut action, "balance", moved.amount.get()));
+    conditions.push(stays_within_limit(
+        &mut action,
+        "balance",
+        moved.amount.get(),
+    ));
     for (n, (period, amount)) in moved.usage.iter().enumerate() {
         let placeholder = format!("u{n}");
         action
