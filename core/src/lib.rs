@@ -38,6 +38,7 @@ pub mod ports {
 /// Use cases: rules plus ports.
 pub mod usecases {
     pub mod card;
+    pub mod close;
     pub mod error;
     pub mod overview;
     pub mod usage;

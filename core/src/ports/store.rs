@@ -4,9 +4,12 @@
 //! a write can be made conditional on the record's version (or its absence), and a
 //! [`Transaction`] applies all of its writes or none. Adapters implement the four methods of
 //! [`Store`]; the typed role facades ([`AccountStore`], [`LedgerStore`], …) are built on them.
+//!
+//! Money is read only from items read with strong consistency: the balance item
+//! ([`Store::balance`]) and records by key. Listings ([`ListQuery`]) may come from an index
+//! and lag: they find accounts, they never give amounts.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -14,13 +17,45 @@ use crate::domain::account::Account;
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::ids::{AccountId, IdempotencyKey, InvoiceId, PurchaseId};
 use crate::domain::invoice::Invoice;
-use crate::domain::money::Micros;
 use crate::domain::purchase::{Purchase, PurchaseSlot};
-use crate::rules::ledger::LedgerEntry;
+use crate::rules::ledger::{BalanceState, EntryKind, LedgerEntry, due_shard};
+use crate::rules::period::BillingPeriod;
 
 /// Most items one transaction may touch (DynamoDB's TransactWriteItems limit). An `Append`
-/// touches two: the entry and the running balance.
+/// touches one per entry plus the account's balance item.
 pub const MAX_TRANSACTION_ITEMS: usize = 100;
+
+/// Marks an account as one the monthly charge of `period` must visit. Written with the usage
+/// that makes it due (and by a close that carries an amount over), found by
+/// [`ListQuery::Due`] without reading any account that has nothing to pay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueMark {
+    /// The account.
+    pub account: AccountId,
+    /// The period whose charge must visit it.
+    pub period: BillingPeriod,
+}
+
+/// An entry that already existed when an `Append` tried to add it, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingEntry {
+    /// The account it was recorded for.
+    pub account: AccountId,
+    /// The entry as stored.
+    pub entry: LedgerEntry,
+}
+
+/// The key under which an entry is unique. Usage entries are unique across all accounts (an
+/// event id names one event, whoever it was reported for), every other entry within its
+/// account.
+pub fn entry_scope(account: &AccountId, entry: &LedgerEntry) -> String {
+    match entry.kind {
+        EntryKind::Usage => format!("entry:{}", entry.id.as_str()),
+        EntryKind::CreditPurchase | EntryKind::Invoiced | EntryKind::Adjustment => {
+            format!("entry:{account}:{}", entry.id.as_str())
+        }
+    }
+}
 
 /// A stored record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +71,8 @@ pub enum Record {
     Invoice(Invoice),
     /// A claimed idempotency key.
     Idempotency(IdempotencyRecord),
+    /// An account the monthly charge of a period must visit.
+    Due(DueMark),
 }
 
 /// Where a record lives. Every key belongs to exactly one account.
@@ -51,6 +88,8 @@ pub enum RecordKey {
     Invoice(AccountId, InvoiceId),
     /// An idempotency record.
     Idempotency(AccountId, IdempotencyKey),
+    /// A due mark.
+    Due(AccountId, BillingPeriod),
 }
 
 impl RecordKey {
@@ -61,7 +100,8 @@ impl RecordKey {
             | Self::Purchase(a, _)
             | Self::PurchaseSlot(a)
             | Self::Invoice(a, _)
-            | Self::Idempotency(a, _) => a,
+            | Self::Idempotency(a, _)
+            | Self::Due(a, _) => a,
         }
     }
 }
@@ -75,6 +115,7 @@ impl Record {
             Self::PurchaseSlot(s) => RecordKey::PurchaseSlot(s.account.clone()),
             Self::Invoice(i) => RecordKey::Invoice(i.account.clone(), i.id.clone()),
             Self::Idempotency(r) => RecordKey::Idempotency(r.account.clone(), r.key.clone()),
+            Self::Due(d) => RecordKey::Due(d.account.clone(), d.period),
         }
     }
 }
@@ -124,13 +165,19 @@ pub enum Write {
         /// The condition.
         expect: Expect,
     },
-    /// Append a ledger entry and move the account's balance by its amount. Fails when an
-    /// entry with the same id exists, which is what makes each cause count once.
+    /// Append ledger entries to one account and move its balance item once: the balance by
+    /// their sum, the version by one, each period's usage total by its usage. Fails with
+    /// [`StoreError::EntriesExist`] when any entry exists (naming every one that does), which is
+    /// what makes each cause count once; fails with [`StoreError::Conflict`] when `balance`
+    /// does not hold for the balance item's version (`Absent`: no entry yet) or the balance or a
+    /// total would leave ±[`LEDGER_LIMIT`](crate::rules::ledger::LEDGER_LIMIT).
     Append {
         /// The account.
         account: AccountId,
-        /// The entry.
-        entry: LedgerEntry,
+        /// The entries (at least one; ids distinct).
+        entries: Vec<LedgerEntry>,
+        /// Condition on the balance item's version.
+        balance: Expect,
     },
 }
 
@@ -140,12 +187,11 @@ impl Write {
         match self {
             Self::Put { record, .. } => vec![format!("{:?}", record.key())],
             Self::Delete { key, .. } | Self::Check { key, .. } => vec![format!("{key:?}")],
-            Self::Append { account, entry } => {
-                vec![
-                    format!("balance:{account}"),
-                    format!("entry:{account}:{}", entry.id.as_str()),
-                ]
-            }
+            Self::Append {
+                account, entries, ..
+            } => std::iter::once(format!("balance:{account}"))
+                .chain(entries.iter().map(|entry| entry_scope(account, entry)))
+                .collect(),
         }
     }
 }
@@ -184,6 +230,13 @@ impl Transaction {
     /// `Append` per account).
     pub fn validate(&self) -> Result<(), StoreError> {
         let touched: Vec<String> = self.writes.iter().flat_map(Write::touches).collect();
+        let empty_append = self
+            .writes
+            .iter()
+            .any(|w| matches!(w, Write::Append { entries, .. } if entries.is_empty()));
+        if empty_append {
+            return Err(StoreError::Invalid("an append needs an entry".into()));
+        }
         if self.writes.is_empty() || touched.len() > MAX_TRANSACTION_ITEMS {
             return Err(StoreError::Invalid(format!(
                 "a transaction touches 1 to {MAX_TRANSACTION_ITEMS} items, not {}",
@@ -217,6 +270,18 @@ pub enum ListQuery {
         /// Exclusive cursor.
         starting_after: Option<InvoiceId>,
     },
+    /// One shard of the accounts the monthly charge of `period` must visit (their
+    /// [`DueMark`]s), in account id order, after `after`. Listed from an index: it finds
+    /// accounts, and each visit reads the account's balance item itself.
+    Due {
+        /// The period.
+        period: BillingPeriod,
+        /// The shard, below [`DUE_SHARDS`](crate::rules::ledger::DUE_SHARDS); an account's
+        /// is [`due_shard`](crate::rules::ledger::due_shard).
+        shard: u16,
+        /// Exclusive cursor.
+        after: Option<AccountId>,
+    },
 }
 
 /// One page of a listing.
@@ -232,12 +297,20 @@ pub struct Page<T> {
 /// that someone else got there first.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum StoreError {
-    /// The condition of write `index` did not hold (or an `Append`'s entry exists); nothing
-    /// was written.
+    /// The condition of write `index` did not hold; nothing was written.
     #[error("condition failed on write {index}")]
     Conflict {
         /// Index into [`Transaction::writes`].
         index: usize,
+    },
+    /// Entries of the `Append` at `index` already exist (all of them are named, as stored);
+    /// nothing was written.
+    #[error("{} entries of write {index} exist", existing.len())]
+    EntriesExist {
+        /// Index into [`Transaction::writes`].
+        index: usize,
+        /// Every entry of the write that exists.
+        existing: Vec<ExistingEntry>,
     },
     /// The request cannot be honoured as made (a bug in the caller).
     #[error("invalid store request: {0}")]
@@ -248,6 +321,24 @@ pub enum StoreError {
     /// Stored data did not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The store is not set up for this caller (access denied, missing table): an operator
+    /// must act, and sending the same call again cannot help.
+    #[error("store misconfigured: {0}")]
+    Misconfigured(String),
+}
+
+impl StoreError {
+    /// Whether the same call may succeed later without anyone changing anything.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Conflict { .. }
+            | Self::EntriesExist { .. }
+            | Self::Invalid(_)
+            | Self::Corrupt(_)
+            | Self::Misconfigured(_) => false,
+        }
+    }
 }
 
 /// The store port.
@@ -259,15 +350,9 @@ pub trait Store: Send + Sync {
     /// One page of a listing, at most `limit` items (1–100).
     async fn list(&self, query: &ListQuery, limit: usize) -> Result<Page<Record>, StoreError>;
 
-    /// The account's balance: the sum of its ledger entries (zero when it has none).
-    async fn balance(&self, account: &AccountId) -> Result<Micros, StoreError>;
-
-    /// The account's ledger entries effective at or after `since`, oldest first.
-    async fn entries_since(
-        &self,
-        account: &AccountId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<LedgerEntry>, StoreError>;
+    /// The account's balance item, read with strong consistency: balance, version and usage
+    /// totals by period, together (the default state when the account has no entry).
+    async fn balance(&self, account: &AccountId) -> Result<BalanceState, StoreError>;
 
     /// Applies every write or none.
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError>;
@@ -346,8 +431,42 @@ pub trait IdempotencyStore: Store {
         RecordKey::Idempotency(account.clone(), key.clone()));
 }
 
-/// The ledger, typed: [`Store::balance`], [`Store::entries_since`] and `Append` writes.
-pub trait LedgerStore: Store {}
+/// The ledger, typed: [`Store::balance`], `Append` writes and the due index.
+pub trait LedgerStore: Store {
+    /// One page of a shard of the accounts the charge of `period` must visit, in id order.
+    fn due_accounts(
+        &self,
+        period: BillingPeriod,
+        shard: u16,
+        after: Option<AccountId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<AccountId>, StoreError>> + Send {
+        let query = ListQuery::Due {
+            period,
+            shard,
+            after,
+        };
+        async move {
+            let page = self.list(&query, limit).await?;
+            let items = page
+                .items
+                .into_iter()
+                .map(|record| match record {
+                    Record::Due(mark)
+                        if mark.period == period && due_shard(&mark.account) == shard =>
+                    {
+                        Ok(mark.account)
+                    }
+                    other => Err(unexpected(&other.key(), &other)),
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(Page {
+                items,
+                has_more: page.has_more,
+            })
+        }
+    }
+}
 
 impl<S: Store + ?Sized> AccountStore for S {}
 impl<S: Store + ?Sized> PurchaseStore for S {}
@@ -355,52 +474,60 @@ impl<S: Store + ?Sized> InvoiceStore for S {}
 impl<S: Store + ?Sized> IdempotencyStore for S {}
 impl<S: Store + ?Sized> LedgerStore for S {}
 
-impl StoreError {
-    /// Whether the same call may succeed if made again later (a queue worker tells its runtime
-    /// to redeliver): only an outage. A condition that did not hold is an answer, not a fault
-    /// (the entry exists, or someone else won; a use case that should try again with fresh
-    /// reads does so itself), and a bad request or corrupt data stays so.
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::Unavailable(_) => true,
-            Self::Conflict { .. } | Self::Invalid(_) | Self::Corrupt(_) => false,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::{DateTime, Utc};
+
     use super::*;
     use crate::domain::ids::UsageEventId;
+    use crate::domain::money::Micros;
 
-    fn append(account: &str, event: &str) -> Write {
-        let entry = LedgerEntry::usage(
+    fn usage(event: &str) -> LedgerEntry {
+        LedgerEntry::usage(
             &UsageEventId::parse(event).unwrap(),
             Micros::new(1),
             DateTime::<Utc>::UNIX_EPOCH,
             "",
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    fn append(account: &str, events: &[&str]) -> Write {
         Write::Append {
             account: AccountId::parse(account).unwrap(),
-            entry,
+            entries: events.iter().map(|e| usage(e)).collect(),
+            balance: Expect::Any,
         }
     }
 
     #[test]
-    fn an_append_counts_as_two_items_towards_the_limit() {
-        let fifty: Transaction = (0..50).fold(Transaction::new(), |t, n| {
-            t.with(append(&format!("a{n}"), "e"))
-        });
-        assert_eq!(fifty.validate(), Ok(()));
-        let too_many = fifty.with(append("a50", "e"));
+    fn an_append_counts_its_entries_and_one_balance_towards_the_limit() {
+        let events: Vec<String> = (0..99).map(|n| format!("e{n}")).collect();
+        let events: Vec<&str> = events.iter().map(String::as_str).collect();
+        let full = Transaction::new().with(append("a", &events));
+        assert_eq!(full.validate(), Ok(()));
+        let too_many = full.with(append("b", &["e99"]));
         assert!(matches!(too_many.validate(), Err(StoreError::Invalid(_))));
     }
 
     #[test]
-    fn an_empty_transaction_is_refused() {
+    fn a_usage_event_id_is_one_item_whichever_account_it_is_appended_to() {
+        let twice = Transaction::new()
+            .with(append("a", &["e1"]))
+            .with(append("b", &["e1"]));
+        assert!(matches!(twice.validate(), Err(StoreError::Invalid(_))));
+        let same_batch = Transaction::new().with(append("a", &["e1", "e1"]));
+        assert!(matches!(same_batch.validate(), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
+    fn an_empty_transaction_or_append_is_refused() {
         assert!(matches!(
             Transaction::new().validate(),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            Transaction::new().with(append("a", &[])).validate(),
             Err(StoreError::Invalid(_))
         ));
     }

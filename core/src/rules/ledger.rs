@@ -14,6 +14,10 @@ use crate::domain::money::{Cents, Micros};
 use crate::error::MoneyError;
 use crate::rules::period::BillingPeriod;
 
+mod state;
+
+pub use state::{BalanceMove, BalanceState, DUE_SHARDS, LEDGER_LIMIT, due_periods, due_shard};
+
 /// Stripe's minimum charge for USD; smaller amounts carry over to the next period.
 pub const STRIPE_MINIMUM_CHARGE: Cents = Cents::new(50);
 

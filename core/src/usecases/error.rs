@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+use crate::domain::ids::UsageEventId;
 use crate::error::{MoneyError, ParseError};
 use crate::ports::gateway::GatewayError;
 use crate::ports::store::StoreError;
@@ -19,6 +20,9 @@ pub enum UseCaseError {
     /// The account has been deleted.
     #[error("account deleted")]
     AccountDeleted,
+    /// A usage event id was recorded before with another account, amount or time.
+    #[error("usage event {0} was recorded before with another content")]
+    UsageEventConflict(UsageEventId),
     /// The thing asked for does not exist for this account.
     #[error("not found")]
     NotFound,
@@ -65,7 +69,8 @@ impl UseCaseError {
             | Self::NotFound
             | Self::PaymentMethodNotFound
             | Self::CardRefused(_)
-            | Self::CardRequired => false,
+            | Self::CardRequired
+            | Self::UsageEventConflict(_) => false,
         }
     }
 }

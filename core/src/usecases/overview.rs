@@ -53,7 +53,7 @@ pub async fn billing_overview<S: Store + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<BillingOverview, UseCaseError> {
     let record = store.account(account).await?.map(|v| v.value);
-    let view = BalanceView::of(store.balance(account).await?)?;
+    let view = BalanceView::of(store.balance(account).await?.amount)?;
 
     let mut unpaid = Cents::ZERO;
     let mut cursor = None;

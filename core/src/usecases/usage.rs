@@ -1,15 +1,38 @@
-//! Recording metered usage: each event counts exactly once, whatever the delivery.
+//! Recording metered usage: each event counts exactly once, whatever the delivery, and no
+//! event can break an account.
+//!
+//! A batch is checked whole before anything is written: one event out of bounds refuses the
+//! batch and writes nothing. What only the store can tell (the id was seen before, with the
+//! same or another content; the account is deleted) is answered per event. Events are grouped
+//! by account, and each account's events are written [`EVENTS_PER_WRITE`] at a time, each
+//! chunk one atomic write: its entries, one balance-item update, its due marks.
 
-use chrono::{DateTime, Utc};
+mod batch;
+
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
-use crate::domain::account::{Account, AccountStatus};
 use crate::domain::ids::{AccountId, UsageEventId};
 use crate::domain::money::Micros;
 use crate::error::ParseError;
-use crate::ports::store::{AccountStore, Expect, Record, Store, StoreError, Transaction, Write};
+use crate::ports::store::{Store, StoreError};
 use crate::rules::ledger::LedgerEntry;
 use crate::usecases::error::UseCaseError;
+
+pub use batch::{EVENTS_PER_WRITE, record_usage_batch};
+
+/// The most one event may cost: 10,000 USD in micro-USD. No single API call of the platform
+/// comes near it; anything above is a metering bug, and refusing it keeps one bad event from
+/// swamping a balance.
+pub const MAX_EVENT_MICROS: i64 = 10_000_000_000;
+
+/// How far after `now` an event may say it occurred: clock skew between metering hosts.
+/// Usage dated later could otherwise be billed in a month that has not happened yet.
+pub const MAX_FUTURE_SKEW: Duration = Duration::minutes(5);
+
+/// How long before `now` an event may say it occurred. Older usage is still billed (in the
+/// period it arrives in), but a year is far beyond any redelivery: older is a broken clock.
+pub const MAX_LATENESS: Duration = Duration::days(366);
 
 /// Longest description kept on a ledger line.
 const MAX_DESCRIPTION: usize = 500;
@@ -22,7 +45,7 @@ pub struct UsageEvent {
     pub id: UsageEventId,
     /// Whose usage.
     pub account_id: AccountId,
-    /// Cost in micro-USD, zero or more.
+    /// Cost in micro-USD, `0..=MAX_EVENT_MICROS`.
     pub amount_micros: i64,
     /// When it happened; decides the billing period.
     pub occurred_at: DateTime<Utc>,
@@ -31,65 +54,92 @@ pub struct UsageEvent {
     pub description: String,
 }
 
+impl UsageEvent {
+    /// The ledger entry of the event, if it is within bounds at `now`.
+    pub fn entry(&self, now: DateTime<Utc>) -> Result<LedgerEntry, ParseError> {
+        if !(0..=MAX_EVENT_MICROS).contains(&self.amount_micros) {
+            return Err(ParseError {
+                field: "amount_micros",
+                reason: format!("must be 0 to {MAX_EVENT_MICROS} (10,000 USD)"),
+            });
+        }
+        if self.occurred_at > now + MAX_FUTURE_SKEW || self.occurred_at < now - MAX_LATENESS {
+            return Err(ParseError {
+                field: "occurred_at",
+                reason: "must be within the last 366 days and at most 5 minutes from now".into(),
+            });
+        }
+        let description: String = self.description.chars().take(MAX_DESCRIPTION).collect();
+        LedgerEntry::usage(
+            &self.id,
+            Micros::new(self.amount_micros),
+            self.occurred_at,
+            description,
+        )
+        .map_err(|_| ParseError {
+            field: "amount_micros",
+            reason: "is out of range".into(),
+        })
+    }
+}
+
 /// What happened to one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UsageRecorded {
     /// Counted now.
     Recorded,
-    /// Already counted before; nothing changed.
+    /// Already counted before (same id, account, amount and time); nothing changed.
     Duplicate,
 }
 
-/// Records one usage event. Creates the account record on first sight so the monthly charge
-/// finds every account that has usage.
+/// Why the store did not count an event that was within bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageRefusal {
+    /// The id was recorded before with another account, amount or time.
+    EventConflict,
+    /// The account is deleted.
+    AccountDeleted,
+    /// The account's balance or a period's usage total would leave
+    /// [`LEDGER_LIMIT`](crate::rules::ledger::LEDGER_LIMIT).
+    LedgerLimit,
+}
+
+/// The outcome of one event of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UsageOutcome {
+    /// Counted now, or counted before.
+    Counted(UsageRecorded),
+    /// Not counted, and sending it again will not change that.
+    Refused(UsageRefusal),
+    /// The store failed; sending it again may succeed (when the error is retryable).
+    Failed(StoreError),
+}
+
+/// Records one usage event: a batch of one. Creates the account record on first sight so
+/// the account exists for the monthly charge.
 pub async fn record_usage<S: Store + ?Sized>(
     store: &S,
     event: &UsageEvent,
     now: DateTime<Utc>,
 ) -> Result<UsageRecorded, UseCaseError> {
-    if event.amount_micros < 0 {
-        return Err(ParseError {
-            field: "amount_micros",
-            reason: "must not be negative".into(),
+    let outcome = record_usage_batch(store, std::slice::from_ref(event), now)
+        .await?
+        .pop()
+        .expect("one outcome per event");
+    match outcome {
+        UsageOutcome::Counted(counted) => Ok(counted),
+        UsageOutcome::Refused(UsageRefusal::EventConflict) => {
+            Err(UseCaseError::UsageEventConflict(event.id.clone()))
         }
-        .into());
+        UsageOutcome::Refused(UsageRefusal::AccountDeleted) => Err(UseCaseError::AccountDeleted),
+        UsageOutcome::Refused(UsageRefusal::LedgerLimit) => {
+            Err(crate::error::MoneyError::Overflow.into())
+        }
+        UsageOutcome::Failed(error) => Err(error.into()),
     }
-    let description: String = event.description.chars().take(MAX_DESCRIPTION).collect();
-    let entry = LedgerEntry::usage(
-        &event.id,
-        Micros::new(event.amount_micros),
-        event.occurred_at,
-        description,
-    )?;
-    let append = Write::Append {
-        account: event.account_id.clone(),
-        entry,
-    };
-
-    // Two rounds at most: a concurrent first event for the same account may create the record.
-    for _ in 0..2 {
-        let mut transaction = Transaction::new();
-        match store.account(&event.account_id).await? {
-            Some(account) if account.value.status == AccountStatus::Deleted => {
-                return Err(UseCaseError::AccountDeleted);
-            }
-            Some(_) => {}
-            None => transaction.push(Write::Put {
-                record: Record::Account(Account::new(event.account_id.clone(), None, now)),
-                expect: Expect::Absent,
-            }),
-        }
-        let append_index = transaction.writes().len();
-        transaction.push(append.clone());
-        match store.commit(transaction).await {
-            Ok(()) => return Ok(UsageRecorded::Recorded),
-            Err(StoreError::Conflict { index }) if index == append_index => {
-                return Ok(UsageRecorded::Duplicate);
-            }
-            Err(StoreError::Conflict { .. }) => continue,
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Err(StoreError::Unavailable("account record kept changing while recording usage".into()).into())
 }
+
+#[cfg(test)]
+mod tests;

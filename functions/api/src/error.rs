@@ -162,6 +162,11 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::AccountDeleted => {
                 ApiError::new(ErrorCode::AccountDeleted, "This account has been deleted.")
             }
+            UseCaseError::UsageEventConflict(_) => ApiError::new(
+                ErrorCode::UsageEventConflict,
+                "This usage event id was recorded before with another account, amount or time.",
+            )
+            .with_param("id"),
             UseCaseError::NotFound => ApiError::not_found("object"),
             UseCaseError::PaymentMethodNotFound => ApiError::new(
                 ErrorCode::PaymentMethodNotFound,
@@ -201,7 +206,10 @@ impl From<StoreError> for ApiError {
                 "Another change to this account happened at the same time. Please try again.",
             ),
             StoreError::Unavailable(_) => ApiError::unavailable(&error),
-            StoreError::Invalid(_) | StoreError::Corrupt(_) => ApiError::internal(&error),
+            StoreError::Invalid(_)
+            | StoreError::Corrupt(_)
+            | StoreError::EntriesExist { .. }
+            | StoreError::Misconfigured(_) => ApiError::internal(&error),
         }
     }
 }

@@ -11,10 +11,10 @@ use billing_core::ports::store::{
     Versioned, Write,
 };
 use billing_core::rules::card::CardRefusal;
-use billing_core::rules::ledger::LedgerEntry;
+use billing_core::rules::ledger::BalanceState;
 use billing_core::usecases::card::{Holder, create_setup_intent, set_card};
 use billing_core::usecases::error::UseCaseError;
-use billing_core::{AccountId, CustomerId, Micros, PaymentMethodId};
+use billing_core::{AccountId, CustomerId, PaymentMethodId};
 use billing_embedded::{EmbeddedStore, SimulatedCardNetwork};
 use chrono::{DateTime, Utc};
 
@@ -203,15 +203,8 @@ impl Store for UsageLandsFirst {
     async fn list(&self, query: &ListQuery, limit: usize) -> Result<Page<Record>, StoreError> {
         self.inner.list(query, limit).await
     }
-    async fn balance(&self, account: &AccountId) -> Result<Micros, StoreError> {
+    async fn balance(&self, account: &AccountId) -> Result<BalanceState, StoreError> {
         self.inner.balance(account).await
-    }
-    async fn entries_since(
-        &self,
-        account: &AccountId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.inner.entries_since(account, since).await
     }
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
         if !self.landed.swap(true, Ordering::SeqCst) {

@@ -2,7 +2,7 @@
 //!
 //! Calls per method (each call one request, before the SDK's own retries):
 //! `get` 1 GetItem; `balance` 1 GetItem; `list` 1 Query per page read (one for any page of
-//! up to 100 records); `entries_since` 1 Query per 1 MB of entries; `commit` 1 request —
+//! up to 100 records); `commit` 1 request —
 //! UpdateItem or DeleteItem when the transaction is one single-item write, otherwise one
 //! TransactWriteItems (sent again, at most [`CONFLICT_ATTEMPTS`] times in all, while
 //! DynamoDB cancels it only for a concurrent transaction on the same items).
@@ -20,16 +20,16 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use billing_core::AccountId;
-use billing_core::domain::money::Micros;
 use billing_core::ports::store::{
     ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
 };
-use billing_core::rules::ledger::LedgerEntry;
-use chrono::{DateTime, Utc};
+use billing_core::rules::ledger::BalanceState;
+use billing_core::rules::period::BillingPeriod;
 
 pub use commit::CONFLICT_ATTEMPTS;
+pub use items::EXPIRES;
 pub use keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
-pub use table::{create_table, table_definition};
+pub use table::{create_table, table_definition, time_to_live};
 
 use items::{Item, key_attributes};
 use writes::Kind;
@@ -124,6 +124,26 @@ impl DynamoStore {
             .await
     }
 
+    async fn list_due(
+        &self,
+        period: BillingPeriod,
+        shard: u16,
+        after: Option<&AccountId>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut values = HashMap::from([(
+            ":due".to_owned(),
+            AttributeValue::S(keys::due(period, shard)),
+        )]);
+        let mut condition = format!("{GSI1_PK} = :due");
+        if let Some(after) = after {
+            values.insert(":after".to_owned(), AttributeValue::S(after.to_string()));
+            condition.push_str(&format!(" AND {GSI1_SK} > :after"));
+        }
+        self.query(|| self.gsi1_query(&condition, &values), Some(limit + 1))
+            .await
+    }
+
     async fn list_invoices(
         &self,
         account: &AccountId,
@@ -202,6 +222,14 @@ impl Store for DynamoStore {
         check_limit(limit)?;
         let found = match query {
             ListQuery::Accounts { after } => self.list_accounts(after.as_ref(), limit).await?,
+            ListQuery::Due {
+                period,
+                shard,
+                after,
+            } => {
+                self.list_due(*period, *shard, after.as_ref(), limit)
+                    .await?
+            }
             ListQuery::Invoices {
                 account,
                 starting_after,
@@ -219,31 +247,11 @@ impl Store for DynamoStore {
         Ok(Page { items, has_more })
     }
 
-    async fn balance(&self, account: &AccountId) -> Result<Micros, StoreError> {
+    async fn balance(&self, account: &AccountId) -> Result<BalanceState, StoreError> {
         match self.get_item(&keys::balance(account)).await? {
-            None => Ok(Micros::ZERO),
-            Some(item) => items::decode_balance(item),
+            None => Ok(BalanceState::default()),
+            Some(item) => items::decode_balance(&item),
         }
-    }
-
-    async fn entries_since(
-        &self,
-        account: &AccountId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<LedgerEntry>, StoreError> {
-        let values = HashMap::from([
-            (
-                ":ledger".to_owned(),
-                AttributeValue::S(keys::ledger(account)),
-            ),
-            (":since".to_owned(), AttributeValue::S(keys::instant(since))),
-        ]);
-        let condition = format!("{GSI1_PK} = :ledger AND {GSI1_SK} >= :since");
-        self.query(|| self.gsi1_query(&condition, &values), None)
-            .await?
-            .into_iter()
-            .map(items::decode_entry)
-            .collect()
     }
 
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {

@@ -42,8 +42,17 @@ async fn dynamo_store(log: Option<RequestLog>) -> DynamoStore {
     DynamoStore::from_client(client, table)
 }
 
+/// A table of its own for each contract case: moto undoes a cancelled TransactWriteItems by
+/// putting back a copy of the whole table taken when the transaction began, which also undoes
+/// whatever other cases wrote to that table meanwhile (real DynamoDB undoes nothing it did not
+/// do). The usage cases cancel transactions on purpose (duplicates, closes twice).
 async fn store() -> Arc<dyn Store> {
-    Arc::new(dynamo_store(None).await)
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+    let name = unique_name("contract");
+    create_table(&client, &name)
+        .await
+        .expect("create a table in moto");
+    Arc::new(DynamoStore::from_client(client, name))
 }
 
 async fn mailer() -> MailHarness {
@@ -100,13 +109,16 @@ mod queue {
 
 mod dynamo {
     use super::*;
+    use aws_sdk_dynamodb::types::AttributeValue;
     use billing_core::domain::account::Account;
+    use billing_core::domain::idempotency::IdempotencyRecord;
     use billing_core::domain::money::Micros;
+    use billing_core::ports::store::StoreError;
     use billing_core::ports::store::{
         AccountStore, Expect, InvoiceStore, ListQuery, Record, RecordKey, Transaction, Write,
     };
     use billing_core::rules::ledger::LedgerEntry;
-    use billing_core::{AccountId, InvoiceId, UsageEventId};
+    use billing_core::{AccountId, IdempotencyKey, InvoiceId, UsageEventId};
     use chrono::{TimeZone, Utc};
 
     fn account(id: &AccountId) -> Record {
@@ -144,7 +156,8 @@ mod dynamo {
 
         let append = Transaction::new().with(Write::Append {
             account: id.clone(),
-            entry: usage(&format!("{id}-1")),
+            entries: vec![usage(&format!("{id}-1"))],
+            balance: Expect::Any,
         });
         store.commit(append).await.unwrap();
         assert_eq!(log.take(), ["TransactWriteItems"], "an append");
@@ -156,7 +169,8 @@ mod dynamo {
             })
             .with(Write::Append {
                 account: id.clone(),
-                entry: usage(&format!("{id}-2")),
+                entries: vec![usage(&format!("{id}-2"))],
+                balance: Expect::Any,
             });
         store.commit(several).await.unwrap();
         assert_eq!(log.take(), ["TransactWriteItems"], "a transaction");
@@ -170,11 +184,8 @@ mod dynamo {
 
         store.account(&id).await.unwrap().unwrap();
         assert_eq!(log.take(), ["GetItem"], "get");
-        assert_eq!(store.balance(&id).await.unwrap(), Micros::new(-200));
+        assert_eq!(store.balance(&id).await.unwrap().amount, Micros::new(-200));
         assert_eq!(log.take(), ["GetItem"], "balance");
-        let since = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
-        assert_eq!(store.entries_since(&id, since).await.unwrap().len(), 2);
-        assert_eq!(log.take(), ["Query"], "entries_since");
         store.invoices(&id, None, 100).await.unwrap();
         assert_eq!(log.take(), ["Query"], "list invoices");
         let accounts = ListQuery::Accounts { after: None };
@@ -220,5 +231,62 @@ mod dynamo {
         let ids: Vec<_> = page.items.iter().map(|i| i.id.to_string()).collect();
         assert_eq!(ids, ["in_202601"]);
         assert!(!page.has_more);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idempotency_records_carry_the_ttl_attribute_the_table_expires_by() {
+        let store = dynamo_store(None).await;
+        let config = sdk_config().await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        let table = table(&client).await;
+        let id = billing_contract::unique_account("ttl");
+        let created = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+        let record = IdempotencyRecord::claim(
+            id.clone(),
+            IdempotencyKey::parse("k").unwrap(),
+            "d",
+            created,
+        );
+        store
+            .commit(Transaction::new().with(Write::Put {
+                record: Record::Idempotency(record.clone()),
+                expect: Expect::Absent,
+            }))
+            .await
+            .unwrap();
+
+        let ttl = client
+            .describe_time_to_live()
+            .table_name(&table)
+            .send()
+            .await
+            .unwrap();
+        let spec = ttl.time_to_live_description().unwrap();
+        assert_eq!(spec.attribute_name(), Some(billing_aws::store::EXPIRES));
+        let item = client
+            .get_item()
+            .table_name(&table)
+            .key("pk", AttributeValue::S(format!("ACCOUNT#{id}")))
+            .key("sk", AttributeValue::S("IDEMPOTENCY#k".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap();
+        let expires = item[billing_aws::store::EXPIRES].as_n().unwrap();
+        assert_eq!(expires, &record.expires_at.timestamp().to_string());
+        assert!(record.expires_at.timestamp() - created.timestamp() >= 24 * 3_600);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_missing_table_is_a_misconfiguration_not_worth_retrying() {
+        let config = sdk_config().await;
+        let store = DynamoStore::new(&config, "no-such-table");
+        let error = store
+            .account(&billing_contract::unique_account("missing"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Misconfigured(_)), "{error:?}");
+        assert!(!error.is_retryable());
     }
 }

@@ -15,9 +15,8 @@ use billing_core::ports::gateway::{
 use billing_core::ports::store::{
     ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
 };
-use billing_core::rules::ledger::LedgerEntry;
-use billing_core::{AccountId, CustomerId, EmailAddress, Micros, PaymentId, PaymentMethodId};
-use chrono::{DateTime, Utc};
+use billing_core::rules::ledger::BalanceState;
+use billing_core::{AccountId, CustomerId, EmailAddress, PaymentId, PaymentMethodId};
 
 /// Call counts and the armed fault.
 #[derive(Debug, Default)]
@@ -278,20 +277,8 @@ impl<S: Store> Store for Instrumented<S> {
     async fn list(&self, query: &ListQuery, limit: usize) -> Result<Page<Record>, StoreError> {
         guarded!(self, "list", store_outage(), self.inner.list(query, limit))
     }
-    async fn balance(&self, account: &AccountId) -> Result<Micros, StoreError> {
+    async fn balance(&self, account: &AccountId) -> Result<BalanceState, StoreError> {
         guarded!(self, "balance", store_outage(), self.inner.balance(account))
-    }
-    async fn entries_since(
-        &self,
-        account: &AccountId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<LedgerEntry>, StoreError> {
-        guarded!(
-            self,
-            "entries_since",
-            store_outage(),
-            self.inner.entries_since(account, since)
-        )
     }
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
         guarded!(

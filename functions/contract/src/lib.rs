@@ -11,6 +11,7 @@ pub mod instrument;
 pub mod mailer;
 pub mod queue;
 pub mod store;
+pub mod usage;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -3,21 +3,23 @@
 use std::sync::Arc;
 
 use billing_core::domain::account::{Account, AccountStatus};
-use billing_core::domain::idempotency::{IdempotencyRecord, SavedResponse};
+use billing_core::domain::idempotency::{IdempotencyRecord, KeyedOutcome};
 use billing_core::domain::invoice::{Invoice, InvoiceLine, InvoiceStatus};
 use billing_core::domain::money::{Cents, Currency, Micros};
 use billing_core::domain::purchase::{Purchase, PurchaseSlot};
 use billing_core::ports::store::{
-    AccountStore, Expect, IdempotencyStore, InvoiceStore, ListQuery, PurchaseStore, Record,
-    RecordKey, Store, StoreError, Transaction, Write,
+    AccountStore, DueMark, ExistingEntry, Expect, IdempotencyStore, InvoiceStore, LedgerStore,
+    ListQuery, PurchaseStore, Record, RecordKey, Store, StoreError, Transaction, Write,
 };
-use billing_core::rules::ledger::LedgerEntry;
+use billing_core::rules::ledger::{BalanceState, LedgerEntry, due_shard};
 use billing_core::rules::period::BillingPeriod;
 use billing_core::rules::purchase::PurchaseStatus;
 use billing_core::{AccountId, IdempotencyKey, InvoiceId, PurchaseId, UsageEventId};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::unique_account;
+
+pub use crate::usage::*;
 
 /// A store as the cases take it.
 pub type SharedStore = Arc<dyn Store>;
@@ -42,6 +44,14 @@ fn usage(event: &str, micros: i64, at: DateTime<Utc>) -> LedgerEntry {
         "contract",
     )
     .unwrap()
+}
+
+fn append(account: &AccountId, entries: Vec<LedgerEntry>, balance: Expect) -> Transaction {
+    Transaction::new().with(Write::Append {
+        account: account.clone(),
+        entries,
+        balance,
+    })
 }
 
 fn purchase(account: &AccountId, id: &str) -> Purchase {
@@ -84,8 +94,7 @@ pub async fn a_record_that_was_never_written_reads_as_none(store: SharedStore) {
     let id = unique_account("none");
     assert_eq!(store.account(&id).await.unwrap(), None);
     assert_eq!(store.purchase_slot(&id).await.unwrap(), None);
-    assert_eq!(store.balance(&id).await.unwrap(), Micros::ZERO);
-    assert!(store.entries_since(&id, t0()).await.unwrap().is_empty());
+    assert_eq!(store.balance(&id).await.unwrap(), BalanceState::default());
 }
 
 /// Creating gives version 1; creating again conflicts and changes nothing.
@@ -166,7 +175,8 @@ pub async fn a_failed_condition_leaves_every_write_of_the_transaction_undone(sto
         })
         .with(Write::Append {
             account: id.clone(),
-            entry: usage("atomic-1", 1_000, t0()),
+            entries: vec![usage(&format!("{id}-atomic"), 1_000, t0())],
+            balance: Expect::Any,
         })
         .with(Write::Check {
             key: RecordKey::Account(id.clone()),
@@ -184,64 +194,168 @@ pub async fn a_failed_condition_leaves_every_write_of_the_transaction_undone(sto
             .unwrap(),
         None
     );
-    assert_eq!(store.balance(&id).await.unwrap(), Micros::ZERO);
-    assert!(
-        store
-            .entries_since(&id, t0() - Duration::days(1))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(store.balance(&id).await.unwrap(), BalanceState::default());
+    let entry = usage(&format!("{id}-atomic"), 1_000, t0());
+    store
+        .commit(append(&id, vec![entry], Expect::Absent))
+        .await
+        .expect("the entry of the failed transaction was never written");
 }
 
 /// Each entry id counts once; the balance is the sum of the entries.
 pub async fn appending_moves_the_balance_once_per_entry_id(store: SharedStore) {
     let id = unique_account("append");
-    let first = usage("append-1", 1_500_000, t0());
+    let first = usage(&format!("{id}-1"), 1_500_000, t0());
     store
-        .commit(Transaction::new().with(Write::Append {
-            account: id.clone(),
-            entry: first.clone(),
-        }))
+        .commit(append(&id, vec![first.clone()], Expect::Any))
         .await
         .unwrap();
     let repeat = store
-        .commit(Transaction::new().with(Write::Append {
-            account: id.clone(),
-            entry: first,
-        }))
+        .commit(append(&id, vec![first.clone()], Expect::Any))
         .await;
-    assert_eq!(repeat, Err(StoreError::Conflict { index: 0 }));
+    let existing = vec![ExistingEntry {
+        account: id.clone(),
+        entry: first,
+    }];
+    assert_eq!(repeat, Err(StoreError::EntriesExist { index: 0, existing }));
     let credit =
         LedgerEntry::credit_purchase(&PurchaseId::parse("cp_9").unwrap(), Cents::new(500), t0())
             .unwrap();
     store
-        .commit(Transaction::new().with(Write::Append {
-            account: id.clone(),
-            entry: credit,
-        }))
+        .commit(append(&id, vec![credit], Expect::Any))
         .await
         .unwrap();
-    assert_eq!(store.balance(&id).await.unwrap(), Micros::new(3_500_000));
+    let state = store.balance(&id).await.unwrap();
+    assert_eq!(state.amount, Micros::new(3_500_000));
+    assert_eq!(state.version, 2);
 }
 
-/// Entries effective at or after an instant, oldest first.
-pub async fn entries_since_lists_entries_at_or_after_an_instant_oldest_first(store: SharedStore) {
-    let id = unique_account("since");
-    for (event, hours) in [("since-c", 2), ("since-a", -5), ("since-b", 0)] {
-        let entry = usage(event, 10, t0() + Duration::hours(hours));
-        store
-            .commit(Transaction::new().with(Write::Append {
-                account: id.clone(),
-                entry,
-            }))
-            .await
+/// An append of many entries names every one that exists, as stored (whichever account it was
+/// recorded for), and writes none of them.
+pub async fn an_append_names_every_entry_that_exists_and_writes_none(store: SharedStore) {
+    let id = unique_account("exists");
+    let other = unique_account("exists-other");
+    let (a, b, c) = (format!("{id}-a"), format!("{id}-b"), format!("{id}-c"));
+    store
+        .commit(append(&id, vec![usage(&a, 10, t0())], Expect::Any))
+        .await
+        .unwrap();
+    store
+        .commit(append(&other, vec![usage(&c, 30, t0())], Expect::Any))
+        .await
+        .unwrap();
+
+    let batch = vec![
+        usage(&a, 10, t0()),
+        usage(&b, 20, t0()),
+        usage(&c, 99, t0()),
+    ];
+    let Err(StoreError::EntriesExist { index, existing }) =
+        store.commit(append(&id, batch, Expect::Any)).await
+    else {
+        panic!("existing entries must be reported");
+    };
+    assert_eq!(index, 0);
+    let mut found: Vec<_> = existing
+        .iter()
+        .map(|e| (e.account.clone(), e.entry.clone()))
+        .collect();
+    found.sort_by(|x, y| x.1.id.cmp(&y.1.id));
+    assert_eq!(
+        found,
+        [
+            (id.clone(), usage(&a, 10, t0())),
+            (other, usage(&c, 30, t0()))
+        ]
+    );
+    assert_eq!(store.balance(&id).await.unwrap().amount, Micros::new(-10));
+}
+
+/// The balance item keeps the balance, a version moved by every append, and the usage of each
+/// period by when it occurred; a condition on the version holds only for the version read.
+pub async fn the_balance_item_keeps_a_version_and_usage_totals_by_period(store: SharedStore) {
+    let id = unique_account("totals");
+    let october = usage(&format!("{id}-oct"), 4_000_000, t0());
+    let november = usage(&format!("{id}-nov"), 1_000_000, t0() + Duration::days(20));
+    store
+        .commit(append(&id, vec![october], Expect::Version(1)))
+        .await
+        .expect_err("no balance item has version 1 yet");
+    store
+        .commit(append(&id, vec![november.clone()], Expect::Absent))
+        .await
+        .unwrap();
+    let credit =
+        LedgerEntry::credit_purchase(&PurchaseId::parse("cp_1").unwrap(), Cents::new(100), t0())
             .unwrap();
+    let stale = store
+        .commit(append(&id, vec![credit.clone()], Expect::Version(7)))
+        .await;
+    assert_eq!(stale, Err(StoreError::Conflict { index: 0 }));
+    store
+        .commit(append(&id, vec![credit], Expect::Version(1)))
+        .await
+        .unwrap();
+    let state = store.balance(&id).await.unwrap();
+    assert_eq!(state.version, 2);
+    assert_eq!(state.amount, Micros::new(0));
+    let totals: Vec<_> = state.usage.into_iter().collect();
+    assert_eq!(
+        totals,
+        [(
+            BillingPeriod::new(2026, 11).unwrap(),
+            Micros::new(1_000_000)
+        )]
+    );
+}
+
+/// Due marks list by period and shard, in account id order, with a cursor.
+pub async fn due_marks_list_one_shard_of_a_period_in_account_order(store: SharedStore) {
+    let period = BillingPeriod::new(2026, 10).unwrap();
+    let base = unique_account("due");
+    let ids: Vec<AccountId> = (0..40)
+        .map(|n| AccountId::parse(&format!("{base}-{n:02}")).unwrap())
+        .collect();
+    let mut transaction = Transaction::new();
+    for id in &ids {
+        transaction.push(Write::Put {
+            record: Record::Due(DueMark {
+                account: id.clone(),
+                period,
+            }),
+            expect: Expect::Any,
+        });
     }
-    let entries = store.entries_since(&id, t0()).await.unwrap();
-    let ids: Vec<_> = entries.iter().map(|e| e.id.as_str().to_owned()).collect();
-    assert_eq!(ids, ["usage:since-b", "usage:since-c"]);
-    assert_eq!(entries[0], usage("since-b", 10, t0()));
+    store.commit(transaction).await.unwrap();
+
+    let shard = due_shard(&ids[0]);
+    let mine: Vec<_> = ids
+        .iter()
+        .filter(|id| due_shard(id) == shard)
+        .cloned()
+        .collect();
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.due_accounts(period, shard, after, 2).await.unwrap();
+        seen.extend(page.items.iter().cloned());
+        after = page.items.last().cloned();
+        if !page.has_more {
+            break;
+        }
+    }
+    let listed: Vec<_> = seen
+        .iter()
+        .filter(|id| mine.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(listed, mine);
+    assert!(seen.iter().all(|id| due_shard(id) == shard));
+    let next = store
+        .due_accounts(period.next(), shard, None, 100)
+        .await
+        .unwrap();
+    assert!(next.items.iter().all(|id| !ids.contains(id)));
 }
 
 /// Invoices list newest first, in pages, and never show another account's.
@@ -330,16 +444,15 @@ pub async fn accounts_list_in_id_order_across_pages(store: SharedStore) {
 pub async fn delete_and_check_honour_their_conditions(store: SharedStore) {
     let id = unique_account("delete");
     let key = RecordKey::Idempotency(id.clone(), IdempotencyKey::parse("k1").unwrap());
-    let record = IdempotencyRecord {
-        account: id.clone(),
-        key: IdempotencyKey::parse("k1").unwrap(),
-        request_digest: "digest".into(),
-        response: Some(SavedResponse {
-            status: 201,
-            body: "{\"id\":\"cp_1\"}".into(),
-        }),
-        created_at: t0(),
-    };
+    let mut record = IdempotencyRecord::claim(
+        id.clone(),
+        IdempotencyKey::parse("k1").unwrap(),
+        "digest",
+        t0(),
+    );
+    record.outcome = Some(KeyedOutcome::Purchase {
+        purchase: PurchaseId::parse("cp_1").unwrap(),
+    });
     store
         .commit(put(Record::Idempotency(record.clone()), Expect::Absent))
         .await
@@ -470,18 +583,20 @@ pub async fn malformed_transactions_are_refused_without_writing(store: SharedSto
     let two_appends = Transaction::new()
         .with(Write::Append {
             account: id.clone(),
-            entry: usage("m-1", 1, t0()),
+            entries: vec![usage(&format!("{id}-1"), 1, t0())],
+            balance: Expect::Any,
         })
         .with(Write::Append {
             account: id.clone(),
-            entry: usage("m-2", 1, t0()),
+            entries: vec![usage(&format!("{id}-2"), 1, t0())],
+            balance: Expect::Any,
         });
     assert!(matches!(
         store.commit(two_appends).await,
         Err(StoreError::Invalid(_))
     ));
     assert_eq!(store.account(&id).await.unwrap(), None);
-    assert_eq!(store.balance(&id).await.unwrap(), Micros::ZERO);
+    assert_eq!(store.balance(&id).await.unwrap(), BalanceState::default());
 }
 
 /// Every record kind reads back exactly as written.
@@ -539,7 +654,9 @@ macro_rules! store_contract {
             replacing_needs_the_current_version,
             a_failed_condition_leaves_every_write_of_the_transaction_undone,
             appending_moves_the_balance_once_per_entry_id,
-            entries_since_lists_entries_at_or_after_an_instant_oldest_first,
+            an_append_names_every_entry_that_exists_and_writes_none,
+            the_balance_item_keeps_a_version_and_usage_totals_by_period,
+            due_marks_list_one_shard_of_a_period_in_account_order,
             invoices_list_newest_first_in_pages,
             accounts_list_in_id_order_across_pages,
             delete_and_check_honour_their_conditions,
@@ -547,6 +664,14 @@ macro_rules! store_contract {
             only_one_of_many_writers_of_the_same_version_wins,
             malformed_transactions_are_refused_without_writing,
             every_record_kind_round_trips_unchanged,
+            usage_of_i64_max_is_refused_and_the_account_still_reads,
+            a_batch_with_an_invalid_second_event_writes_nothing,
+            a_reused_event_id_with_other_content_is_refused_and_counts_once,
+            a_batch_with_duplicates_counts_every_other_event_once,
+            usage_for_a_deleted_account_is_refused,
+            usage_after_the_period_end_arriving_before_the_close_is_not_invoiced_with_it,
+            late_usage_for_a_closed_month_lands_in_the_next_invoice,
+            an_amount_under_the_minimum_marks_the_account_due_next_month,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -1,27 +1,31 @@
 //! The embedded durable store: one redb file in the data folder.
 //!
-//! Three tables: versioned records (JSON) under `kind#account[#id]` keys, ledger entries under
-//! `account#entry-id`, and one running balance per account. A [`Transaction`] becomes one redb
-//! write transaction: every condition is checked inside it, and the first one that fails drops
-//! the transaction, so nothing of it is written.
+//! Three tables: versioned records (JSON) under `kind#account[#id]` keys (due marks under
+//! `due#period#shard#account`, so one shard of a period is one key range), ledger entries
+//! under their uniqueness scope (`usage:<event>` for usage, `account#entry-id` otherwise), and
+//! one balance item per account (balance, version, usage totals by period). A [`Transaction`]
+//! becomes one redb write transaction: every condition is checked inside it, and the first one
+//! that fails drops the transaction, so nothing of it is written.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use billing_core::AccountId;
-use billing_core::domain::money::Micros;
 use billing_core::ports::store::{
-    Expect, ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned, Write,
+    ExistingEntry, Expect, ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction,
+    Versioned, Write,
 };
-use billing_core::rules::ledger::LedgerEntry;
-use chrono::{DateTime, Utc};
+use billing_core::rules::ledger::{BalanceState, LedgerEntry, due_shard};
+use billing_core::rules::period::BillingPeriod;
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
-const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("ledger_entries");
-const BALANCES: TableDefinition<&str, i64> = TableDefinition::new("balances");
+// Named anew when entries and balances gained what they hold now (account of an entry; the
+// balance item's version and usage totals), so an older data folder's tables are left alone.
+const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("ledger_entries_v2");
+const BALANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("balance_items");
 
 /// The file-backed store. Cheap to clone; clones share the database.
 #[derive(Clone)]
@@ -33,6 +37,12 @@ pub struct EmbeddedStore {
 struct Stored {
     version: u64,
     record: Record,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredEntry {
+    account: AccountId,
+    entry: LedgerEntry,
 }
 
 fn storage<E: std::fmt::Display>(error: E) -> StoreError {
@@ -51,11 +61,27 @@ fn record_key(key: &RecordKey) -> String {
         RecordKey::PurchaseSlot(a) => format!("slot#{a}"),
         RecordKey::Invoice(a, i) => format!("invoice#{a}#{i}"),
         RecordKey::Idempotency(a, k) => format!("idempotency#{a}#{k}"),
+        RecordKey::Due(a, period) => format!("{}{a}", due_prefix(*period, due_shard(a))),
     }
 }
 
+fn due_prefix(period: BillingPeriod, shard: u16) -> String {
+    format!("due#{period}#{shard:02}#")
+}
+
+/// Usage entries are unique across accounts (see `entry_scope`): their key has no account.
 fn entry_key(account: &AccountId, entry: &LedgerEntry) -> String {
-    format!("{account}#{}", entry.id.as_str())
+    billing_core::ports::store::entry_scope(account, entry)
+}
+
+fn read_balance(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    account: &AccountId,
+) -> Result<BalanceState, StoreError> {
+    match table.get(account.as_str()).map_err(storage)? {
+        None => Ok(BalanceState::default()),
+        Some(bytes) => serde_json::from_slice(bytes.value()).map_err(corrupt),
+    }
 }
 
 fn current_version(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<u64>, StoreError> {
@@ -124,25 +150,48 @@ impl EmbeddedStore {
                             return Err(conflict);
                         }
                     }
-                    Write::Append { account, entry } => {
-                        let key = entry_key(account, entry);
-                        if entries.get(key.as_str()).map_err(storage)?.is_some() {
+                    Write::Append {
+                        account,
+                        entries: appended,
+                        balance,
+                    } => {
+                        let mut existing = Vec::new();
+                        for entry in appended {
+                            let key = entry_key(account, entry);
+                            if let Some(bytes) = entries.get(key.as_str()).map_err(storage)? {
+                                let stored: StoredEntry =
+                                    serde_json::from_slice(bytes.value()).map_err(corrupt)?;
+                                existing.push(ExistingEntry {
+                                    account: stored.account,
+                                    entry: stored.entry,
+                                });
+                            }
+                        }
+                        if !existing.is_empty() {
+                            return Err(StoreError::EntriesExist { index, existing });
+                        }
+                        let before = read_balance(&balances, account)?;
+                        let version = (before.version > 0).then_some(before.version);
+                        let Some(after) = before.after(appended) else {
+                            return Err(conflict);
+                        };
+                        if !holds(*balance, version) {
                             return Err(conflict);
                         }
-                        let bytes = serde_json::to_vec(entry).map_err(corrupt)?;
-                        entries
-                            .insert(key.as_str(), bytes.as_slice())
-                            .map_err(storage)?;
-                        let before = balances
-                            .get(account.as_str())
-                            .map_err(storage)?
-                            .map_or(0, |v| v.value());
-                        let after =
-                            Micros::new(before).checked_add(entry.amount).map_err(|_| {
-                                StoreError::Invalid(format!("balance of {account} would overflow"))
-                            })?;
+                        for entry in appended {
+                            let stored = StoredEntry {
+                                account: account.clone(),
+                                entry: entry.clone(),
+                            };
+                            let bytes = serde_json::to_vec(&stored).map_err(corrupt)?;
+                            let key = entry_key(account, entry);
+                            entries
+                                .insert(key.as_str(), bytes.as_slice())
+                                .map_err(storage)?;
+                        }
+                        let bytes = serde_json::to_vec(&after).map_err(corrupt)?;
                         balances
-                            .insert(account.as_str(), after.get())
+                            .insert(account.as_str(), bytes.as_slice())
                             .map_err(storage)?;
                     }
                 }
@@ -168,6 +217,31 @@ impl EmbeddedStore {
                     .map_or("account#".to_owned(), |a| format!("account#{a}"));
                 let end = "account$"; // '$' sorts right after '#'
                 for item in records.range(start.as_str()..end).map_err(storage)? {
+                    let (key, value) = item.map_err(storage)?;
+                    if after.is_some() && key.value() == start {
+                        continue;
+                    }
+                    if items.len() == limit {
+                        has_more = true;
+                        break;
+                    }
+                    items.push(decode(value.value())?);
+                }
+            }
+            ListQuery::Due {
+                period,
+                shard,
+                after,
+            } => {
+                let prefix = due_prefix(*period, *shard);
+                let start = after
+                    .as_ref()
+                    .map_or(prefix.clone(), |a| format!("{prefix}{a}"));
+                let end = format!("{}$", prefix.trim_end_matches('#'));
+                for item in records
+                    .range(start.as_str()..end.as_str())
+                    .map_err(storage)?
+                {
                     let (key, value) = item.map_err(storage)?;
                     if after.is_some() && key.value() == start {
                         continue;
@@ -229,35 +303,10 @@ impl Store for EmbeddedStore {
         self.read_list(query, limit)
     }
 
-    async fn balance(&self, account: &AccountId) -> Result<Micros, StoreError> {
+    async fn balance(&self, account: &AccountId) -> Result<BalanceState, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let balances = txn.open_table(BALANCES).map_err(storage)?;
-        Ok(Micros::new(
-            balances
-                .get(account.as_str())
-                .map_err(storage)?
-                .map_or(0, |v| v.value()),
-        ))
-    }
-
-    async fn entries_since(
-        &self,
-        account: &AccountId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<LedgerEntry>, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let table = txn.open_table(ENTRIES).map_err(storage)?;
-        let (start, end) = (format!("{account}#"), format!("{account}$"));
-        let mut entries = Vec::new();
-        for item in table.range(start.as_str()..end.as_str()).map_err(storage)? {
-            let (_, value) = item.map_err(storage)?;
-            let entry: LedgerEntry = serde_json::from_slice(value.value()).map_err(corrupt)?;
-            if entry.effective_at >= since {
-                entries.push(entry);
-            }
-        }
-        entries.sort_by(|a, b| (a.effective_at, &a.id).cmp(&(b.effective_at, &b.id)));
-        Ok(entries)
+        read_balance(&balances, account)
     }
 
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {

@@ -10,12 +10,14 @@ use billing_api::json::{ApiJson, MAX_BODY_BYTES};
 use billing_api::{ApiError, ErrorCode};
 use billing_core::AccountId;
 use billing_core::ports::store::Store;
-use billing_core::usecases::usage::{UsageEvent, UsageRecorded, record_usage};
+use billing_core::usecases::usage::{
+    UsageEvent, UsageOutcome, UsageRecorded, UsageRefusal, record_usage, record_usage_batch,
+};
 use billing_embedded::{
     LocalClock, NetworkView, OutboxMailer, OutboxMessage, SimulatedCardNetwork,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// What the controls act on.
@@ -41,47 +43,103 @@ pub fn router(controls: Arc<Controls>) -> Router {
         .with_state(controls)
 }
 
-fn usage_events(body: Value) -> Result<Vec<UsageEvent>, ApiError> {
-    let items = match body {
-        Value::Array(items) => items,
-        single => vec![single],
-    };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(n, item)| {
-            serde_json::from_value(item).map_err(|e| {
-                ApiError::new(
-                    ErrorCode::InvalidUsageEvent,
-                    format!("usage event {n}: {e}"),
-                )
-            })
-        })
-        .collect()
+/// The body of `POST /_local/usage`: one event, or a list of them.
+enum UsageBody {
+    One(UsageEvent),
+    List(Vec<UsageEvent>),
 }
 
-/// `POST /_local/usage`: one usage event or a list of them.
+fn usage_events(body: Value) -> Result<UsageBody, ApiError> {
+    let parse = |n: usize, item: Value| {
+        serde_json::from_value(item).map_err(|e| {
+            ApiError::new(
+                ErrorCode::InvalidUsageEvent,
+                format!("usage event {n}: {e}"),
+            )
+        })
+    };
+    match body {
+        Value::Array(items) => items
+            .into_iter()
+            .enumerate()
+            .map(|(n, item)| parse(n, item))
+            .collect::<Result<_, _>>()
+            .map(UsageBody::List),
+        single => parse(0, single).map(UsageBody::One),
+    }
+}
+
+/// One event of a list that was not counted.
+#[derive(Serialize)]
+struct NotCounted {
+    /// Its position in the list.
+    index: usize,
+    /// Its id.
+    id: String,
+    /// A stable code: `usage_event_conflict`, `account_deleted`, `amount_invalid` (the
+    /// balance would leave the ledger's range), or `service_unavailable` (send it again).
+    code: ErrorCode,
+}
+
+/// What `POST /_local/usage` answers. `refused` is present only when some event of a list was
+/// not counted; those events were left out, every other one is counted.
+#[derive(Serialize, Default)]
+struct UsageAnswer {
+    recorded: usize,
+    duplicates: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    refused: Vec<NotCounted>,
+}
+
+impl UsageAnswer {
+    fn count(&mut self, recorded: UsageRecorded) {
+        match recorded {
+            UsageRecorded::Recorded => self.recorded += 1,
+            UsageRecorded::Duplicate => self.duplicates += 1,
+        }
+    }
+}
+
+/// `POST /_local/usage`: one usage event (its refusal is an error with its code), or a list of
+/// them (checked whole first: one event out of bounds refuses the list and writes nothing;
+/// then answered per event).
 async fn post_usage(
     State(controls): State<Arc<Controls>>,
     ApiJson(body): ApiJson<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let events = usage_events(body)?;
-    let (mut recorded, mut duplicates) = (0, 0);
-    for event in &events {
-        match record_usage(
-            controls.store.as_ref(),
-            event,
-            billing_core::ports::clock::Clock::now(controls.clock.as_ref()),
-        )
-        .await?
-        {
-            UsageRecorded::Recorded => recorded += 1,
-            UsageRecorded::Duplicate => duplicates += 1,
+) -> Result<Json<UsageAnswer>, ApiError> {
+    let now = billing_core::ports::clock::Clock::now(controls.clock.as_ref());
+    let mut answer = UsageAnswer::default();
+    match usage_events(body)? {
+        UsageBody::One(event) => {
+            answer.count(record_usage(controls.store.as_ref(), &event, now).await?);
+        }
+        UsageBody::List(events) => {
+            let outcomes = record_usage_batch(controls.store.as_ref(), &events, now).await?;
+            for (index, (event, outcome)) in events.iter().zip(outcomes).enumerate() {
+                let code = match outcome {
+                    UsageOutcome::Counted(recorded) => {
+                        answer.count(recorded);
+                        continue;
+                    }
+                    UsageOutcome::Refused(UsageRefusal::EventConflict) => {
+                        ErrorCode::UsageEventConflict
+                    }
+                    UsageOutcome::Refused(UsageRefusal::AccountDeleted) => {
+                        ErrorCode::AccountDeleted
+                    }
+                    // The account's balance would leave the ledger's range.
+                    UsageOutcome::Refused(UsageRefusal::LedgerLimit) => ErrorCode::AmountInvalid,
+                    UsageOutcome::Failed(_) => ErrorCode::ServiceUnavailable,
+                };
+                answer.refused.push(NotCounted {
+                    index,
+                    id: event.id.to_string(),
+                    code,
+                });
+            }
         }
     }
-    Ok(Json(
-        json!({ "recorded": recorded, "duplicates": duplicates }),
-    ))
+    Ok(Json(answer))
 }
 
 fn clock_json(now: DateTime<Utc>) -> Json<Value> {
@@ -127,8 +185,11 @@ async fn get_network(
     Path(account): Path<String>,
 ) -> Result<Json<NetworkView>, ApiError> {
     let account = AccountId::parse(&account).map_err(|e| {
-        ApiError::new(ErrorCode::ParameterInvalid, format!("account: {}", e.reason))
-            .with_param("account")
+        ApiError::new(
+            ErrorCode::ParameterInvalid,
+            format!("account: {}", e.reason),
+        )
+        .with_param("account")
     })?;
     controls
         .network

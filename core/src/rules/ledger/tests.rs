@@ -230,3 +230,91 @@ proptest! {
         prop_assert!(invoiced % 10_000 == 0);
     }
 }
+
+mod balance_state {
+    use super::*;
+    use crate::domain::ids::AccountId;
+
+    fn state(entries: &[LedgerEntry]) -> BalanceState {
+        BalanceState::default().after(entries).unwrap()
+    }
+
+    #[test]
+    fn usage_after_the_period_end_is_not_invoiced_with_it() {
+        let state = state(&[
+            usage("u1", 10_000_000, at(2026, 10, 31)),
+            usage("u2", 7_000_000, at(2026, 11, 1)),
+        ]);
+        let close = state.close(october(), STRIPE_MINIMUM_CHARGE).unwrap();
+        assert_eq!(close.invoice, Cents::new(1_000));
+        assert_eq!(
+            state.usage_after(october()).unwrap(),
+            Micros::new(7_000_000)
+        );
+    }
+
+    #[test]
+    fn late_usage_for_a_closed_month_is_billed_in_the_next_close() {
+        let mut state = state(&[usage("u1", 10_000_000, at(2026, 10, 20))]);
+        let close = state.close(october(), STRIPE_MINIMUM_CHARGE).unwrap();
+        let invoice = InvoiceId::parse("in_202610").unwrap();
+        let invoiced =
+            LedgerEntry::invoiced(&invoice, october(), close.invoice, october().charge_at())
+                .unwrap();
+        state = state.after(&[invoiced]).unwrap();
+        state = state
+            .after(&[usage("late", 3_000_000, at(2026, 10, 30))])
+            .unwrap();
+        let november = state
+            .close(october().next(), STRIPE_MINIMUM_CHARGE)
+            .unwrap();
+        assert_eq!(november.invoice, Cents::new(300));
+    }
+
+    #[test]
+    fn the_state_agrees_with_the_close_over_the_entries() {
+        let entries = [
+            purchase("cp_1", 500, at(2026, 10, 1)),
+            usage("u1", 12_345_678, at(2026, 10, 20)),
+            usage("u2", 2_000_000, at(2026, 11, 2)),
+        ];
+        assert_eq!(
+            state(&entries).close(october(), STRIPE_MINIMUM_CHARGE),
+            close_period(&entries, october(), STRIPE_MINIMUM_CHARGE)
+        );
+        assert_eq!(state(&entries).version, 1);
+    }
+
+    #[test]
+    fn a_balance_beyond_the_ledger_limit_is_refused_not_wrapped() {
+        let near = BalanceState {
+            amount: Micros::new(-LEDGER_LIMIT.get() + 5),
+            ..BalanceState::default()
+        };
+        assert_eq!(near.after(&[usage("u1", 10, at(2026, 10, 2))]), None);
+        assert!(near.after(&[usage("u1", 5, at(2026, 10, 2))]).is_some());
+    }
+
+    #[test]
+    fn shards_are_stable_and_spread_accounts() {
+        let id = AccountId::parse("acct_1").unwrap();
+        assert_eq!(due_shard(&id), due_shard(&id.clone()));
+        let shards: std::collections::BTreeSet<u16> = (0..1_000)
+            .map(|n| due_shard(&AccountId::parse(&format!("acct_{n}")).unwrap()))
+            .collect();
+        assert_eq!(shards.len(), usize::from(DUE_SHARDS));
+    }
+
+    #[test]
+    fn usage_arriving_before_its_month_is_charged_marks_both_months() {
+        let october_usage = at(2026, 10, 31);
+        let before_charge = Utc.with_ymd_and_hms(2026, 11, 3, 2, 59, 0).unwrap();
+        let after_charge = Utc.with_ymd_and_hms(2026, 11, 3, 3, 0, 0).unwrap();
+        assert_eq!(
+            due_periods(october_usage, before_charge),
+            [october(), october().next()]
+        );
+        assert_eq!(due_periods(october_usage, after_charge), [october().next()]);
+        assert_eq!(due_periods(at(2026, 10, 5), at(2026, 10, 6)), [october()]);
+    }
+}

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use billing_core::ports::store::StoreError;
 
-use super::items::key_attributes;
+use super::items::{self, Item, key_attributes};
 use super::writes::{self, Action, Kind};
 use super::{DynamoStore, errors};
 
@@ -70,7 +70,13 @@ impl DynamoStore {
     }
 
     pub(super) async fn transact(&self, actions: Vec<Action>) -> Result<(), StoreError> {
-        let write_of: Vec<usize> = actions.iter().map(|a| a.write).collect();
+        let write_of: Vec<Origin> = actions
+            .iter()
+            .map(|a| Origin {
+                write: a.write,
+                entry: a.entry,
+            })
+            .collect();
         let items = actions
             .into_iter()
             .map(|action| writes::transact_item(&self.table, action))
@@ -87,6 +93,13 @@ impl DynamoStore {
                 Ok(_) => return Ok(()),
                 Err(error) => match cancellation(&write_of, error)? {
                     Cancelled::Condition(index) => return Err(StoreError::Conflict { index }),
+                    Cancelled::EntriesExist { index, items } => {
+                        let existing = items
+                            .into_iter()
+                            .map(items::decode_entry)
+                            .collect::<Result<_, _>>()?;
+                        return Err(StoreError::EntriesExist { index, existing });
+                    }
                     Cancelled::Contention(message) if attempt >= CONFLICT_ATTEMPTS => {
                         return Err(StoreError::Unavailable(message));
                     }
@@ -100,17 +113,31 @@ impl DynamoStore {
     }
 }
 
+/// The write an action came from, and whether it is a ledger entry's Put.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    write: usize,
+    entry: bool,
+}
+
 /// Why a transaction was cancelled.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 enum Cancelled {
     /// The condition of this write did not hold.
     Condition(usize),
+    /// Entries of this `Append` exist: the stored items, as DynamoDB returned them.
+    EntriesExist {
+        /// The write.
+        index: usize,
+        /// The stored entry items.
+        items: Vec<Item>,
+    },
     /// Another transaction held one of the items: sending it again may succeed.
     Contention(String),
 }
 
 fn cancellation(
-    write_of: &[usize],
+    write_of: &[Origin],
     error: SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> Result<Cancelled, StoreError> {
     let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
@@ -118,26 +145,54 @@ fn cancellation(
     else {
         return Err(errors::sdk("TransactWriteItems", error));
     };
-    let codes: Vec<&str> = cancelled
+    let reasons: Vec<(&str, Option<Item>)> = cancelled
         .cancellation_reasons()
         .iter()
-        .map(|reason| reason.code().unwrap_or("None"))
+        .map(|reason| (reason.code().unwrap_or("None"), reason.item().cloned()))
         .collect();
-    classify(write_of, &codes)
+    classify(write_of, &reasons)
 }
 
-/// Reasons come one per action, in action order: the first `ConditionalCheckFailed` names
-/// the action, and the action its write.
-fn classify(write_of: &[usize], codes: &[&str]) -> Result<Cancelled, StoreError> {
-    if let Some(action) = codes
-        .iter()
-        .position(|code| *code == "ConditionalCheckFailed")
-    {
-        let index = write_of.get(action).copied().ok_or_else(|| {
+/// Reasons come one per action, in action order. Entries found to exist win (the caller
+/// drops them and sends the rest); otherwise the first `ConditionalCheckFailed` names the
+/// action, and the action its write.
+fn classify(
+    write_of: &[Origin],
+    reasons: &[(&str, Option<Item>)],
+) -> Result<Cancelled, StoreError> {
+    let origin = |action: usize| {
+        write_of.get(action).copied().ok_or_else(|| {
             StoreError::Unavailable(format!("cancellation reason {action} names no action"))
-        })?;
-        return Ok(Cancelled::Condition(index));
+        })
+    };
+    let failed: Vec<usize> = reasons
+        .iter()
+        .enumerate()
+        .filter(|(_, (code, _))| *code == "ConditionalCheckFailed")
+        .map(|(action, _)| action)
+        .collect();
+    let mut existing = Vec::new();
+    let mut index = None;
+    for &action in &failed {
+        let origin = origin(action)?;
+        if origin.entry {
+            let item = reasons[action].1.clone().ok_or_else(|| {
+                StoreError::Unavailable("an existing entry came back without its item".into())
+            })?;
+            index.get_or_insert(origin.write);
+            existing.push(item);
+        }
     }
+    if let Some(index) = index {
+        return Ok(Cancelled::EntriesExist {
+            index,
+            items: existing,
+        });
+    }
+    if let Some(&action) = failed.first() {
+        return Ok(Cancelled::Condition(origin(action)?.write));
+    }
+    let codes: Vec<&str> = reasons.iter().map(|(code, _)| *code).collect();
     let message = format!("TransactWriteItems cancelled: {}", codes.join(", "));
     if codes.contains(&"TransactionConflict") {
         return Ok(Cancelled::Contention(message));
@@ -159,42 +214,91 @@ fn backoff(attempt: u32) -> Duration {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
     use super::*;
 
-    // An Append is two actions (entry, balance) of one write.
-    const WRITES: [usize; 5] = [0, 1, 2, 2, 3];
+    // An Append of two entries is three actions (entry, entry, balance) of write 2.
+    const WRITES: [Origin; 5] = [
+        Origin {
+            write: 0,
+            entry: false,
+        },
+        Origin {
+            write: 1,
+            entry: false,
+        },
+        Origin {
+            write: 2,
+            entry: true,
+        },
+        Origin {
+            write: 2,
+            entry: true,
+        },
+        Origin {
+            write: 2,
+            entry: false,
+        },
+    ];
+
+    fn reasons<'a>(codes: &[&'a str]) -> Vec<(&'a str, Option<Item>)> {
+        codes.iter().map(|code| (*code, None)).collect()
+    }
+
+    fn stored(sk: &str) -> Item {
+        Item::from([("sk".to_owned(), AttributeValue::S(sk.to_owned()))])
+    }
 
     #[test]
-    fn a_failed_balance_or_entry_names_the_append_that_holds_it() {
-        let codes = ["None", "None", "None", "ConditionalCheckFailed", "None"];
-        assert_eq!(classify(&WRITES, &codes), Ok(Cancelled::Condition(2)));
+    fn a_failed_balance_names_the_append_that_holds_it() {
+        let codes = ["None", "None", "None", "None", "ConditionalCheckFailed"];
+        assert_eq!(
+            classify(&WRITES, &reasons(&codes)),
+            Ok(Cancelled::Condition(2))
+        );
+    }
+
+    #[test]
+    fn existing_entries_are_all_returned_and_win_over_other_conditions() {
+        let mut found = reasons(&[
+            "ConditionalCheckFailed",
+            "None",
+            "ConditionalCheckFailed",
+            "ConditionalCheckFailed",
+            "None",
+        ]);
+        found[2].1 = Some(stored("a"));
+        found[3].1 = Some(stored("b"));
+        assert_eq!(
+            classify(&WRITES, &found),
+            Ok(Cancelled::EntriesExist {
+                index: 2,
+                items: vec![stored("a"), stored("b")]
+            })
+        );
     }
 
     #[test]
     fn the_first_failed_condition_wins_over_later_ones_and_over_contention() {
         let codes = [
             "TransactionConflict",
-            "None",
+            "ConditionalCheckFailed",
             "None",
             "None",
             "ConditionalCheckFailed",
         ];
-        assert_eq!(classify(&WRITES, &codes), Ok(Cancelled::Condition(3)));
-        let codes = [
-            "None",
-            "ConditionalCheckFailed",
-            "ConditionalCheckFailed",
-            "None",
-            "None",
-        ];
-        assert_eq!(classify(&WRITES, &codes), Ok(Cancelled::Condition(1)));
+        assert_eq!(
+            classify(&WRITES, &reasons(&codes)),
+            Ok(Cancelled::Condition(1))
+        );
     }
 
     #[test]
     fn contention_alone_is_worth_sending_again() {
         let codes = ["None", "TransactionConflict", "None", "None", "None"];
         assert!(matches!(
-            classify(&WRITES, &codes),
+            classify(&WRITES, &reasons(&codes)),
             Ok(Cancelled::Contention(_))
         ));
     }
@@ -203,12 +307,12 @@ mod tests {
     fn throttling_is_unavailable_and_a_validation_error_invalid() {
         let codes = ["ThrottlingError", "None", "None", "None", "None"];
         assert!(matches!(
-            classify(&WRITES, &codes),
+            classify(&WRITES, &reasons(&codes)),
             Err(StoreError::Unavailable(_))
         ));
         let codes = ["ValidationError", "None", "None", "None", "None"];
         assert!(matches!(
-            classify(&WRITES, &codes),
+            classify(&WRITES, &reasons(&codes)),
             Err(StoreError::Invalid(_))
         ));
     }

@@ -31,8 +31,11 @@ pub(crate) fn service(operation: &str, error: &impl ProvideErrorMetadata) -> Sto
     match code {
         // The request itself was wrong: retrying it cannot help.
         "ValidationException" | "SerializationException" => StoreError::Invalid(message),
-        // Throttling, provisioned throughput, internal errors, a missing table (deploy),
-        // an item collection over its size: an operator or time can fix these.
+        // The function may not use the table, or the table does not exist: a deploy is wrong,
+        // and sending the same call again cannot help.
+        "AccessDeniedException" | "ResourceNotFoundException" => StoreError::Misconfigured(message),
+        // Throttling, provisioned throughput, internal errors, an item collection over its
+        // size: time (or an operator raising a limit) can fix these.
         _ => StoreError::Unavailable(message),
     }
 }

@@ -1,14 +1,17 @@
-//! Items as stored: a record under `record` with its `version`, an entry under `entry`, a
-//! balance under `balance`. Keeping each record whole in one map attribute lets one
-//! `SET #record = :record` replace it without leaving fields of the old one behind.
+//! Items as stored: a record under `record` with its `version`, an entry under `entry` with
+//! its `account`, and the balance item: `balance`, `version` and one `usage#<YYYY-MM>` number
+//! per period (top-level, so one `ADD` moves each). Keeping each record whole in one map
+//! attribute lets one `SET #record = :record` replace it without leaving fields of the old one
+//! behind. Idempotency records also carry `expires` (epoch seconds), the table's TTL attribute.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use billing_core::AccountId;
 use billing_core::domain::money::Micros;
-use billing_core::ports::store::{Record, StoreError};
-use billing_core::rules::ledger::LedgerEntry;
+use billing_core::ports::store::{ExistingEntry, Record, StoreError};
+use billing_core::rules::ledger::{BalanceState, LedgerEntry};
+use billing_core::rules::period::BillingPeriod;
 use serde::{Deserialize, Serialize};
 
 use super::keys::{self, ItemKey, PK, SK};
@@ -20,6 +23,10 @@ pub(crate) type Item = HashMap<String, AttributeValue>;
 pub(crate) const RECORD: &str = "record";
 pub(crate) const VERSION: &str = "version";
 const BALANCE: &str = "balance";
+/// Prefix of the balance item's usage totals.
+const USAGE_PREFIX: &str = "usage#";
+/// The TTL attribute (epoch seconds) of items DynamoDB may delete once expired.
+pub const EXPIRES: &str = "expires";
 
 #[derive(Deserialize)]
 struct StoredRecord {
@@ -29,20 +36,15 @@ struct StoredRecord {
 
 #[derive(Deserialize)]
 struct StoredEntry {
+    account: AccountId,
     entry: LedgerEntry,
-}
-
-#[derive(Deserialize)]
-struct StoredBalance {
-    balance: i64,
 }
 
 #[derive(Serialize)]
 struct EntryItem<'a> {
     pk: &'a str,
     sk: &'a str,
-    gsi1pk: &'a str,
-    gsi1sk: &'a str,
+    account: &'a AccountId,
     entry: &'a LedgerEntry,
 }
 
@@ -74,15 +76,13 @@ pub(crate) fn record_value(record: &Record) -> Result<AttributeValue, StoreError
     })
 }
 
-/// A ledger entry item, with its `gsi1` key.
+/// A ledger entry item (in no index: amounts are read from the balance item).
 pub(crate) fn entry_item(account: &AccountId, entry: &LedgerEntry) -> Result<Item, StoreError> {
     let key = keys::entry(account, entry);
-    let (gsi1pk, gsi1sk) = keys::entry_index(account, entry);
     serde_dynamo::to_item(EntryItem {
         pk: &key.pk,
         sk: &key.sk,
-        gsi1pk: &gsi1pk,
-        gsi1sk: &gsi1sk,
+        account,
         entry,
     })
     .map_err(|_| StoreError::Invalid(format!("ledger entry {key} cannot be encoded")))
@@ -98,20 +98,42 @@ pub(crate) fn decode_record(item: Item) -> Result<(Record, u64), StoreError> {
     Ok((stored.record, stored.version))
 }
 
-pub(crate) fn decode_entry(item: Item) -> Result<LedgerEntry, StoreError> {
+pub(crate) fn decode_entry(item: Item) -> Result<ExistingEntry, StoreError> {
     let error = corrupt(&item, "a ledger entry");
-    Ok(serde_dynamo::from_item::<_, StoredEntry>(item)
-        .map_err(|_| error)?
-        .entry)
+    let stored: StoredEntry = serde_dynamo::from_item(item).map_err(|_| error)?;
+    Ok(ExistingEntry {
+        account: stored.account,
+        entry: stored.entry,
+    })
 }
 
-pub(crate) fn decode_balance(item: Item) -> Result<Micros, StoreError> {
-    let error = corrupt(&item, "a balance");
-    Ok(Micros::new(
-        serde_dynamo::from_item::<_, StoredBalance>(item)
-            .map_err(|_| error)?
-            .balance,
-    ))
+/// The attribute holding a period's usage total on the balance item.
+pub(crate) fn usage_attribute(period: BillingPeriod) -> String {
+    format!("{USAGE_PREFIX}{period}")
+}
+
+pub(crate) fn decode_balance(item: &Item) -> Result<BalanceState, StoreError> {
+    let error = || corrupt(item, "a balance");
+    let int = |value: &AttributeValue| match value {
+        AttributeValue::N(n) => n.parse::<i64>().ok(),
+        _ => None,
+    };
+    let mut state = BalanceState::default();
+    for (name, value) in item {
+        if name == BALANCE {
+            state.amount = Micros::new(int(value).ok_or_else(error)?);
+        } else if name == VERSION {
+            state.version = int(value)
+                .and_then(|v| u64::try_from(v).ok())
+                .ok_or_else(error)?;
+        } else if let Some(period) = name.strip_prefix(USAGE_PREFIX) {
+            let period = BillingPeriod::parse(period).map_err(|_| error())?;
+            state
+                .usage
+                .insert(period, Micros::new(int(value).ok_or_else(error)?));
+        }
+    }
+    Ok(state)
 }
 
 /// Names of the attributes the expressions use (`record`, `version`… may be reserved words).

@@ -1,16 +1,20 @@
 //! Where each item lives in the single table.
 //!
-//! Everything of an account shares the partition `ACCOUNT#<id>`, so one strongly consistent
-//! Query reads an account's invoices, and a transaction over one account stays within one
-//! partition. The one global index (`gsi1`) is overloaded: account items carry
-//! `ACCOUNTS / <id>` there (the monthly charge lists accounts in id order) and ledger entries
-//! carry `LEDGER#<id> / <effective_at>#<entry id>` (entries since an instant, oldest first).
-//! Ids cannot contain `#` (see `billing_core::domain::ids`), so prefixes never run into ids.
+//! Everything of an account shares the partition `ACCOUNT#<id>` (records, its balance item,
+//! its non-usage entries), so one strongly consistent Query reads an account's invoices. Usage
+//! entries are the exception: each is its own item `ENTRY#usage:<event id>`, because an event
+//! id is unique across accounts (a reuse under another account must collide) and because a hot
+//! account's thousands of entries a second then spread over the whole table.
+//!
+//! The one global index (`gsi1`) is overloaded and sparse: account items carry
+//! `ACCOUNTS / <id>` (accounts in id order) and due marks carry `DUE#<period>#<shard> / <id>`
+//! (the accounts one month's charge must visit, in shards). Ids cannot contain `#` (see
+//! `billing_core::domain::ids`), so prefixes never run into ids.
 
 use billing_core::AccountId;
 use billing_core::ports::store::RecordKey;
-use billing_core::rules::ledger::LedgerEntry;
-use chrono::{DateTime, SecondsFormat, Utc};
+use billing_core::rules::ledger::{EntryKind, LedgerEntry, due_shard};
+use billing_core::rules::period::BillingPeriod;
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -53,6 +57,7 @@ pub(crate) fn record(key: &RecordKey) -> ItemKey {
         RecordKey::PurchaseSlot(_) => "PURCHASE_SLOT".to_owned(),
         RecordKey::Invoice(_, i) => format!("{INVOICE_PREFIX}{i}"),
         RecordKey::Idempotency(_, k) => format!("IDEMPOTENCY#{k}"),
+        RecordKey::Due(_, period) => format!("DUE#{period}"),
     };
     ItemKey {
         pk: partition(key.account()),
@@ -64,6 +69,7 @@ pub(crate) fn record(key: &RecordKey) -> ItemKey {
 pub(crate) fn record_index(key: &RecordKey) -> Option<(String, String)> {
     match key {
         RecordKey::Account(a) => Some((ACCOUNTS.to_owned(), a.to_string())),
+        RecordKey::Due(a, period) => Some((due(*period, due_shard(a)), a.to_string())),
         RecordKey::Purchase(..)
         | RecordKey::PurchaseSlot(_)
         | RecordKey::Invoice(..)
@@ -79,43 +85,51 @@ pub(crate) fn balance(account: &AccountId) -> ItemKey {
     }
 }
 
-/// A ledger entry: keyed by its id alone, so a second entry with the same id collides.
+/// The `gsi1pk` of one shard of a period's due marks.
+pub(crate) fn due(period: BillingPeriod, shard: u16) -> String {
+    format!("DUE#{period}#{shard:02}")
+}
+
+/// A ledger entry, keyed by its id alone so a second entry with the same id collides: a usage
+/// entry in its own partition (unique across accounts), any other in its account's.
 pub(crate) fn entry(account: &AccountId, entry: &LedgerEntry) -> ItemKey {
-    ItemKey {
-        pk: partition(account),
-        sk: format!("ENTRY#{}", entry.id.as_str()),
+    match entry.kind {
+        EntryKind::Usage => ItemKey {
+            pk: format!("ENTRY#{}", entry.id.as_str()),
+            sk: "ENTRY".to_owned(),
+        },
+        EntryKind::CreditPurchase | EntryKind::Invoiced | EntryKind::Adjustment => ItemKey {
+            pk: partition(account),
+            sk: format!("ENTRY#{}", entry.id.as_str()),
+        },
     }
-}
-
-pub(crate) fn ledger(account: &AccountId) -> String {
-    format!("LEDGER#{account}")
-}
-
-/// Fixed-width UTC time, so text order is time order (years 0000–9999).
-pub(crate) fn instant(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Nanos, true)
-}
-
-/// The `gsi1` key of a ledger entry: by effective time, then id.
-pub(crate) fn entry_index(account: &AccountId, entry: &LedgerEntry) -> (String, String) {
-    (
-        ledger(account),
-        format!("{}#{}", instant(entry.effective_at), entry.id.as_str()),
-    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use billing_core::UsageEventId;
+    use billing_core::domain::money::Micros;
+    use chrono::{DateTime, Utc};
 
     #[test]
-    fn instants_sort_as_text_in_time_order() {
-        let earlier = Utc.with_ymd_and_hms(2026, 9, 30, 23, 59, 59).unwrap();
-        let later = earlier + chrono::Duration::nanoseconds(1);
-        let much_later = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
-        assert!(instant(earlier) < instant(later));
-        assert!(instant(later) < instant(much_later));
-        assert_eq!(instant(much_later), "2027-01-01T00:00:00.000000000Z");
+    fn a_usage_entry_has_the_same_key_whichever_account_reports_it() {
+        let entry = LedgerEntry::usage(
+            &UsageEventId::parse("evt_1").unwrap(),
+            Micros::new(1),
+            DateTime::<Utc>::UNIX_EPOCH,
+            "",
+        )
+        .unwrap();
+        let a = AccountId::parse("a").unwrap();
+        let b = AccountId::parse("b").unwrap();
+        assert_eq!(super::entry(&a, &entry), super::entry(&b, &entry));
+        assert_eq!(super::entry(&a, &entry).pk, "ENTRY#usage:evt_1");
+    }
+
+    #[test]
+    fn due_shards_are_two_digits_so_they_sort_as_numbers() {
+        let period = BillingPeriod::new(2026, 10).unwrap();
+        assert_eq!(due(period, 7), "DUE#2026-10#07");
     }
 }

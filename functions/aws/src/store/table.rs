@@ -3,13 +3,15 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::create_table::builders::CreateTableFluentBuilder;
+use aws_sdk_dynamodb::operation::update_time_to_live::builders::UpdateTimeToLiveFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use billing_core::ports::store::StoreError;
 
 use super::errors;
+use super::items::EXPIRES;
 use super::keys::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 
 fn string_attribute(name: &str) -> AttributeDefinition {
@@ -54,7 +56,23 @@ pub fn table_definition(client: &Client, table: &str) -> CreateTableFluentBuilde
         .global_secondary_indexes(index)
 }
 
-/// Creates the store's table and waits until it is active.
+/// The UpdateTimeToLive request that lets DynamoDB delete items once their `expires` (epoch
+/// seconds) has passed: idempotency records. CreateTable cannot carry it, so it is sent once
+/// the table is active (the template sets `TimeToLiveSpecification` on the table itself).
+pub fn time_to_live(client: &Client, table: &str) -> UpdateTimeToLiveFluentBuilder {
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(EXPIRES)
+                .enabled(true)
+                .build()
+                .expect("name and switch are set"),
+        )
+}
+
+/// Creates the store's table, waits until it is active, and turns its TTL on.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     table_definition(client, table)
         .send()
@@ -69,6 +87,10 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
             .map_err(|e| errors::sdk("DescribeTable", e))?;
         let status = described.table().and_then(|t| t.table_status());
         if status == Some(&aws_sdk_dynamodb::types::TableStatus::Active) {
+            time_to_live(client, table)
+                .send()
+                .await
+                .map_err(|e| errors::sdk("UpdateTimeToLive", e))?;
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;

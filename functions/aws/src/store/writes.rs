@@ -1,18 +1,24 @@
 //! A [`Transaction`] as DynamoDB actions.
 //!
-//! Every write but `Append` is one action on one item. `Append` is two: a Put of the entry
-//! that requires the entry to be new, and an `ADD` to the account's running balance. Each
-//! action remembers the write it came from, so a cancellation reason maps back to the index
-//! the caller knows. A `Check` without a condition asks nothing and is left out.
+//! Every write but `Append` is one action on one item. `Append` is one Put per entry that
+//! requires the entry to be new (and asks for the stored item back when it is not), then one
+//! update of the account's balance item: `ADD` to the balance, the version and each period's
+//! usage total, conditioned on the write's version expectation and on staying within
+//! ±`LEDGER_LIMIT`. Each action remembers the write it came from, so a cancellation reason
+//! maps back to the index the caller knows. A `Check` without a condition asks nothing and is
+//! left out.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
+    AttributeValue, ConditionCheck, Delete, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
-use billing_core::ports::store::{Expect, StoreError, Transaction, Write};
+use billing_core::AccountId;
+use billing_core::ports::store::{Expect, Record, StoreError, Transaction, Write};
+use billing_core::rules::ledger::{BalanceMove, LEDGER_LIMIT, LedgerEntry};
 
-use super::items::{self, Item, RECORD, VERSION};
+use super::items::{self, EXPIRES, Item, RECORD, VERSION};
 use super::keys::{self, GSI1_PK, GSI1_SK, ItemKey, PK};
 
 /// What an action does to its item.
@@ -29,6 +35,8 @@ pub(crate) enum Kind {
 pub(crate) struct Action {
     /// Index of the [`Write`] it came from.
     pub write: usize,
+    /// A ledger entry's Put: when its condition fails, the stored entry comes back.
+    pub entry: bool,
     pub key: ItemKey,
     pub kind: Kind,
     pub condition: Option<String>,
@@ -40,6 +48,7 @@ impl Action {
     fn new(write: usize, key: ItemKey, kind: Kind) -> Self {
         Self {
             write,
+            entry: false,
             key,
             kind,
             condition: None,
@@ -87,6 +96,13 @@ pub(crate) fn actions(transaction: &Transaction) -> Result<Vec<Action>, StoreErr
                     values.insert(":gsi1pk".to_owned(), AttributeValue::S(gsi1pk));
                     values.insert(":gsi1sk".to_owned(), AttributeValue::S(gsi1sk));
                 }
+                if let Record::Idempotency(kept) = record {
+                    set.push_str(&format!(", {EXPIRES} = :expires"));
+                    values.insert(
+                        ":expires".to_owned(),
+                        items::number(kept.expires_at.timestamp()),
+                    );
+                }
                 let update = format!("{set} ADD #{VERSION} :one");
                 let mut action = Action::new(index, keys::record(&key), Kind::Update(update));
                 action.name(RECORD);
@@ -104,26 +120,87 @@ pub(crate) fn actions(transaction: &Transaction) -> Result<Vec<Action>, StoreErr
                         .push(Action::new(index, keys::record(key), Kind::Check).expect(*expect));
                 }
             },
-            Write::Append { account, entry } => {
-                let mut put = Action::new(
-                    index,
-                    keys::entry(account, entry),
-                    Kind::Put(items::entry_item(account, entry)?),
-                );
-                put.condition = Some(format!("attribute_not_exists({PK})"));
-                actions.push(put);
-
-                let add = format!("ADD #{} :amount", items::BALANCE_ATTRIBUTE);
-                let mut balance = Action::new(index, keys::balance(account), Kind::Update(add));
-                balance.name(items::BALANCE_ATTRIBUTE);
-                balance
-                    .values
-                    .insert(":amount".to_owned(), items::number(entry.amount.get()));
-                actions.push(balance);
+            Write::Append {
+                account,
+                entries,
+                balance,
+            } => {
+                for entry in entries {
+                    let mut put = Action::new(
+                        index,
+                        keys::entry(account, entry),
+                        Kind::Put(items::entry_item(account, entry)?),
+                    );
+                    put.condition = Some(format!("attribute_not_exists({PK})"));
+                    put.entry = true;
+                    actions.push(put);
+                }
+                actions.push(balance_update(index, account, entries, *balance)?);
             }
         }
     }
     Ok(actions)
+}
+
+/// `attribute_not_exists(#a) OR #a BETWEEN :lo AND :hi`, where the bounds keep `#a + delta`
+/// within ±`LEDGER_LIMIT` (a missing attribute starts at zero, as `ADD` does).
+fn stays_within_limit(action: &mut Action, placeholder: &str, delta: i64) -> String {
+    let limit = i128::from(LEDGER_LIMIT.get());
+    let delta = i128::from(delta);
+    let (lo, hi) = (-limit - delta, limit - delta);
+    action
+        .values
+        .insert(format!(":{placeholder}lo"), items::number(lo));
+    action
+        .values
+        .insert(format!(":{placeholder}hi"), items::number(hi));
+    let within = format!("#{placeholder} BETWEEN :{placeholder}lo AND :{placeholder}hi");
+    if lo <= 0 && 0 <= hi {
+        format!("(attribute_not_exists(#{placeholder}) OR {within})")
+    } else {
+        within
+    }
+}
+
+/// The one update of the balance item an `Append` makes.
+fn balance_update(
+    index: usize,
+    account: &AccountId,
+    entries: &[LedgerEntry],
+    expect: Expect,
+) -> Result<Action, StoreError> {
+    let moved = BalanceMove::of(entries)
+        .map_err(|_| StoreError::Invalid("the entries of an append overflow".into()))?;
+    let mut action = Action::new(index, keys::balance(account), Kind::Check).expect(expect);
+    let mut conditions: Vec<String> = action.condition.take().into_iter().collect();
+    let mut adds = vec!["#balance :amount".to_owned(), format!("#{VERSION} :one")];
+    action
+        .names
+        .insert("#balance".to_owned(), items::BALANCE_ATTRIBUTE.to_owned());
+    action.name(VERSION);
+    action
+        .values
+        .insert(":amount".to_owned(), items::number(moved.amount.get()));
+    action.values.insert(":one".to_owned(), items::number(1));
+    conditions.push(stays_within_limit(
+        &mut action,
+        "balance",
+        moved.amount.get(),
+    ));
+    for (n, (period, amount)) in moved.usage.iter().enumerate() {
+        let placeholder = format!("u{n}");
+        action
+            .names
+            .insert(format!("#{placeholder}"), items::usage_attribute(*period));
+        action
+            .values
+            .insert(format!(":{placeholder}"), items::number(amount.get()));
+        adds.push(format!("#{placeholder} :{placeholder}"));
+        conditions.push(stays_within_limit(&mut action, &placeholder, amount.get()));
+    }
+    action.kind = Kind::Update(format!("ADD {}", adds.join(", ")));
+    action.condition = Some(conditions.join(" AND "));
+    Ok(action)
 }
 
 fn non_empty<K, V>(map: HashMap<K, V>) -> Option<HashMap<K, V>> {
@@ -156,6 +233,11 @@ pub(crate) fn transact_item(table: &str, action: Action) -> Result<TransactWrite
             Put::builder()
                 .table_name(table)
                 .set_item(Some(attributes))
+                .set_return_values_on_condition_check_failure(
+                    action
+                        .entry
+                        .then_some(ReturnValuesOnConditionCheckFailure::AllOld),
+                )
                 .set_condition_expression(action.condition)
                 .set_expression_attribute_names(names)
                 .set_expression_attribute_values(values)
