@@ -1,6 +1,6 @@
 """The card function as Lambda runs it: `cargo lambda watch` serves the real binary, and
 `cargo lambda invoke` sends it API Gateway v2 events (fixtures in events/) whose request
-context carries the JWT authorizer's claims. Its adapters talk to moto (DynamoDB, SSM, SES)
+context carries the JWT authorizer's claims. Its adapters talk to moto (DynamoDB, SSM)
 and localstripe, started by scripts/with-stand-ins.
 """
 
@@ -25,7 +25,8 @@ CARGO_LAMBDA = Path(sys.executable).parent / "cargo-lambda"
 REGION = "us-east-1"
 TABLE = "billing-lambda-test"
 SECRET_PARAMETER = "/billing/stripe/secret-key"
-SENDER = "billing@example.com"
+# Every variable any function reads (README "Configuration").
+FUNCTION_SETTINGS = {"TABLE_NAME", "STRIPE_SECRET_PARAMETER", "STRIPE_API_BASE", "SENDER_EMAIL", "RUST_LOG"}
 
 
 def required_env(name: str) -> str:
@@ -35,15 +36,27 @@ def required_env(name: str) -> str:
     return value
 
 
-def template_table() -> dict:
-    """The BillingTable properties exactly as infra/template.yaml declares them."""
+def load_template() -> dict:
+    """infra/template.yaml, with intrinsic functions (`!Ref`, ...) read as None."""
 
     class Loader(yaml.SafeLoader):
         pass
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    template = yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
-    return template["Resources"]["BillingTable"]["Properties"]
+    return yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
+
+
+def template_table() -> dict:
+    """The BillingTable properties exactly as infra/template.yaml declares them."""
+    return load_template()["Resources"]["BillingTable"]["Properties"]
+
+
+def template_variables(function: str) -> set[str]:
+    """The environment variables the template gives a function (Globals and its own)."""
+    template = load_template()
+    names = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = template["Resources"][function]["Properties"].get("Environment", {})
+    return names | set(own.get("Variables", {}))
 
 
 def free_port() -> int:
@@ -77,14 +90,11 @@ def aws_env() -> dict[str, str]:
     boto3.client("ssm", **clients).put_parameter(
         Name=SECRET_PARAMETER, Value="sk_test_lambda_local", Type="SecureString", Overwrite=True
     )
-    boto3.client("sesv2", **clients).create_email_identity(EmailIdentity=SENDER)
-    env.update(
-        TABLE_NAME=TABLE,
-        STRIPE_SECRET_PARAMETER=SECRET_PARAMETER,
-        STRIPE_API_BASE=stripe,
-        SENDER_EMAIL=SENDER,
-        RUST_LOG="warn",
-    )
+    # Exactly the variables the template gives the card function, so a setting it needs and
+    # the template lacks fails here; STRIPE_API_BASE is the one test-only addition.
+    settings = dict(TABLE_NAME=TABLE, STRIPE_SECRET_PARAMETER=SECRET_PARAMETER, RUST_LOG="warn")
+    assert set(settings) == template_variables("CardsFunction")
+    env.update(settings, STRIPE_API_BASE=stripe)
     return env
 
 
@@ -96,7 +106,8 @@ def watch(aws_env: dict[str, str]):
         [str(CARGO_LAMBDA), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
          "--ignore-changes", "--package", "billing-lambda"],
         cwd=ROOT,
-        env={**os.environ, **aws_env},
+        # Nothing of the caller's environment the template would not set reaches the function.
+        env={**{k: v for k, v in os.environ.items() if k not in FUNCTION_SETTINGS}, **aws_env},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -164,3 +175,15 @@ def test_the_table_holds_no_card_number_or_cvc(watch: int, aws_env: dict[str, st
     assert items, "the function wrote the account"
     dump = json.dumps(items)
     assert "4242424242424242" not in dump and "cvc" not in dump.lower().replace("cvc_check", "")
+
+
+def test_the_card_function_reads_no_sender_and_may_not_send_mail() -> None:
+    function = load_template()["Resources"]["CardsFunction"]["Properties"]
+    actions = [
+        action
+        for policy in function["Policies"]
+        for statement in policy["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    ]
+    assert "SENDER_EMAIL" not in template_variables("CardsFunction")
+    assert actions and not [a for a in actions if a.lower().startswith("ses:")]

@@ -6,10 +6,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use billing_api::jwt::{Claims, sign};
+use billing_api::state::Services;
 use billing_api::{AppState, AuthMode, AuthorizerClaims, billing_router, finish};
 use billing_core::usecases::usage::{UsageEvent, record_usage};
 use billing_core::{AccountId, UsageEventId};
-use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
+use billing_embedded::{EmbeddedStore, LocalClock, SimulatedCardNetwork};
 use chrono::{DateTime, Utc};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -30,16 +31,15 @@ fn app(auth: AuthMode) -> TestApp {
             .unwrap()
             .with_timezone(&Utc),
     );
-    let state = Arc::new(AppState {
+    let services = Services {
         store: Arc::new(EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap()),
         gateway: Arc::new(
             SimulatedCardNetwork::open(&dir.path().join("net.redb"), "http://127.0.0.1:3000/")
                 .unwrap(),
         ),
-        mailer: Arc::new(OutboxMailer::open(&dir.path().join("outbox"), clock.clone()).unwrap()),
         clock,
-        auth,
-    });
+    };
+    let state = Arc::new(AppState::new(services, auth));
     TestApp { state, _dir: dir }
 }
 

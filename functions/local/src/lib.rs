@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
+use billing_api::state::Services;
 use billing_api::{AppState, AuthMode, cards_router, finish, telemetry};
 use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
 
@@ -56,13 +57,12 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         .map_err(|e| format!("cannot open outbox: {e}"))?;
     let auth = AuthMode::local(&config.jwt_secret).map_err(|e| e.to_string())?;
 
-    let state = Arc::new(AppState {
+    let services = Services {
         store: Arc::new(store.clone()),
         gateway: Arc::new(network.clone()),
-        mailer: Arc::new(outbox.clone()),
         clock: clock.clone(),
-        auth,
-    });
+    };
+    let state = Arc::new(AppState::new(services, auth));
     let controls = Arc::new(controls::Controls {
         store: Arc::new(store),
         clock,

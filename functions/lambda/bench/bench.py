@@ -1,0 +1,266 @@
+#!/usr/bin/env python3
+"""Footprint of each Lambda binary: stripped size, and time from process start to the first
+Runtime API poll with the Stripe key read from SSM over TLS.
+
+Two stand-ins on 127.0.0.1, both standard library only:
+- the Lambda Runtime API: the time a start ends is when `GET /2018-06-01/runtime/invocation/next`
+  arrives (the function has finished its init and asks for work);
+- SSM over HTTPS with a self-signed certificate: answers `AmazonSSM.GetParameter`. The binary
+  trusts it through `SSL_CERT_FILE`, a bundle of the system's CA certificates plus this one, so
+  it loads a full root store as it does on Lambda (one bundle file on Amazon Linux 2023).
+
+Each start must make exactly one signed GetParameter call before it polls, or the run fails:
+a binary that skipped its init would otherwise look fast.
+
+Usage: bench.py --bin-dir target/release [--starts 50] [--json out.json] [FUNCTION...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import http.server
+import json
+import os
+import platform
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN_SOURCES = HERE.parent / "src" / "bin"
+SECRET_PARAMETER = "/billing/stripe/secret-key"
+POLL_PATH = "/2018-06-01/runtime/invocation/next"
+SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+
+
+class Quiet(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class RuntimeApi(http.server.ThreadingHTTPServer):
+    """Records when each start first polls for an invocation; never hands one out."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), RuntimeApiHandler)
+        self.polled = threading.Event()
+        self.polled_at = 0
+
+    def arm(self) -> None:
+        self.polled.clear()
+        self.polled_at = 0
+
+
+class RuntimeApiHandler(Quiet):
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        if self.path == POLL_PATH and not self.server.polled.is_set():
+            self.server.polled_at = time.perf_counter_ns()
+            self.server.polled.set()
+        # The bench stops the process now; the connection is simply closed.
+        self.close_connection = True
+
+
+class Ssm(http.server.ThreadingHTTPServer):
+    """Answers GetParameter for the Stripe key parameter over TLS and counts the calls."""
+
+    daemon_threads = True
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(("127.0.0.1", 0), SsmHandler)
+        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.calls = 0
+        self.lock = threading.Lock()
+
+
+class SsmHandler(Quiet):
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+        signed = self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ")
+        target = self.headers.get("X-Amz-Target")
+        if target != "AmazonSSM.GetParameter" or not signed or body.get("Name") != SECRET_PARAMETER:
+            self.answer(400, {"__type": "ValidationException", "message": f"unexpected {target} {body}"})
+            return
+        with self.server.lock:
+            self.server.calls += 1
+        self.answer(200, {"Parameter": {
+            "Name": SECRET_PARAMETER, "Type": "SecureString", "Value": "sk_test_bench", "Version": 1,
+            "DataType": "text", "LastModifiedDate": 1.7e9,
+            "ARN": f"arn:aws:ssm:us-east-1:123456789012:parameter{SECRET_PARAMETER}",
+        }})
+
+    def answer(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1, made with the openssl command line tool."""
+    cert, key = folder / "ssm.pem", folder / "ssm.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=ssm stand-in",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def trust_bundle(folder: Path, cert: Path) -> Path:
+    """The system CA bundle with the stand-in's certificate appended."""
+    system = next((Path(p) for p in SYSTEM_BUNDLES if Path(p).is_file()), None)
+    if system is None:
+        sys.exit(f"no system CA bundle found at {SYSTEM_BUNDLES}: install ca-certificates")
+    bundle = folder / "bundle.pem"
+    bundle.write_bytes(system.read_bytes() + b"\n" + cert.read_bytes())
+    return bundle
+
+
+def lambda_environment(function: str, runtime_port: int, ssm_port: int, bundle: Path, root: Path) -> dict:
+    """What Lambda's provided.al2023 runtime and our template give a function, and no more."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "LAMBDA_TASK_ROOT": str(root),
+        "LAMBDA_RUNTIME_DIR": str(root),
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{runtime_port}",
+        "AWS_LAMBDA_FUNCTION_NAME": function,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{function}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "ASIABENCHBENCHBENCH1",
+        "AWS_SECRET_ACCESS_KEY": "bench-secret-access-key",
+        "AWS_SESSION_TOKEN": "bench-session-token",
+        "AWS_ENDPOINT_URL": f"https://127.0.0.1:{ssm_port}",
+        "SSL_CERT_FILE": str(bundle),
+        "RUST_LOG": "info",
+        "TABLE_NAME": "billing-bench",
+        "STRIPE_SECRET_PARAMETER": SECRET_PARAMETER,
+    }
+
+
+def stripped_size(binary: Path, folder: Path) -> int:
+    copy = folder / f"{binary.name}.stripped"
+    subprocess.run(["strip", "-o", str(copy), str(binary)], check=True)
+    return copy.stat().st_size
+
+
+def one_start(binary: Path, env: dict, runtime: RuntimeApi, ssm: Ssm, log: Path) -> float:
+    """Milliseconds from spawning the binary to its first poll."""
+    runtime.arm()
+    calls_before = ssm.calls
+    with open(log, "wb") as out:
+        started = time.perf_counter_ns()
+        # No cwd and no fd closing, so Python can spawn without the cost of a full fork (our
+        # sockets are not inheritable anyway); the binary does not depend on its folder.
+        process = subprocess.Popen([str(binary)], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   close_fds=False)
+        polled = runtime.polled.wait(timeout=10)
+        process.kill()
+        process.wait()
+    if not polled:
+        sys.exit(f"{binary.name} never polled the Runtime API; its output:\n{log.read_text()[-4000:]}")
+    if ssm.calls != calls_before + 1:
+        sys.exit(f"{binary.name} made {ssm.calls - calls_before} GetParameter calls before polling, not 1")
+    return (runtime.polled_at - started) / 1e6
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin-dir", type=Path, required=True, help="folder of the release binaries")
+    parser.add_argument("--starts", type=int, default=50, help="measured starts per function")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured starts first (page cache)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("functions", nargs="*", help="binaries to measure (default: every one in src/bin)")
+    args = parser.parse_args()
+    functions = args.functions or sorted(p.stem for p in BIN_SOURCES.glob("*.rs"))
+
+    with tempfile.TemporaryDirectory(prefix="bench-lambda-") as tmp:
+        folder = Path(tmp)
+        cert, key = self_signed_certificate(folder)
+        bundle = trust_bundle(folder, cert)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        runtime, ssm = RuntimeApi(), Ssm(context)
+        for server in (runtime, ssm):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+        results = []
+        for function in functions:
+            binary = args.bin_dir / function
+            if not binary.is_file():
+                sys.exit(f"{binary} is missing: build with cargo build --release -p billing-lambda")
+            root = folder / function
+            root.mkdir()
+            shutil.copy2(binary, root / "bootstrap")
+            env = lambda_environment(function, runtime.server_address[1], ssm.server_address[1], bundle, root)
+            log = folder / f"{function}.log"
+            for _ in range(args.warmup):
+                one_start(root / "bootstrap", env, runtime, ssm, log)
+            times = [one_start(root / "bootstrap", env, runtime, ssm, log) for _ in range(args.starts)]
+            results.append({
+                "function": function,
+                "stripped_bytes": stripped_size(binary, folder),
+                "starts": len(times),
+                "median_ms": round(statistics.median(times), 2),
+                "p90_ms": round(percentile(times, 0.9), 2),
+                "min_ms": round(min(times), 2),
+                "max_ms": round(max(times), 2),
+            })
+        for server in (runtime, ssm):
+            server.shutdown()
+
+    load = os.getloadavg()
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
+        "load_average_after": [round(x, 2) for x in load],
+        "results": results,
+    }
+    print(f"{report['date']}; {report['machine']}; load average after the run "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"{'function':<12} {'stripped':>10} {'starts':>6} {'median':>9} {'p90':>9} {'min':>9} {'max':>9}")
+    for r in results:
+        print(f"{r['function']:<12} {r['stripped_bytes'] / 1e6:>8.2f}MB {r['starts']:>6} "
+              f"{r['median_ms']:>7.2f}ms {r['p90_ms']:>7.2f}ms {r['min_ms']:>7.2f}ms {r['max_ms']:>7.2f}ms")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+if __name__ == "__main__":
+    main()
