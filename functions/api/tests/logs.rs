@@ -8,10 +8,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use billing_api::jwt::{Claims, sign};
+use billing_api::state::Services;
 use billing_api::telemetry::{REQUEST_ID_HEADER, subscriber};
 use billing_api::{AppState, AuthMode, cards_router, finish};
 use billing_contract::instrument::Instrumented;
-use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
+use billing_embedded::{EmbeddedStore, LocalClock, SimulatedCardNetwork};
 use serde_json::Value;
 use tower::ServiceExt;
 use tracing_subscriber::EnvFilter;
@@ -70,15 +71,14 @@ fn app() -> App {
     let store = Arc::new(Instrumented::new(
         EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap(),
     ));
-    let state = Arc::new(AppState {
+    let services = Services {
         store: store.clone(),
         gateway: Arc::new(
             SimulatedCardNetwork::open(&dir.path().join("net.redb"), "http://127.0.0.1/").unwrap(),
         ),
-        mailer: Arc::new(OutboxMailer::open(&dir.path().join("outbox"), clock.clone()).unwrap()),
         clock,
-        auth: AuthMode::local(SECRET).unwrap(),
-    });
+    };
+    let state = Arc::new(AppState::new(services, AuthMode::local(SECRET).unwrap()));
     App {
         router: finish(cards_router(), state),
         store,

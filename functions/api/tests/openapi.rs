@@ -7,8 +7,9 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use billing_api::state::Services;
 use billing_api::{AppState, AuthMode, cards_router, finish};
-use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
+use billing_embedded::{EmbeddedStore, LocalClock, SimulatedCardNetwork};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -38,15 +39,17 @@ const CONTRACT_PATHS: [&str; 10] = [
 
 fn router(dir: &tempfile::TempDir) -> Router {
     let clock = Arc::new(LocalClock::default());
-    let state = Arc::new(AppState {
+    let services = Services {
         store: Arc::new(EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap()),
         gateway: Arc::new(
             SimulatedCardNetwork::open(&dir.path().join("net.redb"), "http://127.0.0.1/").unwrap(),
         ),
-        mailer: Arc::new(OutboxMailer::open(&dir.path().join("outbox"), clock.clone()).unwrap()),
         clock,
-        auth: AuthMode::local("openapi-test").unwrap(),
-    });
+    };
+    let state = Arc::new(AppState::new(
+        services,
+        AuthMode::local("openapi-test").unwrap(),
+    ));
     finish(cards_router(), state)
 }
 
