@@ -362,6 +362,19 @@ fn unexpected(key: &RecordKey, got: &Record) -> StoreError {
     StoreError::Corrupt(format!("{key:?} holds a {:?}", std::mem::discriminant(got)))
 }
 
+/// A page of records as a page of `T`, each record picked by `pick` (which refuses, as
+/// corrupt data, a record the listing must not have returned).
+fn typed_page<T>(
+    page: Page<Record>,
+    pick: impl Fn(Record) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let items = page.items.into_iter().map(pick).collect::<Result<_, _>>()?;
+    Ok(Page {
+        items,
+        has_more: page.has_more,
+    })
+}
+
 macro_rules! typed_get {
     ($fn:ident, $variant:ident, $ty:ty, ($($arg:ident: $argty:ty),*), $key:expr) => {
         /// The record, typed.
@@ -408,18 +421,9 @@ pub trait InvoiceStore: Store {
             starting_after,
         };
         async move {
-            let page = self.list(&query, limit).await?;
-            let items = page
-                .items
-                .into_iter()
-                .map(|record| match record {
-                    Record::Invoice(invoice) => Ok(invoice),
-                    other => Err(unexpected(&other.key(), &other)),
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(Page {
-                items,
-                has_more: page.has_more,
+            typed_page(self.list(&query, limit).await?, |record| match record {
+                Record::Invoice(invoice) => Ok(invoice),
+                other => Err(unexpected(&other.key(), &other)),
             })
         }
     }
@@ -447,22 +451,11 @@ pub trait LedgerStore: Store {
             after,
         };
         async move {
-            let page = self.list(&query, limit).await?;
-            let items = page
-                .items
-                .into_iter()
-                .map(|record| match record {
-                    Record::Due(mark)
-                        if mark.period == period && due_shard(&mark.account) == shard =>
-                    {
-                        Ok(mark.account)
-                    }
-                    other => Err(unexpected(&other.key(), &other)),
-                })
-                .collect::<Result<_, _>>()?;
-            Ok(Page {
-                items,
-                has_more: page.has_more,
+            typed_page(self.list(&query, limit).await?, |record| match record {
+                Record::Due(mark) if mark.period == period && due_shard(&mark.account) == shard => {
+                    Ok(mark.account)
+                }
+                other => Err(unexpected(&other.key(), &other)),
             })
         }
     }
