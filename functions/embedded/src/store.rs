@@ -102,6 +102,27 @@ fn holds(expect: Expect, current: Option<u64>) -> bool {
     }
 }
 
+/// The key range of a forward listing (accounts, or one shard of a period's due marks): its
+/// prefix, the key just past it, and the exclusive cursor. Invoices are listed backwards.
+fn forward_range(query: &ListQuery) -> (String, String, Option<&AccountId>) {
+    match query {
+        // '$' sorts right after '#'.
+        ListQuery::Accounts { after } => {
+            ("account#".to_owned(), "account$".to_owned(), after.as_ref())
+        }
+        ListQuery::Due {
+            period,
+            shard,
+            after,
+        } => {
+            let prefix = due_prefix(*period, *shard);
+            let end = format!("{}$", prefix.trim_end_matches('#'));
+            (prefix, end, after.as_ref())
+        }
+        ListQuery::Invoices { .. } => unreachable!("invoices are listed newest first"),
+    }
+}
+
 impl EmbeddedStore {
     /// Opens (or creates) the store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -211,33 +232,10 @@ impl EmbeddedStore {
         let mut items = Vec::with_capacity(limit);
         let mut has_more = false;
         match query {
-            ListQuery::Accounts { after } => {
-                let start = after
-                    .as_ref()
-                    .map_or("account#".to_owned(), |a| format!("account#{a}"));
-                let end = "account$"; // '$' sorts right after '#'
-                for item in records.range(start.as_str()..end).map_err(storage)? {
-                    let (key, value) = item.map_err(storage)?;
-                    if after.is_some() && key.value() == start {
-                        continue;
-                    }
-                    if items.len() == limit {
-                        has_more = true;
-                        break;
-                    }
-                    items.push(decode(value.value())?);
-                }
-            }
-            ListQuery::Due {
-                period,
-                shard,
-                after,
-            } => {
-                let prefix = due_prefix(*period, *shard);
-                let start = after
-                    .as_ref()
-                    .map_or(prefix.clone(), |a| format!("{prefix}{a}"));
-                let end = format!("{}$", prefix.trim_end_matches('#'));
+            // Both walk one key prefix forward from an exclusive cursor.
+            ListQuery::Accounts { .. } | ListQuery::Due { .. } => {
+                let (prefix, end, after) = forward_range(query);
+                let start = after.map_or(prefix.clone(), |a| format!("{prefix}{a}"));
                 for item in records
                     .range(start.as_str()..end.as_str())
                     .map_err(storage)?

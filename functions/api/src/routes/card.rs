@@ -92,7 +92,7 @@ fn payment_method(body: &PutCard) -> Result<PaymentMethodId, ApiError> {
         (status = 402, description = "`card_declined`, with `decline_code`.", body = ErrorBody),
         (status = 404, description = "`payment_method_not_found`.", body = ErrorBody),
         (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
-        (status = 409, description = "`concurrent_update`.", body = ErrorBody),
+        (status = 409, description = "`card_change_in_progress` (with `retry_after` and a `Retry-After` header): another change of the card is in progress.", body = ErrorBody),
         (status = 410, description = "`account_deleted`.", body = ErrorBody),
         (status = 413, description = "`request_too_large` (bodies over 16 KiB).", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
