@@ -10,6 +10,7 @@ pub mod error;
 /// Domain types.
 pub mod domain {
     pub mod account;
+    pub mod event;
     pub mod idempotency;
     pub mod ids;
     pub mod invoice;
