@@ -10,6 +10,7 @@
 //! and lag: they find accounts, they never give amounts.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -34,6 +35,36 @@ pub struct DueMark {
     pub account: AccountId,
     /// The period whose charge must visit it.
     pub period: BillingPeriod,
+}
+
+/// A card-network event (a Stripe webhook) that was handled for an account, kept so that the
+/// same event delivered again is recognised and acknowledged without acting twice. Stripe
+/// retries a delivery for three days; the record is kept for [`HandledEvent::RETENTION`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandledEvent {
+    /// The account the event was about.
+    pub account: AccountId,
+    /// Stripe's `evt_…`.
+    pub id: String,
+    /// When it was handled.
+    pub handled_at: DateTime<Utc>,
+    /// When the record may be forgotten (DynamoDB TTL).
+    pub expires_at: DateTime<Utc>,
+}
+
+impl HandledEvent {
+    /// How long a handled event is remembered: beyond Stripe's three days of retries.
+    pub const RETENTION: chrono::Duration = chrono::Duration::days(7);
+
+    /// An event handled at `now`.
+    pub fn new(account: AccountId, id: impl Into<String>, now: DateTime<Utc>) -> Self {
+        Self {
+            account,
+            id: id.into(),
+            handled_at: now,
+            expires_at: now + Self::RETENTION,
+        }
+    }
 }
 
 /// An entry that already existed when an `Append` tried to add it, as stored.
@@ -73,6 +104,8 @@ pub enum Record {
     Idempotency(IdempotencyRecord),
     /// An account the monthly charge of a period must visit.
     Due(DueMark),
+    /// A card-network event handled for the account.
+    Event(HandledEvent),
 }
 
 /// Where a record lives. Every key belongs to exactly one account.
@@ -90,6 +123,8 @@ pub enum RecordKey {
     Idempotency(AccountId, IdempotencyKey),
     /// A due mark.
     Due(AccountId, BillingPeriod),
+    /// A handled card-network event (`evt_…`).
+    Event(AccountId, String),
 }
 
 impl RecordKey {
@@ -101,7 +136,8 @@ impl RecordKey {
             | Self::PurchaseSlot(a)
             | Self::Invoice(a, _)
             | Self::Idempotency(a, _)
-            | Self::Due(a, _) => a,
+            | Self::Due(a, _)
+            | Self::Event(a, _) => a,
         }
     }
 }
@@ -116,6 +152,7 @@ impl Record {
             Self::Invoice(i) => RecordKey::Invoice(i.account.clone(), i.id.clone()),
             Self::Idempotency(r) => RecordKey::Idempotency(r.account.clone(), r.key.clone()),
             Self::Due(d) => RecordKey::Due(d.account.clone(), d.period),
+            Self::Event(e) => RecordKey::Event(e.account.clone(), e.id.clone()),
         }
     }
 }
@@ -282,6 +319,16 @@ pub enum ListQuery {
         /// Exclusive cursor.
         after: Option<AccountId>,
     },
+    /// The purchase slots whose latest purchase is unsettled and started before
+    /// `started_before`, oldest first (by start, then account), after the cursor. Listed from
+    /// a sparse index that holds only unsettled slots: the sweep finds stuck purchases without
+    /// reading any account that has none, and reads each purchase itself.
+    Unsettled {
+        /// Only purchases started before this instant.
+        started_before: DateTime<Utc>,
+        /// Exclusive cursor: the (start, account) of the last slot of the previous page.
+        after: Option<(DateTime<Utc>, AccountId)>,
+    },
 }
 
 /// One page of a listing.
@@ -402,6 +449,36 @@ pub trait PurchaseStore: Store {
         RecordKey::Purchase(account.clone(), id.clone()));
     typed_get!(purchase_slot, PurchaseSlot, PurchaseSlot, (account: &AccountId),
         RecordKey::PurchaseSlot(account.clone()));
+
+    /// One page of the slots whose purchase is unsettled and started before `started_before`,
+    /// oldest first.
+    fn unsettled_purchases(
+        &self,
+        started_before: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, AccountId)>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<PurchaseSlot>, StoreError>> + Send {
+        let query = ListQuery::Unsettled {
+            started_before,
+            after,
+        };
+        async move {
+            typed_page(self.list(&query, limit).await?, |record| match record {
+                Record::PurchaseSlot(slot)
+                    if !slot.status.is_settled() && slot.created_at < started_before =>
+                {
+                    Ok(slot)
+                }
+                other => Err(unexpected(&other.key(), &other)),
+            })
+        }
+    }
+}
+
+/// Handled card-network events, typed.
+pub trait EventStore: Store {
+    typed_get!(handled_event, Event, HandledEvent, (account: &AccountId, id: &str),
+        RecordKey::Event(account.clone(), id.to_owned()));
 }
 
 /// Invoices, typed.
@@ -466,6 +543,7 @@ impl<S: Store + ?Sized> PurchaseStore for S {}
 impl<S: Store + ?Sized> InvoiceStore for S {}
 impl<S: Store + ?Sized> IdempotencyStore for S {}
 impl<S: Store + ?Sized> LedgerStore for S {}
+impl<S: Store + ?Sized> EventStore for S {}
 
 #[cfg(test)]
 mod tests {
