@@ -124,7 +124,7 @@ impl PaymentGateway for StripeGateway {
         // One key per account makes concurrent first calls (and retries) return one customer.
         let strategy = idempotency_key(format!("customer-{account}"))?;
         let mut request = CreateCustomer::new().metadata(HashMap::from([(
-            "account_id".to_owned(),
+            mapping::ACCOUNT_KEY.to_owned(),
             account.to_string(),
         )]));
         if let Some(email) = email {
@@ -273,8 +273,8 @@ impl PaymentGateway for StripeGateway {
                 .allowed_payment_method_types(vec![PaymentIntentAllowedPaymentMethodTypes::Card])
                 .description(request.description.as_str())
                 .metadata(HashMap::from([
-                    ("account_id".to_owned(), request.account.to_string()),
-                    ("reference".to_owned(), request.reference.clone()),
+                    (mapping::ACCOUNT_KEY.to_owned(), request.account.to_string()),
+                    (mapping::REFERENCE_KEY.to_owned(), request.reference.clone()),
                 ]));
         if request.off_session {
             intent = intent.off_session(CreatePaymentIntentOffSession::Bool(true));
@@ -325,6 +325,25 @@ impl PaymentGateway for StripeGateway {
         {
             // Stripe answers 404 for a customer already deleted: it is gone either way.
             Ok(_) | Err(GatewayError::NotFound(_)) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn customer_account(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<AccountId>, GatewayError> {
+        match RetrieveCustomer::new(customer.as_str())
+            .send(&self.client)
+            .await
+            .map_err(|e| mapping::gateway_error(&e, &format!("customer {customer}")))
+        {
+            Ok(RetrieveCustomerReturned::Customer(found)) => Ok(mapping::customer_account(&found)),
+            // Deleted (200 `deleted: true`), or unknown to this Stripe account (404): not a
+            // customer of any account here.
+            Ok(RetrieveCustomerReturned::DeletedCustomer(_)) | Err(GatewayError::NotFound(_)) => {
+                Ok(None)
+            }
             Err(other) => Err(other),
         }
     }
