@@ -269,6 +269,13 @@ pub trait PaymentGateway: Send + Sync {
     /// go of it. Canceling a canceled payment returns `Canceled` again.
     async fn cancel_payment(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError>;
 
+    /// The account the customer was created for, from its metadata; `None` for a deleted
+    /// customer or one this system did not create.
+    async fn customer_account(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<AccountId>, GatewayError>;
+
     /// Deletes a customer; deleting a deleted one succeeds.
     async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError>;
 

@@ -514,6 +514,17 @@ impl PaymentGateway for SimulatedCardNetwork {
         })
     }
 
+    async fn customer_account(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<AccountId>, GatewayError> {
+        self.read_only(|table| {
+            Ok(read::<SimCustomer>(table, &format!("customer#{customer}"))?
+                .filter(|found| !found.deleted)
+                .and_then(|found| AccountId::parse(&found.account).ok()))
+        })
+    }
+
     async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError> {
         self.transact(|table| {
             let key = format!("customer#{customer}");

@@ -317,6 +317,27 @@ impl PaymentGateway for StripeGateway {
         }
     }
 
+    async fn customer_account(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<AccountId>, GatewayError> {
+        let found = RetrieveCustomer::new(customer.as_str())
+            .send(&self.client)
+            .await;
+        match found {
+            Ok(RetrieveCustomerReturned::Customer(found)) => Ok(found
+                .metadata
+                .as_ref()
+                .and_then(|metadata| metadata.get("account_id"))
+                .and_then(|account| AccountId::parse(account).ok())),
+            Ok(RetrieveCustomerReturned::DeletedCustomer(_)) => Ok(None),
+            Err(error) => match mapping::gateway_error(&error, &format!("customer {customer}")) {
+                GatewayError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError> {
         match DeleteCustomer::new(customer.as_str())
             .send(&self.client)
