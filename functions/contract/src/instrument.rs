@@ -278,17 +278,6 @@ impl<G: PaymentGateway> PaymentGateway for Instrumented<G> {
             self.inner.delete_customer(customer)
         )
     }
-    async fn customer_account(
-        &self,
-        customer: &CustomerId,
-    ) -> Result<Option<AccountId>, GatewayError> {
-        guarded!(
-            self,
-            "customer_account",
-            outage(),
-            self.inner.customer_account(customer)
-        )
-    }
 }
 
 #[async_trait]

@@ -536,20 +536,4 @@ impl PaymentGateway for SimulatedCardNetwork {
             write(table, &key, &stored)
         })
     }
-
-    async fn customer_account(
-        &self,
-        customer: &CustomerId,
-    ) -> Result<Option<AccountId>, GatewayError> {
-        let account = self.read_only(|table| {
-            match read::<SimCustomer>(table, &format!("customer#{customer}"))? {
-                Some(found) if !found.deleted => Ok(Some(found.account)),
-                // Deleted, or never created by this network.
-                _ => Ok(None),
-            }
-        })?;
-        account
-            .map(|account| AccountId::parse(&account).map_err(unavailable))
-            .transpose()
-    }
 }

@@ -325,11 +325,7 @@ impl PaymentGateway for StripeGateway {
             .send(&self.client)
             .await;
         match found {
-            Ok(RetrieveCustomerReturned::Customer(found)) => Ok(found
-                .metadata
-                .as_ref()
-                .and_then(|metadata| metadata.get("account_id"))
-                .and_then(|account| AccountId::parse(account).ok())),
+            Ok(RetrieveCustomerReturned::Customer(found)) => Ok(mapping::customer_account(&found)),
             Ok(RetrieveCustomerReturned::DeletedCustomer(_)) => Ok(None),
             Err(error) => match mapping::gateway_error(&error, &format!("customer {customer}")) {
                 GatewayError::NotFound(_) => Ok(None),
@@ -346,25 +342,6 @@ impl PaymentGateway for StripeGateway {
         {
             // Stripe answers 404 for a customer already deleted: it is gone either way.
             Ok(_) | Err(GatewayError::NotFound(_)) => Ok(()),
-            Err(other) => Err(other),
-        }
-    }
-
-    async fn customer_account(
-        &self,
-        customer: &CustomerId,
-    ) -> Result<Option<AccountId>, GatewayError> {
-        match RetrieveCustomer::new(customer.as_str())
-            .send(&self.client)
-            .await
-            .map_err(|e| mapping::gateway_error(&e, &format!("customer {customer}")))
-        {
-            Ok(RetrieveCustomerReturned::Customer(found)) => Ok(mapping::customer_account(&found)),
-            // Deleted (200 `deleted: true`), or unknown to this Stripe account (404): not a
-            // customer of any account here.
-            Ok(RetrieveCustomerReturned::DeletedCustomer(_)) | Err(GatewayError::NotFound(_)) => {
-                Ok(None)
-            }
             Err(other) => Err(other),
         }
     }
