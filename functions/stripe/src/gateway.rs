@@ -124,7 +124,7 @@ impl PaymentGateway for StripeGateway {
         // One key per account makes concurrent first calls (and retries) return one customer.
         let strategy = idempotency_key(format!("customer-{account}"))?;
         let mut request = CreateCustomer::new().metadata(HashMap::from([(
-            "account_id".to_owned(),
+            mapping::ACCOUNT_KEY.to_owned(),
             account.to_string(),
         )]));
         if let Some(email) = email {
@@ -273,8 +273,8 @@ impl PaymentGateway for StripeGateway {
                 .allowed_payment_method_types(vec![PaymentIntentAllowedPaymentMethodTypes::Card])
                 .description(request.description.as_str())
                 .metadata(HashMap::from([
-                    ("account_id".to_owned(), request.account.to_string()),
-                    ("reference".to_owned(), request.reference.clone()),
+                    (mapping::ACCOUNT_KEY.to_owned(), request.account.to_string()),
+                    (mapping::REFERENCE_KEY.to_owned(), request.reference.clone()),
                 ]));
         if request.off_session {
             intent = intent.off_session(CreatePaymentIntentOffSession::Bool(true));
@@ -325,11 +325,7 @@ impl PaymentGateway for StripeGateway {
             .send(&self.client)
             .await;
         match found {
-            Ok(RetrieveCustomerReturned::Customer(found)) => Ok(found
-                .metadata
-                .as_ref()
-                .and_then(|metadata| metadata.get("account_id"))
-                .and_then(|account| AccountId::parse(account).ok())),
+            Ok(RetrieveCustomerReturned::Customer(found)) => Ok(mapping::customer_account(&found)),
             Ok(RetrieveCustomerReturned::DeletedCustomer(_)) => Ok(None),
             Err(error) => match mapping::gateway_error(&error, &format!("customer {customer}")) {
                 GatewayError::NotFound(_) => Ok(None),
