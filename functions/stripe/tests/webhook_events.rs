@@ -34,7 +34,10 @@ fn event(event_type: &str, object: Value) -> String {
 }
 
 fn intent_event(event_type: &str, fixture: &str) -> String {
-    event(event_type, serde_json::from_str(&fixture_text(fixture)).unwrap())
+    event(
+        event_type,
+        serde_json::from_str(&fixture_text(fixture)).unwrap(),
+    )
 }
 
 fn parse(payload: &str) -> Result<NetworkEvent, EventError> {
@@ -94,7 +97,8 @@ fn the_event_keeps_its_id_and_creation_time() {
 
 #[test]
 fn a_payment_this_system_did_not_make_has_no_account_or_reference() {
-    let mut intent: Value = serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
+    let mut intent: Value =
+        serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
     for metadata in [
         json!({}),
         Value::Null,
@@ -132,7 +136,8 @@ fn the_status_decides_the_outcome_not_the_event_type() {
 
 #[test]
 fn a_status_stripe_adds_later_is_not_final() {
-    let mut intent: Value = serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
+    let mut intent: Value =
+        serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
     intent["status"] = json!("requires_reauthorization");
 
     let parsed = parse(&event("payment_intent.processing", intent)).unwrap();
@@ -273,7 +278,8 @@ fn a_handled_event_whose_object_is_unusable_names_the_event() {
 
 #[test]
 fn an_error_never_quotes_the_body() {
-    let mut intent: Value = serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
+    let mut intent: Value =
+        serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
     intent["status"] = json!({"email": "someone@example.com"});
     let payloads = [
         event("payment_intent.succeeded", intent),
@@ -289,7 +295,8 @@ fn an_error_never_quotes_the_body() {
 
 #[test]
 fn a_payload_of_a_megabyte_parses() {
-    let mut intent: Value = serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
+    let mut intent: Value =
+        serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
     intent["description"] = json!("x".repeat(512 * 1024));
     intent["metadata"]["padding"] = json!("y".repeat(500 * 1024));
     let payload = event("payment_intent.succeeded", intent);
@@ -337,9 +344,24 @@ fn any_json() -> impl Strategy<Value = Value> {
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::btree_map(
                 prop::sample::select(vec![
-                    "id", "object", "created", "type", "data", "status", "card", "customer",
-                    "metadata", "client_secret", "next_action", "last_payment_error",
-                    "exp_month", "exp_year", "brand", "last4", "redirect_to_url", "url",
+                    "id",
+                    "object",
+                    "created",
+                    "type",
+                    "data",
+                    "status",
+                    "card",
+                    "customer",
+                    "metadata",
+                    "client_secret",
+                    "next_action",
+                    "last_payment_error",
+                    "exp_month",
+                    "exp_year",
+                    "brand",
+                    "last4",
+                    "redirect_to_url",
+                    "url",
                 ])
                 .prop_map(str::to_owned),
                 inner,

@@ -69,7 +69,10 @@ pub fn verify_signature(
     now: DateTime<Utc>,
 ) -> Result<(), SignatureError> {
     let header = parse_header(header.ok_or(SignatureError::MissingHeader)?)?;
-    let mut keys = secrets.iter().filter(|secret| !secret.is_empty()).peekable();
+    let mut keys = secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .peekable();
     if keys.peek().is_none() {
         return Err(SignatureError::NoSecret);
     }
@@ -143,14 +146,15 @@ fn parse_header(header: &str) -> Result<Header<'_>, SignatureError> {
 fn decode_hex(text: &str) -> Result<Vec<u8>, SignatureError> {
     // `to_digit(16)` and not `u8::from_str_radix`, which would also take a `+`.
     let nibble = |byte: u8| char::from(byte).to_digit(16);
-    if text.is_empty() || text.len() % 2 != 0 {
+    if text.is_empty() || !text.len().is_multiple_of(2) {
         return Err(SignatureError::InvalidSignatureEncoding);
     }
     text.as_bytes()
         .chunks_exact(2)
         .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(high), Some(low)) => u8::try_from(high << 4 | low)
-                .map_err(|_| SignatureError::InvalidSignatureEncoding),
+            (Some(high), Some(low)) => {
+                u8::try_from(high << 4 | low).map_err(|_| SignatureError::InvalidSignatureEncoding)
+            }
             _ => Err(SignatureError::InvalidSignatureEncoding),
         })
         .collect()
