@@ -78,13 +78,21 @@ async fn only_a_card_saved_to_a_customer_is_updated() {
     let (_customer, detached) = saved_card(&network, "pm_card_visa").await;
     network.detach(&detached.id).await.unwrap();
 
-    let never_attached = network.update_card_expiry(&PaymentMethodId::parse("pm_card_visa").unwrap(), 1, 2030);
+    let never_attached =
+        network.update_card_expiry(&PaymentMethodId::parse("pm_card_visa").unwrap(), 1, 2030);
     let spent = network.update_card_expiry(&detached.id, 1, 2030);
-    let unknown = network.update_card_expiry(&PaymentMethodId::parse("pm_sim99999999").unwrap(), 1, 2030);
+    let unknown =
+        network.update_card_expiry(&PaymentMethodId::parse("pm_sim99999999").unwrap(), 1, 2030);
 
-    assert!(matches!(never_attached, Err(GatewayError::NotFound(_))), "{never_attached:?}");
+    assert!(
+        matches!(never_attached, Err(GatewayError::NotFound(_))),
+        "{never_attached:?}"
+    );
     assert!(matches!(spent, Err(GatewayError::Invalid(_))), "{spent:?}");
-    assert!(matches!(unknown, Err(GatewayError::NotFound(_))), "{unknown:?}");
+    assert!(
+        matches!(unknown, Err(GatewayError::NotFound(_))),
+        "{unknown:?}"
+    );
     assert_eq!(network.pending_events(10).unwrap(), vec![]);
 }
 
@@ -96,7 +104,10 @@ async fn an_expiry_that_is_no_date_is_refused_and_changes_nothing() {
     for (month, year) in [(0, 2030), (13, 2030), (6, 30), (6, 2100)] {
         let result = network.update_card_expiry(&card.id, month, year);
 
-        assert!(matches!(result, Err(GatewayError::Invalid(_))), "{month}/{year}: {result:?}");
+        assert!(
+            matches!(result, Err(GatewayError::Invalid(_))),
+            "{month}/{year}: {result:?}"
+        );
     }
     assert_eq!(network.payment_method(&card.id).await.unwrap(), card);
     assert_eq!(network.pending_events(10).unwrap(), vec![]);

@@ -10,9 +10,7 @@ use billing_core::ports::gateway::{
 use billing_core::rules::card::{CheckResult, Funding};
 use billing_core::{AccountId, ClientSecret, CustomerId, PaymentId, PaymentMethodId};
 use stripe::StripeError;
-use stripe_shared::{
-    ApiErrors, ApiErrorsCode, ApiErrorsType, PaymentIntent, PaymentMethodCard,
-};
+use stripe_shared::{ApiErrors, ApiErrorsCode, ApiErrorsType, PaymentIntent, PaymentMethodCard};
 
 /// The metadata key naming the account, on the customers and PaymentIntents this system
 /// creates.
@@ -207,10 +205,7 @@ pub fn decline(error: &ApiErrors) -> Decline {
 fn decline_of(error: &ErrorFacts<'_>) -> Decline {
     Decline {
         decline_code: error.decline_code.or(error.code).map(str::to_owned),
-        network_message: error
-            .message
-            .unwrap_or("The card was declined.")
-            .to_owned(),
+        network_message: error.message.unwrap_or("The card was declined.").to_owned(),
     }
 }
 

@@ -110,7 +110,10 @@ async fn the_card_updaters_event_parses_as_a_stripe_payment_method_with_the_new_
     let account = AccountId::parse("events-card-updater").unwrap();
     let customer = network.create_customer(&account, None).await.unwrap();
     let card = network
-        .attach(&PaymentMethodId::parse("pm_card_mastercard").unwrap(), &customer)
+        .attach(
+            &PaymentMethodId::parse("pm_card_mastercard").unwrap(),
+            &customer,
+        )
         .await
         .unwrap();
 

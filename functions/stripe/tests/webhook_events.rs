@@ -34,7 +34,10 @@ fn event(event_type: &str, object: Value) -> String {
 }
 
 fn intent_event(event_type: &str, fixture: &str) -> String {
-    event(event_type, serde_json::from_str(&fixture_text(fixture)).unwrap())
+    event(
+        event_type,
+        serde_json::from_str(&fixture_text(fixture)).unwrap(),
+    )
 }
 
 fn parse(payload: &str) -> Result<NetworkEvent, EventError> {
@@ -94,7 +97,8 @@ fn the_event_keeps_its_id_and_creation_time() {
 
 #[test]
 fn a_payment_this_system_did_not_make_has_no_account_or_reference() {
-    let mut intent: Value = serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
+    let mut intent: Value =
+        serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
     for metadata in [
         json!({}),
         Value::Null,
@@ -132,7 +136,8 @@ fn the_status_decides_the_outcome_not_the_event_type() {
 
 #[test]
 fn a_status_stripe_adds_later_is_not_final() {
-    let mut intent: Value = serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
+    let mut intent: Value =
+        serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
     intent["status"] = json!("requires_reauthorization");
 
     let parsed = parse(&event("payment_intent.processing", intent)).unwrap();
@@ -273,7 +278,8 @@ fn a_handled_event_whose_object_is_unusable_names_the_event() {
 
 #[test]
 fn an_error_never_quotes_the_body() {
-    let mut intent: Value = serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
+    let mut intent: Value =
+        serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
     intent["status"] = json!({"email": "someone@example.com"});
     let payloads = [
         event("payment_intent.succeeded", intent),
@@ -289,7 +295,8 @@ fn an_error_never_quotes_the_body() {
 
 #[test]
 fn a_payload_of_a_megabyte_parses() {
-    let mut intent: Value = serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
+    let mut intent: Value =
+        serde_json::from_str(&fixture_text("payment_intent_succeeded")).unwrap();
     intent["description"] = json!("x".repeat(512 * 1024));
     intent["metadata"]["padding"] = json!("y".repeat(500 * 1024));
     let payload = event("payment_intent.succeeded", intent);
@@ -301,14 +308,33 @@ fn a_payload_of_a_megabyte_parses() {
 }
 
 #[test]
-fn deeply_nested_json_is_refused_not_a_stack_overflow() {
-    let nested = format!(
-        r#"{{"id":"evt_1","created":1,"type":"x","data":{{"object":{}1{}}}}}"#,
-        "[".repeat(100_000),
-        "]".repeat(100_000)
+fn deeply_nested_json_never_overflows_the_stack() {
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    let ignored = format!(r#"{{"id":"evt_1","created":1,"type":"x","data":{{"object":{deep}}}}}"#);
+    let in_an_unread_field = format!(
+        r#"{{"id":"evt_1","created":1,"type":"payment_intent.succeeded",
+            "data":{{"object":{{"id":"pi_1","status":"succeeded","extra":{deep}}}}}}}"#
+    );
+    let as_the_status = format!(
+        r#"{{"id":"evt_1","created":1,"type":"payment_intent.succeeded",
+            "data":{{"object":{{"id":"pi_1","status":{deep}}}}}}}"#
     );
 
-    assert!(matches!(parse(&nested), Err(EventError::NotAnEvent { .. })));
+    let ignored = parse(&ignored).unwrap();
+    let payment = parse(&in_an_unread_field).unwrap();
+    let refused = parse(&as_the_status);
+
+    assert_eq!(
+        ignored.kind,
+        NetworkEventKind::Ignored {
+            event_type: "x".into()
+        }
+    );
+    assert!(matches!(payment.kind, NetworkEventKind::Payment { .. }));
+    assert!(
+        matches!(refused, Err(EventError::UnusableObject { .. })),
+        "{refused:?}"
+    );
 }
 
 /// Any JSON value, up to a few levels deep.
@@ -337,9 +363,24 @@ fn any_json() -> impl Strategy<Value = Value> {
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
             prop::collection::btree_map(
                 prop::sample::select(vec![
-                    "id", "object", "created", "type", "data", "status", "card", "customer",
-                    "metadata", "client_secret", "next_action", "last_payment_error",
-                    "exp_month", "exp_year", "brand", "last4", "redirect_to_url", "url",
+                    "id",
+                    "object",
+                    "created",
+                    "type",
+                    "data",
+                    "status",
+                    "card",
+                    "customer",
+                    "metadata",
+                    "client_secret",
+                    "next_action",
+                    "last_payment_error",
+                    "exp_month",
+                    "exp_year",
+                    "brand",
+                    "last4",
+                    "redirect_to_url",
+                    "url",
                 ])
                 .prop_map(str::to_owned),
                 inner,

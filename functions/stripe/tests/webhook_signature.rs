@@ -76,9 +76,21 @@ fn during_a_secret_roll_either_secret_passes() {
     let old_v1 = old.split_once(",v1=").unwrap().1;
     let both = format!("{new},v1={old_v1}");
 
-    assert_eq!(verify(&both, &[SECRET]), Ok(()), "the endpoint has the new one");
-    assert_eq!(verify(&both, &[OLD_SECRET]), Ok(()), "the endpoint has the old one");
-    assert_eq!(verify(&old, &[SECRET, OLD_SECRET]), Ok(()), "configured with both");
+    assert_eq!(
+        verify(&both, &[SECRET]),
+        Ok(()),
+        "the endpoint has the new one"
+    );
+    assert_eq!(
+        verify(&both, &[OLD_SECRET]),
+        Ok(()),
+        "the endpoint has the old one"
+    );
+    assert_eq!(
+        verify(&old, &[SECRET, OLD_SECRET]),
+        Ok(()),
+        "configured with both"
+    );
     assert_eq!(verify(&old, &[SECRET]), Err(SignatureError::Mismatch));
 }
 
@@ -136,22 +148,55 @@ fn malformed_headers_are_refused_with_their_reason() {
     for (header, reason) in [
         (String::new(), SignatureError::MalformedHeader),
         ("garbage".to_owned(), SignatureError::MalformedHeader),
-        (format!("t={SIGNED_AT},{v1},junk"), SignatureError::MalformedHeader),
-        (format!("t={SIGNED_AT},t={SIGNED_AT},{v1}"), SignatureError::MalformedHeader),
+        (
+            format!("t={SIGNED_AT},{v1},junk"),
+            SignatureError::MalformedHeader,
+        ),
+        (
+            format!("t={SIGNED_AT},t={SIGNED_AT},{v1}"),
+            SignatureError::MalformedHeader,
+        ),
         (v1.clone(), SignatureError::MissingTimestamp),
         (format!("t=,{v1}"), SignatureError::InvalidTimestamp),
         (format!("t=abc,{v1}"), SignatureError::InvalidTimestamp),
-        (format!("t=-{SIGNED_AT},{v1}"), SignatureError::InvalidTimestamp),
-        (format!("t=+{SIGNED_AT},{v1}"), SignatureError::InvalidTimestamp),
+        (
+            format!("t=-{SIGNED_AT},{v1}"),
+            SignatureError::InvalidTimestamp,
+        ),
+        (
+            format!("t=+{SIGNED_AT},{v1}"),
+            SignatureError::InvalidTimestamp,
+        ),
         (format!("t=1.5,{v1}"), SignatureError::InvalidTimestamp),
-        (format!("t=99999999999999999999,{v1}"), SignatureError::InvalidTimestamp),
+        (
+            format!("t=99999999999999999999,{v1}"),
+            SignatureError::InvalidTimestamp,
+        ),
         (format!("t={SIGNED_AT}"), SignatureError::MissingSignature),
-        (format!("t={SIGNED_AT},v0={OPENSSL_V1}"), SignatureError::MissingSignature),
-        (format!("t={SIGNED_AT},v1="), SignatureError::InvalidSignatureEncoding),
-        (format!("t={SIGNED_AT},v1=abc"), SignatureError::InvalidSignatureEncoding),
-        (format!("t={SIGNED_AT},v1=zz"), SignatureError::InvalidSignatureEncoding),
-        (format!("t={SIGNED_AT},v1=+f"), SignatureError::InvalidSignatureEncoding),
-        (format!("t={SIGNED_AT},{v1},v1=0g"), SignatureError::InvalidSignatureEncoding),
+        (
+            format!("t={SIGNED_AT},v0={OPENSSL_V1}"),
+            SignatureError::MissingSignature,
+        ),
+        (
+            format!("t={SIGNED_AT},v1="),
+            SignatureError::InvalidSignatureEncoding,
+        ),
+        (
+            format!("t={SIGNED_AT},v1=abc"),
+            SignatureError::InvalidSignatureEncoding,
+        ),
+        (
+            format!("t={SIGNED_AT},v1=zz"),
+            SignatureError::InvalidSignatureEncoding,
+        ),
+        (
+            format!("t={SIGNED_AT},v1=+f"),
+            SignatureError::InvalidSignatureEncoding,
+        ),
+        (
+            format!("t={SIGNED_AT},{v1},v1=0g"),
+            SignatureError::InvalidSignatureEncoding,
+        ),
     ] {
         assert_eq!(verify(&header, &[SECRET]), Err(reason), "{header:?}");
     }

@@ -34,8 +34,9 @@ impl SimulatedCardNetwork {
         }
         self.transact(|table| {
             let key = format!("pm#{payment_method}");
-            let stored: SimPaymentMethod = read(table, &key)?
-                .ok_or_else(|| GatewayError::NotFound(format!("payment method {payment_method}")))?;
+            let stored: SimPaymentMethod = read(table, &key)?.ok_or_else(|| {
+                GatewayError::NotFound(format!("payment method {payment_method}"))
+            })?;
             let Some(customer) = stored.customer.clone() else {
                 return Err(GatewayError::Invalid(format!(
                     "{payment_method} is not saved to a customer: the card updater only \

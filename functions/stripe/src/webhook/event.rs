@@ -141,7 +141,11 @@ pub fn parse_event(payload: &[u8]) -> Result<NetworkEvent, EventError> {
     // First the envelope alone (the object skipped), to learn the type; then the object of
     // the types read, in a second pass over the same bytes.
     let head: Envelope<IgnoredAny> = from_slice(payload)?;
-    if head.object.as_deref().is_some_and(|object| object != "event") {
+    if head
+        .object
+        .as_deref()
+        .is_some_and(|object| object != "event")
+    {
         return Err(not_an_event("`object` is not \"event\""));
     }
     if head.id.is_empty() || head.id.len() > MAX_ID_LENGTH {
@@ -155,7 +159,8 @@ pub fn parse_event(payload: &[u8]) -> Result<NetworkEvent, EventError> {
         reason,
     };
     let kind = if PAYMENT_EVENTS.contains(&head.event_type.as_str()) {
-        let intent: Envelope<IntentObject> = from_slice(payload).map_err(|e| unusable(e.reason()))?;
+        let intent: Envelope<IntentObject> =
+            from_slice(payload).map_err(|e| unusable(e.reason()))?;
         payment(intent.data.object).map_err(unusable)?
     } else if head.event_type == CARD_UPDATED {
         let method: Envelope<PaymentMethodObject> =

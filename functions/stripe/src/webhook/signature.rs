@@ -69,7 +69,10 @@ pub fn verify_signature(
     now: DateTime<Utc>,
 ) -> Result<(), SignatureError> {
     let header = parse_header(header.ok_or(SignatureError::MissingHeader)?)?;
-    let mut keys = secrets.iter().filter(|secret| !secret.is_empty()).peekable();
+    let mut keys = secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .peekable();
     if keys.peek().is_none() {
         return Err(SignatureError::NoSecret);
     }
@@ -149,8 +152,9 @@ fn decode_hex(text: &str) -> Result<Vec<u8>, SignatureError> {
     text.as_bytes()
         .chunks_exact(2)
         .map(|pair| match (nibble(pair[0]), nibble(pair[1])) {
-            (Some(high), Some(low)) => u8::try_from(high << 4 | low)
-                .map_err(|_| SignatureError::InvalidSignatureEncoding),
+            (Some(high), Some(low)) => {
+                u8::try_from(high << 4 | low).map_err(|_| SignatureError::InvalidSignatureEncoding)
+            }
             _ => Err(SignatureError::InvalidSignatureEncoding),
         })
         .collect()
