@@ -37,6 +37,10 @@ use crate::usecases::error::UseCaseError;
 /// timeout). A retry within it answers "in progress"; after it, the retry resumes the request.
 pub const KEY_CLAIM_TIMEOUT: Duration = Duration::seconds(60);
 
+/// What a client is told to wait when the purchase in flight outlived its window and the
+/// network still holds it (it is resolved by the next request or sweep).
+const STALE_RETRY_AFTER: u64 = 60;
+
 /// A request sent with an `Idempotency-Key`.
 #[derive(Debug, Clone)]
 pub struct Keyed {
@@ -173,7 +177,13 @@ async fn record_start(
                     return Err(UseCaseError::PurchaseInProgress { retry_after });
                 }
                 PurchaseGate::Open if !slot.value.status.is_settled() => {
-                    resolve(ports, account, &slot.value.purchase, request.now).await?;
+                    let stale = resolve(ports, account, &slot.value.purchase, request.now).await?;
+                    if !stale.status.is_settled() {
+                        // The network will not let go of it yet: it still counts as in flight.
+                        return Err(UseCaseError::PurchaseInProgress {
+                            retry_after: STALE_RETRY_AFTER,
+                        });
+                    }
                     continue;
                 }
                 PurchaseGate::Open => {}
