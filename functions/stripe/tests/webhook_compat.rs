@@ -242,7 +242,7 @@ async fn the_card_updater_updates_only_saved_cards_with_real_expiries() {
             format!("payment_method={card}&exp_month=7&exp_year=31"),
             400,
         ),
-        (format!("exp_month=7&exp_year=2031"), 400),
+        ("exp_month=7&exp_year=2031".to_owned(), 400),
     ] {
         let (status, body) = card_updater(&form).await;
 

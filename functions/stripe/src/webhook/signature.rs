@@ -146,7 +146,7 @@ fn parse_header(header: &str) -> Result<Header<'_>, SignatureError> {
 fn decode_hex(text: &str) -> Result<Vec<u8>, SignatureError> {
     // `to_digit(16)` and not `u8::from_str_radix`, which would also take a `+`.
     let nibble = |byte: u8| char::from(byte).to_digit(16);
-    if text.is_empty() || text.len() % 2 != 0 {
+    if text.is_empty() || !text.len().is_multiple_of(2) {
         return Err(SignatureError::InvalidSignatureEncoding);
     }
     text.as_bytes()
