@@ -61,10 +61,13 @@ fn purchase(account: &AccountId, id: &str) -> Purchase {
         amount: Cents::new(2_500),
         currency: Currency::Usd,
         status: PurchaseStatus::Processing,
-        payment: Some("pi_123".into()),
+        customer: billing_core::CustomerId::parse("cus_1").unwrap(),
+        payment_method: billing_core::PaymentMethodId::parse("pm_1").unwrap(),
+        payment: Some(billing_core::PaymentId::parse("pi_123").unwrap()),
         next_action: None,
         failure: None,
         idempotency_key: Some(IdempotencyKey::parse("key-1").unwrap()),
+        receipt: billing_core::domain::purchase::Receipt::NotDue,
         created_at: t0(),
         updated_at: t0(),
     }
@@ -163,6 +166,7 @@ pub async fn a_failed_condition_leaves_every_write_of_the_transaction_undone(sto
         purchase: PurchaseId::parse("cp_1").unwrap(),
         status: PurchaseStatus::Processing,
         created_at: t0(),
+        receipt_pending: false,
     };
     let transaction = Transaction::new()
         .with(Write::Put {
@@ -448,6 +452,7 @@ pub async fn delete_and_check_honour_their_conditions(store: SharedStore) {
         id.clone(),
         IdempotencyKey::parse("k1").unwrap(),
         "digest",
+        None,
         t0(),
     );
     record.outcome = Some(KeyedOutcome::Purchase {
@@ -506,6 +511,7 @@ pub async fn only_one_of_many_concurrent_creators_wins(store: SharedStore) {
                 purchase: PurchaseId::parse(&format!("cp_{n}")).unwrap(),
                 status: PurchaseStatus::Processing,
                 created_at: t0(),
+                receipt_pending: false,
             };
             store
                 .commit(put(Record::PurchaseSlot(slot), Expect::Absent))

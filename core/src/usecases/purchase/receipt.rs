@@ -46,16 +46,20 @@ pub fn receipt_email(to: EmailAddress, purchase: &Purchase) -> Email {
     }
 }
 
-/// Sends the receipt a settling transaction just claimed, then marks it sent. Failures are
-/// logged and leave the claim, which a later visitor takes over: the purchase itself is
-/// settled either way.
+/// Sends the receipt a settling transaction just claimed, then marks it sent; returns the
+/// purchase as marked. Failures are logged and leave the claim, which a later visitor takes
+/// over: the purchase itself is settled either way.
 pub(super) async fn send_claimed_receipt(
     ports: Ports<'_>,
     purchase: &Purchase,
     now: DateTime<Utc>,
-) {
-    if let Err(error) = send_and_mark(ports, purchase, now).await {
-        tracing::warn!(purchase = %purchase.id, %error, "receipt not sent yet; it will be sent again");
+) -> Option<Purchase> {
+    match send_and_mark(ports, purchase, now).await {
+        Ok(marked) => marked,
+        Err(error) => {
+            tracing::warn!(purchase = %purchase.id, %error, "receipt not sent yet; it will be sent again");
+            None
+        }
     }
 }
 
@@ -79,7 +83,9 @@ pub(super) async fn finish_receipt(
         expect: Expect::Version(current.version),
     });
     match ports.store.commit(claim).await {
-        Ok(()) => send_claimed_receipt(ports, &claimed, now).await,
+        Ok(()) => {
+            send_claimed_receipt(ports, &claimed, now).await;
+        }
         Err(StoreError::Conflict { .. }) => {}
         Err(error) => tracing::warn!(purchase = %claimed.id, %error, "cannot claim the receipt"),
     }
@@ -89,7 +95,7 @@ async fn send_and_mark(
     ports: Ports<'_>,
     purchase: &Purchase,
     now: DateTime<Utc>,
-) -> Result<(), UseCaseError> {
+) -> Result<Option<Purchase>, UseCaseError> {
     let account = ports.store.account(&purchase.account).await?;
     match account.and_then(|a| a.value.email) {
         Some(to) => ports.mailer.send(&receipt_email(to, purchase)).await?,
@@ -100,19 +106,20 @@ async fn send_and_mark(
     mark_sent(ports, purchase, now).await
 }
 
-/// Marks the receipt sent, if the claim is still the one this sender holds.
+/// Marks the receipt sent, if the claim is still the one this sender holds; returns the
+/// purchase as marked (`None` when someone else's claim replaced this one).
 async fn mark_sent(
     ports: Ports<'_>,
     sent: &Purchase,
     now: DateTime<Utc>,
-) -> Result<(), UseCaseError> {
+) -> Result<Option<Purchase>, UseCaseError> {
     let account = &sent.account;
     for _ in 0..super::ATTEMPTS {
         let Some(current) = ports.store.purchase(account, &sent.id).await? else {
-            return Ok(());
+            return Ok(None);
         };
         if current.value.receipt != sent.receipt {
-            return Ok(());
+            return Ok(None);
         }
         let mut done = current.value.clone();
         done.receipt = Receipt::Sent { at: now };
@@ -129,7 +136,7 @@ async fn mark_sent(
             });
         }
         match ports.store.commit(transaction).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => return Ok(Some(done)),
             Err(StoreError::Conflict { .. }) => continue,
             Err(error) => return Err(error.into()),
         }

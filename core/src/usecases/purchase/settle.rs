@@ -139,11 +139,13 @@ pub(super) async fn settle(
         }
         match ports.store.commit(transaction).await {
             Ok(()) => {
-                if credit {
-                    tracing::info!(purchase = %id, amount = next.amount.get(), "purchase settled and credited");
-                    send_claimed_receipt(ports, &next, now).await;
+                if !credit {
+                    return Ok(next);
                 }
-                return Ok(next);
+                tracing::info!(purchase = %id, amount = next.amount.get(), "purchase settled and credited");
+                return Ok(send_claimed_receipt(ports, &next, now)
+                    .await
+                    .unwrap_or(next));
             }
             Err(StoreError::Conflict { .. }) => continue,
             // The credit is in the ledger already: it counts once, so settle without it.

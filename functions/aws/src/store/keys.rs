@@ -90,7 +90,7 @@ pub(crate) fn record_index(record: &Record) -> Result<IndexKey, StoreError> {
         Record::Due(d) => {
             IndexKey::Listed(due(d.period, due_shard(&d.account)), d.account.to_string())
         }
-        Record::PurchaseSlot(slot) if slot.status.is_settled() => IndexKey::Unlisted,
+        Record::PurchaseSlot(slot) if !slot.needs_sweep() => IndexKey::Unlisted,
         Record::PurchaseSlot(slot) => IndexKey::Listed(
             UNSETTLED.to_owned(),
             unsettled(slot.created_at, &slot.account)?,

@@ -1,7 +1,7 @@
 //! The index of unsettled purchase slots, for [`ListQuery::Unsettled`]: a table keyed by
 //! `<created_at>#<account>` (the start as fixed-width RFC 3339 text with nanoseconds, so that
 //! text order is time order), holding the account. It is changed in the same write transaction
-//! as every slot write: a slot is in it exactly while its status is not settled, under the
+//! as every slot write: a slot is in it exactly while the sweep must visit it (`PurchaseSlot::needs_sweep`), under the
 //! start of its current purchase. The sweep then reads one key range, oldest first, and never
 //! visits an account with nothing in flight.
 //!
@@ -34,7 +34,7 @@ fn key(created_at: DateTime<Utc>, account: &AccountId) -> Result<String, StoreEr
 /// The index key of a record that belongs in the index: an unsettled purchase slot.
 fn entry(record: &Record) -> Result<Option<String>, StoreError> {
     match record {
-        Record::PurchaseSlot(slot) if !slot.status.is_settled() => {
+        Record::PurchaseSlot(slot) if slot.needs_sweep() => {
             key(slot.created_at, &slot.account).map(Some)
         }
         _ => Ok(None),
