@@ -308,14 +308,33 @@ fn a_payload_of_a_megabyte_parses() {
 }
 
 #[test]
-fn deeply_nested_json_is_refused_not_a_stack_overflow() {
-    let nested = format!(
-        r#"{{"id":"evt_1","created":1,"type":"x","data":{{"object":{}1{}}}}}"#,
-        "[".repeat(100_000),
-        "]".repeat(100_000)
+fn deeply_nested_json_never_overflows_the_stack() {
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    let ignored = format!(r#"{{"id":"evt_1","created":1,"type":"x","data":{{"object":{deep}}}}}"#);
+    let in_an_unread_field = format!(
+        r#"{{"id":"evt_1","created":1,"type":"payment_intent.succeeded",
+            "data":{{"object":{{"id":"pi_1","status":"succeeded","extra":{deep}}}}}}}"#
+    );
+    let as_the_status = format!(
+        r#"{{"id":"evt_1","created":1,"type":"payment_intent.succeeded",
+            "data":{{"object":{{"id":"pi_1","status":{deep}}}}}}}"#
     );
 
-    assert!(matches!(parse(&nested), Err(EventError::NotAnEvent { .. })));
+    let ignored = parse(&ignored).unwrap();
+    let payment = parse(&in_an_unread_field).unwrap();
+    let refused = parse(&as_the_status);
+
+    assert_eq!(
+        ignored.kind,
+        NetworkEventKind::Ignored {
+            event_type: "x".into()
+        }
+    );
+    assert!(matches!(payment.kind, NetworkEventKind::Payment { .. }));
+    assert!(
+        matches!(refused, Err(EventError::UnusableObject { .. })),
+        "{refused:?}"
+    );
 }
 
 /// Any JSON value, up to a few levels deep.
