@@ -208,6 +208,9 @@ pub enum Expect {
 }
 
 /// One write of a transaction.
+// A write is built, moved into its transaction and consumed once: boxing the record would
+// cost an allocation per write and buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     /// Create or replace a record, if the condition holds.
@@ -348,9 +351,10 @@ pub enum ListQuery {
         /// Exclusive cursor.
         after: Option<AccountId>,
     },
-    /// The purchase slots whose latest purchase is unsettled and started before
+    /// The purchase slots the sweep must visit ([`PurchaseSlot::needs_sweep`]: the latest
+    /// purchase is unsettled or its receipt is still owed) whose purchase started before
     /// `started_before`, oldest first (by start, then account), after the cursor. Listed from
-    /// a sparse index that holds only unsettled slots: the sweep finds stuck purchases without
+    /// a sparse index that holds only such slots: the sweep finds stuck purchases without
     /// reading any account that has none, and reads each purchase itself.
     Unsettled {
         /// Only purchases started before this instant.
@@ -494,7 +498,7 @@ pub trait PurchaseStore: Store {
         async move {
             typed_page(self.list(&query, limit).await?, |record| match record {
                 Record::PurchaseSlot(slot)
-                    if !slot.status.is_settled() && slot.created_at < started_before =>
+                    if slot.needs_sweep() && slot.created_at < started_before =>
                 {
                     Ok(slot)
                 }

@@ -70,7 +70,7 @@ impl Bank for SimulatedBank {
             .pending_events(usize::MAX)
             .unwrap()
             .into_iter()
-            .filter(|event| &event.payment == payment)
+            .filter(|event| event.payment.as_ref() == Some(payment))
             .map(|event| event.kind)
             .collect()
     }
