@@ -61,6 +61,7 @@ fn corrupt<E: std::fmt::Display>(error: E) -> StoreError {
 /// The text key of a record. Ids cannot contain `#` (see `billing_core::domain::ids`).
 fn record_key(key: &RecordKey) -> String {
     match key {
+        RecordKey::RefusedUsage(a, e) => format!("refused#{a}#{e}"),
         RecordKey::Account(a) => format!("account#{a}"),
         RecordKey::Purchase(a, p) => format!("purchase#{a}#{p}"),
         RecordKey::PurchaseSlot(a) => format!("slot#{a}"),

@@ -57,6 +57,7 @@ pub(crate) fn partition(account: &AccountId) -> String {
 /// The item a record key names.
 pub(crate) fn record(key: &RecordKey) -> ItemKey {
     let sk = match key {
+        RecordKey::RefusedUsage(_, e) => format!("REFUSED#{e}"),
         RecordKey::Account(_) => "ACCOUNT".to_owned(),
         RecordKey::Purchase(_, p) => format!("PURCHASE#{p}"),
         RecordKey::PurchaseSlot(_) => "PURCHASE_SLOT".to_owned(),
@@ -98,6 +99,7 @@ pub(crate) fn record_index(record: &Record) -> Result<IndexKey, StoreError> {
         Record::Purchase(_) | Record::Invoice(_) | Record::Idempotency(_) | Record::Event(_) => {
             IndexKey::Never
         }
+        Record::RefusedUsage(_) => IndexKey::Never,
     })
 }
 

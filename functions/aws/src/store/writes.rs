@@ -110,7 +110,8 @@ pub(crate) fn actions(transaction: &Transaction) -> Result<Vec<Action>, StoreErr
                     | Record::Purchase(_)
                     | Record::PurchaseSlot(_)
                     | Record::Invoice(_)
-                    | Record::Due(_) => None,
+                    | Record::Due(_)
+                    | Record::RefusedUsage(_) => None,
                 };
                 if let Some(expires_at) = expires_at {
                     set.push_str(&format!(", {EXPIRES} = :expires"));
