@@ -62,6 +62,42 @@ async fn production() -> Arc<Production> {
 // failing after each step in turn, on the production adapters.
 billing_contract::card_contract!(production_pair);
 
+#[path = "../../functions/stripe/tests/stand_in/mod.rs"]
+mod stripe_stand_in;
+
+#[path = "../../functions/aws/tests/support/mod.rs"]
+#[allow(dead_code)] // the purchase cases use its SES inspector only
+mod moto_support;
+
+/// The sender the SES stand-in verifies.
+const SENDER: &str = "billing@example.com";
+
+/// DynamoDB on moto (a fresh table), Stripe on localstripe with its cardholder, SES on moto.
+async fn purchase_harness()
+-> billing_contract::purchase::PurchaseHarness<DynamoStore, StripeGateway> {
+    let (store, gateway) = production_pair().await;
+    let ses = aws_sdk_sesv2::Client::new(&moto_support::sdk_config().await);
+    // SES sends only from a verified identity; moto verifies one on creation.
+    if let Err(error) = ses.create_email_identity().email_identity(SENDER).send().await {
+        let exists = error
+            .as_service_error()
+            .is_some_and(|e| e.is_already_exists_exception());
+        assert!(exists, "verify the sender: {error:?}");
+    }
+    billing_contract::purchase::PurchaseHarness {
+        store,
+        gateway,
+        bank: Arc::new(stripe_stand_in::LocalstripeBank),
+        mail: (
+            Arc::new(billing_aws::SesMailer::from_client(ses, SENDER)),
+            Arc::new(moto_support::MotoSes),
+        ),
+    }
+}
+
+// Purchases settle exactly once on DynamoDB + Stripe + SES, as on the embedded adapters.
+billing_contract::purchase_contract!(purchase_harness);
+
 fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
