@@ -4,3 +4,4 @@ mod cards;
 mod helpers;
 mod local_server;
 mod production;
+mod webhooks;

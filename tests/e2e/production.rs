@@ -21,7 +21,7 @@ use serde_json::Value;
 
 const STRIPE_KEY: &str = "sk_test_e2e_production";
 
-fn env(name: &str) -> String {
+pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run these tests through scripts/with-stand-ins")
     })
@@ -48,7 +48,7 @@ async fn moto_store() -> (DynamoStore, String) {
 }
 
 /// DynamoDB on moto (a fresh table) and Stripe on localstripe.
-async fn production_pair() -> (DynamoStore, StripeGateway) {
+pub async fn production_pair() -> (DynamoStore, StripeGateway) {
     let gateway = StripeGateway::new(STRIPE_KEY, Some(&env("BILLING_TEST_STRIPE_URL")))
         .expect("Stripe client");
     (moto_store().await.0, gateway)
@@ -67,7 +67,7 @@ async fn production() -> Arc<Production> {
 billing_contract::card_contract!(production_pair);
 
 #[path = "../../functions/stripe/tests/stand_in/mod.rs"]
-mod stripe_stand_in;
+pub mod stripe_stand_in;
 
 #[path = "../../functions/aws/tests/support/mod.rs"]
 #[allow(dead_code)] // the purchase cases use its SES inspector only
@@ -77,7 +77,7 @@ mod moto_support;
 const SENDER: &str = "billing@example.com";
 
 /// The SES v2 mailer on moto, its sender verified.
-async fn ses_mailer() -> billing_aws::SesMailer {
+pub async fn ses_mailer() -> billing_aws::SesMailer {
     let ses = aws_sdk_sesv2::Client::new(&moto_support::sdk_config().await);
     // SES sends only from a verified identity; moto verifies one on creation.
     if let Err(error) = ses
