@@ -306,6 +306,23 @@ mod tests {
         }
     }
 
+    /// The format is a contract with every link already sent: a change must come with a new
+    /// version. The same vectors are checked against the browser tests' Python signer.
+    #[test]
+    fn known_subjects_sign_to_known_tokens() {
+        let signer = LinkSigner::new(b"local-link-secret");
+        let expires = at("2026-11-30T10:00:00Z");
+
+        assert_eq!(
+            signer.sign(&purchase("acct_1", "cp_123"), expires),
+            "v1.AQAAAABrDUkgBmFjY3RfMWNwXzEyM_UiNV20wCsBjTlq5apnOTI"
+        );
+        assert_eq!(
+            signer.sign(&invoice("acct_1", "in_202610"), expires),
+            "v1.AgAAAABrDUkgBmFjY3RfMWluXzIwMjYxMAJtW5tGJdBJec70C_SxoU8"
+        );
+    }
+
     #[test]
     fn the_url_puts_the_token_under_authorize() {
         let signer = LinkSigner::new(b"key");
