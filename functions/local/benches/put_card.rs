@@ -34,6 +34,7 @@ async fn main() {
         data_dir: dir.path().to_owned(),
         base_url: base.clone(),
         jwt_secret: SECRET.into(),
+        link_secret: "bench-link-secret".into(),
     };
     let app = build(&config).expect("local app");
     tokio::spawn(async move { axum::serve(listener, app.router).await.unwrap() });

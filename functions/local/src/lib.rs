@@ -21,6 +21,8 @@ pub struct LocalConfig {
     pub base_url: String,
     /// The HS256 secret local tokens are signed with.
     pub jwt_secret: String,
+    /// The key authorization page links are signed with (`BILLING_LOCAL_LINK_SECRET`).
+    pub link_secret: String,
 }
 
 /// Everything a local run is made of.
