@@ -23,7 +23,7 @@ use billing_core::ports::clock::Clock;
 use billing_core::{Cents, ClientSecret, Currency};
 
 use crate::error::ApiError;
-use crate::links::{LinkSigner, LinkSubject};
+use crate::links::{LinkError, LinkSigner, LinkSubject};
 
 /// A payment waiting for, or done with, the cardholder's authentication, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +119,7 @@ pub fn authorize_router(pages: Arc<AuthorizePages>) -> Router {
 async fn show(State(pages): State<Arc<AuthorizePages>>, Path(token): Path<String>) -> Response {
     let subject = match verified(&pages, &token) {
         Ok(subject) => subject,
-        Err(refused) => return refused,
+        Err(refused) => return page::refused_link(refused),
     };
     match pages.flow.challenge(&subject).await {
         Ok(Some(challenge)) => page::challenge(&pages.mode, &challenge),
@@ -136,7 +136,7 @@ async fn answer(
 ) -> Response {
     let subject = match verified(&pages, &token) {
         Ok(subject) => subject,
-        Err(refused) => return refused,
+        Err(refused) => return page::refused_link(refused),
     };
     let answer = match (&pages.mode, body) {
         // Whatever a production form carries, the simulated bank is never asked there.
@@ -153,15 +153,12 @@ async fn answer(
     }
 }
 
-/// The link's subject, or the page that refuses it (logged with its reason, never the token).
-fn verified(pages: &AuthorizePages, token: &str) -> Result<LinkSubject, Response> {
+/// The link's subject; a refusal is logged with its reason, never the token.
+fn verified(pages: &AuthorizePages, token: &str) -> Result<LinkSubject, LinkError> {
     pages
         .signer
         .verify(token, pages.clock.now())
-        .map_err(|refused| {
-            tracing::info!(reason = %refused, "authorization link refused");
-            page::refused_link(refused)
-        })
+        .inspect_err(|refused| tracing::info!(reason = %refused, "authorization link refused"))
 }
 
 /// The simulated bank's form, `answer=approve` or `answer=decline` (nothing else in it needs

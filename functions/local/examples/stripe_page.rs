@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use billing_api::authorize::{
-    AuthorizePages, Authorizations, BankAnswer, Challenge, ChallengeState, PageMode,
+    Authorizations, AuthorizePages, BankAnswer, Challenge, ChallengeState, PageMode,
 };
 use billing_api::clock::SystemClock;
 use billing_api::links::{LinkSigner, LinkSubject};
@@ -83,7 +83,10 @@ async fn main() {
         }),
     };
     // A fresh key per run: the links printed below are the only valid ones.
-    let key = format!("stripe-page-{:x}", Utc::now().timestamp_nanos_opt().unwrap_or(0));
+    let key = format!(
+        "stripe-page-{:x}",
+        Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    );
     let signer = LinkSigner::new(key.as_bytes());
     let now = Utc::now();
     println!(
