@@ -11,9 +11,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from conftest import JWT_SECRET, LINK_SECRET, Server
 from links import sign_jwt, sign_link
 from playwright.sync_api import Page
+from support import JWT_SECRET, LINK_SECRET, Server
 
 
 def call(server: Server, method: str, path: str, account: str | None = None, body: Any = None) -> tuple[int, Any]:
@@ -125,6 +125,12 @@ def test_a_purchase_authorized_in_the_browser_settles_once(page: Page, local: Se
     page.goto(purchase["next_action"]["url"])
     assert page.get_by_role("heading", name="Payment complete").is_visible()
     assert page.get_by_role("button").count() == 0
+    assert credits(local, account) == before + 2500
+    # Answering again, either way, changes nothing either.
+    for answer in ("approve", "decline"):
+        again = page.request.post(purchase["next_action"]["url"], form={"answer": answer})
+        assert again.status == 200, again.text()
+        assert "Payment complete" in again.text()
     assert credits(local, account) == before + 2500
     receipts = mails_to(local, account)
     assert len(receipts) == 1, receipts
