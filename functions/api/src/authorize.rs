@@ -8,6 +8,7 @@
 //! is nothing for a cross-site request to ride on. These are pages, not API: they answer HTML,
 //! and the OpenAPI document leaves them out.
 
+mod html;
 mod page;
 
 use std::sync::Arc;

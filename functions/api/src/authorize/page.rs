@@ -1,97 +1,16 @@
-//! The HTML of the authorization page: plain markup, one inline style sheet and, with Stripe.js,
-//! one inline script, both allowed by their hash in the page's Content-Security-Policy and by
-//! nothing else. Every interpolated value is escaped.
+//! The authorization pages: what each link, answer and outcome shows. Every interpolated value
+//! is escaped ([`escape`]); the shell and headers are [`super::html`]'s.
 
 use std::fmt::Write;
-use std::sync::LazyLock;
 
-use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, RETRY_AFTER, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
-};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use sha2::{Digest, Sha256};
+use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::response::{IntoResponse, Response};
 
+use super::html::{Scripts, escape, render};
 use super::{Challenge, ChallengeState, PageMode};
 use crate::error::ApiError;
 use crate::links::LinkError;
-
-const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1a1f36}\
-main{max-width:30rem;margin:4rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.15)}\
-h1{font-size:1.4rem;margin:0 0 1rem}.note{color:#5c6470;font-size:.9rem}\
-form{display:flex;gap:.75rem;margin-top:1.5rem}\
-button{font:inherit;padding:.6rem 1.2rem;border-radius:6px;border:1px solid #b8c0cc;background:#fff;cursor:pointer}\
-button[value=approve]{background:#4f46e5;border-color:#4f46e5;color:#fff}";
-
-/// Runs the bank's challenge with Stripe.js, then posts the empty form so the server asks
-/// Stripe how the payment stands (whatever Stripe.js answered: the server is the judge).
-/// Text only ever goes in through `textContent`.
-const STRIPE_SCRIPT: &str = r#"(async function () {
-  var main = document.getElementById("challenge");
-  var status = document.getElementById("status");
-  if (typeof Stripe !== "function") {
-    status.textContent = "The secure payment form could not be loaded. Check your connection and reload this page.";
-    return;
-  }
-  try {
-    var stripe = Stripe(main.dataset.publishableKey);
-    var result = await stripe.handleNextAction({ clientSecret: main.dataset.clientSecret });
-    status.textContent = result && result.error ? result.error.message || "Your bank did not confirm the payment." : "Checking the payment…";
-  } catch (error) {
-    status.textContent = "Checking the payment…";
-  }
-  document.getElementById("done").submit();
-})();"#;
-
-const STRIPE_JS: &str = "https://js.stripe.com/v3/";
-
-/// `'sha256-…'`, the CSP source that allows exactly this inline text.
-fn csp_hash(text: &str) -> String {
-    format!(
-        "'sha256-{}'",
-        STANDARD.encode(Sha256::digest(text.as_bytes()))
-    )
-}
-
-/// Nothing may load, frame this page or be posted elsewhere; only the style sheet applies.
-static NO_SCRIPT_POLICY: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "default-src 'none'; style-src {}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        csp_hash(STYLE)
-    )
-});
-
-/// Stripe.js and its frames, what they call (Stripe's CSP guide), and our one script.
-static STRIPE_POLICY: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "default-src 'none'; script-src https://js.stripe.com https://*.js.stripe.com {}; \
-         frame-src https://js.stripe.com https://*.js.stripe.com https://hooks.stripe.com; \
-         connect-src https://api.stripe.com; style-src {}; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'",
-        csp_hash(STRIPE_SCRIPT),
-        csp_hash(STYLE)
-    )
-});
-
-/// `&`, `<`, `>`, `"` and `'` as character references, so text stays text in content and in
-/// quoted attributes alike.
-pub(super) fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
-        }
-    }
-    escaped
-}
 
 /// "25.00 USD".
 fn amount(challenge: &Challenge) -> String {
@@ -102,41 +21,6 @@ fn amount(challenge: &Challenge) -> String {
     )
 }
 
-/// A complete page. `title` is text; `content` is markup built here from escaped values.
-fn render(status: StatusCode, title: &str, content: &str, script: Option<&str>) -> Response {
-    let mut html = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<title>{}</title>\n<style>{STYLE}</style>\n\
-         </head>\n<body>\n{content}\n",
-        escape(title)
-    );
-    if let Some(script) = script {
-        let _ = write!(
-            html,
-            "<script src=\"{STRIPE_JS}\"></script>\n<script>{script}</script>\n"
-        );
-    }
-    html.push_str("</body>\n</html>\n");
-    let policy = if script.is_some() {
-        &STRIPE_POLICY
-    } else {
-        &NO_SCRIPT_POLICY
-    };
-    let mut response = (status, Html(html)).into_response();
-    let headers = response.headers_mut();
-    // The token in the URL is a capability: never cached, never sent on as a referrer.
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(policy).expect("the policy is ASCII"),
-    );
-    response
-}
-
 /// A page with a heading and paragraphs of text.
 fn message(status: StatusCode, title: &str, paragraphs: &[&str]) -> Response {
     let mut content = format!("<main>\n<h1>{}</h1>\n", escape(title));
@@ -144,7 +28,7 @@ fn message(status: StatusCode, title: &str, paragraphs: &[&str]) -> Response {
         let _ = writeln!(content, "<p>{}</p>", escape(paragraph));
     }
     content.push_str("</main>");
-    render(status, title, &content, None)
+    render(status, title, &content, Scripts::None)
 }
 
 /// 410 for an expired link, 400 for one that is not ours.
@@ -187,7 +71,7 @@ pub(super) fn unreadable_answer() -> Response {
         StatusCode::BAD_REQUEST,
         "Choose Authorize or Decline",
         content,
-        None,
+        Scripts::None,
     )
 }
 
@@ -239,7 +123,12 @@ fn simulated_bank(challenge: &Challenge) -> Response {
         amount = escape(&amount(challenge)),
         title = escape(&challenge.title),
     );
-    render(StatusCode::OK, "Confirm your payment", &content, None)
+    render(
+        StatusCode::OK,
+        "Confirm your payment",
+        &content,
+        Scripts::None,
+    )
 }
 
 /// Production: Stripe.js shows the bank's challenge, then the page posts back.
@@ -260,7 +149,7 @@ fn stripe_js(challenge: &Challenge, publishable_key: &str, client_secret: &str) 
         StatusCode::OK,
         "Confirm your payment",
         &content,
-        Some(STRIPE_SCRIPT),
+        Scripts::StripeJs,
     )
 }
 
@@ -293,29 +182,8 @@ pub(super) fn outcome(challenge: &Challenge) -> Response {
                 StatusCode::OK,
                 "Still waiting for your bank",
                 &content,
-                None,
+                Scripts::None,
             )
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escaping_leaves_no_markup_and_no_way_out_of_an_attribute() {
-        assert_eq!(
-            escape(r#"<script>alert("x") & 'y'</script>"#),
-            "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;"
-        );
-    }
-
-    #[test]
-    fn the_policies_allow_the_inline_code_by_hash_only() {
-        assert!(STRIPE_POLICY.contains(&csp_hash(STRIPE_SCRIPT)));
-        assert!(!STRIPE_POLICY.contains("unsafe-inline"));
-        assert!(!NO_SCRIPT_POLICY.contains("script-src"));
-        assert!(NO_SCRIPT_POLICY.starts_with("default-src 'none'"));
     }
 }
