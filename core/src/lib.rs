@@ -42,6 +42,7 @@ pub mod usecases {
     pub mod close;
     pub mod error;
     pub mod overview;
+    pub mod purchase;
     pub mod usage;
 }
 

@@ -476,6 +476,11 @@ async def compat_controls(request, handler):
         else:
             return web.Response(status=405)
         return web.Response(status=204)
+    if request.path in ('/_compat/events', '/_compat/card_updater'):
+        try:
+            return await compat_webhook_routes(request)
+        except UserError as e:
+            return e.to_response()
     if request.path.startswith('/v1/'):
         # Which API key made it, as a digest (never the key), so tests sharing this server can
         # count their own requests.
@@ -483,6 +488,67 @@ async def compat_controls(request, handler):
         _requests.append({'method': request.method, 'path': request.path,
                           'key': hashlib.sha256(key.encode()).hexdigest()[:12]})
     return await handler(request)
+
+
+# --- Webhook events for tests. ----------------------------------------------------------------
+# `GET /_compat/events?payment_intent=pi_…` lists the events recorded about one PaymentIntent,
+# oldest first, each exactly as `GET /v1/events` returns it (Stripe's own list has no such
+# filter and is newest first). `POST /_compat/card_updater {payment_method, exp_month,
+# exp_year}` (JSON or form) plays the card network's updater: as on Stripe, only a card saved
+# to a customer is updated; it gets the new expiry, `payment_method.automatically_updated` is
+# recorded (and sent to registered webhooks) with the PaymentMethod as `data.object` and the
+# old expiry as `data.previous_attributes`, and the event is the answer.
+EXPIRY_YEARS = range(2000, 2100)
+
+
+def _events_about(payment_intent):
+    return [event._export() for key, event in list(ls.store.items())
+            if key.startswith('event:')
+            and event.data['object'].get('object') == 'payment_intent'
+            and event.data['object'].get('id') == payment_intent]
+
+
+def _int_param(data, name, allowed):
+    try:
+        value = int(str(data.get(name)))
+    except ValueError:
+        value = None
+    if value not in allowed:
+        raise invalid('Invalid %s.' % name, param=name)
+    return value
+
+
+async def _card_updater(request):
+    data = await server.get_post_data(request) or {}
+    method = data.get('payment_method')
+    if not isinstance(method, str) or not method.startswith('pm_'):
+        raise invalid('Missing payment_method.', param='payment_method')
+    exp_month = _int_param(data, 'exp_month', range(1, 13))
+    exp_year = _int_param(data, 'exp_year', EXPIRY_YEARS)
+    pm = ls.PaymentMethod._api_retrieve(method)
+    if pm.type != 'card' or pm.customer is None or getattr(pm, '_detached', False):
+        raise invalid('The card updater only updates cards saved to a customer.',
+                      param='payment_method')
+    previous = {'exp_month': pm.card['exp_month'], 'exp_year': pm.card['exp_year']}
+    pm.card['exp_month'], pm.card['exp_year'] = exp_month, exp_year
+    event = ls.Event('payment_method.automatically_updated', pm)
+    event.data['previous_attributes'] = {'card': previous}
+    webhooks.schedule_webhook(event)
+    return web.json_response(event._export())
+
+
+async def compat_webhook_routes(request):
+    if request.path == '/_compat/events':
+        if request.method != 'GET':
+            return web.Response(status=405)
+        payment_intent = request.query.get('payment_intent')
+        if not payment_intent:
+            raise invalid('Missing payment_intent.', param='payment_intent')
+        return web.json_response({'object': 'list', 'url': '/_compat/events',
+                                  'has_more': False, 'data': _events_about(payment_intent)})
+    if request.method != 'POST':
+        return web.Response(status=405)
+    return await _card_updater(request)
 
 
 # localstripe bound its extra routes (attach, detach, cancel, _authenticate) to the original

@@ -14,14 +14,13 @@ use crate::domain::ids::{AccountId, IdempotencyKey, PurchaseId};
 /// keep ours twice as long so a retry that Stripe still recognises is never new to us.
 pub const IDEMPOTENCY_RETENTION: Duration = Duration::hours(48);
 
-/// Why a keyed request was refused, as a replay must answer it again.
+/// Why a keyed request was refused after it started, as a replay must answer it again.
+/// Refusals decided before anything was written (a bad amount, no card, a purchase in flight)
+/// are not stored, as Stripe stores no result for a request that never started: the same
+/// request sent again is judged again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum KeyedRefusal {
-    /// No usable card on file.
-    CardRequired,
-    /// The amount was outside the purchase limits.
-    AmountOutOfRange,
     /// The card was declined, with the issuer's decline code.
     CardDeclined {
         /// Stripe's `decline_code`, when it gave one.
@@ -55,6 +54,9 @@ pub struct IdempotencyRecord {
     pub key: IdempotencyKey,
     /// A digest of method, path and body: the same key with another request is refused.
     pub request_digest: String,
+    /// The purchase the request started (written with the claim, in the same transaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purchase: Option<PurchaseId>,
     /// What the first request did, once known.
     pub outcome: Option<KeyedOutcome>,
     /// When the key was claimed.
@@ -64,17 +66,20 @@ pub struct IdempotencyRecord {
 }
 
 impl IdempotencyRecord {
-    /// A key claimed at `now`, with no outcome yet, kept for [`IDEMPOTENCY_RETENTION`].
+    /// A key claimed at `now` for the request that starts `purchase`, with no outcome yet,
+    /// kept for [`IDEMPOTENCY_RETENTION`].
     pub fn claim(
         account: AccountId,
         key: IdempotencyKey,
         request_digest: impl Into<String>,
+        purchase: Option<PurchaseId>,
         now: DateTime<Utc>,
     ) -> Self {
         Self {
             account,
             key,
             request_digest: request_digest.into(),
+            purchase,
             outcome: None,
             created_at: now,
             expires_at: now + IDEMPOTENCY_RETENTION,
@@ -99,6 +104,7 @@ mod tests {
             AccountId::parse("acct_1").unwrap(),
             IdempotencyKey::parse("key-1").unwrap(),
             "digest",
+            None,
             now,
         );
         assert!(record.expires_at - record.created_at >= Duration::hours(24));

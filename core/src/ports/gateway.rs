@@ -269,6 +269,15 @@ pub trait PaymentGateway: Send + Sync {
     /// go of it. Canceling a canceled payment returns `Canceled` again.
     async fn cancel_payment(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError>;
 
+    /// The account the customer was created for (by [`PaymentGateway::create_customer`]),
+    /// from its metadata: how an event that names only a customer (the card updater's) is
+    /// traced to an account. `None` for a deleted customer, and for one this system did not
+    /// create (no account of ours in its metadata, or unknown to the network).
+    async fn customer_account(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<AccountId>, GatewayError>;
+
     /// Deletes a customer; deleting a deleted one succeeds.
     async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError>;
 }

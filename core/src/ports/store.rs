@@ -19,6 +19,8 @@ use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::ids::{AccountId, IdempotencyKey, InvoiceId, PurchaseId};
 use crate::domain::invoice::Invoice;
 use crate::domain::purchase::{Purchase, PurchaseSlot};
+// Refused usage (RefusedUsage) names the event and its amount.
+use crate::domain::{ids::UsageEventId, money::Micros};
 use crate::rules::ledger::{BalanceState, EntryKind, LedgerEntry, due_shard};
 use crate::rules::period::BillingPeriod;
 
@@ -67,6 +69,27 @@ impl HandledEvent {
     }
 }
 
+/// A usage event the ledger did not count, kept so that no refusal is silent: an operator (or
+/// the metering team) reads what was refused, for which account, and why. Written by the usage
+/// use case with the refusal; the same event refused again writes the same record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedUsage {
+    /// The account the event was reported for.
+    pub account: AccountId,
+    /// The event.
+    pub event: UsageEventId,
+    /// Its cost as reported, in micro-USD.
+    pub amount: Micros,
+    /// When it said it occurred.
+    pub occurred_at: DateTime<Utc>,
+    /// Why, as a stable code (`account_deleted`, `usage_event_conflict`, `ledger_limit`).
+    /// Text rather than an enum so that a record written by a newer version with a new code
+    /// still reads.
+    pub reason: String,
+    /// When it was refused.
+    pub refused_at: DateTime<Utc>,
+}
+
 /// An entry that already existed when an `Append` tried to add it, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExistingEntry {
@@ -106,6 +129,8 @@ pub enum Record {
     Due(DueMark),
     /// A card-network event handled for the account.
     Event(HandledEvent),
+    /// A usage event that was refused, with the reason.
+    RefusedUsage(RefusedUsage),
 }
 
 /// Where a record lives. Every key belongs to exactly one account.
@@ -125,6 +150,8 @@ pub enum RecordKey {
     Due(AccountId, BillingPeriod),
     /// A handled card-network event (`evt_…`).
     Event(AccountId, String),
+    /// A refused usage event.
+    RefusedUsage(AccountId, UsageEventId),
 }
 
 impl RecordKey {
@@ -137,7 +164,8 @@ impl RecordKey {
             | Self::Invoice(a, _)
             | Self::Idempotency(a, _)
             | Self::Due(a, _)
-            | Self::Event(a, _) => a,
+            | Self::Event(a, _)
+            | Self::RefusedUsage(a, _) => a,
         }
     }
 }
@@ -153,6 +181,7 @@ impl Record {
             Self::Idempotency(r) => RecordKey::Idempotency(r.account.clone(), r.key.clone()),
             Self::Due(d) => RecordKey::Due(d.account.clone(), d.period),
             Self::Event(e) => RecordKey::Event(e.account.clone(), e.id.clone()),
+            Self::RefusedUsage(r) => RecordKey::RefusedUsage(r.account.clone(), r.event.clone()),
         }
     }
 }
@@ -179,6 +208,9 @@ pub enum Expect {
 }
 
 /// One write of a transaction.
+// A write is built, moved into its transaction and consumed once: boxing the record would
+// cost an allocation per write and buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     /// Create or replace a record, if the condition holds.
@@ -319,9 +351,10 @@ pub enum ListQuery {
         /// Exclusive cursor.
         after: Option<AccountId>,
     },
-    /// The purchase slots whose latest purchase is unsettled and started before
+    /// The purchase slots the sweep must visit ([`PurchaseSlot::needs_sweep`]: the latest
+    /// purchase is unsettled or its receipt is still owed) whose purchase started before
     /// `started_before`, oldest first (by start, then account), after the cursor. Listed from
-    /// a sparse index that holds only unsettled slots: the sweep finds stuck purchases without
+    /// a sparse index that holds only such slots: the sweep finds stuck purchases without
     /// reading any account that has none, and reads each purchase itself.
     Unsettled {
         /// Only purchases started before this instant.
@@ -465,7 +498,7 @@ pub trait PurchaseStore: Store {
         async move {
             typed_page(self.list(&query, limit).await?, |record| match record {
                 Record::PurchaseSlot(slot)
-                    if !slot.status.is_settled() && slot.created_at < started_before =>
+                    if slot.needs_sweep() && slot.created_at < started_before =>
                 {
                     Ok(slot)
                 }
@@ -512,8 +545,11 @@ pub trait IdempotencyStore: Store {
         RecordKey::Idempotency(account.clone(), key.clone()));
 }
 
-/// The ledger, typed: [`Store::balance`], `Append` writes and the due index.
+/// The ledger, typed: [`Store::balance`], `Append` writes, the due index and refused usage.
 pub trait LedgerStore: Store {
+    typed_get!(refused_usage, RefusedUsage, RefusedUsage, (account: &AccountId, event: &UsageEventId),
+        RecordKey::RefusedUsage(account.clone(), event.clone()));
+
     /// One page of a shard of the accounts the charge of `period` must visit, in id order.
     fn due_accounts(
         &self,

@@ -10,6 +10,12 @@ use crate::domain::money::Cents;
 /// purchase for the same account is refused.
 pub const SETTLEMENT_WINDOW: Duration = Duration::minutes(15);
 
+/// Requests sent together are one intent (a double click, a burst from a script, a client
+/// retrying without a key): a purchase that succeeded still refuses another until this long
+/// after it started. A card network that answers at once would otherwise let the later
+/// requests of a burst through as new purchases the moment the first settled.
+pub const BURST_GUARD: Duration = Duration::seconds(3);
+
 /// Where a purchase stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,8 +115,10 @@ pub enum PurchaseGate {
 }
 
 /// **The in-flight rule**: the latest purchase blocks a new one while it is unsettled and
-/// younger than [`SETTLEMENT_WINDOW`]. A purchase still unsettled after the window no longer
-/// blocks: the card network has given its answer by then and reconciliation records it.
+/// younger than [`SETTLEMENT_WINDOW`], and, once succeeded, until [`BURST_GUARD`] after it
+/// started. A failed purchase never blocks. A purchase still unsettled after the window no
+/// longer blocks: the card network has given its answer by then and it is resolved (asked of
+/// the network, canceled if not final) before another starts.
 pub fn purchase_gate(
     latest: Option<(PurchaseStatus, DateTime<Utc>)>,
     now: DateTime<Utc>,
@@ -118,8 +126,14 @@ pub fn purchase_gate(
     let Some((status, created_at)) = latest else {
         return PurchaseGate::Open;
     };
-    let closes_at = created_at + SETTLEMENT_WINDOW;
-    if status.is_settled() || now >= closes_at {
+    let closes_at = match status {
+        PurchaseStatus::Failed => return PurchaseGate::Open,
+        PurchaseStatus::Succeeded => created_at + BURST_GUARD,
+        PurchaseStatus::Processing | PurchaseStatus::RequiresAction => {
+            created_at + SETTLEMENT_WINDOW
+        }
+    };
+    if now >= closes_at {
         return PurchaseGate::Open;
     }
     let remaining = closes_at - now;
@@ -163,14 +177,25 @@ mod tests {
     }
 
     #[test]
-    fn a_settled_purchase_never_blocks() {
-        for status in [PurchaseStatus::Succeeded, PurchaseStatus::Failed] {
-            assert_eq!(
-                purchase_gate(Some((status, t0())), t0()),
-                PurchaseGate::Open
-            );
-        }
+    fn a_failed_purchase_never_blocks() {
+        assert_eq!(
+            purchase_gate(Some((PurchaseStatus::Failed, t0())), t0()),
+            PurchaseGate::Open
+        );
         assert_eq!(purchase_gate(None, t0()), PurchaseGate::Open);
+    }
+
+    #[test]
+    fn a_succeeded_purchase_blocks_only_the_rest_of_its_burst() {
+        let latest = Some((PurchaseStatus::Succeeded, t0()));
+        assert_eq!(
+            purchase_gate(latest, t0() + Duration::milliseconds(200)),
+            PurchaseGate::InFlight { retry_after: 3 }
+        );
+        assert_eq!(
+            purchase_gate(latest, t0() + BURST_GUARD),
+            PurchaseGate::Open
+        );
     }
 
     #[test]

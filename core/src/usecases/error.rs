@@ -5,8 +5,10 @@ use thiserror::Error;
 use crate::domain::ids::UsageEventId;
 use crate::error::{MoneyError, ParseError};
 use crate::ports::gateway::GatewayError;
+use crate::ports::mailer::MailError;
 use crate::ports::store::StoreError;
 use crate::rules::card::CardRefusal;
+use crate::rules::purchase::AmountRefusal;
 
 /// Why a use case did not complete.
 #[derive(Debug, Error)]
@@ -42,15 +44,37 @@ pub enum UseCaseError {
     /// The account kept changing under the request; nothing was done.
     #[error("the account changed concurrently")]
     ConcurrentUpdate,
-    /// The account must keep a card on file.
+    /// The account must keep a card on file (or needs one to pay).
     #[error("a card is required")]
     CardRequired,
+    /// A purchase amount outside the limits.
+    #[error(transparent)]
+    AmountRefused(#[from] AmountRefusal),
+    /// Another purchase of the account is in flight; it settles within `retry_after` seconds.
+    /// Nothing was charged.
+    #[error("a purchase is in flight")]
+    PurchaseInProgress {
+        /// Seconds until the in-flight purchase's settlement window closes.
+        retry_after: u64,
+    },
+    /// The `Idempotency-Key` was used before with another request.
+    #[error("idempotency key reused with another request")]
+    IdempotencyKeyReused,
+    /// The first request with this `Idempotency-Key` is still running.
+    #[error("a request with this idempotency key is in progress")]
+    IdempotencyKeyInUse {
+        /// Seconds after which a retry is answered (replayed, or resumed).
+        retry_after: u64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The card network failed.
     #[error(transparent)]
     Gateway(#[from] GatewayError),
+    /// The mail provider failed.
+    #[error(transparent)]
+    Mail(#[from] MailError),
 }
 
 impl UseCaseError {
@@ -62,7 +86,11 @@ impl UseCaseError {
         match self {
             Self::Store(error) => error.is_retryable(),
             Self::Gateway(error) => error.is_retryable(),
-            Self::CardChangeInProgress { .. } | Self::ConcurrentUpdate => true,
+            Self::Mail(error) => matches!(error, MailError::Unavailable(_)),
+            Self::CardChangeInProgress { .. }
+            | Self::ConcurrentUpdate
+            | Self::PurchaseInProgress { .. }
+            | Self::IdempotencyKeyInUse { .. } => true,
             Self::Invalid(_)
             | Self::Money(_)
             | Self::AccountDeleted
@@ -70,6 +98,8 @@ impl UseCaseError {
             | Self::PaymentMethodNotFound
             | Self::CardRefused(_)
             | Self::CardRequired
+            | Self::AmountRefused(_)
+            | Self::IdempotencyKeyReused
             | Self::UsageEventConflict(_) => false,
         }
     }

@@ -5,9 +5,12 @@
 //! batch and writes nothing. What only the store can tell (the id was seen before, with the
 //! same or another content; the account is deleted) is answered per event. Events are grouped
 //! by account, and each account's events are written [`EVENTS_PER_WRITE`] at a time, each
-//! chunk one atomic write: its entries, one balance-item update, its due marks.
+//! chunk one atomic write: its entries, one balance-item update, its due marks. Every refused
+//! event is then recorded with its reason ([`RefusedUsage`](crate::ports::store::RefusedUsage)),
+//! so no refusal is silent.
 
 mod batch;
+mod refusals;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -106,12 +109,23 @@ pub enum UsageRefusal {
     LedgerLimit,
 }
 
+impl UsageRefusal {
+    /// The stable code the refusal is recorded and reported under.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::EventConflict => "usage_event_conflict",
+            Self::AccountDeleted => "account_deleted",
+            Self::LedgerLimit => "ledger_limit",
+        }
+    }
+}
+
 /// The outcome of one event of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UsageOutcome {
     /// Counted now, or counted before.
     Counted(UsageRecorded),
-    /// Not counted, and sending it again will not change that.
+    /// Not counted, and sending it again will not change that; the refusal is recorded.
     Refused(UsageRefusal),
     /// The store failed; sending it again may succeed (when the error is retryable).
     Failed(StoreError),

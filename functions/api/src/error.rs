@@ -11,6 +11,7 @@ use billing_core::ports::gateway::GatewayError;
 use billing_core::ports::store::StoreError;
 use billing_core::rules::card::CardRefusal;
 use billing_core::rules::decline::decline_advice;
+use billing_core::rules::purchase::AmountRefusal;
 use billing_core::usecases::error::UseCaseError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -192,8 +193,37 @@ impl From<UseCaseError> for ApiError {
                 ErrorCode::ConcurrentUpdate,
                 "Another change to this account happened at the same time. Please try again.",
             ),
+            UseCaseError::AmountRefused(refusal) => {
+                let code = match refusal {
+                    AmountRefusal::TooSmall { .. } => ErrorCode::AmountTooSmall,
+                    AmountRefusal::TooLarge { .. } => ErrorCode::AmountTooLarge,
+                };
+                ApiError::new(code, refusal.to_string()).with_param("amount")
+            }
+            UseCaseError::PurchaseInProgress { retry_after } => {
+                let mut error = ApiError::new(
+                    ErrorCode::PurchaseInProgress,
+                    "A purchase is in progress and can take up to 15 minutes to settle; nothing more was charged. Do not enter your card details again meanwhile.",
+                );
+                error.retry_after = Some(retry_after);
+                error
+            }
+            UseCaseError::IdempotencyKeyReused => ApiError::new(
+                ErrorCode::IdempotencyKeyReused,
+                "This Idempotency-Key was used with a different request. Use a new key for a new request.",
+            )
+            .with_param("Idempotency-Key"),
+            UseCaseError::IdempotencyKeyInUse { retry_after } => {
+                let mut error = ApiError::new(
+                    ErrorCode::IdempotencyKeyInUse,
+                    "The first request with this Idempotency-Key is still running. Retry after `retry_after` seconds to get its answer.",
+                );
+                error.retry_after = Some(retry_after);
+                error
+            }
             UseCaseError::Store(store) => store.into(),
             UseCaseError::Gateway(gateway) => gateway.into(),
+            UseCaseError::Mail(mail) => ApiError::unavailable(&mail),
         }
     }
 }

@@ -18,6 +18,8 @@ pub mod routes {
     //! Handlers, one module per resource.
     pub mod billing;
     pub mod card;
+    pub mod purchase;
+    pub mod webhook;
 }
 pub mod state;
 pub mod telemetry;
@@ -49,6 +51,36 @@ pub fn cards_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(openapi::get_openapi))
 }
 
+/// The credits function's routes with their documentation: buying credits and reading a
+/// purchase.
+pub fn credits_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::purchase::post_credit_purchase))
+        .routes(routes!(routes::purchase::get_credit_purchase))
+}
+
+/// The webhook function's route with its documentation.
+pub fn webhook_routes() -> OpenApiRouter<Arc<state::WebhookState>> {
+    OpenApiRouter::new().routes(routes!(routes::webhook::post_stripe_event))
+}
+
+/// The webhook route with its state, its own body limit
+/// ([`routes::webhook::MAX_EVENT_BYTES`]) and the request log. It has no fallback, so it
+/// mounts beside the other routers; the webhook function serves it alone through
+/// [`with_fallbacks`].
+pub fn webhook_router(state: Arc<state::WebhookState>) -> Router {
+    Router::from(webhook_routes())
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(routes::webhook::MAX_EVENT_BYTES))
+        .layer(axum::middleware::from_fn(telemetry::trace_request))
+        .with_state(state)
+}
+
+/// A router served alone: JSON 404 answers for every other path.
+pub fn with_fallbacks(router: Router) -> Router {
+    router.fallback(not_found)
+}
+
 /// The account's billing overview (`GET /v1/billing`).
 pub fn billing_router() -> Router<Arc<AppState>> {
     billing_routes().into()
@@ -57,6 +89,11 @@ pub fn billing_router() -> Router<Arc<AppState>> {
 /// The card function: see [`cards_routes`].
 pub fn cards_router() -> Router<Arc<AppState>> {
     cards_routes().into()
+}
+
+/// The credits function: see [`credits_routes`].
+pub fn credits_router() -> Router<Arc<AppState>> {
+    credits_routes().into()
 }
 
 /// Finishes a router: JSON 404/405 answers, the body size limit, the request log and span

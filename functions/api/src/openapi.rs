@@ -23,6 +23,8 @@ use crate::error::{ErrorBody, ErrorCode, ErrorObject, ErrorType};
     tags(
         (name = "billing", description = "The account's billing at a glance."),
         (name = "card", description = "The card on file."),
+        (name = "credits", description = "Prepaid credits bought with the card on file."),
+        (name = "webhooks", description = "Events from Stripe, signed with the endpoint's secret."),
         (name = "meta", description = "This document."),
     )
 )]
@@ -51,6 +53,8 @@ pub fn document() -> Document {
     let mut document = ApiDoc::openapi();
     // Later functions' routers join here, so the document covers every route once.
     document.merge(crate::cards_routes().into_openapi());
+    document.merge(crate::credits_routes().into_openapi());
+    document.merge(crate::webhook_routes().into_openapi());
     document
 }
 

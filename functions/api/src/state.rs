@@ -8,9 +8,14 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use billing_core::domain::ids::{AccountId, PurchaseId};
 use billing_core::ports::clock::Clock;
 use billing_core::ports::gateway::PaymentGateway;
+use billing_core::ports::mailer::Mailer;
 use billing_core::ports::store::Store;
+use billing_core::rules::purchase::PurchaseLimits;
+use billing_core::usecases::purchase::Ports;
+use chrono::{DateTime, Utc};
 
 use crate::auth::AuthMode;
 
@@ -27,6 +32,27 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
 }
 
+/// The signed links to the page where a cardholder authenticates a payment.
+pub trait AuthorizationLinks: Send + Sync {
+    /// The page for a purchase's authentication, valid until `expires_at`.
+    fn purchase(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+        expires_at: DateTime<Utc>,
+    ) -> String;
+}
+
+/// What the purchase routes need beyond the [`Services`]: receipts, limits and links.
+pub struct PurchaseServices {
+    /// Receipts.
+    pub mailer: Arc<dyn Mailer>,
+    /// The amount limits.
+    pub limits: PurchaseLimits,
+    /// Links to the authorization page.
+    pub links: Arc<dyn AuthorizationLinks>,
+}
+
 /// What every HTTP handler can reach: the [`Services`] (through `Deref`, so a handler reads
 /// `state.store`) and the auth mode.
 pub struct AppState {
@@ -34,12 +60,39 @@ pub struct AppState {
     pub services: Services,
     /// How callers are authenticated.
     pub auth: AuthMode,
+    /// Present in the functions that serve purchases.
+    purchases: Option<PurchaseServices>,
 }
 
 impl AppState {
     /// The state of an HTTP function: its services and how it authenticates callers.
     pub fn new(services: Services, auth: AuthMode) -> Self {
-        Self { services, auth }
+        Self {
+            services,
+            auth,
+            purchases: None,
+        }
+    }
+
+    /// The state of a function that also serves purchases.
+    #[must_use]
+    pub fn with_purchases(mut self, purchases: PurchaseServices) -> Self {
+        self.purchases = Some(purchases);
+        self
+    }
+
+    /// The purchase services, when this function serves purchases.
+    pub fn purchases(&self) -> Option<&PurchaseServices> {
+        self.purchases.as_ref()
+    }
+
+    /// The ports the purchase use cases run on, with the mailer of `purchases`.
+    pub fn purchase_ports<'a>(&'a self, purchases: &'a PurchaseServices) -> Ports<'a> {
+        Ports {
+            store: self.services.store.as_ref(),
+            gateway: self.services.gateway.as_ref(),
+            mailer: purchases.mailer.as_ref(),
+        }
     }
 }
 
@@ -49,4 +102,16 @@ impl Deref for AppState {
     fn deref(&self) -> &Services {
         &self.services
     }
+}
+
+/// What the webhook function runs on: no caller authentication (the signature is checked
+/// instead), the purchase ports, and the endpoint's signing secrets (more than one while a
+/// secret is being rolled).
+pub struct WebhookState {
+    /// Store, gateway and clock.
+    pub services: Services,
+    /// Receipts of purchases an event settles.
+    pub mailer: Arc<dyn Mailer>,
+    /// Stripe's `whsec_…` signing secrets of this endpoint.
+    pub secrets: Vec<String>,
 }

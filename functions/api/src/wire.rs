@@ -2,8 +2,10 @@
 //! them, and the OpenAPI document's schemas are derived from them.
 
 use billing_core::domain::account::{AccountStatus, StoredCard};
+use billing_core::domain::purchase::Purchase;
 use billing_core::ports::gateway::SetupIntent;
 use billing_core::rules::card::Funding;
+use billing_core::rules::purchase::PurchaseStatus;
 use billing_core::usecases::overview::BillingOverview;
 use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
@@ -161,4 +163,108 @@ pub struct PutCard {
         examples("pm_card_visa", "pm_card_mastercard_prepaid", "pm_card_cvcCheckFail")
     )]
     pub payment_method: String,
+}
+
+/// `POST /v1/billing/credit-purchases`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostCreditPurchase {
+    /// In minor units (cents): an integer, 500 (5.00 USD) to 1,000,000 (10,000.00 USD).
+    #[schema(examples(2500))]
+    pub amount: i64,
+    /// Lowercase ISO currency; only `usd`.
+    #[schema(examples("usd"))]
+    pub currency: String,
+}
+
+/// Where a purchase stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CreditPurchaseStatus {
+    /// Sent to the card network; settles within 15 minutes.
+    Processing,
+    /// Paid; the credits are on the balance.
+    Succeeded,
+    /// The bank asks the cardholder to authenticate (`next_action`).
+    RequiresAction,
+    /// Declined or not completed in time; nothing was charged.
+    Failed,
+}
+
+impl From<PurchaseStatus> for CreditPurchaseStatus {
+    fn from(status: PurchaseStatus) -> Self {
+        match status {
+            PurchaseStatus::Processing => Self::Processing,
+            PurchaseStatus::Succeeded => Self::Succeeded,
+            PurchaseStatus::RequiresAction => Self::RequiresAction,
+            PurchaseStatus::Failed => Self::Failed,
+        }
+    }
+}
+
+/// What the dashboard needs to let the cardholder authenticate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PurchaseNextAction {
+    /// The PaymentIntent's client secret, for Stripe.js `handleNextAction`.
+    pub client_secret: String,
+    /// A page where the cardholder can authenticate without the dashboard (a signed link,
+    /// valid while the purchase can still settle).
+    pub url: String,
+}
+
+/// Why a purchase failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PurchaseFailureBody {
+    /// The decline code (`insufficient_funds`, …), or `purchase_canceled`.
+    pub decline_code: String,
+    /// What to do, for a person.
+    pub message: String,
+}
+
+/// A credit purchase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CreditPurchase {
+    /// `cp_…`.
+    pub id: String,
+    /// Where it stands.
+    pub status: CreditPurchaseStatus,
+    /// In minor units.
+    pub amount: i64,
+    /// `usd`.
+    pub currency: String,
+    /// Present while the bank asks for authentication.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_action: Option<PurchaseNextAction>,
+    /// Present when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<PurchaseFailureBody>,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl CreditPurchase {
+    /// The purchase as the API shows it; `authorize_url` is the signed page for its
+    /// authentication, when it needs one.
+    pub fn new(purchase: &Purchase, authorize_url: impl FnOnce() -> String) -> Self {
+        Self {
+            id: purchase.id.to_string(),
+            status: purchase.status.into(),
+            amount: purchase.amount.get(),
+            currency: purchase.currency.code().to_owned(),
+            next_action: purchase
+                .next_action
+                .as_ref()
+                .map(|action| PurchaseNextAction {
+                    client_secret: action.client_secret.expose().to_owned(),
+                    url: authorize_url(),
+                }),
+            failure: purchase.failure.as_ref().map(|f| PurchaseFailureBody {
+                decline_code: f.decline_code.clone(),
+                message: f.message.clone(),
+            }),
+            created_at: purchase
+                .created_at
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
+        }
+    }
 }

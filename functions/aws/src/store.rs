@@ -25,6 +25,7 @@ use billing_core::ports::store::{
 };
 use billing_core::rules::ledger::BalanceState;
 use billing_core::rules::period::BillingPeriod;
+use chrono::{DateTime, Utc};
 
 pub use commit::CONFLICT_ATTEMPTS;
 pub use items::EXPIRES;
@@ -144,6 +145,53 @@ impl DynamoStore {
             .await
     }
 
+    /// Unsettled purchase slots started before `started_before`, oldest first. Every key is
+    /// `<start>#<account>`, so `gsi1sk < <started_before>` (the bare instant) is exactly
+    /// "started before". With a cursor the range is a BETWEEN, inclusive, so the cursor's own
+    /// item (if it is still unsettled) is read and dropped.
+    async fn list_unsettled(
+        &self,
+        started_before: DateTime<Utc>,
+        after: Option<&(DateTime<Utc>, AccountId)>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let before = keys::instant(started_before)?;
+        let mut values = HashMap::from([
+            (
+                ":unsettled".to_owned(),
+                AttributeValue::S(keys::UNSETTLED.to_owned()),
+            ),
+            (":before".to_owned(), AttributeValue::S(before.clone())),
+        ]);
+        let (condition, want, cursor) = match after {
+            None => (
+                format!("{GSI1_PK} = :unsettled AND {GSI1_SK} < :before"),
+                limit + 1,
+                None,
+            ),
+            Some((at, account)) => {
+                let cursor = keys::unsettled(*at, account)?;
+                if cursor >= before {
+                    // Nothing lies between; DynamoDB refuses a BETWEEN whose bounds are reversed.
+                    return Ok(Vec::new());
+                }
+                values.insert(":after".to_owned(), AttributeValue::S(cursor.clone()));
+                (
+                    format!("{GSI1_PK} = :unsettled AND {GSI1_SK} BETWEEN :after AND :before"),
+                    limit + 2,
+                    Some(AttributeValue::S(cursor)),
+                )
+            }
+        };
+        let mut found = self
+            .query(|| self.gsi1_query(&condition, &values), Some(want))
+            .await?;
+        if let Some(cursor) = cursor {
+            found.retain(|item| item.get(GSI1_SK) != Some(&cursor));
+        }
+        Ok(found)
+    }
+
     async fn list_invoices(
         &self,
         account: &AccountId,
@@ -235,6 +283,13 @@ impl Store for DynamoStore {
                 starting_after,
             } => {
                 self.list_invoices(account, starting_after.as_ref(), limit)
+                    .await?
+            }
+            ListQuery::Unsettled {
+                started_before,
+                after,
+            } => {
+                self.list_unsettled(*started_before, after.as_ref(), limit)
                     .await?
             }
         };

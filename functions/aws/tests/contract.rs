@@ -245,6 +245,7 @@ mod dynamo {
             id.clone(),
             IdempotencyKey::parse("k").unwrap(),
             "d",
+            None,
             created,
         );
         store

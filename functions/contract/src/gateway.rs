@@ -336,6 +336,28 @@ pub async fn a_deleted_customer_is_gone(gateway: SharedGateway) {
         .expect("deleting a deleted customer succeeds");
 }
 
+/// A customer names the account it was created for, until it is deleted; a customer the
+/// network does not know names none.
+pub async fn a_customer_names_its_account_until_it_is_deleted(gateway: SharedGateway) {
+    let other = customer(&gateway, "owner-other").await;
+    let account = unique_account("owner");
+    let owned = gateway.create_customer(&account, None).await.unwrap();
+
+    assert_eq!(
+        gateway.customer_account(&owned).await.unwrap(),
+        Some(account)
+    );
+    assert_ne!(
+        gateway.customer_account(&other).await.unwrap(),
+        gateway.customer_account(&owned).await.unwrap()
+    );
+
+    gateway.delete_customer(&owned).await.unwrap();
+    assert_eq!(gateway.customer_account(&owned).await.unwrap(), None);
+    let unknown = CustomerId::parse("cus_doesNotExist123").unwrap();
+    assert_eq!(gateway.customer_account(&unknown).await.unwrap(), None);
+}
+
 /// Detaching twice succeeds (the port's promise), and a detached card can never be attached
 /// again, by its old customer or another.
 pub async fn a_detached_card_is_spent(gateway: SharedGateway) {
@@ -566,6 +588,7 @@ macro_rules! gateway_contract {
             a_detached_card_is_spent,
             a_customers_cards_read_back_with_their_default,
             a_deleted_customers_cards_are_not_found,
+            a_customer_names_its_account_until_it_is_deleted,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

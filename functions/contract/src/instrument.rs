@@ -259,6 +259,17 @@ impl<G: PaymentGateway> PaymentGateway for Instrumented<G> {
             self.inner.cancel_payment(payment)
         )
     }
+    async fn customer_account(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<AccountId>, GatewayError> {
+        guarded!(
+            self,
+            "customer_account",
+            outage(),
+            self.inner.customer_account(customer)
+        )
+    }
     async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError> {
         guarded!(
             self,

@@ -9,6 +9,7 @@ pub mod card;
 pub mod gateway;
 pub mod instrument;
 pub mod mailer;
+pub mod purchase;
 pub mod queue;
 pub mod store;
 pub mod usage;

@@ -8,8 +8,9 @@ use billing_core::domain::invoice::{Invoice, InvoiceLine, InvoiceStatus};
 use billing_core::domain::money::{Cents, Currency, Micros};
 use billing_core::domain::purchase::{Purchase, PurchaseSlot};
 use billing_core::ports::store::{
-    AccountStore, DueMark, ExistingEntry, Expect, IdempotencyStore, InvoiceStore, LedgerStore,
-    ListQuery, PurchaseStore, Record, RecordKey, Store, StoreError, Transaction, Write,
+    AccountStore, DueMark, EventStore, ExistingEntry, Expect, HandledEvent, IdempotencyStore,
+    InvoiceStore, LedgerStore, ListQuery, PurchaseStore, Record, RecordKey, Store, StoreError,
+    Transaction, Versioned, Write,
 };
 use billing_core::rules::ledger::{BalanceState, LedgerEntry, due_shard};
 use billing_core::rules::period::BillingPeriod;
@@ -61,10 +62,13 @@ fn purchase(account: &AccountId, id: &str) -> Purchase {
         amount: Cents::new(2_500),
         currency: Currency::Usd,
         status: PurchaseStatus::Processing,
-        payment: Some("pi_123".into()),
+        customer: billing_core::CustomerId::parse("cus_1").unwrap(),
+        payment_method: billing_core::PaymentMethodId::parse("pm_1").unwrap(),
+        payment: Some(billing_core::PaymentId::parse("pi_123").unwrap()),
         next_action: None,
         failure: None,
         idempotency_key: Some(IdempotencyKey::parse("key-1").unwrap()),
+        receipt: billing_core::domain::purchase::Receipt::NotDue,
         created_at: t0(),
         updated_at: t0(),
     }
@@ -163,6 +167,7 @@ pub async fn a_failed_condition_leaves_every_write_of_the_transaction_undone(sto
         purchase: PurchaseId::parse("cp_1").unwrap(),
         status: PurchaseStatus::Processing,
         created_at: t0(),
+        receipt_pending: false,
     };
     let transaction = Transaction::new()
         .with(Write::Put {
@@ -448,6 +453,7 @@ pub async fn delete_and_check_honour_their_conditions(store: SharedStore) {
         id.clone(),
         IdempotencyKey::parse("k1").unwrap(),
         "digest",
+        None,
         t0(),
     );
     record.outcome = Some(KeyedOutcome::Purchase {
@@ -506,6 +512,7 @@ pub async fn only_one_of_many_concurrent_creators_wins(store: SharedStore) {
                 purchase: PurchaseId::parse(&format!("cp_{n}")).unwrap(),
                 status: PurchaseStatus::Processing,
                 created_at: t0(),
+                receipt_pending: false,
             };
             store
                 .commit(put(Record::PurchaseSlot(slot), Expect::Absent))
@@ -644,6 +651,321 @@ pub async fn every_record_kind_round_trips_unchanged(store: SharedStore) {
     );
 }
 
+/// A handled webhook event reads back as written, once per account and event id: recording it
+/// again is refused, which is how a redelivered event is told from a new one.
+pub async fn a_handled_event_round_trips_and_is_recorded_once(store: SharedStore) {
+    let id = unique_account("event");
+    let other = unique_account("event-other");
+    let handled = HandledEvent::new(id.clone(), format!("evt_{id}"), t0());
+    let record = || Record::Event(handled.clone());
+
+    store.commit(put(record(), Expect::Absent)).await.unwrap();
+    let again = store.commit(put(record(), Expect::Absent)).await;
+
+    assert_eq!(again, Err(StoreError::Conflict { index: 0 }));
+    assert_eq!(
+        store.handled_event(&id, &handled.id).await.unwrap(),
+        Some(Versioned {
+            value: handled.clone(),
+            version: 1
+        })
+    );
+    assert_eq!(handled.expires_at, t0() + Duration::days(7));
+    assert_eq!(store.handled_event(&id, "evt_other").await.unwrap(), None);
+    assert_eq!(
+        store.handled_event(&other, &handled.id).await.unwrap(),
+        None
+    );
+}
+
+fn slot(
+    account: &AccountId,
+    purchase: &str,
+    status: PurchaseStatus,
+    created_at: DateTime<Utc>,
+) -> PurchaseSlot {
+    PurchaseSlot {
+        account: account.clone(),
+        purchase: PurchaseId::parse(purchase).unwrap(),
+        status,
+        created_at,
+    }
+}
+
+fn put_slot(slot: PurchaseSlot, expect: Expect) -> Transaction {
+    put(Record::PurchaseSlot(slot), expect)
+}
+
+/// Every page of the unsettled listing before `before`, as (accounts, has_more), starting just
+/// before `from`. The cases share one store: each keeps its slots in a window of starts of its
+/// own, years before any other case's, and lists from the beginning of that window with a
+/// cursor (which need not name a slot).
+async fn unsettled_pages(
+    store: &SharedStore,
+    from: DateTime<Utc>,
+    before: DateTime<Utc>,
+    limit: usize,
+) -> Vec<(Vec<AccountId>, bool)> {
+    let mut pages = Vec::new();
+    let mut after = Some((
+        from - Duration::nanoseconds(1),
+        AccountId::parse("a").unwrap(),
+    ));
+    loop {
+        let page = store
+            .unsettled_purchases(before, after, limit)
+            .await
+            .unwrap();
+        after = page.items.last().map(|s| (s.created_at, s.account.clone()));
+        let accounts = page.items.iter().map(|s| s.account.clone()).collect();
+        pages.push((accounts, page.has_more));
+        if !page.has_more {
+            return pages;
+        }
+    }
+}
+
+/// The unsettled slots started before an instant list oldest first (then by account), in
+/// pages, and nothing else: no settled slot, no slot started at the instant or later, no other
+/// record.
+pub async fn unsettled_slots_list_oldest_first_before_the_instant_in_pages(store: SharedStore) {
+    let window = Utc.with_ymd_and_hms(2001, 3, 1, 0, 0, 0).unwrap();
+    let before = window + Duration::minutes(5);
+    let base = unique_account("unsettled");
+    let ids: Vec<AccountId> = (0..8)
+        .map(|n| AccountId::parse(&format!("{base}-{n}")).unwrap())
+        .collect();
+    let minute = |n: i64| window + Duration::minutes(n);
+    let written = [
+        slot(
+            &ids[0],
+            "cp_0",
+            PurchaseStatus::Processing,
+            before - Duration::nanoseconds(1),
+        ),
+        slot(&ids[1], "cp_1", PurchaseStatus::RequiresAction, minute(2)),
+        slot(&ids[2], "cp_2", PurchaseStatus::Processing, minute(2)),
+        slot(&ids[3], "cp_3", PurchaseStatus::Processing, minute(1)),
+        slot(&ids[4], "cp_4", PurchaseStatus::RequiresAction, minute(0)),
+        slot(&ids[5], "cp_5", PurchaseStatus::Succeeded, minute(1)),
+        slot(&ids[6], "cp_6", PurchaseStatus::Failed, minute(1)),
+        slot(&ids[7], "cp_7", PurchaseStatus::Processing, before),
+    ];
+    let mut transaction = Transaction::new();
+    for slot in &written {
+        transaction.push(Write::Put {
+            record: Record::PurchaseSlot(slot.clone()),
+            expect: Expect::Absent,
+        });
+    }
+    let mut started = purchase(&ids[0], "cp_0");
+    started.created_at = minute(1);
+    for record in [
+        Record::Purchase(started),
+        Record::Account(Account::new(ids[0].clone(), None, minute(1))),
+        Record::Event(HandledEvent::new(ids[0].clone(), "evt_1", minute(1))),
+    ] {
+        transaction.push(Write::Put {
+            record,
+            expect: Expect::Absent,
+        });
+    }
+    store.commit(transaction).await.unwrap();
+
+    let pages = unsettled_pages(&store, window, before, 2).await;
+
+    let expected = |order: &[usize]| order.iter().map(|n| ids[*n].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        pages,
+        [
+            (expected(&[4, 3]), true),
+            (expected(&[1, 2]), true),
+            (expected(&[0]), false)
+        ]
+    );
+    let from_the_start = store
+        .list(
+            &ListQuery::Unsettled {
+                started_before: before,
+                after: None,
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    let mut listed = Vec::new();
+    for record in from_the_start.items {
+        let Record::PurchaseSlot(slot) = record else {
+            panic!("the unsettled listing returned {record:?}")
+        };
+        assert!(
+            !slot.status.is_settled() && slot.created_at < before,
+            "{slot:?}"
+        );
+        if ids.contains(&slot.account) {
+            listed.push(slot);
+        }
+    }
+    let in_order: Vec<_> = [4, 3, 1, 2, 0].map(|n| written[n].clone()).into();
+    assert_eq!(listed, in_order);
+}
+
+/// A slot is listed while its purchase is unsettled, once, under the start of its current
+/// purchase; it leaves the listing when written settled or deleted, and a transaction that
+/// fails leaves the listing as it was.
+pub async fn a_slot_leaves_the_unsettled_listing_once_written_settled(store: SharedStore) {
+    let window = Utc.with_ymd_and_hms(2001, 6, 1, 0, 0, 0).unwrap();
+    let before = window + Duration::hours(1);
+    let id = unique_account("settles");
+    let listing = || unsettled_pages(&store, window, before, 10);
+    let listed = |ids: &[&AccountId]| vec![(ids.iter().map(|id| (*id).clone()).collect(), false)];
+    let first = slot(&id, "cp_1", PurchaseStatus::Processing, window);
+    store
+        .commit(put_slot(first.clone(), Expect::Absent))
+        .await
+        .unwrap();
+    assert_eq!(listing().await, listed(&[&id]));
+
+    let asked = slot(&id, "cp_1", PurchaseStatus::RequiresAction, window);
+    store
+        .commit(put_slot(asked, Expect::Version(1)))
+        .await
+        .unwrap();
+    assert_eq!(listing().await, listed(&[&id]));
+
+    let settled = slot(&id, "cp_1", PurchaseStatus::Succeeded, window);
+    let fails = Transaction::new()
+        .with(Write::Put {
+            record: Record::PurchaseSlot(settled.clone()),
+            expect: Expect::Version(2),
+        })
+        .with(Write::Check {
+            key: RecordKey::Account(id.clone()),
+            expect: Expect::Version(9),
+        });
+    assert_eq!(
+        store.commit(fails).await,
+        Err(StoreError::Conflict { index: 1 })
+    );
+    assert_eq!(listing().await, listed(&[&id]));
+
+    store
+        .commit(put_slot(settled, Expect::Version(2)))
+        .await
+        .unwrap();
+    assert_eq!(listing().await, listed(&[]));
+
+    let next = slot(
+        &id,
+        "cp_2",
+        PurchaseStatus::Processing,
+        window + Duration::minutes(30),
+    );
+    store
+        .commit(put_slot(next.clone(), Expect::Version(3)))
+        .await
+        .unwrap();
+    assert_eq!(listing().await, listed(&[&id]));
+    let page = store.unsettled_purchases(before, None, 100).await.unwrap();
+    let mine: Vec<_> = page.items.into_iter().filter(|s| s.account == id).collect();
+    assert_eq!(mine, [next]);
+    let started_since = unsettled_pages(&store, window, window + Duration::minutes(30), 10);
+    assert_eq!(started_since.await, listed(&[]));
+
+    store
+        .commit(Transaction::new().with(Write::Delete {
+            key: RecordKey::PurchaseSlot(id.clone()),
+            expect: Expect::Version(4),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(listing().await, listed(&[]));
+}
+
+/// Two accounts' purchases interleave in time: the listing follows each account's current
+/// purchase, and a cursor carries across accounts whichever sorts first by id.
+pub async fn unsettled_slots_of_two_accounts_interleave_by_start(store: SharedStore) {
+    let window = Utc.with_ymd_and_hms(2001, 9, 1, 0, 0, 0).unwrap();
+    let before = window + Duration::hours(1);
+    let base = unique_account("interleave");
+    // `late` sorts before `early` by id, so only the starts order them.
+    let early = AccountId::parse(&format!("{base}-b")).unwrap();
+    let late = AccountId::parse(&format!("{base}-a")).unwrap();
+    let minute = |n: i64| window + Duration::minutes(n);
+    store
+        .commit(
+            Transaction::new()
+                .with(Write::Put {
+                    record: Record::PurchaseSlot(slot(
+                        &early,
+                        "cp_1",
+                        PurchaseStatus::Processing,
+                        minute(0),
+                    )),
+                    expect: Expect::Absent,
+                })
+                .with(Write::Put {
+                    record: Record::PurchaseSlot(slot(
+                        &late,
+                        "cp_2",
+                        PurchaseStatus::Processing,
+                        minute(1),
+                    )),
+                    expect: Expect::Absent,
+                }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        unsettled_pages(&store, window, before, 1).await,
+        [(vec![early.clone()], true), (vec![late.clone()], false)]
+    );
+
+    store
+        .commit(put_slot(
+            slot(&early, "cp_1", PurchaseStatus::Failed, minute(0)),
+            Expect::Version(1),
+        ))
+        .await
+        .unwrap();
+    store
+        .commit(put_slot(
+            slot(&early, "cp_3", PurchaseStatus::Processing, minute(2)),
+            Expect::Version(2),
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        unsettled_pages(&store, window, before, 1).await,
+        [(vec![late.clone()], true), (vec![early.clone()], false)]
+    );
+    assert_eq!(
+        unsettled_pages(&store, window, minute(2), 1).await,
+        [(vec![late], false)]
+    );
+}
+
+/// A start outside the years the listing can order is refused as a bad request, and writes
+/// nothing.
+pub async fn an_unsettled_slot_or_listing_beyond_year_9999_is_refused(store: SharedStore) {
+    let id = unique_account("far");
+    let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    let written = store
+        .commit(put_slot(
+            slot(&id, "cp_1", PurchaseStatus::Processing, far),
+            Expect::Absent,
+        ))
+        .await;
+    assert!(
+        matches!(written, Err(StoreError::Invalid(_))),
+        "{written:?}"
+    );
+    assert_eq!(store.purchase_slot(&id).await.unwrap(), None);
+    let listed = store.unsettled_purchases(far, None, 10).await;
+    assert!(matches!(listed, Err(StoreError::Invalid(_))), "{listed:?}");
+}
+
 /// Stamps out the store contract as tests. `$make` is an async fn returning a [`SharedStore`].
 #[macro_export]
 macro_rules! store_contract {
@@ -664,6 +986,11 @@ macro_rules! store_contract {
             only_one_of_many_writers_of_the_same_version_wins,
             malformed_transactions_are_refused_without_writing,
             every_record_kind_round_trips_unchanged,
+            a_handled_event_round_trips_and_is_recorded_once,
+            unsettled_slots_list_oldest_first_before_the_instant_in_pages,
+            a_slot_leaves_the_unsettled_listing_once_written_settled,
+            unsettled_slots_of_two_accounts_interleave_by_start,
+            an_unsettled_slot_or_listing_beyond_year_9999_is_refused,
             usage_of_i64_max_is_refused_and_the_account_still_reads,
             a_batch_with_an_invalid_second_event_writes_nothing,
             a_reused_event_id_with_other_content_is_refused_and_counts_once,

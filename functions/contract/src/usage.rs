@@ -4,9 +4,10 @@
 use billing_core::domain::account::{Account, AccountStatus};
 use billing_core::domain::money::{Cents, Micros};
 use billing_core::ports::store::{
-    AccountStore, Expect, InvoiceStore, LedgerStore, Record, Transaction, Write,
+    AccountStore, Expect, InvoiceStore, LedgerStore, ListQuery, Page, Record, RecordKey,
+    RefusedUsage, Store, StoreError, Transaction, Versioned, Write,
 };
-use billing_core::rules::ledger::due_shard;
+use billing_core::rules::ledger::{BalanceState, due_shard};
 use billing_core::rules::period::BillingPeriod;
 use billing_core::usecases::close::{ClosedPeriod, close_account_period, invoice_id};
 use billing_core::usecases::error::UseCaseError;
@@ -124,6 +125,16 @@ pub async fn a_reused_event_id_with_other_content_is_refused_and_counts_once(sto
         Micros::new(-1_000_000)
     );
     assert_eq!(store.balance(&other).await.unwrap().amount, Micros::ZERO);
+    let reason = |account| {
+        let store = store.clone();
+        let event = first.id.clone();
+        async move {
+            let refusal = store.refused_usage(&account, &event).await.unwrap();
+            refusal.map(|r| r.value.reason)
+        }
+    };
+    assert_eq!(reason(id.clone()).await.as_deref(), Some("usage_event_conflict"));
+    assert_eq!(reason(other.clone()).await.as_deref(), Some("usage_event_conflict"));
 }
 
 /// Duplicates inside a batch (stored before, or twice in the batch) neither lose nor double
@@ -160,7 +171,9 @@ pub async fn a_batch_with_duplicates_counts_every_other_event_once(store: Shared
     assert_eq!(state.usage.get(&october()), Some(&Micros::new(total)));
 }
 
-/// Usage for a deleted account is refused per event and moves nothing.
+/// Usage for a deleted account is refused per event, moves nothing, and the refusal is
+/// recorded with its reason (an event delivered twice in the batch is one refusal). While the
+/// record cannot be written the event is not refused but failed, so its sender tries again.
 pub async fn usage_for_a_deleted_account_is_refused(store: SharedStore) {
     let id = unique_account("deleted");
     let now = at(10, 20, 12);
@@ -173,14 +186,62 @@ pub async fn usage_for_a_deleted_account_is_refused(store: SharedStore) {
         }))
         .await
         .unwrap();
-    let outcomes = record_usage_batch(store.as_ref(), &[event(&id, "e", 5, now)], now)
+    let usage = event(&id, "e", 5, at(10, 20, 11));
+
+    let unrecorded = RefusalsUnwritable(store.clone());
+    let outcomes = record_usage_batch(&unrecorded, std::slice::from_ref(&usage), now)
         .await
         .unwrap();
-    assert_eq!(
-        outcomes,
-        [UsageOutcome::Refused(UsageRefusal::AccountDeleted)]
+    assert!(
+        matches!(&outcomes[..], [UsageOutcome::Failed(e)] if e.is_retryable()),
+        "{outcomes:?}"
     );
+    assert_eq!(store.refused_usage(&id, &usage.id).await.unwrap(), None);
+
+    let outcomes = record_usage_batch(store.as_ref(), &[usage.clone(), usage.clone()], now)
+        .await
+        .unwrap();
+    let refused = UsageOutcome::Refused(UsageRefusal::AccountDeleted);
+    assert_eq!(outcomes, [refused.clone(), refused]);
     assert_eq!(store.balance(&id).await.unwrap().amount, Micros::ZERO);
+    let recorded = store.refused_usage(&id, &usage.id).await.unwrap();
+    let recorded = recorded.expect("the refusal is recorded").value;
+    assert_eq!(
+        recorded,
+        RefusedUsage {
+            account: id.clone(),
+            event: usage.id.clone(),
+            amount: Micros::new(5),
+            occurred_at: usage.occurred_at,
+            reason: "account_deleted".into(),
+            refused_at: now,
+        }
+    );
+}
+
+/// The store, except that writing a refused-usage record fails as an unreachable store does.
+struct RefusalsUnwritable(SharedStore);
+
+#[async_trait::async_trait]
+impl Store for RefusalsUnwritable {
+    async fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        self.0.get(key).await
+    }
+    async fn list(&self, query: &ListQuery, limit: usize) -> Result<Page<Record>, StoreError> {
+        self.0.list(query, limit).await
+    }
+    async fn balance(&self, account: &AccountId) -> Result<BalanceState, StoreError> {
+        self.0.balance(account).await
+    }
+    async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
+        let refusal = |w: &Write| {
+            matches!(w, Write::Put { record: Record::RefusedUsage(_), .. })
+        };
+        if transaction.writes().iter().any(refusal) {
+            return Err(StoreError::Unavailable("refusals unwritable".into()));
+        }
+        self.0.commit(transaction).await
+    }
 }
 
 /// Usage that occurred after October ended, recorded just before October's close, is not

@@ -6,6 +6,7 @@
 
 mod events;
 mod settlement;
+mod updater;
 mod view;
 
 use std::collections::BTreeMap;
@@ -47,10 +48,20 @@ struct SimPaymentMethod {
     id: String,
     template: String,
     customer: Option<String>,
+    /// December unless the card updater changed it (cards stored before it existed read so).
+    #[serde(default = "december")]
+    exp_month: u32,
     exp_year: i32,
     /// Detached from a customer: like on Stripe, it can never be attached or used again.
     #[serde(default)]
     detached: bool,
+    /// Unix seconds.
+    #[serde(default)]
+    created: i64,
+}
+
+fn december() -> u32 {
+    12
 }
 
 /// A payment (PaymentIntent). Fields added after the first release default, so payments
@@ -203,7 +214,7 @@ impl SimulatedCardNetwork {
         Ok(CardDetails {
             brand: card.brand.to_owned(),
             last4: card.last4.to_owned(),
-            exp_month: 12,
+            exp_month: pm.exp_month,
             exp_year: pm.exp_year,
             funding: card.funding,
             fingerprint: format!("fp_sim_{}", card.id.trim_start_matches("pm_card_")),
@@ -239,8 +250,10 @@ impl SimulatedCardNetwork {
             id: card.id.to_owned(),
             template: card.id.to_owned(),
             customer: None,
+            exp_month: december(),
             exp_year,
             detached: false,
+            created: unix_now(),
         })
     }
 
@@ -498,6 +511,17 @@ impl PaymentGateway for SimulatedCardNetwork {
                 | ChargeOutcome::Processing { .. }
                 | ChargeOutcome::Canceled { .. } => Ok(stored.outcome),
             }
+        })
+    }
+
+    async fn customer_account(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<AccountId>, GatewayError> {
+        self.read_only(|table| {
+            Ok(read::<SimCustomer>(table, &format!("customer#{customer}"))?
+                .filter(|found| !found.deleted)
+                .and_then(|found| AccountId::parse(&found.account).ok()))
         })
     }
 

@@ -1,11 +1,14 @@
 //! The embedded durable store: one redb file in the data folder.
 //!
-//! Three tables: versioned records (JSON) under `kind#account[#id]` keys (due marks under
+//! Four tables: versioned records (JSON) under `kind#account[#id]` keys (due marks under
 //! `due#period#shard#account`, so one shard of a period is one key range), ledger entries
-//! under their uniqueness scope (`usage:<event>` for usage, `account#entry-id` otherwise), and
-//! one balance item per account (balance, version, usage totals by period). A [`Transaction`]
-//! becomes one redb write transaction: every condition is checked inside it, and the first one
-//! that fails drops the transaction, so nothing of it is written.
+//! under their uniqueness scope (`usage:<event>` for usage, `account#entry-id` otherwise),
+//! one balance item per account (balance, version, usage totals by period), and the index of
+//! unsettled purchase slots (see [`unsettled`]). A [`Transaction`] becomes one redb write
+//! transaction: every condition is checked inside it, and the first one that fails drops the
+//! transaction, so nothing of it is written, the index included.
+
+mod unsettled;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use billing_core::ports::store::{
 };
 use billing_core::rules::ledger::{BalanceState, LedgerEntry, due_shard};
 use billing_core::rules::period::BillingPeriod;
-use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, TableHandle};
 use serde::{Deserialize, Serialize};
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
@@ -26,6 +29,8 @@ const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 // balance item's version and usage totals), so an older data folder's tables are left alone.
 const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("ledger_entries_v2");
 const BALANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("balance_items");
+/// Unsettled purchase slots by `<created_at>#<account>` (value: the account).
+const UNSETTLED: TableDefinition<&str, &str> = TableDefinition::new("unsettled_slots");
 
 /// The file-backed store. Cheap to clone; clones share the database.
 #[derive(Clone)]
@@ -56,12 +61,14 @@ fn corrupt<E: std::fmt::Display>(error: E) -> StoreError {
 /// The text key of a record. Ids cannot contain `#` (see `billing_core::domain::ids`).
 fn record_key(key: &RecordKey) -> String {
     match key {
+        RecordKey::RefusedUsage(a, e) => format!("refused#{a}#{e}"),
         RecordKey::Account(a) => format!("account#{a}"),
         RecordKey::Purchase(a, p) => format!("purchase#{a}#{p}"),
         RecordKey::PurchaseSlot(a) => format!("slot#{a}"),
         RecordKey::Invoice(a, i) => format!("invoice#{a}#{i}"),
         RecordKey::Idempotency(a, k) => format!("idempotency#{a}#{k}"),
         RecordKey::Due(a, period) => format!("{}{a}", due_prefix(*period, due_shard(a))),
+        RecordKey::Event(a, id) => format!("event#{a}#{id}"),
     }
 }
 
@@ -84,14 +91,17 @@ fn read_balance(
     }
 }
 
-fn current_version(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<u64>, StoreError> {
+fn current(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<Stored>, StoreError> {
     match table.get(key).map_err(storage)? {
         None => Ok(None),
-        Some(bytes) => {
-            let stored: Stored = serde_json::from_slice(bytes.value()).map_err(corrupt)?;
-            Ok(Some(stored.version))
-        }
+        Some(bytes) => serde_json::from_slice(bytes.value())
+            .map(Some)
+            .map_err(corrupt),
     }
+}
+
+fn current_version(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<u64>, StoreError> {
+    Ok(current(table, key)?.map(|stored| stored.version))
 }
 
 fn holds(expect: Expect, current: Option<u64>) -> bool {
@@ -119,7 +129,9 @@ fn forward_range(query: &ListQuery) -> (String, String, Option<&AccountId>) {
             let end = format!("{}$", prefix.trim_end_matches('#'));
             (prefix, end, after.as_ref())
         }
-        ListQuery::Invoices { .. } => unreachable!("invoices are listed newest first"),
+        ListQuery::Invoices { .. } | ListQuery::Unsettled { .. } => {
+            unreachable!("invoices and unsettled slots have listings of their own")
+        }
     }
 }
 
@@ -131,6 +143,17 @@ impl EmbeddedStore {
         txn.open_table(RECORDS).map_err(storage)?;
         txn.open_table(ENTRIES).map_err(storage)?;
         txn.open_table(BALANCES).map_err(storage)?;
+        let indexed = txn
+            .list_tables()
+            .map_err(storage)?
+            .any(|table| table.name() == UNSETTLED.name());
+        let mut index = txn.open_table(UNSETTLED).map_err(storage)?;
+        if !indexed {
+            // A data folder from before the index: list its slots once.
+            let records = txn.open_table(RECORDS).map_err(storage)?;
+            unsettled::rebuild(&records, &mut index)?;
+        }
+        drop(index);
         txn.commit().map_err(storage)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -141,17 +164,24 @@ impl EmbeddedStore {
             let mut records = txn.open_table(RECORDS).map_err(storage)?;
             let mut entries = txn.open_table(ENTRIES).map_err(storage)?;
             let mut balances = txn.open_table(BALANCES).map_err(storage)?;
+            let mut in_flight = txn.open_table(UNSETTLED).map_err(storage)?;
             for (index, write) in transaction.writes().iter().enumerate() {
                 let conflict = StoreError::Conflict { index };
                 match write {
                     Write::Put { record, expect } => {
                         let key = record_key(&record.key());
-                        let current = current_version(&records, &key)?;
-                        if !holds(*expect, current) {
+                        let before = current(&records, &key)?;
+                        let version = before.as_ref().map(|stored| stored.version);
+                        if !holds(*expect, version) {
                             return Err(conflict);
                         }
+                        unsettled::replace(
+                            &mut in_flight,
+                            before.as_ref().map(|stored| &stored.record),
+                            Some(record),
+                        )?;
                         let stored = Stored {
-                            version: current.unwrap_or(0) + 1,
+                            version: version.unwrap_or(0) + 1,
                             record: record.clone(),
                         };
                         let bytes = serde_json::to_vec(&stored).map_err(corrupt)?;
@@ -161,9 +191,15 @@ impl EmbeddedStore {
                     }
                     Write::Delete { key, expect } => {
                         let key = record_key(key);
-                        if !holds(*expect, current_version(&records, &key)?) {
+                        let before = current(&records, &key)?;
+                        if !holds(*expect, before.as_ref().map(|stored| stored.version)) {
                             return Err(conflict);
                         }
+                        unsettled::replace(
+                            &mut in_flight,
+                            before.as_ref().map(|stored| &stored.record),
+                            None,
+                        )?;
                         records.remove(key.as_str()).map_err(storage)?;
                     }
                     Write::Check { key, expect } => {
@@ -270,6 +306,23 @@ impl EmbeddedStore {
                         break;
                     }
                     items.push(decode(value.value())?);
+                }
+            }
+            ListQuery::Unsettled {
+                started_before,
+                after,
+            } => {
+                let index = txn.open_table(UNSETTLED).map_err(storage)?;
+                let slots = unsettled::list(&index, *started_before, after.as_ref(), limit)?;
+                has_more = slots.has_more;
+                for account in slots.items {
+                    let key = record_key(&RecordKey::PurchaseSlot(account));
+                    let Some(bytes) = records.get(key.as_str()).map_err(storage)? else {
+                        return Err(StoreError::Corrupt(format!(
+                            "the index names {key}, absent"
+                        )));
+                    };
+                    items.push(decode(bytes.value())?);
                 }
             }
         }

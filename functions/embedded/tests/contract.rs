@@ -70,7 +70,7 @@ impl Bank for SimulatedBank {
             .pending_events(usize::MAX)
             .unwrap()
             .into_iter()
-            .filter(|event| &event.payment == payment)
+            .filter(|event| event.payment.as_ref() == Some(payment))
             .map(|event| event.kind)
             .collect()
     }
@@ -156,3 +156,19 @@ async fn card_pair() -> (EmbeddedStore, SimulatedCardNetwork) {
 // The card-on-file invariant under 25 concurrent changes, and with a replace stopped or
 // failing after each step in turn.
 billing_contract::card_contract!(card_pair);
+
+/// A store, card network and outbox of their own.
+async fn purchase_harness()
+-> billing_contract::purchase::PurchaseHarness<EmbeddedStore, SimulatedCardNetwork> {
+    let (store, network) = card_pair().await;
+    billing_contract::purchase::PurchaseHarness {
+        store,
+        bank: Arc::new(SimulatedBank(network.clone())),
+        gateway: network,
+        mail: mailer().await,
+    }
+}
+
+// Purchases settle exactly once: 50 concurrent purchases, keys, declines, 3-D Secure, the
+// sweep, a purchase stopped after each step in turn, and webhook events.
+billing_contract::purchase_contract!(purchase_harness);

@@ -4,18 +4,21 @@
 //! ([`settings`]), the production adapters built from them once per cold start ([`wiring`]),
 //! and the bridge from the API Gateway JWT authorizer's claims to
 //! [`billing_api::AuthorizerClaims`]. Each binary in `src/bin` builds only the ports it uses
-//! and runs one router or handler.
+//! and runs one router or handler; handlers of queue events live here ([`usage`]) so tests
+//! can call them.
 
 pub mod authorizer;
 pub mod settings;
+pub mod usage;
 pub mod wiring;
 
 pub use authorizer::with_authorizer_claims;
-pub use settings::{CardsSettings, ConfigError, ProcessEnv};
+pub use settings::{CardsSettings, ConfigError, ProcessEnv, UsageSettings};
 pub use wiring::Aws;
 
 /// Logs as JSON lines for CloudWatch, level from `RUST_LOG` (default `info`), each line of a
 /// request carrying its API Gateway request id and, once authenticated, the account id.
+/// Queue functions log through it too.
 pub fn init_tracing() {
     billing_api::telemetry::init();
 }

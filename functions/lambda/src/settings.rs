@@ -113,6 +113,22 @@ impl CardsSettings {
     }
 }
 
+/// What the usage function reads: its table, and nothing else (no Stripe, no mail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageSettings {
+    /// The table.
+    pub table: TableSettings,
+}
+
+impl UsageSettings {
+    /// Reads the usage function's variables, and no other.
+    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: TableSettings::from(env)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -161,6 +177,16 @@ mod tests {
             *env.asked.borrow(),
             ["TABLE_NAME", "STRIPE_SECRET_PARAMETER", "STRIPE_API_BASE"]
         );
+    }
+
+    #[test]
+    fn the_usage_function_reads_its_table_and_nothing_else() {
+        let env = Recorded::new(&[("TABLE_NAME", "billing")]);
+
+        let settings = UsageSettings::from(&env).expect("settings");
+
+        assert_eq!(settings.table.table, "billing");
+        assert_eq!(*env.asked.borrow(), ["TABLE_NAME"]);
     }
 
     #[test]

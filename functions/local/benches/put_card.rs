@@ -35,6 +35,7 @@ async fn main() {
         base_url: base.clone(),
         jwt_secret: SECRET.into(),
         link_secret: "bench-link-secret".into(),
+        webhook_secret: "whsec_bench".into(),
     };
     let app = build(&config).expect("local app");
     tokio::spawn(async move { axum::serve(listener, app.router).await.unwrap() });

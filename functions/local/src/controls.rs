@@ -9,7 +9,9 @@ use axum::{Json, Router};
 use billing_api::json::{ApiJson, MAX_BODY_BYTES};
 use billing_api::{ApiError, ErrorCode};
 use billing_core::AccountId;
+use billing_core::ports::clock::Clock;
 use billing_core::ports::store::Store;
+use billing_core::usecases::purchase::{Ports, SweepSummary, sweep_purchases};
 use billing_core::usecases::usage::{
     UsageEvent, UsageOutcome, UsageRecorded, UsageRefusal, record_usage, record_usage_batch,
 };
@@ -39,6 +41,7 @@ pub fn router(controls: Arc<Controls>) -> Router {
         .route("/_local/clock", get(get_clock).post(set_clock))
         .route("/_local/outbox", get(get_outbox))
         .route("/_local/accounts/{account}/network", get(get_network))
+        .route("/_local/events/sweep", post(post_sweep))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(controls)
 }
@@ -196,4 +199,57 @@ async fn get_network(
         .network_view(&account)
         .map(Json)
         .map_err(|e| ApiError::internal(&e))
+}
+
+/// The body of the scheduled-event controls: an EventBridge scheduled event. Only its
+/// `detail-type` is checked; the local sweep runs as of the local clock.
+#[derive(Deserialize)]
+struct ScheduledEvent {
+    #[serde(rename = "detail-type")]
+    detail_type: String,
+}
+
+fn scheduled_event(body: &Value) -> Result<(), ApiError> {
+    let event: ScheduledEvent = serde_json::from_value(body.clone()).map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("expected an EventBridge scheduled event: {e}"),
+        )
+    })?;
+    if event.detail_type != "Scheduled Event" {
+        return Err(ApiError::new(
+            ErrorCode::ParameterInvalid,
+            "`detail-type` must be `Scheduled Event`.",
+        )
+        .with_param("detail-type"));
+    }
+    Ok(())
+}
+
+/// What `POST /_local/events/sweep` did.
+#[derive(Serialize)]
+struct SweepAnswer {
+    /// As of the local clock.
+    now: String,
+    /// Purchases unsettled past their 15-minute window, and receipts still owed.
+    purchases: SweepSummary,
+}
+
+/// `POST /_local/events/sweep`: runs the scheduled sweeps to completion as of the local clock.
+async fn post_sweep(
+    State(controls): State<Arc<Controls>>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<SweepAnswer>, ApiError> {
+    scheduled_event(&body)?;
+    let now = controls.clock.now();
+    let ports = Ports {
+        store: controls.store.as_ref(),
+        gateway: &controls.network,
+        mailer: &controls.outbox,
+    };
+    let purchases = sweep_purchases(ports, now).await?;
+    Ok(Json(SweepAnswer {
+        now: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+        purchases,
+    }))
 }

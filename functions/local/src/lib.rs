@@ -3,14 +3,20 @@
 //! The whole API on one port with the embedded adapters (PRODUCT.md, "Local run").
 
 pub mod controls;
+pub mod events;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use billing_api::state::Services;
-use billing_api::{AppState, AuthMode, cards_router, finish, telemetry};
+use billing_api::state::{AuthorizationLinks, PurchaseServices, Services, WebhookState};
+use billing_api::{
+    AppState, AuthMode, cards_router, credits_router, finish, telemetry, webhook_router,
+};
+use billing_core::rules::purchase::PurchaseLimits;
+use billing_core::{AccountId, PurchaseId};
 use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
+use chrono::{DateTime, Utc};
 
 /// Settings of a local run.
 #[derive(Debug, Clone)]
@@ -23,6 +29,8 @@ pub struct LocalConfig {
     pub jwt_secret: String,
     /// The key authorization page links are signed with (`BILLING_LOCAL_LINK_SECRET`).
     pub link_secret: String,
+    /// The signing secret of `POST /v1/webhooks/stripe` (Stripe's `whsec_…`).
+    pub webhook_secret: String,
 }
 
 /// Everything a local run is made of.
@@ -31,6 +39,9 @@ pub struct LocalApp {
     pub router: Router,
     /// The shared state (for tests).
     pub state: Arc<AppState>,
+    /// Delivers the simulated network's events to the webhook endpoint, as Stripe would;
+    /// runs until dropped.
+    pub deliver_events: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
 }
 
 fn data_file(dir: &Path, name: &str) -> PathBuf {
@@ -64,17 +75,49 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         gateway: Arc::new(network.clone()),
         clock: clock.clone(),
     };
-    let state = Arc::new(AppState::new(services, auth));
+    let purchases = PurchaseServices {
+        mailer: Arc::new(outbox.clone()),
+        limits: PurchaseLimits::default(),
+        links: Arc::new(UnsignedLinks(config.base_url.clone())),
+    };
+    let state = Arc::new(AppState::new(services, auth).with_purchases(purchases));
+    let webhook = webhook_router(Arc::new(WebhookState {
+        services: Services {
+            store: Arc::new(store.clone()),
+            gateway: Arc::new(network.clone()),
+            clock: clock.clone(),
+        },
+        mailer: Arc::new(outbox.clone()),
+        secrets: vec![config.webhook_secret.clone()],
+    }));
+    let deliver_events = Box::pin(events::deliver(
+        network.clone(),
+        webhook.clone(),
+        config.webhook_secret.clone(),
+    ));
     let controls = Arc::new(controls::Controls {
         store: Arc::new(store),
         clock,
         outbox,
         network,
     });
-    let api = finish(cards_router(), state.clone());
+    let api = finish(cards_router().merge(credits_router()), state.clone());
     // The controls get the same request span and access line as the API.
     let controls =
         controls::router(controls).layer(axum::middleware::from_fn(telemetry::trace_request));
-    let router = controls.merge(api);
-    Ok(LocalApp { router, state })
+    let router = controls.merge(webhook).merge(api);
+    Ok(LocalApp {
+        router,
+        state,
+        deliver_events,
+    })
+}
+
+// TEMPORARY (replaced by the signed links of the authorization page before this lands).
+struct UnsignedLinks(String);
+
+impl AuthorizationLinks for UnsignedLinks {
+    fn purchase(&self, _: &AccountId, purchase: &PurchaseId, _: DateTime<Utc>) -> String {
+        format!("{}/authorize/{purchase}", self.0)
+    }
 }

@@ -73,6 +73,8 @@ async fn main() -> ExitCode {
         base_url: base_url.clone(),
         jwt_secret: secret.clone(),
         link_secret,
+        webhook_secret: std::env::var("BILLING_LOCAL_STRIPE_WEBHOOK_SECRET")
+            .unwrap_or_else(|_| "whsec_local".to_owned()),
     };
     let app = match build(&config) {
         Ok(app) => app,
@@ -81,6 +83,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    tokio::spawn(app.deliver_events);
 
     let claims = Claims {
         sub: "local-user".into(),
@@ -97,6 +100,9 @@ async fn main() -> ExitCode {
          - cards: a simulated card network that plays Stripe's test PaymentMethod ids (pm_card_visa, ...)\n\
          - e-mail: written to {data}/outbox, readable at GET {base_url}/_local/outbox\n\
          - time: a local clock, moved with POST {base_url}/_local/clock\n\
+         - webhooks: the simulated network's events are posted to POST {base_url}/v1/webhooks/stripe,\n\
+           signed with BILLING_LOCAL_STRIPE_WEBHOOK_SECRET (default whsec_local), as Stripe would\n\
+         - the sweep runs when asked: POST {base_url}/_local/events/sweep\n\
          \n\
          Token for account `local-user`:\n{token}\n\
          \n\

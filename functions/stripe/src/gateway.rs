@@ -124,7 +124,7 @@ impl PaymentGateway for StripeGateway {
         // One key per account makes concurrent first calls (and retries) return one customer.
         let strategy = idempotency_key(format!("customer-{account}"))?;
         let mut request = CreateCustomer::new().metadata(HashMap::from([(
-            "account_id".to_owned(),
+            mapping::ACCOUNT_KEY.to_owned(),
             account.to_string(),
         )]));
         if let Some(email) = email {
@@ -273,8 +273,8 @@ impl PaymentGateway for StripeGateway {
                 .allowed_payment_method_types(vec![PaymentIntentAllowedPaymentMethodTypes::Card])
                 .description(request.description.as_str())
                 .metadata(HashMap::from([
-                    ("account_id".to_owned(), request.account.to_string()),
-                    ("reference".to_owned(), request.reference.clone()),
+                    (mapping::ACCOUNT_KEY.to_owned(), request.account.to_string()),
+                    (mapping::REFERENCE_KEY.to_owned(), request.reference.clone()),
                 ]));
         if request.off_session {
             intent = intent.off_session(CreatePaymentIntentOffSession::Bool(true));
@@ -314,6 +314,23 @@ impl PaymentGateway for StripeGateway {
                 &error,
                 &format!("payment {payment}"),
             )),
+        }
+    }
+
+    async fn customer_account(
+        &self,
+        customer: &CustomerId,
+    ) -> Result<Option<AccountId>, GatewayError> {
+        let found = RetrieveCustomer::new(customer.as_str())
+            .send(&self.client)
+            .await;
+        match found {
+            Ok(RetrieveCustomerReturned::Customer(found)) => Ok(mapping::customer_account(&found)),
+            Ok(RetrieveCustomerReturned::DeletedCustomer(_)) => Ok(None),
+            Err(error) => match mapping::gateway_error(&error, &format!("customer {customer}")) {
+                GatewayError::NotFound(_) => Ok(None),
+                other => Err(other),
+            },
         }
     }
 

@@ -8,11 +8,26 @@ use billing_core::ports::gateway::{
     CardDetails, ChargeOutcome, Decline, GatewayError, PaymentMethod,
 };
 use billing_core::rules::card::{CheckResult, Funding};
-use billing_core::{ClientSecret, CustomerId, PaymentId, PaymentMethodId};
+use billing_core::{AccountId, ClientSecret, CustomerId, PaymentId, PaymentMethodId};
 use stripe::StripeError;
-use stripe_shared::{
-    ApiErrors, ApiErrorsCode, ApiErrorsType, PaymentIntent, PaymentIntentStatus, PaymentMethodCard,
-};
+use stripe_shared::{ApiErrors, ApiErrorsCode, ApiErrorsType, PaymentIntent, PaymentMethodCard};
+
+/// The metadata key naming the account, on the customers and PaymentIntents this system
+/// creates.
+pub const ACCOUNT_KEY: &str = "account_id";
+
+/// The metadata key naming what a PaymentIntent pays for (`cp_…`, `in_…`).
+pub const REFERENCE_KEY: &str = "reference";
+
+/// The account a customer was created for, from its metadata; `None` when it names none this
+/// system could have written (a customer created elsewhere).
+pub fn customer_account(customer: &stripe_shared::Customer) -> Option<AccountId> {
+    customer
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.get(ACCOUNT_KEY))
+        .and_then(|account| AccountId::parse(account).ok())
+}
 
 /// A PaymentMethod as the domain sees it. Only cards are expected (SetupIntents and charges
 /// allow `card` only); anything else is refused as invalid.
@@ -75,25 +90,67 @@ fn card_details(id: &str, card: &PaymentMethodCard) -> Result<CardDetails, Gatew
 /// The state of a charge from its PaymentIntent. A PaymentIntent waiting for the cardholder
 /// without a client secret is an error: there would be no way to let them complete it.
 pub fn charge_outcome(intent: &PaymentIntent) -> Result<ChargeOutcome, GatewayError> {
-    let payment = payment_id(intent.id.as_str())?;
-    Ok(match &intent.status {
-        PaymentIntentStatus::Succeeded => ChargeOutcome::Succeeded { payment },
-        PaymentIntentStatus::RequiresAction => ChargeOutcome::RequiresAction {
-            client_secret: client_secret(intent)?,
-            url: intent
-                .next_action
-                .as_ref()
-                .and_then(|action| action.redirect_to_url.as_ref())
-                .and_then(|redirect| redirect.url.clone()),
+    intent_outcome(&IntentFacts {
+        id: intent.id.as_str(),
+        status: intent.status.as_str(),
+        client_secret: intent.client_secret.as_deref(),
+        redirect_url: intent
+            .next_action
+            .as_ref()
+            .and_then(|action| action.redirect_to_url.as_ref())
+            .and_then(|redirect| redirect.url.as_deref()),
+        last_error: intent.last_payment_error.as_deref().map(error_facts),
+    })
+}
+
+/// What the outcome rule reads of a PaymentIntent, whether it came as async-stripe's type (an
+/// API response) or as a webhook event's JSON (`crate::webhook`): one rule for both, so an
+/// event and `charge_status` can never disagree about the same PaymentIntent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IntentFacts<'a> {
+    pub id: &'a str,
+    /// Stripe's `status` string.
+    pub status: &'a str,
+    pub client_secret: Option<&'a str>,
+    /// `next_action.redirect_to_url.url`.
+    pub redirect_url: Option<&'a str>,
+    /// `last_payment_error`.
+    pub last_error: Option<ErrorFacts<'a>>,
+}
+
+/// What the outcome rule reads of a Stripe error object.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ErrorFacts<'a> {
+    pub code: Option<&'a str>,
+    pub decline_code: Option<&'a str>,
+    pub message: Option<&'a str>,
+}
+
+fn error_facts(error: &ApiErrors) -> ErrorFacts<'_> {
+    ErrorFacts {
+        code: error.code.as_ref().map(|code| code.as_str()),
+        decline_code: error.decline_code.as_deref(),
+        message: error.message.as_deref(),
+    }
+}
+
+/// The state of a charge from what its PaymentIntent says (see [`charge_outcome`]).
+pub(crate) fn intent_outcome(intent: &IntentFacts<'_>) -> Result<ChargeOutcome, GatewayError> {
+    let payment = payment_id(intent.id)?;
+    Ok(match intent.status {
+        "succeeded" => ChargeOutcome::Succeeded { payment },
+        "requires_action" => ChargeOutcome::RequiresAction {
+            client_secret: client_secret(intent.id, intent.client_secret)?,
+            url: intent.redirect_url.map(str::to_owned),
             payment,
         },
         // The attempt failed and the intent waits for another payment method, with the reason
         // in last_payment_error. Off session, a bank asking for authentication fails this way:
         // the cardholder can still complete it with the client secret.
-        PaymentIntentStatus::RequiresPaymentMethod => match intent.last_payment_error.as_deref() {
-            Some(error) if asks_for_authentication(error) => {
+        "requires_payment_method" => match intent.last_error {
+            Some(error) if asks_for_authentication(&error) => {
                 ChargeOutcome::AuthenticationRequired {
-                    client_secret: client_secret(intent)?,
+                    client_secret: client_secret(intent.id, intent.client_secret)?,
                     url: None,
                     payment,
                 }
@@ -104,21 +161,17 @@ pub fn charge_outcome(intent: &PaymentIntent) -> Result<ChargeOutcome, GatewayEr
                         decline_code: None,
                         network_message: "The payment has no successful attempt.".into(),
                     },
-                    decline,
+                    |error| decline_of(&error),
                 ),
                 payment: Some(payment),
             },
         },
-        PaymentIntentStatus::Canceled => ChargeOutcome::Canceled { payment },
-        // Not final. Charges are created with automatic capture and confirm=true, so these are
-        // transient; an unknown status is also reported as not final rather than guessed at:
-        // the caller asks again (or the webhook tells) instead of settling money on a guess.
-        // (`_`: async-stripe marks its enums non-exhaustive; a status added later lands here.)
-        PaymentIntentStatus::Processing
-        | PaymentIntentStatus::RequiresCapture
-        | PaymentIntentStatus::RequiresConfirmation
-        | PaymentIntentStatus::Unknown(_)
-        | _ => ChargeOutcome::Processing { payment },
+        "canceled" => ChargeOutcome::Canceled { payment },
+        // Not final: `processing`, `requires_capture`, `requires_confirmation`. Charges are
+        // created with automatic capture and confirm=true, so these are transient; a status
+        // Stripe adds later is also reported as not final rather than guessed at: the caller
+        // asks again (or the next event tells) instead of settling money on a guess.
+        _ => ChargeOutcome::Processing { payment },
     })
 }
 
@@ -126,12 +179,11 @@ fn payment_id(id: &str) -> Result<PaymentId, GatewayError> {
     PaymentId::parse(id).map_err(|e| unexpected("payment id", e))
 }
 
-fn client_secret(intent: &PaymentIntent) -> Result<ClientSecret, GatewayError> {
-    let raw = intent.client_secret.as_deref().unwrap_or_default();
+fn client_secret(payment: &str, raw: Option<&str>) -> Result<ClientSecret, GatewayError> {
+    let raw = raw.unwrap_or_default();
     if raw.is_empty() {
         return Err(GatewayError::Unavailable(format!(
-            "Stripe asked for authentication on payment {} without its client secret",
-            intent.id.as_str()
+            "Stripe asked for authentication on payment {payment} without its client secret"
         )));
     }
     ClientSecret::parse(raw).map_err(|e| unexpected("client secret", e.reason))
@@ -139,23 +191,21 @@ fn client_secret(intent: &PaymentIntent) -> Result<ClientSecret, GatewayError> {
 
 /// True for Stripe's "the bank requires authentication" failure, which comes as the error
 /// `code` (and, on some paths, also as the `decline_code`).
-fn asks_for_authentication(error: &ApiErrors) -> bool {
-    matches!(error.code, Some(ApiErrorsCode::AuthenticationRequired))
-        || error.decline_code.as_deref() == Some("authentication_required")
+fn asks_for_authentication(error: &ErrorFacts<'_>) -> bool {
+    error.code == Some("authentication_required")
+        || error.decline_code == Some("authentication_required")
 }
 
 /// A decline from a Stripe error object: the issuer's `decline_code`, or Stripe's own `code`
 /// when the issuer gave none (`authentication_required` comes that way on some paths).
 pub fn decline(error: &ApiErrors) -> Decline {
+    decline_of(&error_facts(error))
+}
+
+fn decline_of(error: &ErrorFacts<'_>) -> Decline {
     Decline {
-        decline_code: error
-            .decline_code
-            .clone()
-            .or_else(|| error.code.as_ref().map(|code| code.as_str().to_owned())),
-        network_message: error
-            .message
-            .clone()
-            .unwrap_or_else(|| "The card was declined.".into()),
+        decline_code: error.decline_code.or(error.code).map(str::to_owned),
+        network_message: error.message.unwrap_or("The card was declined.").to_owned(),
     }
 }
 
@@ -164,7 +214,9 @@ pub fn decline(error: &ApiErrors) -> Decline {
 /// the cardholder to complete (its id and client secret), not reported as a decline.
 pub fn charge_failure(error: &StripeError) -> Result<ChargeOutcome, GatewayError> {
     match error {
-        StripeError::Stripe(api, 402) if is_card_error(api) && asks_for_authentication(api) => {
+        StripeError::Stripe(api, 402)
+            if is_card_error(api) && asks_for_authentication(&error_facts(api)) =>
+        {
             let intent = api.payment_intent.as_ref().ok_or_else(|| {
                 GatewayError::Unavailable(
                     "Stripe asked for authentication without naming the payment".into(),
@@ -172,7 +224,7 @@ pub fn charge_failure(error: &StripeError) -> Result<ChargeOutcome, GatewayError
             })?;
             Ok(ChargeOutcome::AuthenticationRequired {
                 payment: payment_id(intent.id.as_str())?,
-                client_secret: client_secret(intent)?,
+                client_secret: client_secret(intent.id.as_str(), intent.client_secret.as_deref())?,
                 url: None,
             })
         }

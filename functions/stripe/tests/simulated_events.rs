@@ -1,13 +1,16 @@
 //! The simulated card network's events read as Stripe's: each event's PaymentIntent parses
-//! with async-stripe's own type and maps to the outcome the simulator reported, so a webhook
-//! handler written against Stripe works locally unchanged.
+//! with async-stripe's own type and maps to the outcome the simulator reported, and the
+//! webhook parser (`billing_stripe::webhook::parse_event`) reads every event, the card
+//! updater's included, as it reads Stripe's, so the webhook works locally unchanged.
 
+use billing_core::domain::event::{NetworkEventKind, UpdatedCard};
 use billing_core::domain::money::{Cents, Currency};
 use billing_core::ports::gateway::{ChargeOutcome, ChargeRequest, PaymentGateway};
 use billing_core::{AccountId, PaymentMethodId};
 use billing_embedded::SimulatedCardNetwork;
 use billing_stripe::mapping;
-use stripe_shared::PaymentIntent;
+use billing_stripe::webhook::parse_event;
+use stripe_shared::{PaymentIntent, PaymentMethod};
 
 async fn charge(network: &SimulatedCardNetwork, card: &str, off_session: bool) -> ChargeOutcome {
     let account = AccountId::parse(&format!("events-{card}-{off_session}")).unwrap();
@@ -79,9 +82,61 @@ async fn every_simulated_event_parses_as_a_stripe_payment_intent_with_the_same_o
         });
         assert_eq!(
             mapping::charge_outcome(&intent).unwrap(),
-            as_stripe_reports(outcome),
+            as_stripe_reports(outcome.clone()),
             "{}",
             event.kind
         );
+        let parsed = parse_event(event.payload.as_bytes()).unwrap();
+        assert_eq!(parsed.id, event.id);
+        let NetworkEventKind::Payment {
+            account,
+            reference,
+            outcome: read,
+        } = parsed.kind
+        else {
+            panic!("{} is not read as a payment event", event.kind)
+        };
+        assert!(account.is_some_and(|a| a.as_str().starts_with("events-")));
+        assert_eq!(reference.as_deref(), Some("cp_events"));
+        assert_eq!(read, as_stripe_reports(outcome), "{}", event.kind);
     }
+}
+
+#[tokio::test]
+async fn the_card_updaters_event_parses_as_a_stripe_payment_method_with_the_new_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let network =
+        SimulatedCardNetwork::open(&dir.path().join("net.redb"), "http://127.0.0.1/").unwrap();
+    let account = AccountId::parse("events-card-updater").unwrap();
+    let customer = network.create_customer(&account, None).await.unwrap();
+    let card = network
+        .attach(
+            &PaymentMethodId::parse("pm_card_mastercard").unwrap(),
+            &customer,
+        )
+        .await
+        .unwrap();
+
+    let event = network.update_card_expiry(&card.id, 7, 2031).unwrap();
+
+    let json: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
+    let object = json["data"]["object"].to_string();
+    let method: PaymentMethod = miniserde::json::from_str(&object)
+        .unwrap_or_else(|_| panic!("does not parse as a PaymentMethod: {object}"));
+    let read = mapping::payment_method(&method).unwrap();
+    assert_eq!(read, network.payment_method(&card.id).await.unwrap());
+    assert_eq!((read.card.exp_month, read.card.exp_year), (7, 2031));
+    assert_eq!(
+        parse_event(event.payload.as_bytes()).unwrap().kind,
+        NetworkEventKind::CardUpdated {
+            customer: Some(customer),
+            payment_method: card.id,
+            card: UpdatedCard {
+                brand: "mastercard".into(),
+                last4: "4444".into(),
+                exp_month: 7,
+                exp_year: 2031,
+            },
+        }
+    );
 }

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 
+use super::refusals::record_refusals;
 use super::{UsageEvent, UsageOutcome, UsageRecorded, UsageRefusal};
 use crate::domain::account::{Account, AccountStatus};
 use crate::domain::ids::AccountId;
@@ -27,9 +28,11 @@ const ROUNDS: usize = 4;
 /// Records a batch of usage events and answers one outcome per event, in order.
 ///
 /// An event out of bounds refuses the whole batch before anything is written (the error
-/// names the event). Otherwise nothing is an error: an id repeated inside the batch or already
-/// recorded is a duplicate when its account, amount and time match and a refused conflict when
-/// they do not; each account is read once.
+/// names the event). Otherwise nothing is an error: an id already recorded is a duplicate when
+/// its account, amount and time match and a refused conflict when they do not; an id repeated
+/// inside the batch shares the outcome of its first occurrence when they match; each account
+/// is read once. Every refused event is then recorded with its reason; when that record cannot
+/// be written the event's outcome is the store's failure, so the caller sends it again.
 pub async fn record_usage_batch<S: Store + ?Sized>(
     store: &S,
     events: &[UsageEvent],
@@ -48,16 +51,11 @@ pub async fn record_usage_batch<S: Store + ?Sized>(
 
     let mut outcomes: Vec<Option<UsageOutcome>> = vec![None; events.len()];
     let mut first_of_id: HashMap<&str, usize> = HashMap::new();
+    let mut repeats: Vec<(usize, usize)> = Vec::new();
     let mut by_account: BTreeMap<&AccountId, Vec<usize>> = BTreeMap::new();
     for (n, event) in events.iter().enumerate() {
         match first_of_id.get(event.id.as_str()) {
-            Some(&first) => {
-                let existing = ExistingEntry {
-                    account: events[first].account_id.clone(),
-                    entry: entries[first].clone(),
-                };
-                outcomes[n] = Some(compare(&existing, event, &entries[n]));
-            }
+            Some(&first) => repeats.push((n, first)),
             None => {
                 first_of_id.insert(event.id.as_str(), n);
                 by_account.entry(&event.account_id).or_default().push(n);
@@ -75,10 +73,27 @@ pub async fn record_usage_batch<S: Store + ?Sized>(
             }
         }
     }
-    Ok(outcomes
+    for (n, first) in repeats {
+        let existing = ExistingEntry {
+            account: events[first].account_id.clone(),
+            entry: entries[first].clone(),
+        };
+        // A repeat of a refused or failed event is refused or failed with it: only a counted
+        // one makes it a duplicate.
+        outcomes[n] = Some(match compare(&existing, &events[n], &entries[n]) {
+            UsageOutcome::Counted(_) => match outcomes[first].clone().expect("answered") {
+                UsageOutcome::Counted(_) => UsageOutcome::Counted(UsageRecorded::Duplicate),
+                shared @ (UsageOutcome::Refused(_) | UsageOutcome::Failed(_)) => shared,
+            },
+            conflict @ (UsageOutcome::Refused(_) | UsageOutcome::Failed(_)) => conflict,
+        });
+    }
+    let mut outcomes: Vec<UsageOutcome> = outcomes
         .into_iter()
         .map(|o| o.expect("every event has an outcome"))
-        .collect())
+        .collect();
+    record_refusals(store, events, &mut outcomes, now).await;
+    Ok(outcomes)
 }
 
 /// An entry already recorded for the id, against the event now reported under it.

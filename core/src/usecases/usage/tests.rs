@@ -68,3 +68,17 @@ fn a_chunk_of_events_fits_one_transaction_with_its_balance_marks_and_account() {
         crate::ports::store::MAX_TRANSACTION_ITEMS
     );
 }
+
+#[test]
+fn refusals_are_recorded_under_stable_codes() {
+    let codes = [
+        UsageRefusal::AccountDeleted,
+        UsageRefusal::EventConflict,
+        UsageRefusal::LedgerLimit,
+    ]
+    .map(UsageRefusal::code);
+    assert_eq!(
+        codes,
+        ["account_deleted", "usage_event_conflict", "ledger_limit"]
+    );
+}

@@ -124,7 +124,7 @@ error_codes! {
     CardRequired = ("card_required", CONFLICT, InvalidRequestError),
     /// Another change of the account's card is in progress (`retry_after` seconds).
     CardChangeInProgress = ("card_change_in_progress", CONFLICT, RateLimitError),
-    // Credit purchases (PRODUCT.md; routes not built yet).
+    // Credit purchases (PRODUCT.md).
     /// A purchase is in flight (`retry_after` seconds).
     PurchaseInProgress = ("purchase_in_progress", CONFLICT, RateLimitError),
     /// Under the smallest purchase.
@@ -133,6 +133,8 @@ error_codes! {
     AmountTooLarge = ("amount_too_large", BAD_REQUEST, InvalidRequestError),
     /// An `Idempotency-Key` reused with a different request.
     IdempotencyKeyReused = ("idempotency_key_reused", BAD_REQUEST, InvalidRequestError),
+    /// The first request with this `Idempotency-Key` is still running (`retry_after` seconds).
+    IdempotencyKeyInUse = ("idempotency_key_in_use", CONFLICT, RateLimitError),
     // Invoices (PRODUCT.md; routes not built yet).
     /// `limit` out of range.
     InvalidLimit = ("invalid_limit", BAD_REQUEST, InvalidRequestError),

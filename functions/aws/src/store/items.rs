@@ -2,7 +2,8 @@
 //! its `account`, and the balance item: `balance`, `version` and one `usage#<YYYY-MM>` number
 //! per period (top-level, so one `ADD` moves each). Keeping each record whole in one map
 //! attribute lets one `SET #record = :record` replace it without leaving fields of the old one
-//! behind. Idempotency records also carry `expires` (epoch seconds), the table's TTL attribute.
+//! behind. Idempotency records and handled events also carry `expires` (epoch seconds), the
+//! table's TTL attribute.
 
 use std::collections::HashMap;
 

@@ -7,14 +7,17 @@
 //! account's thousands of entries a second then spread over the whole table.
 //!
 //! The one global index (`gsi1`) is overloaded and sparse: account items carry
-//! `ACCOUNTS / <id>` (accounts in id order) and due marks carry `DUE#<period>#<shard> / <id>`
-//! (the accounts one month's charge must visit, in shards). Ids cannot contain `#` (see
-//! `billing_core::domain::ids`), so prefixes never run into ids.
+//! `ACCOUNTS / <id>` (accounts in id order), due marks carry `DUE#<period>#<shard> / <id>`
+//! (the accounts one month's charge must visit, in shards), and purchase slots carry
+//! `UNSETTLED / <start>#<id>` only while their purchase is unsettled (the in-flight purchases,
+//! oldest first, for the sweep). Ids cannot contain `#` (see `billing_core::domain::ids`), so
+//! prefixes never run into ids.
 
 use billing_core::AccountId;
-use billing_core::ports::store::RecordKey;
+use billing_core::ports::store::{Record, RecordKey, StoreError};
 use billing_core::rules::ledger::{EntryKind, LedgerEntry, due_shard};
 use billing_core::rules::period::BillingPeriod;
+use chrono::{DateTime, Datelike, Utc};
 
 /// Partition key attribute.
 pub const PK: &str = "pk";
@@ -29,6 +32,8 @@ pub const GSI1_SK: &str = "gsi1sk";
 
 /// The `gsi1pk` every account item carries.
 pub(crate) const ACCOUNTS: &str = "ACCOUNTS";
+/// The `gsi1pk` a purchase slot carries while its purchase is unsettled.
+pub(crate) const UNSETTLED: &str = "UNSETTLED";
 /// Sort-key prefix of invoices.
 pub(crate) const INVOICE_PREFIX: &str = "INVOICE#";
 
@@ -52,12 +57,14 @@ pub(crate) fn partition(account: &AccountId) -> String {
 /// The item a record key names.
 pub(crate) fn record(key: &RecordKey) -> ItemKey {
     let sk = match key {
+        RecordKey::RefusedUsage(_, e) => format!("REFUSED#{e}"),
         RecordKey::Account(_) => "ACCOUNT".to_owned(),
         RecordKey::Purchase(_, p) => format!("PURCHASE#{p}"),
         RecordKey::PurchaseSlot(_) => "PURCHASE_SLOT".to_owned(),
         RecordKey::Invoice(_, i) => format!("{INVOICE_PREFIX}{i}"),
         RecordKey::Idempotency(_, k) => format!("IDEMPOTENCY#{k}"),
         RecordKey::Due(_, period) => format!("DUE#{period}"),
+        RecordKey::Event(_, id) => format!("EVENT#{id}"),
     };
     ItemKey {
         pk: partition(key.account()),
@@ -65,16 +72,55 @@ pub(crate) fn record(key: &RecordKey) -> ItemKey {
     }
 }
 
-/// The `gsi1` key of a record, for the records that are listed through it.
-pub(crate) fn record_index(key: &RecordKey) -> Option<(String, String)> {
-    match key {
-        RecordKey::Account(a) => Some((ACCOUNTS.to_owned(), a.to_string())),
-        RecordKey::Due(a, period) => Some((due(*period, due_shard(a)), a.to_string())),
-        RecordKey::Purchase(..)
-        | RecordKey::PurchaseSlot(_)
-        | RecordKey::Invoice(..)
-        | RecordKey::Idempotency(..) => None,
+/// Where a record's item stands in `gsi1`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum IndexKey {
+    /// Listed under this `gsi1pk` and `gsi1sk`.
+    Listed(String, String),
+    /// A kind listed only in some states, not in this one: a key it had must go (a settled
+    /// purchase slot).
+    Unlisted,
+    /// A kind never listed.
+    Never,
+}
+
+/// The `gsi1` key of a record as written.
+pub(crate) fn record_index(record: &Record) -> Result<IndexKey, StoreError> {
+    Ok(match record {
+        Record::Account(a) => IndexKey::Listed(ACCOUNTS.to_owned(), a.id.to_string()),
+        Record::Due(d) => {
+            IndexKey::Listed(due(d.period, due_shard(&d.account)), d.account.to_string())
+        }
+        Record::PurchaseSlot(slot) if !slot.needs_sweep() => IndexKey::Unlisted,
+        Record::PurchaseSlot(slot) => IndexKey::Listed(
+            UNSETTLED.to_owned(),
+            unsettled(slot.created_at, &slot.account)?,
+        ),
+        Record::Purchase(_) | Record::Invoice(_) | Record::Idempotency(_) | Record::Event(_) => {
+            IndexKey::Never
+        }
+        Record::RefusedUsage(_) => IndexKey::Never,
+    })
+}
+
+/// `at` as text that sorts as time does: fixed-width RFC 3339 in UTC with nanoseconds (so two
+/// starts within one millisecond keep their order, and `< started_before` is exact), for the
+/// years 0000–9999.
+pub(crate) fn instant(at: DateTime<Utc>) -> Result<String, StoreError> {
+    if !(0..=9999).contains(&at.year()) {
+        return Err(StoreError::Invalid(format!(
+            "{at} is outside the years 0000-9999 a purchase start can be listed in"
+        )));
     }
+    Ok(at.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string())
+}
+
+/// The `gsi1sk` of an unsettled purchase slot: oldest first, then by account.
+pub(crate) fn unsettled(
+    created_at: DateTime<Utc>,
+    account: &AccountId,
+) -> Result<String, StoreError> {
+    Ok(format!("{}#{account}", instant(created_at)?))
 }
 
 /// The running balance of an account.
@@ -125,6 +171,32 @@ mod tests {
         let b = AccountId::parse("b").unwrap();
         assert_eq!(super::entry(&a, &entry), super::entry(&b, &entry));
         assert_eq!(super::entry(&a, &entry).pk, "ENTRY#usage:evt_1");
+    }
+
+    #[test]
+    fn unsettled_index_keys_sort_as_start_then_account_down_to_the_nanosecond() {
+        use chrono::TimeZone;
+        let noon = Utc.with_ymd_and_hms(2026, 10, 15, 12, 0, 0).unwrap();
+        let (a, b) = (
+            AccountId::parse("a").unwrap(),
+            AccountId::parse("b").unwrap(),
+        );
+        let keys = [
+            unsettled(noon, &a).unwrap(),
+            unsettled(noon, &b).unwrap(),
+            unsettled(noon + chrono::Duration::nanoseconds(1), &a).unwrap(),
+            unsettled(noon + chrono::Duration::seconds(1), &a).unwrap(),
+        ];
+        assert_eq!(keys[0], "2026-10-15T12:00:00.000000000Z#a");
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "{keys:?}");
+        assert!(keys[3] < instant(noon + chrono::Duration::seconds(2)).unwrap());
+        assert!(keys[3] > instant(noon + chrono::Duration::seconds(1)).unwrap());
+    }
+
+    #[test]
+    fn a_start_beyond_year_9999_is_refused_as_invalid() {
+        let far = chrono::TimeZone::with_ymd_and_hms(&Utc, 10_000, 1, 1, 0, 0, 0).unwrap();
+        assert!(matches!(instant(far), Err(StoreError::Invalid(_))));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use billing_core::ports::store::{Expect, Record, StoreError, Transaction, Write}
 use billing_core::rules::ledger::{BalanceMove, LEDGER_LIMIT, LedgerEntry};
 
 use super::items::{self, EXPIRES, Item, RECORD, VERSION};
-use super::keys::{self, GSI1_PK, GSI1_SK, ItemKey, PK};
+use super::keys::{self, GSI1_PK, GSI1_SK, IndexKey, ItemKey, PK};
 
 /// What an action does to its item.
 pub(crate) enum Kind {
@@ -91,19 +91,33 @@ pub(crate) fn actions(transaction: &Transaction) -> Result<Vec<Action>, StoreErr
                     (":record".to_owned(), items::record_value(record)?),
                     (":one".to_owned(), items::number(1)),
                 ]);
-                if let Some((gsi1pk, gsi1sk)) = keys::record_index(&key) {
-                    set.push_str(&format!(", {GSI1_PK} = :gsi1pk, {GSI1_SK} = :gsi1sk"));
-                    values.insert(":gsi1pk".to_owned(), AttributeValue::S(gsi1pk));
-                    values.insert(":gsi1sk".to_owned(), AttributeValue::S(gsi1sk));
+                let mut remove = String::new();
+                match keys::record_index(record)? {
+                    IndexKey::Listed(gsi1pk, gsi1sk) => {
+                        set.push_str(&format!(", {GSI1_PK} = :gsi1pk, {GSI1_SK} = :gsi1sk"));
+                        values.insert(":gsi1pk".to_owned(), AttributeValue::S(gsi1pk));
+                        values.insert(":gsi1sk".to_owned(), AttributeValue::S(gsi1sk));
+                    }
+                    // A settled slot leaves the sparse index: an item without the attributes
+                    // is in no index.
+                    IndexKey::Unlisted => remove = format!(" REMOVE {GSI1_PK}, {GSI1_SK}"),
+                    IndexKey::Never => {}
                 }
-                if let Record::Idempotency(kept) = record {
+                let expires_at = match record {
+                    Record::Idempotency(kept) => Some(kept.expires_at),
+                    Record::Event(handled) => Some(handled.expires_at),
+                    Record::Account(_)
+                    | Record::Purchase(_)
+                    | Record::PurchaseSlot(_)
+                    | Record::Invoice(_)
+                    | Record::Due(_)
+                    | Record::RefusedUsage(_) => None,
+                };
+                if let Some(expires_at) = expires_at {
                     set.push_str(&format!(", {EXPIRES} = :expires"));
-                    values.insert(
-                        ":expires".to_owned(),
-                        items::number(kept.expires_at.timestamp()),
-                    );
+                    values.insert(":expires".to_owned(), items::number(expires_at.timestamp()));
                 }
-                let update = format!("{set} ADD #{VERSION} :one");
+                let update = format!("{set}{remove} ADD #{VERSION} :one");
                 let mut action = Action::new(index, keys::record(&key), Kind::Update(update));
                 action.name(RECORD);
                 action.name(VERSION);

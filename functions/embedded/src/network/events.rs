@@ -1,9 +1,11 @@
-//! The events the simulated network sends about its payments, shaped as Stripe sends them
-//! (`payment_intent.*` with the PaymentIntent as `data.object`), and Stripe's webhook
-//! signature, so the local server can deliver them to its own `POST /v1/webhooks/stripe`.
+//! The events the simulated network sends, shaped as Stripe sends them (`payment_intent.*`
+//! with the PaymentIntent as `data.object`; `payment_method.automatically_updated` with the
+//! PaymentMethod), and Stripe's webhook signature, so the local server can deliver them to its
+//! own `POST /v1/webhooks/stripe`.
 
 use billing_core::PaymentId;
-use billing_core::ports::gateway::{ChargeOutcome, Decline};
+use billing_core::ports::gateway::{CardDetails, ChargeOutcome, Decline};
+use billing_core::rules::card::CheckResult;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -26,8 +28,9 @@ pub struct NetworkEvent {
     /// `payment_intent.succeeded`, `payment_intent.payment_failed`, ….
     #[serde(rename = "type")]
     pub kind: String,
-    /// The payment it is about.
-    pub payment: PaymentId,
+    /// The payment it is about; `None` for an event about something else (a card).
+    #[serde(default)]
+    pub payment: Option<PaymentId>,
     /// The event as Stripe posts it: these exact bytes are what gets signed.
     pub payload: String,
 }
@@ -46,20 +49,105 @@ pub(super) fn kind_of(outcome: &ChargeOutcome) -> &'static str {
     }
 }
 
-/// The event's JSON, as Stripe posts it to a webhook endpoint.
+/// The card updater's event type.
+pub(super) const CARD_UPDATED: &str = "payment_method.automatically_updated";
+
+/// The JSON of a payment's event, as Stripe posts it to a webhook endpoint.
 pub(super) fn event_payload(id: &str, created: i64, payment: &SimPayment) -> String {
+    envelope(
+        id,
+        created,
+        kind_of(&payment.outcome),
+        json!({"object": payment_intent(payment)}),
+        json!({"id": null, "idempotency_key": payment.idempotency_key}),
+    )
+}
+
+/// The JSON of the card updater's event: the PaymentMethod as it is now, and the expiry it
+/// had before as `previous_attributes`. No request caused it (`request.id` null).
+pub(super) fn card_updated_payload(
+    id: &str,
+    created: i64,
+    payment_method: Value,
+    previous: (u32, i32),
+) -> String {
+    let (exp_month, exp_year) = previous;
+    envelope(
+        id,
+        created,
+        CARD_UPDATED,
+        json!({
+            "object": payment_method,
+            "previous_attributes": {"card": {"exp_month": exp_month, "exp_year": exp_year}},
+        }),
+        json!({"id": null, "idempotency_key": null}),
+    )
+}
+
+fn envelope(id: &str, created: i64, kind: &str, data: Value, request: Value) -> String {
     json!({
         "id": id,
         "object": "event",
         "api_version": API_VERSION,
         "created": created,
-        "data": {"object": payment_intent(payment)},
+        "data": data,
         "livemode": false,
         "pending_webhooks": 1,
-        "request": {"id": null, "idempotency_key": payment.idempotency_key},
-        "type": kind_of(&payment.outcome),
+        "request": request,
+        "type": kind,
     })
     .to_string()
+}
+
+/// A card PaymentMethod as Stripe's API returns it (the fields async-stripe requires, and
+/// those a webhook handler reads: customer and the card's brand, last4 and expiry).
+pub(super) fn payment_method(
+    id: &str,
+    customer: Option<&str>,
+    created: i64,
+    card: &CardDetails,
+) -> Value {
+    let check = |result: CheckResult| match result {
+        CheckResult::Pass => Some("pass"),
+        CheckResult::Fail => Some("fail"),
+        CheckResult::Unavailable => Some("unavailable"),
+        CheckResult::Unchecked => None,
+    };
+    json!({
+        "id": id,
+        "object": "payment_method",
+        "allow_redisplay": "unspecified",
+        "billing_details": {
+            "address": {"city": null, "country": null, "line1": null, "line2": null,
+                        "postal_code": null, "state": null},
+            "email": null, "name": null, "phone": null, "tax_id": null,
+        },
+        "card": {
+            "brand": card.brand,
+            "checks": {
+                "address_line1_check": check(card.address_line1_check),
+                "address_postal_code_check": check(card.address_postal_code_check),
+                "cvc_check": check(card.cvc_check),
+            },
+            "country": "US",
+            "display_brand": card.brand,
+            "exp_month": card.exp_month,
+            "exp_year": card.exp_year,
+            "fingerprint": card.fingerprint,
+            "funding": card.funding.as_str(),
+            "generated_from": null,
+            "last4": card.last4,
+            "networks": {"available": [card.brand], "preferred": null},
+            "regulated_status": "unregulated",
+            "three_d_secure_usage": {"supported": true},
+            "wallet": null,
+        },
+        "created": created,
+        "customer": customer,
+        "livemode": false,
+        "metadata": {},
+        "type": "card",
+    })
 }
 
 /// The PaymentIntent as Stripe's API returns it (the fields async-stripe requires, and those

@@ -102,17 +102,34 @@ impl SimulatedCardNetwork {
         payment: &SimPayment,
     ) -> Result<(), GatewayError> {
         write(table, &format!("payment#{}", payment.id), payment)?;
+        Self::queue_event(
+            table,
+            events::kind_of(&payment.outcome),
+            Some(payment.payment_id()?),
+            |id| events::event_payload(id, unix_now(), payment),
+        )?;
+        Ok(())
+    }
+
+    /// Queues an event among the pending ones; `payload` renders its JSON given its id.
+    pub(super) fn queue_event(
+        table: &mut Table<&str, &[u8]>,
+        kind: &str,
+        payment: Option<PaymentId>,
+        payload: impl FnOnce(&str) -> String,
+    ) -> Result<NetworkEvent, GatewayError> {
         let n: u64 = read(table, "event-counter")?.unwrap_or(0) + 1;
         write(table, "event-counter", &n)?;
         let id = format!("evt_sim{n:012}");
         let event = NetworkEvent {
-            payload: events::event_payload(&id, unix_now(), payment),
-            kind: events::kind_of(&payment.outcome).to_owned(),
-            payment: payment.payment_id()?,
+            payload: payload(&id),
+            kind: kind.to_owned(),
+            payment,
             id,
         };
         // Keyed by sequence so that a range read returns them in the order they happened.
-        write(table, &format!("event#{n:020}"), &event)
+        write(table, &format!("event#{n:020}"), &event)?;
+        Ok(event)
     }
 
     /// Up to `limit` events not yet acknowledged, oldest first. Reading does not remove them:

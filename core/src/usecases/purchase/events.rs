@@ -1,0 +1,148 @@
+//! A verified event from the card network (a Stripe webhook), handled once per event id.
+//!
+//! Events arrive at least once and in any order. Acting on one is idempotent by itself (a
+//! purchase settles through the settlement rule; a card update writes the same details), and
+//! each handled event is recorded under its account so that a delivery seen before is
+//! acknowledged without acting again. Events about payments, customers or cards this system
+//! does not know are acknowledged and ignored: the network must not retry them forever.
+
+use chrono::{DateTime, Utc};
+
+use super::Ports;
+use super::settle::settle_purchase;
+use crate::domain::account::AccountStatus;
+use crate::domain::event::{NetworkEvent, NetworkEventKind, UpdatedCard};
+use crate::domain::ids::{AccountId, PaymentMethodId, PurchaseId};
+use crate::ports::store::{
+    AccountStore, EventStore, Expect, HandledEvent, Record, StoreError, Transaction, Write,
+};
+use crate::usecases::error::UseCaseError;
+
+/// What handling an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventHandled {
+    /// Acted on.
+    Applied,
+    /// Seen before: nothing done.
+    Duplicate,
+    /// Nothing to do, and why.
+    Ignored(&'static str),
+}
+
+/// Handles one verified event. Errors are for the network to deliver it again later (a
+/// dependency was down); everything else is an answer.
+pub async fn handle_network_event(
+    ports: Ports<'_>,
+    event: &NetworkEvent,
+    now: DateTime<Utc>,
+) -> Result<EventHandled, UseCaseError> {
+    let account = match &event.kind {
+        NetworkEventKind::Ignored { .. } => return Ok(EventHandled::Ignored("event type")),
+        NetworkEventKind::Payment {
+            account: Some(account),
+            reference: Some(reference),
+            ..
+        } => match PurchaseId::parse(reference) {
+            Ok(_) => account.clone(),
+            Err(_) => return Ok(EventHandled::Ignored("not a credit purchase")),
+        },
+        NetworkEventKind::Payment { .. } => {
+            return Ok(EventHandled::Ignored("payment not made by this system"));
+        }
+        NetworkEventKind::CardUpdated {
+            customer: Some(customer),
+            ..
+        } => match ports.gateway.customer_account(customer).await? {
+            Some(account) => account,
+            None => return Ok(EventHandled::Ignored("unknown customer")),
+        },
+        NetworkEventKind::CardUpdated { customer: None, .. } => {
+            return Ok(EventHandled::Ignored("card of no customer"));
+        }
+    };
+    if ports
+        .store
+        .handled_event(&account, &event.id)
+        .await?
+        .is_some()
+    {
+        return Ok(EventHandled::Duplicate);
+    }
+    let handled = match &event.kind {
+        NetworkEventKind::Payment {
+            reference: Some(reference),
+            outcome,
+            ..
+        } => {
+            let purchase = PurchaseId::parse(reference)?;
+            match settle_purchase(ports, &account, &purchase, outcome, now).await {
+                Ok(_) => EventHandled::Applied,
+                Err(UseCaseError::NotFound) => EventHandled::Ignored("unknown purchase"),
+                Err(error) => return Err(error),
+            }
+        }
+        NetworkEventKind::CardUpdated {
+            payment_method,
+            card,
+            ..
+        } => update_card(ports, &account, payment_method, card).await?,
+        _ => unreachable!("answered above"),
+    };
+    remember(ports, &account, &event.id, now).await?;
+    Ok(handled)
+}
+
+/// The card updater's new details, on the card on file if it is that card.
+async fn update_card(
+    ports: Ports<'_>,
+    account: &AccountId,
+    payment_method: &PaymentMethodId,
+    card: &UpdatedCard,
+) -> Result<EventHandled, UseCaseError> {
+    for _ in 0..super::ATTEMPTS {
+        let Some(current) = ports.store.account(account).await? else {
+            return Ok(EventHandled::Ignored("unknown account"));
+        };
+        let mut updated = current.value.clone();
+        let Some(on_file) = updated.card.as_mut() else {
+            return Ok(EventHandled::Ignored("no card on file"));
+        };
+        if updated.status != AccountStatus::Active || on_file.payment_method != *payment_method {
+            return Ok(EventHandled::Ignored("not the card on file"));
+        }
+        on_file.brand.clone_from(&card.brand);
+        on_file.last4.clone_from(&card.last4);
+        on_file.exp_month = card.exp_month;
+        on_file.exp_year = card.exp_year;
+        if updated == current.value {
+            return Ok(EventHandled::Applied);
+        }
+        let write = Transaction::new().with(Write::Put {
+            record: Record::Account(updated),
+            expect: Expect::Version(current.version),
+        });
+        match ports.store.commit(write).await {
+            Ok(()) => {
+                tracing::info!(%account, "card on file updated by the card updater");
+                return Ok(EventHandled::Applied);
+            }
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(UseCaseError::ConcurrentUpdate)
+}
+
+async fn remember(
+    ports: Ports<'_>,
+    account: &AccountId,
+    event: &str,
+    now: DateTime<Utc>,
+) -> Result<(), UseCaseError> {
+    let record = Record::Event(HandledEvent::new(account.clone(), event, now));
+    let write = Transaction::new().with(Write::Put {
+        record,
+        expect: Expect::Any,
+    });
+    ports.store.commit(write).await.map_err(Into::into)
+}
