@@ -689,6 +689,7 @@ fn slot(
         purchase: PurchaseId::parse(purchase).unwrap(),
         status,
         created_at,
+        receipt_pending: false,
     }
 }
 
