@@ -24,6 +24,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use thiserror::Error;
 
+use crate::state::AuthorizationLinks;
+
 /// The version of the token format and key this signer writes and reads.
 const VERSION: &str = "v1.";
 /// Bytes of the HMAC-SHA256 tag kept: 128 bits.
@@ -159,6 +161,30 @@ impl LinkSigner {
         mac.update(VERSION.as_bytes());
         mac.update(payload);
         mac
+    }
+}
+
+/// The purchase flows' links ([`AuthorizationLinks`]): pages under `base`, signed by `signer`.
+#[derive(Debug, Clone)]
+pub struct SignedLinks {
+    /// Signs each link.
+    pub signer: LinkSigner,
+    /// Where the pages are served, e.g. `https://billing.example.com` or `http://127.0.0.1:3000`.
+    pub base: String,
+}
+
+impl AuthorizationLinks for SignedLinks {
+    fn purchase(
+        &self,
+        account: &AccountId,
+        purchase: &PurchaseId,
+        expires_at: DateTime<Utc>,
+    ) -> String {
+        let subject = LinkSubject::Purchase {
+            account: account.clone(),
+            purchase: purchase.clone(),
+        };
+        self.signer.url(&self.base, &subject, expires_at)
     }
 }
 
@@ -338,6 +364,28 @@ mod tests {
                 signer.sign(&subject, expires)
             )
         );
+    }
+
+    #[test]
+    fn a_purchase_link_opens_the_page_for_that_purchase_until_it_expires() {
+        let links = SignedLinks {
+            signer: LinkSigner::new(b"key"),
+            base: "http://127.0.0.1:3000".into(),
+        };
+        let expires = at("2026-11-28T10:15:00Z");
+        let account = AccountId::parse("acct_1").unwrap();
+        let id = PurchaseId::parse("cp_1").unwrap();
+
+        let url = links.purchase(&account, &id, expires);
+
+        let token = url
+            .strip_prefix("http://127.0.0.1:3000/authorize/")
+            .unwrap();
+        assert_eq!(
+            links.signer.verify(token, expires - TimeDelta::seconds(1)),
+            Ok(purchase("acct_1", "cp_1"))
+        );
+        assert_eq!(links.signer.verify(token, expires), Err(LinkError::Expired));
     }
 
     #[test]

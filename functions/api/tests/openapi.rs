@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use billing_api::authorize::{
-    AuthorizePages, Authorizations, BankAnswer, Challenge, PageMode, authorize_router,
+    Authorizations, AuthorizePages, BankAnswer, Challenge, PageMode, authorize_router,
 };
 use billing_api::links::{LinkSigner, LinkSubject};
 use billing_api::state::{Services, WebhookState};
