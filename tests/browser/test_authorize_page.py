@@ -11,13 +11,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import pytest
 from links import sign_jwt, sign_link
 from playwright.sync_api import Page
 from support import JWT_SECRET, LINK_SECRET, Server
 
 
 def call(server: Server, method: str, path: str, account: str | None = None, body: Any = None) -> tuple[int, Any]:
-    """An API request; the status and the JSON body."""
+    """A request; the status and the JSON body (or the text of a page)."""
     request = urllib.request.Request(server.base + path, method=method)
     if account is not None:
         request.add_header("Authorization", f"Bearer {sign_jwt(JWT_SECRET, account, email(account))}")
@@ -27,9 +28,16 @@ def call(server: Server, method: str, path: str, account: str | None = None, bod
         request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, data, timeout=30) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, parse(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        return error.code, parse(error.read())
+
+
+def parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return raw.decode()
 
 
 def email(account: str) -> str:
@@ -68,6 +76,15 @@ def purchase_needing_authentication(server: Server, account: str) -> dict:
     assert purchase["status"] == "requires_action", purchase
     assert purchase["next_action"]["url"].startswith(f"{server.base}/authorize/"), purchase
     return purchase
+
+
+@pytest.fixture(autouse=True)
+def page_is_mounted(local: Server) -> None:
+    """billing-local mounts the page once the purchase flow's `Authorizations` is wired in
+    (functions/local); until then every test here is reported as skipped, never as passed."""
+    status, body = call(local, "GET", "/authorize/probe")
+    if status == 404 and isinstance(body, dict) and body.get("error", {}).get("code") == "route_not_found":
+        pytest.skip("billing-local does not mount /authorize/ yet (needs the purchase flow's Authorizations)")
 
 
 def test_an_expired_link_shows_that_it_has_expired_and_changes_nothing(page: Page, local: Server) -> None:
