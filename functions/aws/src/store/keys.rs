@@ -156,7 +156,7 @@ mod tests {
     use super::*;
     use billing_core::UsageEventId;
     use billing_core::domain::money::Micros;
-    use chrono::{DateTime, Utc};
+    use chrono::{DateTime, TimeZone, Utc};
 
     #[test]
     fn a_usage_entry_has_the_same_key_whichever_account_reports_it() {
@@ -175,7 +175,6 @@ mod tests {
 
     #[test]
     fn unsettled_index_keys_sort_as_start_then_account_down_to_the_nanosecond() {
-        use chrono::TimeZone;
         let noon = Utc.with_ymd_and_hms(2026, 10, 15, 12, 0, 0).unwrap();
         let (a, b) = (
             AccountId::parse("a").unwrap(),
@@ -195,7 +194,7 @@ mod tests {
 
     #[test]
     fn a_start_beyond_year_9999_is_refused_as_invalid() {
-        let far = chrono::TimeZone::with_ymd_and_hms(&Utc, 10_000, 1, 1, 0, 0, 0).unwrap();
+        let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
         assert!(matches!(instant(far), Err(StoreError::Invalid(_))));
     }
 
