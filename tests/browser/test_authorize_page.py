@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import pytest
 from links import sign_jwt, sign_link
 from playwright.sync_api import Page
 from support import JWT_SECRET, LINK_SECRET, Server
@@ -76,15 +75,6 @@ def purchase_needing_authentication(server: Server, account: str) -> dict:
     assert purchase["status"] == "requires_action", purchase
     assert purchase["next_action"]["url"].startswith(f"{server.base}/authorize/"), purchase
     return purchase
-
-
-@pytest.fixture(autouse=True)
-def page_is_mounted(local: Server) -> None:
-    """billing-local mounts the page once the purchase flow's `Authorizations` is wired in
-    (functions/local); until then every test here is reported as skipped, never as passed."""
-    status, body = call(local, "GET", "/authorize/probe")
-    if status == 404 and isinstance(body, dict) and body.get("error", {}).get("code") == "route_not_found":
-        pytest.skip("billing-local does not mount /authorize/ yet (needs the purchase flow's Authorizations)")
 
 
 def test_an_expired_link_shows_that_it_has_expired_and_changes_nothing(page: Page, local: Server) -> None:
