@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
-use billing_core::domain::event::{NetworkEvent, NetworkEventKind};
+use billing_core::domain::event::{NetworkEvent, NetworkEventKind, UpdatedCard};
 use billing_core::domain::purchase::Purchase;
 use billing_core::ports::gateway::{ChargeOutcome, PaymentGateway};
 use billing_core::ports::mailer::Mailer;
-use billing_core::ports::store::{PurchaseStore, Store};
+use billing_core::ports::store::{AccountStore, PurchaseStore, Store};
 use billing_core::rules::purchase::{PurchaseLimits, PurchaseStatus, SETTLEMENT_WINDOW};
 use billing_core::usecases::card::{Holder, set_card};
 use billing_core::usecases::error::UseCaseError;
@@ -557,6 +557,60 @@ pub async fn network_events_are_handled_once<S: Store, G: PaymentGateway>(
     assert_eq!(receipts(&h, &account).await, 1);
 }
 
+/// The card updater's event updates the card on file (the same card, a new expiry), once;
+/// an event about another card changes nothing.
+pub async fn the_card_updater_updates_the_card_on_file<S: Store, G: PaymentGateway>(
+    h: PurchaseHarness<S, G>,
+) {
+    let account = account_with(&h, "updater", "pm_card_visa").await;
+    let p = ports(&h.store, &h.gateway, h.mail.0.as_ref());
+    let on_file = h.store.account(&account).await.unwrap().unwrap().value;
+    let (customer, card) = (on_file.customer.unwrap(), on_file.card.unwrap());
+    let updated = |id: &str, payment_method: PaymentMethodId| NetworkEvent {
+        id: id.to_owned(),
+        created: now(),
+        kind: NetworkEventKind::CardUpdated {
+            customer: Some(customer.clone()),
+            payment_method,
+            card: UpdatedCard {
+                brand: card.brand.clone(),
+                last4: card.last4.clone(),
+                exp_month: 7,
+                exp_year: card.exp_year + 4,
+            },
+        },
+    };
+    let event = updated(
+        &format!("evt_upd_{}", account.as_str().len()),
+        card.payment_method.clone(),
+    );
+
+    let first = handle_network_event(p, &event, now()).await.unwrap();
+    let again = handle_network_event(p, &event, now()).await.unwrap();
+    let other = handle_network_event(
+        p,
+        &updated("evt_upd_other", PaymentMethodId::parse("pm_other").unwrap()),
+        now(),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(first, EventHandled::Applied);
+    assert_eq!(again, EventHandled::Duplicate);
+    assert!(matches!(other, EventHandled::Ignored(_)), "{other:?}");
+    let after = h
+        .store
+        .account(&account)
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .card
+        .unwrap();
+    assert_eq!((after.exp_month, after.exp_year), (7, card.exp_year + 4));
+    assert_eq!(after.payment_method, card.payment_method);
+}
+
 /// Stamps out the purchase contract. `$make` is an async fn returning a
 /// [`PurchaseHarness`] whose store and gateway are `Clone + 'static`.
 #[macro_export]
@@ -571,6 +625,7 @@ macro_rules! purchase_contract {
             an_authenticated_purchase_settles_once_whichever_report_comes_first,
             the_sweep_resolves_abandoned_and_stopped_purchases,
             network_events_are_handled_once,
+            the_card_updater_updates_the_card_on_file,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
