@@ -70,7 +70,7 @@ billing_contract::card_contract!(production_pair);
 pub mod stripe_stand_in;
 
 #[path = "../../functions/aws/tests/support/mod.rs"]
-#[allow(dead_code)] // the purchase cases use its SES inspector only
+#[allow(dead_code)] // the purchase cases use its SES mailer and inspector only
 mod moto_support;
 
 /// The sender the SES stand-in verifies.
@@ -78,20 +78,7 @@ const SENDER: &str = "billing@example.com";
 
 /// The SES v2 mailer on moto, its sender verified.
 pub async fn ses_mailer() -> billing_aws::SesMailer {
-    let ses = aws_sdk_sesv2::Client::new(&moto_support::sdk_config().await);
-    // SES sends only from a verified identity; moto verifies one on creation.
-    if let Err(error) = ses
-        .create_email_identity()
-        .email_identity(SENDER)
-        .send()
-        .await
-    {
-        let exists = error
-            .as_service_error()
-            .is_some_and(|e| e.is_already_exists_exception());
-        assert!(exists, "verify the sender: {error:?}");
-    }
-    billing_aws::SesMailer::from_client(ses, SENDER)
+    moto_support::verified_ses_mailer(SENDER).await
 }
 
 /// DynamoDB on moto (a fresh table), Stripe on localstripe with its cardholder, SES on moto.

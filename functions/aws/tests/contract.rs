@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use billing_aws::store::create_table;
-use billing_aws::{DynamoStore, SesMailer, SqsQueue};
+use billing_aws::{DynamoStore, SqsQueue};
 use billing_contract::mailer::MailHarness;
 use billing_contract::queue::QueueHarness;
 use billing_contract::{mailer_contract, queue_contract, store_contract};
@@ -56,22 +56,8 @@ async fn store() -> Arc<dyn Store> {
 }
 
 async fn mailer() -> MailHarness {
-    let config = sdk_config().await;
-    let client = aws_sdk_sesv2::Client::new(&config);
-    // SES refuses to send until the sender is verified; moto verifies on creation.
-    if let Err(error) = client
-        .create_email_identity()
-        .email_identity(SENDER)
-        .send()
-        .await
-    {
-        let exists = error
-            .as_service_error()
-            .is_some_and(|e| e.is_already_exists_exception());
-        assert!(exists, "verify the sender: {error:?}");
-    }
     (
-        Arc::new(SesMailer::from_client(client, SENDER)),
+        Arc::new(support::verified_ses_mailer(SENDER).await),
         Arc::new(MotoSes),
     )
 }

@@ -66,6 +66,24 @@ async fn get_json(path: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap()
 }
 
+/// The SES v2 mailer on moto, sending from `sender`, which it verifies first (SES refuses to
+/// send from an unverified identity; moto verifies one on creation).
+pub async fn verified_ses_mailer(sender: &str) -> billing_aws::SesMailer {
+    let client = aws_sdk_sesv2::Client::new(&sdk_config().await);
+    if let Err(error) = client
+        .create_email_identity()
+        .email_identity(sender)
+        .send()
+        .await
+    {
+        let exists = error
+            .as_service_error()
+            .is_some_and(|e| e.is_already_exists_exception());
+        assert!(exists, "verify the sender: {error:?}");
+    }
+    billing_aws::SesMailer::from_client(client, sender)
+}
+
 /// Reads the messages moto's SES keeps (only the Html part when both are sent).
 pub struct MotoSes;
 
