@@ -143,7 +143,7 @@ error_codes! {
     ConfirmationMismatch = ("confirmation_mismatch", BAD_REQUEST, InvalidRequestError),
     /// The final charge needs the bank's authorization.
     AuthorizationRequired = ("authorization_required", PAYMENT_REQUIRED, CardError),
-    // Stripe webhook (PRODUCT.md; route not built yet).
+    // Stripe webhook (PRODUCT.md).
     /// A bad, missing or stale `Stripe-Signature`.
     InvalidSignature = ("invalid_signature", BAD_REQUEST, InvalidRequestError),
     // Usage (the local control `POST /_local/usage`, and the usage queue).
