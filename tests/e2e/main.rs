@@ -1,6 +1,8 @@
 //! End-to-end tests: real servers, real HTTP over loopback.
 
 mod cards;
+mod credits;
 mod helpers;
 mod local_server;
 mod production;
+mod webhooks;

@@ -10,14 +10,18 @@ use billing_aws::store::create_table;
 use billing_contract::instrument::Instrumented;
 use billing_contract::unique_account;
 use billing_core::ports::store::AccountStore;
+use billing_core::rules::purchase::{PurchaseLimits, PurchaseStatus};
 use billing_core::usecases::card::{Holder, create_setup_intent, set_card};
+use billing_core::usecases::purchase::{
+    Keyed, Ports, PurchaseAnswer, PurchaseRequest, create_purchase,
+};
 use billing_core::{AccountId, PaymentMethodId};
 use billing_stripe::StripeGateway;
 use serde_json::Value;
 
 const STRIPE_KEY: &str = "sk_test_e2e_production";
 
-fn env(name: &str) -> String {
+pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run these tests through scripts/with-stand-ins")
     })
@@ -44,7 +48,7 @@ async fn moto_store() -> (DynamoStore, String) {
 }
 
 /// DynamoDB on moto (a fresh table) and Stripe on localstripe.
-async fn production_pair() -> (DynamoStore, StripeGateway) {
+pub async fn production_pair() -> (DynamoStore, StripeGateway) {
     let gateway = StripeGateway::new(STRIPE_KEY, Some(&env("BILLING_TEST_STRIPE_URL")))
         .expect("Stripe client");
     (moto_store().await.0, gateway)
@@ -63,7 +67,7 @@ async fn production() -> Arc<Production> {
 billing_contract::card_contract!(production_pair);
 
 #[path = "../../functions/stripe/tests/stand_in/mod.rs"]
-mod stripe_stand_in;
+pub mod stripe_stand_in;
 
 #[path = "../../functions/aws/tests/support/mod.rs"]
 #[allow(dead_code)] // the purchase cases use its SES inspector only
@@ -72,24 +76,34 @@ mod moto_support;
 /// The sender the SES stand-in verifies.
 const SENDER: &str = "billing@example.com";
 
-/// DynamoDB on moto (a fresh table), Stripe on localstripe with its cardholder, SES on moto.
-async fn purchase_harness()
--> billing_contract::purchase::PurchaseHarness<DynamoStore, StripeGateway> {
-    let (store, gateway) = production_pair().await;
+/// The SES v2 mailer on moto, its sender verified.
+pub async fn ses_mailer() -> billing_aws::SesMailer {
     let ses = aws_sdk_sesv2::Client::new(&moto_support::sdk_config().await);
     // SES sends only from a verified identity; moto verifies one on creation.
-    if let Err(error) = ses.create_email_identity().email_identity(SENDER).send().await {
+    if let Err(error) = ses
+        .create_email_identity()
+        .email_identity(SENDER)
+        .send()
+        .await
+    {
         let exists = error
             .as_service_error()
             .is_some_and(|e| e.is_already_exists_exception());
         assert!(exists, "verify the sender: {error:?}");
     }
+    billing_aws::SesMailer::from_client(ses, SENDER)
+}
+
+/// DynamoDB on moto (a fresh table), Stripe on localstripe with its cardholder, SES on moto.
+async fn purchase_harness()
+-> billing_contract::purchase::PurchaseHarness<DynamoStore, StripeGateway> {
+    let (store, gateway) = production_pair().await;
     billing_contract::purchase::PurchaseHarness {
         store,
         gateway,
         bank: Arc::new(stripe_stand_in::LocalstripeBank),
         mail: (
-            Arc::new(billing_aws::SesMailer::from_client(ses, SENDER)),
+            Arc::new(ses_mailer().await),
             Arc::new(moto_support::MotoSes),
         ),
     }
@@ -293,4 +307,81 @@ fn shape(request: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("/")
+}
+
+#[tokio::test]
+async fn a_keyed_purchase_makes_one_stripe_and_six_dynamodb_requests_at_the_wire() {
+    let account = unique_account("wire-buy");
+    let key = format!("sk_test_{}", account.as_str().replace(['-', '.'], ""));
+    let (store, table) = moto_store().await;
+    let gateway = StripeGateway::new(&key, Some(&env("BILLING_TEST_STRIPE_URL"))).unwrap();
+    let mailer = ses_mailer().await;
+    let recorder = format!(
+        "{}/moto-api/recorder/start-recording",
+        env("BILLING_TEST_MOTO_URL")
+    );
+    reqwest::Client::new().post(recorder).send().await.unwrap();
+    let email = billing_core::EmailAddress::parse("wire@example.com").unwrap();
+    let holder = Holder {
+        account: &account,
+        email: Some(&email),
+    };
+    set_card(
+        &store,
+        &gateway,
+        &holder,
+        &PaymentMethodId::parse("pm_card_visa").unwrap(),
+        now(),
+    )
+    .await
+    .unwrap();
+    let (dynamo_before, stripe_before) = (
+        moto_requests_for(&table).await.len(),
+        stripe_requests_with(&key).await.len(),
+    );
+    let ports = Ports {
+        store: &store,
+        gateway: &gateway,
+        mailer: &mailer,
+    };
+
+    let answer = create_purchase(
+        ports,
+        PurchaseRequest {
+            account: &account,
+            amount: billing_core::Cents::new(2_500),
+            currency: billing_core::Currency::Usd,
+            keyed: Some(Keyed {
+                key: billing_core::IdempotencyKey::parse("wire-1").unwrap(),
+                digest: "amount=2500 currency=usd".into(),
+            }),
+            new_id: billing_core::PurchaseId::parse("cp_wire1").unwrap(),
+            limits: PurchaseLimits::default(),
+            now: now(),
+        },
+    )
+    .await
+    .unwrap();
+
+    assert!(matches!(answer, PurchaseAnswer::Purchase(p) if p.status == PurchaseStatus::Succeeded));
+    let dynamo = moto_requests_for(&table).await.split_off(dynamo_before);
+    let stripe = stripe_requests_with(&key).await.split_off(stripe_before);
+    assert_eq!(
+        dynamo,
+        [
+            "GetItem",
+            "GetItem",
+            "GetItem",
+            "TransactWriteItems",
+            "TransactWriteItems",
+            "TransactWriteItems"
+        ],
+        "read the key, the account and the slot; record the start; settle with the credit \
+         and the receipt's claim; mark the receipt sent"
+    );
+    assert_eq!(
+        stripe,
+        ["POST /v1/payment_intents"],
+        "one PaymentIntent, created and confirmed"
+    );
 }

@@ -7,10 +7,12 @@
 //! on Lambda.
 
 pub mod auth;
+pub mod authorize;
 pub mod clock;
 pub mod error;
 pub mod json;
 pub mod jwt;
+pub mod links;
 pub mod openapi;
 pub mod routes {
     //! Handlers, one module per resource.
@@ -31,6 +33,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use auth::{AuthMode, AuthorizerClaims, Caller};
+pub use authorize::authorize_router;
 pub use error::{ApiError, ErrorCode, ErrorType};
 pub use state::AppState;
 

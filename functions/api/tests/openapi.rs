@@ -1,14 +1,22 @@
 //! The generated OpenAPI document against the routers that serve the API: every route they
-//! mount is documented with its methods, and nothing documented is missing from them.
+//! mount is documented with its methods, and nothing documented is missing from them. The
+//! authorization pages (`/authorize/…`) are HTML for people, not API: served, never documented.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use billing_api::authorize::{
+    Authorizations, AuthorizePages, BankAnswer, Challenge, PageMode, authorize_router,
+};
+use billing_api::links::{LinkSigner, LinkSubject};
 use billing_api::state::{Services, WebhookState};
-use billing_api::{AppState, AuthMode, cards_router, credits_router, finish, webhook_router};
+use billing_api::{
+    ApiError, AppState, AuthMode, cards_router, credits_router, finish, webhook_router,
+};
 use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -37,6 +45,33 @@ const CONTRACT_PATHS: [&str; 10] = [
     "/v1/openapi.json",
 ];
 
+/// Routes that are pages, exempt from the document.
+const PAGE_PREFIXES: [&str; 1] = ["/authorize/"];
+/// A page route to probe: its token is not valid, so it shows its refusal and changes nothing.
+const PAGE_PATHS: [&str; 1] = ["/authorize/x"];
+
+fn is_page(path: &str) -> bool {
+    PAGE_PREFIXES.iter().any(|prefix| path.starts_with(prefix))
+}
+
+/// No payment behind any link: the pages are probed with invalid tokens only.
+struct NoPayments;
+
+#[async_trait]
+impl Authorizations for NoPayments {
+    async fn challenge(&self, _: &LinkSubject) -> Result<Option<Challenge>, ApiError> {
+        Ok(None)
+    }
+
+    async fn complete(
+        &self,
+        _: &LinkSubject,
+        _: Option<BankAnswer>,
+    ) -> Result<Challenge, ApiError> {
+        Err(ApiError::not_found("payment"))
+    }
+}
+
 /// Every function's router, mounted together as billing-local mounts them.
 fn router(dir: &tempfile::TempDir) -> Router {
     let clock = Arc::new(LocalClock::default());
@@ -57,7 +92,15 @@ fn router(dir: &tempfile::TempDir) -> Router {
         mailer: Arc::new(OutboxMailer::open(&dir.path().join("outbox"), clock.clone()).unwrap()),
         secrets: vec!["whsec_openapi".into()],
     }));
-    finish(cards_router().merge(credits_router()), state).merge(webhook)
+    let pages = authorize_router(Arc::new(AuthorizePages {
+        signer: LinkSigner::new(b"openapi-test"),
+        mode: PageMode::SimulatedBank,
+        flow: Arc::new(NoPayments),
+        clock: clock.clone(),
+    }));
+    finish(cards_router().merge(credits_router()), state)
+        .merge(webhook)
+        .merge(pages)
 }
 
 fn document() -> Value {
@@ -107,15 +150,14 @@ async fn mounted(router: &Router, method: &Method, path: &str) -> bool {
     let code = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null)["error"]["code"]
         .as_str()
         .map(str::to_owned);
-    let unrouted = matches!(
-        code.as_deref(),
-        Some("route_not_found" | "method_not_allowed")
-    );
-    !(unrouted
-        && matches!(
-            status,
-            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
-        ))
+    // A 405 is unrouted whatever its body (the pages answer axum's plain one); a 404 only when
+    // no route matched, since a handler answers 404 for an object it does not find.
+    let unrouted = match status {
+        StatusCode::METHOD_NOT_ALLOWED => true,
+        StatusCode::NOT_FOUND => code.as_deref() == Some("route_not_found"),
+        _ => false,
+    };
+    !unrouted
 }
 
 #[tokio::test]
@@ -128,6 +170,7 @@ async fn the_document_lists_exactly_the_routes_the_routers_mount() {
         .iter()
         .map(|(_, path)| path.clone())
         .chain(CONTRACT_PATHS.iter().map(|p| (*p).to_owned()))
+        .chain(PAGE_PATHS.iter().map(|p| (*p).to_owned()))
         .collect();
 
     let mut served = BTreeSet::new();
@@ -138,8 +181,18 @@ async fn the_document_lists_exactly_the_routes_the_routers_mount() {
             }
         }
     }
+    let (pages, api): (BTreeSet<_>, BTreeSet<_>) =
+        served.into_iter().partition(|(_, path)| is_page(path));
 
-    assert_eq!(served, documented);
+    assert_eq!(api, documented);
+    assert!(documented.iter().all(|(_, path)| !is_page(path)));
+    assert_eq!(
+        pages,
+        BTreeSet::from([
+            ("GET".to_owned(), "/authorize/x".to_owned()),
+            ("POST".to_owned(), "/authorize/x".to_owned()),
+        ])
+    );
     assert!(documented.contains(&("PUT".to_owned(), "/v1/billing/card".to_owned())));
 }
 

@@ -133,8 +133,14 @@ pub async fn a_reused_event_id_with_other_content_is_refused_and_counts_once(sto
             refusal.map(|r| r.value.reason)
         }
     };
-    assert_eq!(reason(id.clone()).await.as_deref(), Some("usage_event_conflict"));
-    assert_eq!(reason(other.clone()).await.as_deref(), Some("usage_event_conflict"));
+    assert_eq!(
+        reason(id.clone()).await.as_deref(),
+        Some("usage_event_conflict")
+    );
+    assert_eq!(
+        reason(other.clone()).await.as_deref(),
+        Some("usage_event_conflict")
+    );
 }
 
 /// Duplicates inside a batch (stored before, or twice in the batch) neither lose nor double
@@ -235,7 +241,13 @@ impl Store for RefusalsUnwritable {
     }
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
         let refusal = |w: &Write| {
-            matches!(w, Write::Put { record: Record::RefusedUsage(_), .. })
+            matches!(
+                w,
+                Write::Put {
+                    record: Record::RefusedUsage(_),
+                    ..
+                }
+            )
         };
         if transaction.writes().iter().any(refusal) {
             return Err(StoreError::Unavailable("refusals unwritable".into()));

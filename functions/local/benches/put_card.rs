@@ -34,6 +34,7 @@ async fn main() {
         data_dir: dir.path().to_owned(),
         base_url: base.clone(),
         jwt_secret: SECRET.into(),
+        link_secret: "bench-link-secret".into(),
         webhook_secret: "whsec_bench".into(),
     };
     let app = build(&config).expect("local app");

@@ -9,14 +9,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use billing_api::state::{AuthorizationLinks, PurchaseServices, Services, WebhookState};
+use billing_api::links::{LinkSigner, SignedLinks};
+use billing_api::state::{PurchaseServices, Services, WebhookState};
 use billing_api::{
     AppState, AuthMode, cards_router, credits_router, finish, telemetry, webhook_router,
 };
 use billing_core::rules::purchase::PurchaseLimits;
-use billing_core::{AccountId, PurchaseId};
 use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
-use chrono::{DateTime, Utc};
 
 /// Settings of a local run.
 #[derive(Debug, Clone)]
@@ -27,6 +26,8 @@ pub struct LocalConfig {
     pub base_url: String,
     /// The HS256 secret local tokens are signed with.
     pub jwt_secret: String,
+    /// The key authorization page links are signed with (`BILLING_LOCAL_LINK_SECRET`).
+    pub link_secret: String,
     /// The signing secret of `POST /v1/webhooks/stripe` (Stripe's `whsec_…`).
     pub webhook_secret: String,
 }
@@ -76,7 +77,10 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
     let purchases = PurchaseServices {
         mailer: Arc::new(outbox.clone()),
         limits: PurchaseLimits::default(),
-        links: Arc::new(UnsignedLinks(config.base_url.clone())),
+        links: Arc::new(SignedLinks {
+            signer: LinkSigner::new(config.link_secret.as_bytes()),
+            base: config.base_url.clone(),
+        }),
     };
     let state = Arc::new(AppState::new(services, auth).with_purchases(purchases));
     let webhook = webhook_router(Arc::new(WebhookState {
@@ -109,13 +113,4 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         state,
         deliver_events,
     })
-}
-
-// TEMPORARY (replaced by the signed links of the authorization page before this lands).
-struct UnsignedLinks(String);
-
-impl AuthorizationLinks for UnsignedLinks {
-    fn purchase(&self, _: &AccountId, purchase: &PurchaseId, _: DateTime<Utc>) -> String {
-        format!("{}/authorize/{purchase}", self.0)
-    }
 }

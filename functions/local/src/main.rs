@@ -51,6 +51,11 @@ async fn main() -> ExitCode {
     };
     let secret =
         std::env::var("BILLING_LOCAL_JWT_SECRET").unwrap_or_else(|_| "local-dev-secret".to_owned());
+    // Known by default, so tests and people can sign links for the local pages themselves.
+    let link_secret = std::env::var("BILLING_LOCAL_LINK_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "local-link-secret".to_owned());
     let listener =
         match tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
             .await
@@ -67,6 +72,7 @@ async fn main() -> ExitCode {
         data_dir: args.data_dir.clone(),
         base_url: base_url.clone(),
         jwt_secret: secret.clone(),
+        link_secret,
         webhook_secret: std::env::var("BILLING_LOCAL_STRIPE_WEBHOOK_SECRET")
             .unwrap_or_else(|_| "whsec_local".to_owned()),
     };

@@ -16,7 +16,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::decide::{CANCELED, network_key};
-use super::settle::{get_purchase, settle};
+use super::settle::{Known, get_purchase, settle, slot_version_of};
 use super::sweep::resolve;
 use super::{ATTEMPTS, Ports};
 use crate::domain::account::AccountStatus;
@@ -136,6 +136,7 @@ pub async fn create_purchase(
     if account.status != AccountStatus::Active {
         return Err(UseCaseError::AccountDeleted);
     }
+    let email = account.email;
     let (Some(customer), Some(card)) = (account.customer, account.card) else {
         return Err(UseCaseError::CardRequired);
     };
@@ -155,18 +156,26 @@ pub async fn create_purchase(
         created_at: request.now,
         updated_at: request.now,
     };
-    let key = record_start(ports, &request, &purchase, key_claim).await?;
-    charge(ports, purchase, key.as_ref(), request.now).await
+    let (key, slot_version) = record_start(ports, &request, &purchase, key_claim).await?;
+    let known = Known {
+        purchase: Some(Versioned {
+            value: purchase,
+            version: 1,
+        }),
+        slot_version: Some(slot_version),
+        email: Some(email),
+    };
+    charge(ports, known, key.as_ref(), request.now).await
 }
 
 /// Records the purchase, moves the slot and claims the key in one transaction, after the
-/// in-flight rule let it start. Returns the claimed key record.
+/// in-flight rule let it start. Returns the claimed key record and the slot's new version.
 async fn record_start(
     ports: Ports<'_>,
     request: &PurchaseRequest<'_>,
     purchase: &Purchase,
     key_claim: Option<(&Keyed, Expect)>,
-) -> Result<Option<Versioned<IdempotencyRecord>>, UseCaseError> {
+) -> Result<(Option<Versioned<IdempotencyRecord>>, u64), UseCaseError> {
     let account = request.account;
     for _ in 0..ATTEMPTS {
         let slot = ports.store.purchase_slot(account).await?;
@@ -220,7 +229,11 @@ async fn record_start(
                     Some(Expect::Version(v)) => v + 1,
                     _ => 1,
                 };
-                return Ok(claimed.map(|value| Versioned { value, version }));
+                let slot_version = slot.map_or(1, |s| s.version + 1);
+                return Ok((
+                    claimed.map(|value| Versioned { value, version }),
+                    slot_version,
+                ));
             }
             // The key was claimed by a concurrent request with it.
             Err(StoreError::Conflict { index: 2 }) => {
@@ -260,10 +273,15 @@ pub(super) fn charge_request(purchase: &Purchase) -> ChargeRequest {
 /// same request is sent again by a retry of the key or by the sweep, never a new one.
 async fn charge(
     ports: Ports<'_>,
-    purchase: Purchase,
+    known: Known,
     key: Option<&Versioned<IdempotencyRecord>>,
     now: DateTime<Utc>,
 ) -> Result<PurchaseAnswer, UseCaseError> {
+    let purchase = known
+        .purchase
+        .as_ref()
+        .map(|p| p.value.clone())
+        .ok_or_else(|| StoreError::Invalid("a charge needs its purchase".into()))?;
     let outcome = match ports.gateway.charge(&charge_request(&purchase)).await {
         Ok(outcome) => outcome,
         Err(error) if error.is_retryable() => {
@@ -293,7 +311,16 @@ async fn charge(
             }
         }
     };
-    let settled = settle(ports, &purchase.account, &purchase.id, &outcome, now, key).await?;
+    let settled = settle(
+        ports,
+        &purchase.account,
+        &purchase.id,
+        &outcome,
+        now,
+        key,
+        known,
+    )
+    .await?;
     Ok(PurchaseAnswer::of(settled))
 }
 
@@ -336,9 +363,18 @@ async fn key_state(
             let purchase = record.value.purchase.clone().ok_or_else(|| {
                 StoreError::Corrupt(format!("key {} names no purchase", keyed.key.as_str()))
             })?;
-            let purchase = get_purchase(ports.store, request.account, &purchase).await?;
-            tracing::info!(purchase = %purchase.id, "resuming the request of a key whose first run died");
-            let answer = charge(ports, purchase, Some(&record), request.now).await?;
+            let purchase = ports
+                .store
+                .purchase(request.account, &purchase)
+                .await?
+                .ok_or(UseCaseError::NotFound)?;
+            tracing::info!(purchase = %purchase.value.id, "resuming the request of a key whose first run died");
+            let known = Known {
+                slot_version: slot_version_of(ports, request.account, &purchase.value.id).await?,
+                purchase: Some(purchase),
+                email: None,
+            };
+            let answer = charge(ports, known, Some(&record), request.now).await?;
             Ok(KeyState::Answered(answer))
         }
     }

@@ -10,6 +10,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Ports;
+use super::settle::{Known, slot_version_of};
 use crate::domain::ids::EmailAddress;
 use crate::domain::purchase::{Purchase, PurchaseSlot, Receipt};
 use crate::ports::mailer::Email;
@@ -51,13 +52,14 @@ pub fn receipt_email(to: EmailAddress, purchase: &Purchase) -> Email {
 /// over: the purchase itself is settled either way.
 pub(super) async fn send_claimed_receipt(
     ports: Ports<'_>,
-    purchase: &Purchase,
+    claimed: Known,
     now: DateTime<Utc>,
 ) -> Option<Purchase> {
-    match send_and_mark(ports, purchase, now).await {
+    let id = claimed.purchase.as_ref().map(|p| p.value.id.clone());
+    match send_and_mark(ports, claimed, now).await {
         Ok(marked) => marked,
         Err(error) => {
-            tracing::warn!(purchase = %purchase.id, %error, "receipt not sent yet; it will be sent again");
+            tracing::warn!(purchase = ?id, %error, "receipt not sent yet; it will be sent again");
             None
         }
     }
@@ -84,41 +86,76 @@ pub(super) async fn finish_receipt(
     });
     match ports.store.commit(claim).await {
         Ok(()) => {
-            send_claimed_receipt(ports, &claimed, now).await;
+            let claimed = Known {
+                purchase: Some(Versioned {
+                    value: claimed,
+                    version: current.version + 1,
+                }),
+                ..Known::default()
+            };
+            send_claimed_receipt(ports, claimed, now).await;
         }
         Err(StoreError::Conflict { .. }) => {}
-        Err(error) => tracing::warn!(purchase = %claimed.id, %error, "cannot claim the receipt"),
+        Err(error) => {
+            tracing::warn!(purchase = %current.value.id, %error, "cannot claim the receipt")
+        }
     }
 }
 
 async fn send_and_mark(
     ports: Ports<'_>,
-    purchase: &Purchase,
+    mut claimed: Known,
     now: DateTime<Utc>,
 ) -> Result<Option<Purchase>, UseCaseError> {
-    let account = ports.store.account(&purchase.account).await?;
-    match account.and_then(|a| a.value.email) {
-        Some(to) => ports.mailer.send(&receipt_email(to, purchase)).await?,
+    let Some(purchase) = claimed.purchase.take() else {
+        return Ok(None);
+    };
+    let email = match claimed.email.take() {
+        Some(known) => known,
+        None => ports
+            .store
+            .account(&purchase.value.account)
+            .await?
+            .and_then(|a| a.value.email),
+    };
+    match email {
+        Some(to) => {
+            ports
+                .mailer
+                .send(&receipt_email(to, &purchase.value))
+                .await?
+        }
         None => {
-            tracing::info!(purchase = %purchase.id, "no e-mail address on file; receipt not sent")
+            tracing::info!(purchase = %purchase.value.id, "no e-mail address on file; receipt not sent");
         }
     }
-    mark_sent(ports, purchase, now).await
+    mark_sent(ports, purchase, claimed.slot_version, now).await
 }
 
 /// Marks the receipt sent, if the claim is still the one this sender holds; returns the
-/// purchase as marked (`None` when someone else's claim replaced this one).
+/// purchase as marked (`None` when someone else's claim replaced this one). The first attempt
+/// uses the versions the sender knows; a failed condition reads them again.
 async fn mark_sent(
     ports: Ports<'_>,
-    sent: &Purchase,
+    sent: Versioned<Purchase>,
+    slot_version: Option<u64>,
     now: DateTime<Utc>,
 ) -> Result<Option<Purchase>, UseCaseError> {
-    let account = &sent.account;
+    let (account, id, claim) = (
+        sent.value.account.clone(),
+        sent.value.id.clone(),
+        sent.value.receipt,
+    );
+    let mut known = Some((sent, slot_version));
     for _ in 0..super::ATTEMPTS {
-        let Some(current) = ports.store.purchase(account, &sent.id).await? else {
-            return Ok(None);
+        let (current, slot_version) = match known.take() {
+            Some(known) => known,
+            None => match ports.store.purchase(&account, &id).await? {
+                Some(current) => (current, slot_version_of(ports, &account, &id).await?),
+                None => return Ok(None),
+            },
         };
-        if current.value.receipt != sent.receipt {
+        if current.value.receipt != claim {
             return Ok(None);
         }
         let mut done = current.value.clone();
@@ -127,12 +164,10 @@ async fn mark_sent(
             record: Record::Purchase(done.clone()),
             expect: Expect::Version(current.version),
         });
-        if let Some(slot) = ports.store.purchase_slot(account).await?
-            && slot.value.purchase == sent.id
-        {
+        if let Some(version) = slot_version {
             transaction.push(Write::Put {
                 record: Record::PurchaseSlot(PurchaseSlot::of(&done)),
-                expect: Expect::Version(slot.version),
+                expect: Expect::Version(version),
             });
         }
         match ports.store.commit(transaction).await {

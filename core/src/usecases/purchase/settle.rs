@@ -8,7 +8,7 @@ use super::decide::{Transition, apply};
 use super::receipt::{finish_receipt, send_claimed_receipt};
 use super::{ATTEMPTS, Ports};
 use crate::domain::idempotency::{IdempotencyRecord, KeyedOutcome, KeyedRefusal};
-use crate::domain::ids::{AccountId, PurchaseId};
+use crate::domain::ids::{AccountId, EmailAddress, PurchaseId};
 use crate::domain::purchase::{Purchase, PurchaseSlot};
 use crate::ports::gateway::ChargeOutcome;
 use crate::ports::store::{
@@ -44,7 +44,7 @@ pub async fn settle_purchase(
     outcome: &ChargeOutcome,
     now: DateTime<Utc>,
 ) -> Result<Purchase, UseCaseError> {
-    settle(ports, account, id, outcome, now, None).await
+    settle(ports, account, id, outcome, now, None, Known::default()).await
 }
 
 /// Asks the network for the purchase's payment and settles what it says. A purchase whose
@@ -82,6 +82,33 @@ pub(super) fn keyed_outcome(purchase: &Purchase) -> KeyedOutcome {
     }
 }
 
+/// What the caller already knows of a purchase: the request that just recorded it knows the
+/// versions it wrote and the buyer's address, which saves the first attempt's reads (and the
+/// receipt's). Anything stale only costs a failed condition and a read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Known {
+    /// The purchase as stored.
+    pub purchase: Option<Versioned<Purchase>>,
+    /// The version of the account's slot, which points to this purchase.
+    pub slot_version: Option<u64>,
+    /// The buyer's address for the receipt (`Some(None)`: known to have none).
+    pub email: Option<Option<EmailAddress>>,
+}
+
+/// The version of the account's slot when it points to purchase `id`.
+pub(super) async fn slot_version_of(
+    ports: Ports<'_>,
+    account: &AccountId,
+    id: &PurchaseId,
+) -> Result<Option<u64>, UseCaseError> {
+    Ok(ports
+        .store
+        .purchase_slot(account)
+        .await?
+        .filter(|slot| slot.value.purchase == *id)
+        .map(|slot| slot.version))
+}
+
 /// [`settle_purchase`], also recording the first answer under the client's key when the
 /// request that made the purchase is the one settling it.
 pub(super) async fn settle(
@@ -91,14 +118,21 @@ pub(super) async fn settle(
     outcome: &ChargeOutcome,
     now: DateTime<Utc>,
     key: Option<&Versioned<IdempotencyRecord>>,
+    mut known: Known,
 ) -> Result<Purchase, UseCaseError> {
     let mut credited_before = false;
     for _ in 0..ATTEMPTS {
-        let current = ports
-            .store
-            .purchase(account, id)
-            .await?
-            .ok_or(UseCaseError::NotFound)?;
+        let (current, slot_version) = match known.purchase.take() {
+            Some(current) => (current, known.slot_version.take()),
+            None => {
+                let current = ports
+                    .store
+                    .purchase(account, id)
+                    .await?
+                    .ok_or(UseCaseError::NotFound)?;
+                (current, slot_version_of(ports, account, id).await?)
+            }
+        };
         let (next, credit) = match apply(&current.value, outcome, now) {
             Transition::Update { purchase, credit } => (*purchase, credit),
             Transition::Unchanged => {
@@ -117,12 +151,10 @@ pub(super) async fn settle(
             record: Record::Purchase(next.clone()),
             expect: Expect::Version(current.version),
         });
-        if let Some(slot) = ports.store.purchase_slot(account).await?
-            && slot.value.purchase == *id
-        {
+        if let Some(version) = slot_version {
             transaction.push(Write::Put {
                 record: Record::PurchaseSlot(PurchaseSlot::of(&next)),
-                expect: Expect::Version(slot.version),
+                expect: Expect::Version(version),
             });
         }
         if credit && !credited_before {
@@ -143,7 +175,15 @@ pub(super) async fn settle(
                     return Ok(next);
                 }
                 tracing::info!(purchase = %id, amount = next.amount.get(), "purchase settled and credited");
-                return Ok(send_claimed_receipt(ports, &next, now)
+                let settled = Known {
+                    purchase: Some(Versioned {
+                        value: next.clone(),
+                        version: current.version + 1,
+                    }),
+                    slot_version: slot_version.map(|v| v + 1),
+                    email: known.email.take(),
+                };
+                return Ok(send_claimed_receipt(ports, settled, now)
                     .await
                     .unwrap_or(next));
             }

@@ -86,4 +86,3 @@ impl Bank for LocalstripeBank {
         }
     }
 }
-
