@@ -7,9 +7,10 @@ the receipt through moto's SES. Shared set-up: conftest.py.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from conftest import Stand, fixture, invoke_http, policy_actions, template_variables
+from conftest import Stand, fixture, invoke_http, invoke_raw, policy_actions, template_variables
 
 BUYER = "lambda-buyer-1"
 # 25.00 USD in micro-USD, the ledger's unit.
@@ -78,3 +79,37 @@ def test_the_credits_function_may_use_only_what_its_code_paths_need() -> None:
     assert template_variables("CreditsFunction") == {
         "TABLE_NAME", "RUST_LOG", "STRIPE_SECRET_PARAMETER", "SENDER_EMAIL",
         "LINK_SECRET_PARAMETER", "PUBLIC_BASE_URL", "STRIPE_PUBLISHABLE_KEY"}
+
+
+def test_a_3ds_purchase_links_to_its_stripe_js_page_which_opens_without_claims(
+    credits_watch: int, tmp_path: Path
+) -> None:
+    status, card = invoke_http(credits_watch, "cards", "put-card-3ds-page.json", tmp_path)
+    assert status == 200, card
+    status, waiting = invoke_http(credits_watch, "credits", "post-credit-purchase-3ds-page.json", tmp_path)
+    assert (status, waiting["status"]) == (201, "requires_action"), waiting
+    url = waiting["next_action"]["url"]
+    assert url.startswith("https://billing.example.com/authorize/"), url
+    event = fixture("get-authorize-page.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = url.removeprefix("https://billing.example.com")
+
+    result = invoke_raw(credits_watch, "credits", event, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    page = json.loads(result.stdout)
+    assert page["statusCode"] == 200, page
+    assert page["headers"]["content-type"].startswith("text/html")
+    assert "pk_test_lambdalocal" in page["body"], "Stripe.js gets the publishable key"
+    assert waiting["next_action"]["client_secret"] in page["body"]
+
+
+def test_a_forged_authorization_link_is_refused(credits_watch: int, tmp_path: Path) -> None:
+    event = fixture("get-authorize-page.json")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/authorize/not-a-signed-token"
+
+    result = invoke_raw(credits_watch, "credits", event, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    page = json.loads(result.stdout)
+    assert page["statusCode"] in (400, 403, 404), page
+    assert "pk_test_lambdalocal" not in page.get("body", "")
