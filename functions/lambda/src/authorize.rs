@@ -83,3 +83,6 @@ fn challenge_of(purchase: &Purchase) -> Challenge {
         state,
     }
 }
+
+#[cfg(test)]
+mod tests;
