@@ -4,7 +4,8 @@ Lambda delivers them). It records into a DynamoDB table on moto created from
 infra/template.yaml, started by scripts/with-stand-ins; the tests read the table back.
 
 Usage must have occurred within the last 366 days, so the fixtures' bodies say
-`__OCCURRED_AT__` and each test sends them with a minute ago in its place.
+`__OCCURRED_AT__` and the tests send them with one instant, a minute before the module
+started, in its place: the same event sent twice is the same event.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ TABLE = "billing-lambda-test"
 # Every variable the template gives any function (and the test-only STRIPE_API_BASE): none
 # reaches the function from the caller's environment.
 FUNCTION_SETTINGS = every_function_variable()
+OCCURRED_AT = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def load_template() -> dict:
@@ -120,10 +122,9 @@ def watch(moto_url: str, dynamodb) -> int:
 
 
 def invoke(port: int, fixture: str, tmp_path: Path) -> dict:
-    """Sends an SQS fixture, dated a minute ago, to the `usage` function; returns its answer."""
-    occurred_at = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Sends an SQS fixture, dated OCCURRED_AT, to the `usage` function; returns its answer."""
     event = tmp_path / fixture
-    event.write_text((EVENTS / fixture).read_text().replace("__OCCURRED_AT__", occurred_at))
+    event.write_text((EVENTS / fixture).read_text().replace("__OCCURRED_AT__", OCCURRED_AT))
     result = subprocess.run(
         [str(CARGO_LAMBDA), "lambda", "invoke", "usage", "--data-file", str(event),
          "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--output-format", "json"],
@@ -156,6 +157,10 @@ def test_a_batch_delivered_twice_is_recorded_once(watch: int, dynamodb, tmp_path
     assert again == {"batchItemFailures": []}
     assert balance(dynamodb, "lambda-usage-a") == -4_000_000
     assert balance(dynamodb, "lambda-usage-b") == -4_000_000
+    # Duplicates, not conflicts: nothing of the batch was refused.
+    for account, event in [("lambda-usage-a", "lambda-usage-good-1"), ("lambda-usage-a", "lambda-usage-good-2"),
+                           ("lambda-usage-b", "lambda-usage-good-3")]:
+        assert item(dynamodb, f"ACCOUNT#{account}", f"REFUSED#{event}") is None
 
 
 def test_a_malformed_message_is_the_only_failure_reported(watch: int, dynamodb, tmp_path: Path) -> None:

@@ -10,6 +10,9 @@
 
 mod html;
 mod page;
+mod purchases;
+
+pub use purchases::{PurchaseAuthorizations, challenge_of};
 
 use std::sync::Arc;
 

@@ -125,22 +125,11 @@ pub async fn a_reused_event_id_with_other_content_is_refused_and_counts_once(sto
         Micros::new(-1_000_000)
     );
     assert_eq!(store.balance(&other).await.unwrap().amount, Micros::ZERO);
-    let reason = |account| {
-        let store = store.clone();
-        let event = first.id.clone();
-        async move {
-            let refusal = store.refused_usage(&account, &event).await.unwrap();
-            refusal.map(|r| r.value.reason)
-        }
-    };
-    assert_eq!(
-        reason(id.clone()).await.as_deref(),
-        Some("usage_event_conflict")
-    );
-    assert_eq!(
-        reason(other.clone()).await.as_deref(),
-        Some("usage_event_conflict")
-    );
+    for account in [&id, &other] {
+        let refusal = store.refused_usage(account, &first.id).await.unwrap();
+        let reason = refusal.map(|r| r.value.reason);
+        assert_eq!(reason.as_deref(), Some("usage_event_conflict"), "{account}");
+    }
 }
 
 /// Duplicates inside a batch (stored before, or twice in the batch) neither lose nor double

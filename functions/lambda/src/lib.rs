@@ -7,7 +7,6 @@
 //! and runs one router or handler; handlers of queue and schedule events live here ([`usage`], [`sweep`]) so
 //! tests can call them.
 
-pub mod authorize;
 pub mod authorizer;
 pub mod settings;
 pub mod sweep;

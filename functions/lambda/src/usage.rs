@@ -38,7 +38,7 @@ pub async fn record_usage_messages<S: Store + ?Sized>(
             }
             Err(reason) => {
                 let id = message.message_id.unwrap_or_default();
-                tracing::warn!(message_id = %id, reason, "usage message refused; it goes to the dead-letter queue after its last receive");
+                tracing::warn!(message_id = %id, reason, "usage message unusable; reported failed until it moves to the dead-letter queue");
                 response.add_failure(id);
             }
         }

@@ -37,6 +37,7 @@ async fn main() {
         base_url: base.clone(),
         jwt_secret: SECRET.into(),
         webhook_secret: "whsec_bench".into(),
+        link_secret: "bench-link-secret".into(),
     };
     let app = build(&config).expect("local app");
     tokio::spawn(app.deliver_events);

@@ -2,6 +2,7 @@
 //!
 //! The whole API on one port with the embedded adapters (PRODUCT.md, "Local run").
 
+pub mod bank;
 pub mod controls;
 pub mod events;
 
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
+use billing_api::authorize::{AuthorizePages, PageMode, PurchaseAuthorizations, authorize_router};
 use billing_api::links::{LinkSigner, SignedLinks};
 use billing_api::state::{PurchaseServices, Services, WebhookState};
 use billing_api::{
@@ -97,6 +99,21 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         webhook.clone(),
         config.webhook_secret.clone(),
     ));
+    let pages = authorize_router(Arc::new(AuthorizePages {
+        signer: LinkSigner::new(config.link_secret.as_bytes()),
+        mode: PageMode::SimulatedBank,
+        flow: Arc::new(bank::SimulatedBankAuthorizations {
+            purchases: PurchaseAuthorizations {
+                store: Arc::new(store.clone()),
+                gateway: Arc::new(network.clone()),
+                mailer: Arc::new(outbox.clone()),
+                clock: clock.clone(),
+            },
+            network: network.clone(),
+        }),
+        clock: clock.clone(),
+    }))
+    .layer(axum::middleware::from_fn(telemetry::trace_request));
     let controls = Arc::new(controls::Controls {
         store: Arc::new(store),
         clock,
@@ -107,7 +124,7 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
     // The controls get the same request span and access line as the API.
     let controls =
         controls::router(controls).layer(axum::middleware::from_fn(telemetry::trace_request));
-    let router = controls.merge(webhook).merge(api);
+    let router = controls.merge(webhook).merge(pages).merge(api);
     Ok(LocalApp {
         router,
         state,

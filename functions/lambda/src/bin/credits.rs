@@ -6,13 +6,12 @@
 use std::sync::Arc;
 
 use axum::middleware::{from_fn, map_request};
-use billing_api::authorize::{AuthorizePages, PageMode, authorize_router};
+use billing_api::authorize::{AuthorizePages, PageMode, PurchaseAuthorizations, authorize_router};
 use billing_api::clock::SystemClock;
 use billing_api::links::{LinkSigner, SignedLinks};
 use billing_api::state::{PurchaseServices, Services};
 use billing_api::{AppState, AuthMode, credits_router, finish, telemetry};
 use billing_core::rules::purchase::PurchaseLimits;
-use billing_lambda::authorize::PurchaseAuthorizations;
 use billing_lambda::{Aws, CreditsSettings, ProcessEnv, init_tracing, with_authorizer_claims};
 
 #[tokio::main(flavor = "current_thread")]
@@ -28,13 +27,23 @@ async fn main() -> Result<(), lambda_http::Error> {
         .await?;
     let signer = LinkSigner::new(link_secret.as_bytes());
     let clock = Arc::new(SystemClock);
+    let store = aws.store(settings.table);
+    let gateway = aws.stripe_gateway(&settings.stripe, stripe_key)?;
+    let mailer = aws.mailer(settings.mail);
+    // The page settles through the same ports as the API routes.
+    let flow = PurchaseAuthorizations {
+        store: store.clone(),
+        gateway: gateway.clone(),
+        mailer: mailer.clone(),
+        clock: clock.clone(),
+    };
     let services = Services {
-        store: aws.store(settings.table),
-        gateway: aws.stripe_gateway(&settings.stripe, stripe_key)?,
+        store,
+        gateway,
         clock: clock.clone(),
     };
     let purchases = PurchaseServices {
-        mailer: aws.mailer(settings.mail),
+        mailer,
         limits: PurchaseLimits::default(),
         links: Arc::new(SignedLinks {
             signer: signer.clone(),
@@ -47,9 +56,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         mode: PageMode::StripeJs {
             publishable_key: settings.publishable_key,
         },
-        flow: Arc::new(PurchaseAuthorizations {
-            state: state.clone(),
-        }),
+        flow: Arc::new(flow),
         clock,
     };
     // The pages have no JWT (the signed link is the capability), so the authorizer's claims
