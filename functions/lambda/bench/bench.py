@@ -5,11 +5,11 @@ Runtime API poll with the Stripe key read from SSM over TLS.
 Two stand-ins on 127.0.0.1, both standard library only:
 - the Lambda Runtime API: the time a start ends is when `GET /2018-06-01/runtime/invocation/next`
   arrives (the function has finished its init and asks for work);
-- SSM over HTTPS with a self-signed certificate: answers `AmazonSSM.GetParameter`. The binary
+- SSM over HTTPS with a self-signed certificate: answers `AmazonSSM.GetParameters`. The binary
   trusts it through `SSL_CERT_FILE`, a bundle of the system's CA certificates plus this one, so
   it loads a full root store as it does on Lambda (one bundle file on Amazon Linux 2023).
 
-Each start must make exactly one signed GetParameter call before it polls, or the run fails:
+Each start must make exactly one signed GetParameters call before it polls, or the run fails:
 a binary that skipped its init would otherwise look fast.
 
 Usage: bench.py --bin-dir target/release [--starts 50] [--json out.json] [FUNCTION...]
@@ -36,6 +36,24 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BIN_SOURCES = HERE.parent / "src" / "bin"
 SECRET_PARAMETER = "/billing/stripe/secret-key"
+# Every SecureString a function reads at cold start, and what the stand-in answers for it.
+PARAMETERS = {
+    SECRET_PARAMETER: "sk_test_bench",
+    "/billing/links/secret": "bench-link-secret-of-at-least-32-bytes",
+    "/billing/stripe/webhook-secret": "whsec_bench",
+}
+# Each function's own variables, as the template sets them (TABLE_NAME and RUST_LOG are
+# everyone's).
+FUNCTION_VARIABLES = {
+    "cards": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER},
+    "usage": {},
+    "credits": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
+                "LINK_SECRET_PARAMETER": "/billing/links/secret",
+                "PUBLIC_BASE_URL": "https://billing.example.com", "STRIPE_PUBLISHABLE_KEY": "pk_test_bench"},
+    "webhook": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
+                "STRIPE_WEBHOOK_SECRET_PARAMETER": "/billing/stripe/webhook-secret"},
+    "sweep": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com"},
+}
 POLL_PATH = "/2018-06-01/runtime/invocation/next"
 SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 
@@ -72,7 +90,7 @@ class RuntimeApiHandler(Quiet):
 
 
 class Ssm(http.server.ThreadingHTTPServer):
-    """Answers GetParameter for the Stripe key parameter over TLS and counts the calls."""
+    """Answers GetParameters for the functions' SecureStrings over TLS and counts the calls."""
 
     daemon_threads = True
 
@@ -88,16 +106,17 @@ class SsmHandler(Quiet):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         signed = self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ")
         target = self.headers.get("X-Amz-Target")
-        if target != "AmazonSSM.GetParameter" or not signed or body.get("Name") != SECRET_PARAMETER:
+        names = body.get("Names") or []
+        if target != "AmazonSSM.GetParameters" or not signed or not names or set(names) - set(PARAMETERS):
             self.answer(400, {"__type": "ValidationException", "message": f"unexpected {target} {body}"})
             return
         with self.server.lock:
             self.server.calls += 1
-        self.answer(200, {"Parameter": {
-            "Name": SECRET_PARAMETER, "Type": "SecureString", "Value": "sk_test_bench", "Version": 1,
+        self.answer(200, {"InvalidParameters": [], "Parameters": [{
+            "Name": name, "Type": "SecureString", "Value": PARAMETERS[name], "Version": 1,
             "DataType": "text", "LastModifiedDate": 1.7e9,
-            "ARN": f"arn:aws:ssm:us-east-1:123456789012:parameter{SECRET_PARAMETER}",
-        }})
+            "ARN": f"arn:aws:ssm:us-east-1:123456789012:parameter{name}",
+        } for name in names]})
 
     def answer(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()
@@ -155,7 +174,7 @@ def lambda_environment(function: str, runtime_port: int, ssm_port: int, bundle: 
         "SSL_CERT_FILE": str(bundle),
         "RUST_LOG": "info",
         "TABLE_NAME": "billing-bench",
-        "STRIPE_SECRET_PARAMETER": SECRET_PARAMETER,
+        **FUNCTION_VARIABLES.get(function, {}),
     }
 
 
@@ -180,8 +199,10 @@ def one_start(binary: Path, env: dict, runtime: RuntimeApi, ssm: Ssm, log: Path)
         process.wait()
     if not polled:
         sys.exit(f"{binary.name} never polled the Runtime API; its output:\n{log.read_text()[-4000:]}")
-    if ssm.calls != calls_before + 1:
-        sys.exit(f"{binary.name} made {ssm.calls - calls_before} GetParameter calls before polling, not 1")
+    # One call for a function that reads secrets (all of them at once), none for one without.
+    expected = 1 if any(n.endswith("_PARAMETER") for n in FUNCTION_VARIABLES.get(binary.name, {})) else 0
+    if ssm.calls != calls_before + expected:
+        sys.exit(f"{binary.name} made {ssm.calls - calls_before} GetParameters calls before polling, not {expected}")
     return (runtime.polled_at - started) / 1e6
 
 

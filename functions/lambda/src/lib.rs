@@ -4,16 +4,20 @@
 //! ([`settings`]), the production adapters built from them once per cold start ([`wiring`]),
 //! and the bridge from the API Gateway JWT authorizer's claims to
 //! [`billing_api::AuthorizerClaims`]. Each binary in `src/bin` builds only the ports it uses
-//! and runs one router or handler; handlers of queue events live here ([`usage`]) so tests
-//! can call them.
+//! and runs one router or handler; handlers of queue and schedule events live here ([`usage`], [`sweep`]) so
+//! tests can call them.
 
 pub mod authorizer;
 pub mod settings;
+pub mod sweep;
 pub mod usage;
 pub mod wiring;
 
 pub use authorizer::with_authorizer_claims;
-pub use settings::{CardsSettings, ConfigError, ProcessEnv, UsageSettings};
+pub use settings::{
+    CardsSettings, ConfigError, CreditsSettings, ProcessEnv, SweepSettings, UsageSettings,
+    WebhookSettings,
+};
 pub use wiring::Aws;
 
 /// Logs as JSON lines for CloudWatch, level from `RUST_LOG` (default `info`), each line of a

@@ -129,6 +129,114 @@ impl UsageSettings {
     }
 }
 
+/// The authorization page's links: `LINK_SECRET_PARAMETER` (the SSM SecureString holding the
+/// key links are signed with) and `PUBLIC_BASE_URL` (where the pages are served: the API's URL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSettings {
+    /// The SSM parameter's name.
+    pub secret_parameter: String,
+    /// The base of every link, e.g. `https://billing.example.com`.
+    pub base_url: String,
+}
+
+impl LinkSettings {
+    /// Reads `LINK_SECRET_PARAMETER` and `PUBLIC_BASE_URL`.
+    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
+        let base_url = required(env, "PUBLIC_BASE_URL")?;
+        // The link carries a capability to a cardholder's browser: over plain HTTP the token
+        // would travel in the clear.
+        if !base_url.starts_with("https://") {
+            return Err(ConfigError(format!(
+                "PUBLIC_BASE_URL must be an https:// URL, not {base_url}"
+            )));
+        }
+        Ok(Self {
+            secret_parameter: required(env, "LINK_SECRET_PARAMETER")?,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+/// What the credits function reads: its table, Stripe, the receipts' sender, the
+/// authorization page's links and `STRIPE_PUBLISHABLE_KEY` (public by design, so a plain
+/// variable, for Stripe.js on the page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditsSettings {
+    /// The table.
+    pub table: TableSettings,
+    /// Stripe.
+    pub stripe: StripeSettings,
+    /// Receipts.
+    pub mail: MailSettings,
+    /// The authorization page's links.
+    pub links: LinkSettings,
+    /// Stripe's publishable key (`pk_live_…`).
+    pub publishable_key: String,
+}
+
+impl CreditsSettings {
+    /// Reads the credits function's variables, and no other.
+    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: TableSettings::from(env)?,
+            stripe: StripeSettings::from(env)?,
+            mail: MailSettings::from(env)?,
+            links: LinkSettings::from(env)?,
+            publishable_key: required(env, "STRIPE_PUBLISHABLE_KEY")?,
+        })
+    }
+}
+
+/// What the webhook function reads: its table, Stripe (an event is checked against the
+/// PaymentIntent itself), the receipts' sender, and `STRIPE_WEBHOOK_SECRET_PARAMETER` (the SSM
+/// SecureString holding the endpoint's `whsec_…` signing secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// The table.
+    pub table: TableSettings,
+    /// Stripe.
+    pub stripe: StripeSettings,
+    /// Receipts.
+    pub mail: MailSettings,
+    /// The SSM parameter holding the signing secret.
+    pub webhook_secret_parameter: String,
+}
+
+impl WebhookSettings {
+    /// Reads the webhook function's variables, and no other.
+    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: TableSettings::from(env)?,
+            stripe: StripeSettings::from(env)?,
+            mail: MailSettings::from(env)?,
+            webhook_secret_parameter: required(env, "STRIPE_WEBHOOK_SECRET_PARAMETER")?,
+        })
+    }
+}
+
+/// What the sweep function reads: its table, Stripe (asked about every stuck purchase) and
+/// the receipts' sender (a purchase it settles is owed one). No links, no webhook secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepSettings {
+    /// The table.
+    pub table: TableSettings,
+    /// Stripe.
+    pub stripe: StripeSettings,
+    /// Receipts.
+    pub mail: MailSettings,
+}
+
+impl SweepSettings {
+    /// Reads the sweep function's variables, and no other.
+    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: TableSettings::from(env)?,
+            stripe: StripeSettings::from(env)?,
+            mail: MailSettings::from(env)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -210,6 +318,104 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "environment variable SENDER_EMAIL is not set"
+        );
+    }
+
+    #[test]
+    fn the_credits_function_reads_its_links_and_publishable_key_besides_table_stripe_and_sender() {
+        let env = Recorded::new(&[
+            ("TABLE_NAME", "billing"),
+            ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
+            ("SENDER_EMAIL", "billing@example.com"),
+            ("PUBLIC_BASE_URL", "https://billing.example.com/"),
+            ("LINK_SECRET_PARAMETER", "/billing/links/secret"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_test_123"),
+        ]);
+
+        let settings = CreditsSettings::from(&env).expect("settings");
+
+        assert_eq!(settings.mail.sender, "billing@example.com");
+        assert_eq!(settings.links.base_url, "https://billing.example.com");
+        assert_eq!(settings.links.secret_parameter, "/billing/links/secret");
+        assert_eq!(settings.publishable_key, "pk_test_123");
+        assert_eq!(
+            *env.asked.borrow(),
+            [
+                "TABLE_NAME",
+                "STRIPE_SECRET_PARAMETER",
+                "STRIPE_API_BASE",
+                "SENDER_EMAIL",
+                "PUBLIC_BASE_URL",
+                "LINK_SECRET_PARAMETER",
+                "STRIPE_PUBLISHABLE_KEY"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_link_base_in_plain_http_is_refused() {
+        let env = Recorded::new(&[
+            ("PUBLIC_BASE_URL", "http://billing.example.com"),
+            ("LINK_SECRET_PARAMETER", "/billing/links/secret"),
+        ]);
+
+        let error = LinkSettings::from(&env).expect_err("plain http");
+
+        assert_eq!(
+            error.to_string(),
+            "PUBLIC_BASE_URL must be an https:// URL, not http://billing.example.com"
+        );
+    }
+
+    #[test]
+    fn the_webhook_function_reads_its_signing_secret_parameter_and_no_links() {
+        let env = Recorded::new(&[
+            ("TABLE_NAME", "billing"),
+            ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
+            ("SENDER_EMAIL", "billing@example.com"),
+            (
+                "STRIPE_WEBHOOK_SECRET_PARAMETER",
+                "/billing/stripe/webhook-secret",
+            ),
+        ]);
+
+        let settings = WebhookSettings::from(&env).expect("settings");
+
+        assert_eq!(
+            settings.webhook_secret_parameter,
+            "/billing/stripe/webhook-secret"
+        );
+        assert_eq!(
+            *env.asked.borrow(),
+            [
+                "TABLE_NAME",
+                "STRIPE_SECRET_PARAMETER",
+                "STRIPE_API_BASE",
+                "SENDER_EMAIL",
+                "STRIPE_WEBHOOK_SECRET_PARAMETER"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_sweep_function_reads_table_stripe_and_sender_only() {
+        let env = Recorded::new(&[
+            ("TABLE_NAME", "billing"),
+            ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
+            ("SENDER_EMAIL", "billing@example.com"),
+        ]);
+
+        let settings = SweepSettings::from(&env).expect("settings");
+
+        assert_eq!(settings.mail.sender, "billing@example.com");
+        assert_eq!(
+            *env.asked.borrow(),
+            [
+                "TABLE_NAME",
+                "STRIPE_SECRET_PARAMETER",
+                "STRIPE_API_BASE",
+                "SENDER_EMAIL"
+            ]
         );
     }
 }

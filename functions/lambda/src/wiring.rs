@@ -37,35 +37,60 @@ impl Aws {
         Arc::new(SesMailer::new(&self.config, settings.sender))
     }
 
-    /// The Stripe gateway, with the secret key read from SSM Parameter Store now, so that a
-    /// missing or unreadable key fails the cold start instead of the first request.
-    pub async fn stripe_gateway(
+    /// The Stripe gateway, with the secret key read by [`Aws::secure_parameters`] at cold
+    /// start.
+    pub fn stripe_gateway(
         &self,
         settings: &StripeSettings,
+        secret_key: String,
     ) -> Result<Arc<dyn PaymentGateway>, ConfigError> {
-        let secret = self.secure_parameter(&settings.secret_parameter).await?;
-        let gateway = StripeGateway::new(secret, settings.api_base.as_deref())
+        let gateway = StripeGateway::new(secret_key, settings.api_base.as_deref())
             .map_err(|e| ConfigError::new(format!("cannot build the Stripe client: {e}")))?;
         Ok(Arc::new(gateway))
     }
 
-    async fn secure_parameter(&self, name: &str) -> Result<String, ConfigError> {
+    /// The values of the SSM SecureStrings `names`, decrypted, in the same order, read in one
+    /// `GetParameters` call at cold start: one round trip whatever the count, and a missing,
+    /// empty or unreadable parameter fails the cold start with its name instead of a user's
+    /// first request.
+    pub async fn secure_parameters<const N: usize>(
+        &self,
+        names: &[&str; N],
+    ) -> Result<[String; N], ConfigError> {
         let output = aws_sdk_ssm::Client::new(&self.config)
-            .get_parameter()
-            .name(name)
+            .get_parameters()
+            .set_names(Some(names.iter().map(|n| (*n).to_owned()).collect()))
             .with_decryption(true)
             .send()
             .await
             .map_err(|e| {
                 ConfigError::new(format!(
-                    "cannot read SSM parameter {name}: {}",
+                    "cannot read SSM parameters {}: {}",
+                    names.join(", "),
                     aws_sdk_ssm::error::DisplayErrorContext(e)
                 ))
             })?;
-        output
-            .parameter
-            .and_then(|p| p.value)
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ConfigError::new(format!("SSM parameter {name} is empty")))
+        let invalid = output.invalid_parameters.unwrap_or_default();
+        if !invalid.is_empty() {
+            return Err(ConfigError::new(format!(
+                "SSM parameters missing: {}",
+                invalid.join(", ")
+            )));
+        }
+        let found = output.parameters.unwrap_or_default();
+        let values = names.map(|name| {
+            found
+                .iter()
+                .find(|p| p.name.as_deref() == Some(name))
+                .and_then(|p| p.value.clone())
+                .filter(|v| !v.is_empty())
+        });
+        if let Some(empty) = values.iter().position(Option::is_none) {
+            return Err(ConfigError::new(format!(
+                "SSM parameter {} is empty",
+                names[empty]
+            )));
+        }
+        Ok(values.map(Option::unwrap_or_default))
     }
 }

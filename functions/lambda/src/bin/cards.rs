@@ -14,9 +14,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let settings = CardsSettings::from(&ProcessEnv)?;
     let aws = Aws::load().await;
+    let [stripe_key] = aws
+        .secure_parameters(&[&settings.stripe.secret_parameter])
+        .await?;
     let services = Services {
         store: aws.store(settings.table),
-        gateway: aws.stripe_gateway(&settings.stripe).await?,
+        gateway: aws.stripe_gateway(&settings.stripe, stripe_key)?,
         clock: Arc::new(SystemClock),
     };
     let state = Arc::new(AppState::new(services, AuthMode::ApiGateway));

@@ -1,0 +1,67 @@
+//! The credits function: `POST /v1/billing/credit-purchases` and
+//! `GET /v1/billing/credit-purchases/{id}` behind the JWT authorizer, and the authorization
+//! page a 3-D Secure purchase links to. Store, Stripe gateway, SES mailer, clock and the link
+//! signer; the Stripe key and the link secret come from SSM in one call at cold start.
+
+use std::sync::Arc;
+
+use axum::middleware::{from_fn, map_request};
+use billing_api::authorize::{AuthorizePages, PageMode, PurchaseAuthorizations, authorize_router};
+use billing_api::clock::SystemClock;
+use billing_api::links::{LinkSigner, SignedLinks};
+use billing_api::state::{PurchaseServices, Services};
+use billing_api::{AppState, AuthMode, credits_router, finish, telemetry};
+use billing_core::rules::purchase::PurchaseLimits;
+use billing_lambda::{Aws, CreditsSettings, ProcessEnv, init_tracing, with_authorizer_claims};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let settings = CreditsSettings::from(&ProcessEnv)?;
+    let aws = Aws::load().await;
+    let [stripe_key, link_secret] = aws
+        .secure_parameters(&[
+            &settings.stripe.secret_parameter,
+            &settings.links.secret_parameter,
+        ])
+        .await?;
+    let signer = LinkSigner::new(link_secret.as_bytes());
+    let clock = Arc::new(SystemClock);
+    let store = aws.store(settings.table);
+    let gateway = aws.stripe_gateway(&settings.stripe, stripe_key)?;
+    let mailer = aws.mailer(settings.mail);
+    // The page settles through the same ports as the API routes.
+    let flow = PurchaseAuthorizations {
+        store: store.clone(),
+        gateway: gateway.clone(),
+        mailer: mailer.clone(),
+        clock: clock.clone(),
+    };
+    let services = Services {
+        store,
+        gateway,
+        clock: clock.clone(),
+    };
+    let purchases = PurchaseServices {
+        mailer,
+        limits: PurchaseLimits::default(),
+        links: Arc::new(SignedLinks {
+            signer: signer.clone(),
+            base: settings.links.base_url,
+        }),
+    };
+    let state = Arc::new(AppState::new(services, AuthMode::ApiGateway).with_purchases(purchases));
+    let pages = AuthorizePages {
+        signer,
+        mode: PageMode::StripeJs {
+            publishable_key: settings.publishable_key,
+        },
+        flow: Arc::new(flow),
+        clock,
+    };
+    // The pages have no JWT (the signed link is the capability), so the authorizer's claims
+    // are copied into the API's requests only.
+    let pages = authorize_router(Arc::new(pages)).layer(from_fn(telemetry::trace_request));
+    let api = finish(credits_router(), state).layer(map_request(with_authorizer_claims));
+    lambda_http::run(pages.merge(api)).await
+}

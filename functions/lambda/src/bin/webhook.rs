@@ -1,0 +1,33 @@
+//! The webhook function: `POST /v1/webhooks/stripe`, without the JWT authorizer (Stripe's
+//! signature is checked instead). Store, Stripe gateway, SES mailer and clock; the Stripe key
+//! and the endpoint's signing secret come from SSM in one call at cold start.
+
+use std::sync::Arc;
+
+use billing_api::clock::SystemClock;
+use billing_api::state::{Services, WebhookState};
+use billing_api::{webhook_router, with_fallbacks};
+use billing_lambda::{Aws, ProcessEnv, WebhookSettings, init_tracing};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let settings = WebhookSettings::from(&ProcessEnv)?;
+    let aws = Aws::load().await;
+    let [stripe_key, webhook_secret] = aws
+        .secure_parameters(&[
+            &settings.stripe.secret_parameter,
+            &settings.webhook_secret_parameter,
+        ])
+        .await?;
+    let state = WebhookState {
+        services: Services {
+            store: aws.store(settings.table),
+            gateway: aws.stripe_gateway(&settings.stripe, stripe_key)?,
+            clock: Arc::new(SystemClock),
+        },
+        mailer: aws.mailer(settings.mail),
+        secrets: vec![webhook_secret],
+    };
+    lambda_http::run(with_fallbacks(webhook_router(Arc::new(state)))).await
+}

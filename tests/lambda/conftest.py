@@ -1,0 +1,269 @@
+"""What the credits, webhook and sweep tests share: the stand-ins set up as the template
+expects (the table from infra/template.yaml, the SSM parameters, a verified SES sender),
+`cargo lambda watch` started with exactly the environment the template gives one function,
+and `cargo lambda invoke`.
+
+The stand-ins are started by scripts/with-stand-ins; every module of this folder runs against
+the same moto and localstripe, so each uses accounts of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+EVENTS = HERE / "events"
+CARGO_LAMBDA = Path(sys.executable).parent / "cargo-lambda"
+REGION = "us-east-1"
+TABLE = "billing-lambda-test"
+SENDER = "billing@example.com"
+# The SSM parameters, named as the template's defaults, and what the tests put in them.
+STRIPE_KEY_PARAMETER = "/billing/stripe/secret-key"
+LINK_SECRET_PARAMETER = "/billing/links/secret"
+WEBHOOK_SECRET_PARAMETER = "/billing/stripe/webhook-secret"
+WEBHOOK_SECRET = "whsec_lambda_local_test"
+# The one variable the tests add to a function's environment: where Stripe is.
+TEST_ONLY = {"STRIPE_API_BASE"}
+
+
+def load_template() -> dict:
+    """infra/template.yaml, with intrinsic functions (`!Ref`, ...) read as None."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    return yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
+
+
+def template_variables(function: str) -> set[str]:
+    """The environment variables the template gives a function (Globals and its own)."""
+    template = load_template()
+    names = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = template["Resources"][function]["Properties"].get("Environment", {})
+    return names | set(own.get("Variables", {}))
+
+
+def every_function_variable() -> set[str]:
+    """Every variable the template gives any function, and the test-only one: none of them may
+    reach a function from the caller's environment."""
+    functions = [name for name, resource in load_template()["Resources"].items()
+                 if resource["Type"] == "AWS::Serverless::Function"]
+    return set().union(*(template_variables(f) for f in functions)) | TEST_ONLY
+
+
+def policy_actions(function: str) -> dict[str, list[str]]:
+    """The function's allowed actions, each with the resources (as written) it is allowed on."""
+    allowed: dict[str, list[str]] = {}
+    for policy in load_template()["Resources"][function]["Properties"]["Policies"]:
+        for statement in policy["Statement"]:
+            actions = statement["Action"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                resources = statement["Resource"]
+                allowed.setdefault(action, []).extend(resources if isinstance(resources, list) else [resources])
+    return allowed
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def required_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.fail(f"{name} is not set: run these tests through scripts/with-stand-ins")
+    return value
+
+
+class Stand:
+    """The stand-ins, reached as the functions reach them."""
+
+    def __init__(self) -> None:
+        self.moto = required_env("BILLING_TEST_MOTO_URL")
+        self.stripe = required_env("BILLING_TEST_STRIPE_URL")
+        clients = dict(endpoint_url=self.moto, region_name=REGION,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+        self.dynamodb = boto3.client("dynamodb", **clients)
+        self.ssm = boto3.client("ssm", **clients)
+        self.sesv2 = boto3.client("sesv2", **clients)
+
+    def aws_env(self) -> dict[str, str]:
+        return {
+            "AWS_ENDPOINT_URL": self.moto,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+        }
+
+    def item(self, pk: str, sk: str) -> dict | None:
+        return self.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": pk}, "sk": {"S": sk}},
+                                      ConsistentRead=True).get("Item")
+
+    def balance(self, account: str) -> int:
+        """The account's balance in micro-USD, read from the table."""
+        found = self.item(f"ACCOUNT#{account}", "BALANCE")
+        return int(found["balance"]["N"]) if found else 0
+
+    def receipts_to(self, address: str) -> list[dict]:
+        """The receipts moto's SES holds for `address` (only the Html part is kept)."""
+        with urllib.request.urlopen(f"{self.moto}/moto-api/data.json") as response:
+            data = json.load(response)
+        messages = [m for ms in data.get("ses", {}).values() if isinstance(ms, list) for m in ms]
+        return [m for m in messages
+                if address in (m.get("destinations") or {}).get("ToAddresses", [])
+                and str(m.get("subject", "")).startswith("Receipt")]
+
+    def stripe_calls_reset(self) -> None:
+        """Clears the compatibility layer's log of Stripe requests."""
+        request = urllib.request.Request(self.stripe.rstrip("/") + "/_compat/requests", method="DELETE")
+        urllib.request.urlopen(request).close()
+
+    def stripe_calls(self, method: str, path_prefix: str) -> int:
+        """Stripe requests received since the last reset, as Stripe would count them."""
+        with urllib.request.urlopen(self.stripe.rstrip("/") + "/_compat/requests") as response:
+            return sum(1 for r in json.load(response)
+                       if r["method"] == method and r["path"].startswith(path_prefix))
+
+    def stripe_get(self, path: str) -> dict:
+        request = urllib.request.Request(self.stripe.rstrip("/") + path,
+                                         headers={"Authorization": "Bearer sk_test_lambda_local"})
+        with urllib.request.urlopen(request) as response:
+            return json.load(response)
+
+
+@pytest.fixture(scope="session")
+def stand() -> Stand:
+    """The stand-ins with what the template's functions expect to find: the table, the SSM
+    parameters they read at cold start, and the verified sender."""
+    stand = Stand()
+    table = load_template()["Resources"]["BillingTable"]["Properties"]
+    if TABLE not in stand.dynamodb.list_tables()["TableNames"]:
+        stand.dynamodb.create_table(
+            TableName=TABLE,
+            BillingMode=table["BillingMode"],
+            AttributeDefinitions=table["AttributeDefinitions"],
+            KeySchema=table["KeySchema"],
+            GlobalSecondaryIndexes=table["GlobalSecondaryIndexes"],
+        )
+    for name, value in ((STRIPE_KEY_PARAMETER, "sk_test_lambda_local"),
+                        (LINK_SECRET_PARAMETER, "lambda-local-link-secret-of-32-bytes!"),
+                        (WEBHOOK_SECRET_PARAMETER, WEBHOOK_SECRET)):
+        stand.ssm.put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+    # moto refuses SendEmail from an unverified sender, as SES does.
+    identities = [i["IdentityName"] for i in stand.sesv2.list_email_identities()["EmailIdentities"]]
+    if SENDER not in identities:
+        stand.sesv2.create_email_identity(EmailIdentity=SENDER)
+    return stand
+
+
+# Each function's settings as the template sets them (the parameters' defaults where it has
+# them); `function_env` checks they are exactly the template's.
+SETTINGS = {
+    "CreditsFunction": dict(
+        TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
+        SENDER_EMAIL=SENDER, LINK_SECRET_PARAMETER=LINK_SECRET_PARAMETER,
+        PUBLIC_BASE_URL="https://billing.example.com", STRIPE_PUBLISHABLE_KEY="pk_test_lambdalocal",
+    ),
+    "WebhookFunction": dict(
+        TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
+        SENDER_EMAIL=SENDER, STRIPE_WEBHOOK_SECRET_PARAMETER=WEBHOOK_SECRET_PARAMETER,
+    ),
+    "SweepFunction": dict(
+        TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
+        SENDER_EMAIL=SENDER,
+    ),
+}
+
+
+def function_env(stand: Stand, function: str) -> dict[str, str]:
+    """The process environment of `cargo lambda watch` for `function`: nothing of the caller's
+    that the template would not set, exactly the template's variables, and where Stripe is."""
+    settings = SETTINGS[function]
+    assert set(settings) == template_variables(function), f"{function}: the template's variables changed"
+    inherited = {k: v for k, v in os.environ.items() if k not in every_function_variable()}
+    return {**inherited, **stand.aws_env(), **settings, "STRIPE_API_BASE": stand.stripe}
+
+
+@contextmanager
+def watching(env: dict[str, str], log_name: str):
+    """`cargo lambda watch` on a free port with `env`; yields the port."""
+    port = free_port()
+    log = open(ROOT / "target" / log_name, "w")
+    process = subprocess.Popen(
+        [str(CARGO_LAMBDA), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
+         "--ignore-changes", "--package", "billing-lambda"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if process.poll() is not None:
+                pytest.fail(f"cargo lambda watch exited: see {log.name}")
+            time.sleep(0.2)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def credits_watch(stand: Stand):
+    """The credits function (and, under the same environment, the card function, which reads a
+    subset of it: the tests put a card on file with it)."""
+    with watching(function_env(stand, "CreditsFunction"), "cargo-lambda-watch-credits.log") as port:
+        yield port
+
+
+def invoke_raw(port: int, function: str, event: dict | Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    if isinstance(event, dict):
+        path = tmp_path / f"event-{time.monotonic_ns()}.json"
+        path.write_text(json.dumps(event))
+    else:
+        path = event
+    return subprocess.run(
+        [str(CARGO_LAMBDA), "lambda", "invoke", function, "--data-file", str(path),
+         "--invoke-address", "127.0.0.1", "--invoke-port", str(port), "--output-format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+
+
+def invoke_http(port: int, function: str, event: dict | str, tmp_path: Path) -> tuple[int, dict]:
+    """Invokes an HTTP function with an API Gateway v2 event (a fixture's name, or the event);
+    returns the status and the JSON body."""
+    result = invoke_raw(port, function, EVENTS / event if isinstance(event, str) else event, tmp_path)
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    return response["statusCode"], json.loads(response.get("body") or "null")
+
+
+def fixture(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def stripe_signature(body: str, secret: str, at: int | None = None) -> str:
+    """`Stripe-Signature` as Stripe computes it: HMAC-SHA256 of `<t>.<body>`."""
+    at = int(time.time()) if at is None else at
+    mac = hmac.new(secret.encode(), f"{at}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={at},v1={mac}"
