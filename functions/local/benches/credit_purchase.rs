@@ -8,40 +8,18 @@
 
 #![allow(clippy::float_arithmetic, reason = "latency statistics, not money")]
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use billing_api::jwt::{Claims, sign};
-use billing_local::{LocalConfig, build};
 
-const SECRET: &str = "bench-secret";
+mod support;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    // Nearest-rank percentile.
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
+use support::{SECRET, report, requests, start_server};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let requests: usize = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(1_000);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = LocalConfig {
-        data_dir: dir.path().to_owned(),
-        base_url: base.clone(),
-        jwt_secret: SECRET.into(),
-        webhook_secret: "whsec_bench".into(),
-        link_secret: "bench-link-secret".into(),
-    };
-    let app = build(&config).expect("local app");
-    tokio::spawn(app.deliver_events);
-    tokio::spawn(async move { axum::serve(listener, app.router).await.unwrap() });
+    let requests = requests();
+    let (base, _dir) = start_server().await;
 
     let warmup = 20;
     let client = reqwest::Client::new();
@@ -89,18 +67,12 @@ async fn main() {
         assert_eq!(body["status"], "succeeded", "request {n}: {body}");
     }
     let wall = started.elapsed();
-    latencies.sort_unstable();
-    println!(
-        "POST /v1/billing/credit-purchases on billing-local, {requests} sequential purchases over loopback HTTP"
-    );
-    for p in [50.0, 90.0, 99.0, 100.0] {
-        println!(
-            "  p{p:<5} {:>8.2} ms",
-            percentile(&latencies, p).as_secs_f64() * 1e3
-        );
-    }
-    println!(
-        "  throughput {:.0} purchases/s (one client)",
-        requests as f64 / wall.as_secs_f64()
+    report(
+        &format!(
+            "POST /v1/billing/credit-purchases on billing-local, {requests} sequential purchases over loopback HTTP"
+        ),
+        "purchases",
+        latencies,
+        wall,
     );
 }
