@@ -21,9 +21,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 
-from conftest import every_function_variable
+from conftest import every_function_variable, free_port, load_template, template_variables
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -35,30 +34,6 @@ TABLE = "billing-lambda-test"
 # reaches the function from the caller's environment.
 FUNCTION_SETTINGS = every_function_variable()
 OCCURRED_AT = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def load_template() -> dict:
-    """infra/template.yaml, with intrinsic functions (`!Ref`, ...) read as None."""
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    return yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
-
-
-def template_variables(function: str) -> set[str]:
-    """The environment variables the template gives a function (Globals and its own)."""
-    template = load_template()
-    names = set(template["Globals"]["Function"]["Environment"]["Variables"])
-    own = template["Resources"][function]["Properties"].get("Environment", {})
-    return names | set(own.get("Variables", {}))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
