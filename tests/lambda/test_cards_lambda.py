@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import boto3
 import pytest
 
-from conftest import every_function_variable, free_port, load_template, required_env, template_variables
+from conftest import every_function_variable, load_template, required_env, template_variables, watching
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -71,29 +69,10 @@ def aws_env() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def watch(aws_env: dict[str, str]):
-    port = free_port()
-    log = open(ROOT / "target" / "cargo-lambda-watch.log", "w")
-    process = subprocess.Popen(
-        [str(CARGO_LAMBDA), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
-         "--ignore-changes", "--package", "billing-lambda"],
-        cwd=ROOT,
-        # Nothing of the caller's environment the template would not set reaches the function.
-        env={**{k: v for k, v in os.environ.items() if k not in FUNCTION_SETTINGS}, **aws_env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if process.poll() is not None:
-            pytest.fail(f"cargo lambda watch exited: see {log.name}")
-        time.sleep(0.2)
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    # Nothing of the caller's environment the template would not set reaches the function.
+    env = {**{k: v for k, v in os.environ.items() if k not in FUNCTION_SETTINGS}, **aws_env}
+    with watching(env, "cargo-lambda-watch.log") as port:
+        yield port
 
 
 def invoke(port: int, fixture: str) -> tuple[int, dict]:

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
 import pytest
 
-from conftest import every_function_variable, free_port, load_template, template_variables
+from conftest import every_function_variable, load_template, template_variables, watching
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -75,25 +73,8 @@ def watch(moto_url: str, dynamodb) -> int:
         "AWS_DEFAULT_REGION": REGION,
         **settings,
     }
-    port = free_port()
-    log = open(ROOT / "target" / "cargo-lambda-watch-usage.log", "w")
-    process = subprocess.Popen(
-        [str(CARGO_LAMBDA), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
-         "--ignore-changes", "--package", "billing-lambda"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if process.poll() is not None:
-            pytest.fail(f"cargo lambda watch exited: see {log.name}")
-        time.sleep(0.2)
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
-    log.close()
+    with watching(env, "cargo-lambda-watch-usage.log") as port:
+        yield port
 
 
 def invoke(port: int, fixture: str, tmp_path: Path) -> dict:

@@ -116,6 +116,15 @@ fn ports<'a, S: Store, G: PaymentGateway>(
     }
 }
 
+/// A purchase without a key that the use case answers with a purchase (not a decline).
+async fn bought(p: Ports<'_>, account: &AccountId, at: DateTime<Utc>) -> Purchase {
+    purchase_of(
+        create_purchase(p, request(account, None, at))
+            .await
+            .unwrap(),
+    )
+}
+
 fn purchase_of(answer: PurchaseAnswer) -> Purchase {
     match answer {
         PurchaseAnswer::Purchase(purchase) => *purchase,
@@ -155,11 +164,7 @@ pub async fn a_purchase_with_a_good_card_is_credited_once_with_one_receipt<
     let account = account_with(&h, "buy-ok", "pm_card_visa").await;
     let p = ports(&h.store, &h.gateway, h.mail.0.as_ref());
 
-    let purchase = purchase_of(
-        create_purchase(p, request(&account, None, now()))
-            .await
-            .unwrap(),
-    );
+    let purchase = bought(p, &account, now()).await;
 
     assert_eq!(purchase.status, PurchaseStatus::Succeeded);
     assert_eq!(balance(&h.store, &account).await, credited(1));
@@ -173,18 +178,17 @@ pub async fn a_purchase_with_a_good_card_is_credited_once_with_one_receipt<
     assert_eq!(receipts(&h, &account).await, 1);
 }
 
-/// 50 concurrent purchases for one account: one is charged, the others are told one is in
-/// flight; one payment at the network, one credit.
-pub async fn concurrent_purchases_for_one_account_charge_once<
-    S: Store + Clone + 'static,
-    G: PaymentGateway + Clone + 'static,
->(
-    h: PurchaseHarness<S, G>,
-) {
-    let account = account_with(&h, "buy-race", "pm_card_visa").await;
+/// `n` purchases for `account` sent at once (with `key`, when given), through a gateway that
+/// counts its calls; returns the answers and the counts.
+async fn race<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
+    h: &PurchaseHarness<S, G>,
+    account: &AccountId,
+    n: usize,
+    key: Option<&'static str>,
+) -> (Vec<Result<PurchaseAnswer, UseCaseError>>, Arc<Probe>) {
     let probe = Arc::new(Probe::default());
     let gateway = Arc::new(Instrumented::with_probe(h.gateway.clone(), probe.clone()));
-    let tasks: Vec<_> = (0..CONCURRENT)
+    let tasks: Vec<_> = (0..n)
         .map(|_| {
             let (store, gateway, mailer, account) = (
                 h.store.clone(),
@@ -194,13 +198,30 @@ pub async fn concurrent_purchases_for_one_account_charge_once<
             );
             tokio::spawn(async move {
                 let p = ports(&store, gateway.as_ref(), mailer.as_ref());
-                create_purchase(p, request(&account, None, now())).await
+                create_purchase(p, request(&account, key, now())).await
             })
         })
         .collect();
-    let mut charged = 0;
+    let mut answers = Vec::with_capacity(n);
     for task in tasks {
-        match task.await.unwrap() {
+        answers.push(task.await.expect("a purchase task"));
+    }
+    (answers, probe)
+}
+
+/// 50 concurrent purchases for one account: one is charged, the others are told one is in
+/// flight; one payment at the network, one credit.
+pub async fn concurrent_purchases_for_one_account_charge_once<
+    S: Store + Clone + 'static,
+    G: PaymentGateway + Clone + 'static,
+>(
+    h: PurchaseHarness<S, G>,
+) {
+    let account = account_with(&h, "buy-race", "pm_card_visa").await;
+    let (answers, probe) = race(&h, &account, CONCURRENT, None).await;
+    let mut charged = 0;
+    for answer in answers {
+        match answer {
             Ok(PurchaseAnswer::Purchase(purchase)) => {
                 assert_eq!(purchase.status, PurchaseStatus::Succeeded);
                 charged += 1;
@@ -226,25 +247,10 @@ pub async fn concurrent_requests_with_one_key_charge_once<
     h: PurchaseHarness<S, G>,
 ) {
     let account = account_with(&h, "buy-key-race", "pm_card_visa").await;
-    let probe = Arc::new(Probe::default());
-    let gateway = Arc::new(Instrumented::with_probe(h.gateway.clone(), probe.clone()));
-    let tasks: Vec<_> = (0..25)
-        .map(|_| {
-            let (store, gateway, mailer, account) = (
-                h.store.clone(),
-                gateway.clone(),
-                h.mail.0.clone(),
-                account.clone(),
-            );
-            tokio::spawn(async move {
-                let p = ports(&store, gateway.as_ref(), mailer.as_ref());
-                create_purchase(p, request(&account, Some("race-key"), now())).await
-            })
-        })
-        .collect();
+    let (answers, probe) = race(&h, &account, 25, Some("race-key")).await;
     let mut ids = std::collections::BTreeSet::new();
-    for task in tasks {
-        match task.await.unwrap() {
+    for answer in answers {
+        match answer {
             Ok(PurchaseAnswer::Purchase(purchase)) => {
                 ids.insert(purchase.id.clone());
             }
@@ -346,11 +352,7 @@ pub async fn an_authenticated_purchase_settles_once_whichever_report_comes_first
 ) {
     let account = account_with(&h, "buy-3ds", "pm_card_authenticationRequired").await;
     let p = ports(&h.store, &h.gateway, h.mail.0.as_ref());
-    let waiting = purchase_of(
-        create_purchase(p, request(&account, None, now()))
-            .await
-            .unwrap(),
-    );
+    let waiting = bought(p, &account, now()).await;
     assert_eq!(waiting.status, PurchaseStatus::RequiresAction);
     let secret = waiting
         .next_action
@@ -416,11 +418,7 @@ async fn an_abandoned_authentication_is_canceled_and_failed_by_the_sweep<
 ) {
     let account = account_with(h, "buy-abandoned", "pm_card_authenticationRequired").await;
     let p = ports(&h.store, &h.gateway, h.mail.0.as_ref());
-    let waiting = purchase_of(
-        create_purchase(p, request(&account, None, t0))
-            .await
-            .unwrap(),
-    );
+    let waiting = bought(p, &account, t0).await;
     let payment = waiting.payment.clone().expect("payment");
 
     sweep_purchases(p, t0 + TimeDelta::minutes(10))
@@ -519,11 +517,7 @@ pub async fn network_events_are_handled_once<S: Store, G: PaymentGateway>(
 ) {
     let account = account_with(&h, "buy-event", "pm_card_authenticationRequired").await;
     let p = ports(&h.store, &h.gateway, h.mail.0.as_ref());
-    let waiting = purchase_of(
-        create_purchase(p, request(&account, None, now()))
-            .await
-            .unwrap(),
-    );
+    let waiting = bought(p, &account, now()).await;
     let payment = waiting.payment.clone().unwrap();
     let secret = waiting.next_action.clone().unwrap().client_secret;
     h.bank.authenticate(&payment, &secret, true).await;
