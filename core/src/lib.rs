@@ -31,6 +31,7 @@ pub mod rules {
 pub mod ports {
     pub mod clock;
     pub mod gateway;
+    pub mod links;
     pub mod mailer;
     pub mod queue;
     pub mod store;
@@ -41,6 +42,7 @@ pub mod usecases {
     pub mod card;
     pub mod close;
     pub mod error;
+    pub mod invoice;
     pub mod overview;
     pub mod purchase;
     pub mod usage;

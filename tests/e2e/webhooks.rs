@@ -8,6 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use billing_api::clock::SystemClock;
+use billing_api::links::{LinkSigner, SignedLinks};
 use billing_api::state::{Services, WebhookState};
 use billing_api::{webhook_router, with_fallbacks};
 use billing_contract::gateway::Bank;
@@ -40,6 +41,10 @@ async fn webhook() -> Webhook {
             clock: Arc::new(SystemClock),
         },
         mailer: Arc::new(ses_mailer().await),
+        links: Arc::new(SignedLinks {
+            signer: LinkSigner::new(b"e2e-links"),
+            base: "http://127.0.0.1".into(),
+        }),
         secrets: vec![SECRET.to_owned()],
     });
     Webhook {

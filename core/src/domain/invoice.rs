@@ -1,9 +1,9 @@
-//! Monthly invoices.
+//! Monthly invoices and the attempts to collect them.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{AccountId, InvoiceId};
+use crate::domain::ids::{AccountId, ClientSecret, InvoiceId, PaymentId, PaymentMethodId};
 use crate::domain::money::{Cents, Currency, Micros};
 use crate::rules::period::BillingPeriod;
 
@@ -11,16 +11,33 @@ use crate::rules::period::BillingPeriod;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InvoiceStatus {
-    /// Created; the charge has not been answered yet.
+    /// Created; its charge is being made or the network has not answered it yet.
     Open,
     /// Paid in full.
     Paid,
     /// The bank wants the user to authorize the charge.
     RequiresAuthorization,
-    /// The last attempt was declined; retries are scheduled.
+    /// The last attempt was declined, or there was no card to charge.
     PaymentFailed,
     /// Retries are exhausted or cannot succeed.
     Uncollectible,
+}
+
+impl InvoiceStatus {
+    /// Whether the invoice still waits for money from the user: it counts as owed, and keeps
+    /// the account past due unless a charge of it is under way (`Open`).
+    pub fn is_unpaid(self) -> bool {
+        !matches!(self, Self::Paid)
+    }
+
+    /// Whether the invoice makes its account past due: the user has to act (authorize, fund
+    /// or replace the card) before it is paid.
+    pub fn is_past_due(self) -> bool {
+        matches!(
+            self,
+            Self::RequiresAuthorization | Self::PaymentFailed | Self::Uncollectible
+        )
+    }
 }
 
 /// One line of an invoice.
@@ -28,25 +45,89 @@ pub enum InvoiceStatus {
 pub struct InvoiceLine {
     /// What the line is.
     pub description: String,
-    /// Its amount in micro-units (lines may be finer than cents; the total is whole cents).
+    /// Its amount in micro-units (lines may be finer than cents; they add up to the
+    /// invoice's whole cents).
     pub amount_micros: Micros,
 }
 
-/// One attempt to collect an invoice.
+/// Where one collection attempt stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptOutcome {
+    /// Claimed: the charge is being sent (or was, by a worker that stopped before it heard
+    /// back). Sending it again with the attempt's key cannot charge twice.
+    Pending,
+    /// The network accepted the charge and will settle it later.
+    Processing,
+    /// Paid.
+    Succeeded,
+    /// The bank wants the cardholder to authenticate.
+    RequiresAuthorization,
+    /// Declined, or canceled before it succeeded: nothing was charged.
+    Declined,
+    /// No usable card on file: nothing was sent to the network.
+    CardRequired,
+}
+
+impl AttemptOutcome {
+    /// Whether the attempt is over without payment and nothing the network reports about it
+    /// later can change that, except a success.
+    pub fn is_failed(self) -> bool {
+        matches!(self, Self::Declined | Self::CardRequired)
+    }
+}
+
+/// The email an attempt owes its user (a receipt, an authorization link, a decline notice),
+/// claimed in the same write that recorded the outcome, so exactly one sender sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Notice {
+    /// Nothing to send (yet).
+    None,
+    /// Claimed at `since`; a claim older than [`Notice::CLAIM_TIMEOUT`] is taken over.
+    Sending {
+        /// When the claim was made.
+        since: DateTime<Utc>,
+    },
+    /// Sent.
+    Sent,
+    /// Not sent: the account has no address.
+    Unaddressed,
+}
+
+impl Notice {
+    /// How long a claim to send is trusted before the next visitor takes it over.
+    pub const CLAIM_TIMEOUT: chrono::Duration = chrono::Duration::minutes(2);
+}
+
+/// One attempt to collect an invoice: one PaymentIntent, made with the attempt's own key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChargeAttempt {
-    /// When.
+    /// 1 for the monthly charge, then one more per retry.
+    pub number: u32,
+    /// When it was claimed.
     pub at: DateTime<Utc>,
-    /// `succeeded`, `requires_authorization` or `declined`.
-    pub outcome: String,
-    /// The decline code, for a decline.
+    /// The card charged (absent when there was none). A resent charge uses this one, so the
+    /// network sees the same request under the same key.
+    pub payment_method: Option<PaymentMethodId>,
+    /// The PaymentIntent, once the network named it.
+    pub payment: Option<PaymentId>,
+    /// For Stripe.js while the bank waits for the cardholder.
+    pub client_secret: Option<ClientSecret>,
+    /// Where it stands.
+    pub outcome: AttemptOutcome,
+    /// The decline code, for a decline (`card_required` when there was no card).
     pub decline_code: Option<String>,
+    /// The email this attempt owes.
+    pub notice: Notice,
+    /// When the outcome was last recorded.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A monthly invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invoice {
-    /// `in_…`.
+    /// `in_YYYYMM`: one per account and period.
     pub id: InvoiceId,
     /// The account billed.
     pub account: AccountId,
@@ -64,8 +145,18 @@ pub struct Invoice {
     pub lines: Vec<InvoiceLine>,
     /// Collection attempts, oldest first.
     pub attempts: Vec<ChargeAttempt>,
-    /// Where the user authorizes the charge, only while one is needed.
-    pub authorization_url: Option<String>,
     /// Created.
     pub created_at: DateTime<Utc>,
+}
+
+impl Invoice {
+    /// The latest attempt.
+    pub fn latest(&self) -> Option<&ChargeAttempt> {
+        self.attempts.last()
+    }
+
+    /// What is still owed on it.
+    pub fn amount_remaining(&self) -> Cents {
+        Cents::new(self.amount_due.get().saturating_sub(self.amount_paid.get()))
+    }
 }

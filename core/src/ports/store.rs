@@ -436,6 +436,44 @@ pub trait Store: Send + Sync {
 
     /// Applies every write or none.
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError>;
+
+    /// Records of one account and its balance item, read together with strong consistency, in
+    /// one round trip where the store can: the monthly charge reads the account, the period's
+    /// invoice and the balance of every account it visits. Records come in the order of
+    /// `keys`, which must all belong to `account` (at most 99 of them). The default reads them
+    /// in turn.
+    async fn get_with_balance(
+        &self,
+        account: &AccountId,
+        keys: &[RecordKey],
+    ) -> Result<(Vec<Option<Versioned<Record>>>, BalanceState), StoreError> {
+        check_own_keys(account, keys)?;
+        let mut records = Vec::with_capacity(keys.len());
+        for key in keys {
+            records.push(self.get(key).await?);
+        }
+        Ok((records, self.balance(account).await?))
+    }
+}
+
+/// Most records [`Store::get_with_balance`] reads besides the balance (DynamoDB's
+/// BatchGetItem takes 100 keys).
+pub const MAX_BATCH_KEYS: usize = 99;
+
+/// Refuses keys of another account, and more than [`MAX_BATCH_KEYS`] of them.
+pub fn check_own_keys(account: &AccountId, keys: &[RecordKey]) -> Result<(), StoreError> {
+    if keys.len() > MAX_BATCH_KEYS {
+        return Err(StoreError::Invalid(format!(
+            "at most {MAX_BATCH_KEYS} keys are read together, not {}",
+            keys.len()
+        )));
+    }
+    match keys.iter().find(|key| key.account() != account) {
+        Some(key) => Err(StoreError::Invalid(format!(
+            "{key:?} is not a record of {account}"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn unexpected(key: &RecordKey, got: &Record) -> StoreError {

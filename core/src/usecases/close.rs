@@ -10,14 +10,14 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::ids::{AccountId, InvoiceId};
 use crate::domain::invoice::{Invoice, InvoiceLine, InvoiceStatus};
-use crate::domain::money::Currency;
+use crate::domain::money::{Cents, Currency, Micros};
 use crate::ports::store::{DueMark, Expect, Record, Store, StoreError, Transaction, Write};
-use crate::rules::ledger::{LedgerEntry, PeriodClose, STRIPE_MINIMUM_CHARGE};
+use crate::rules::ledger::{BalanceState, LedgerEntry, PeriodClose, STRIPE_MINIMUM_CHARGE};
 use crate::rules::period::BillingPeriod;
 use crate::usecases::error::UseCaseError;
 
 /// Reads of the balance item one close makes at most while usage keeps moving it.
-const ATTEMPTS: usize = 5;
+pub(crate) const ATTEMPTS: usize = 5;
 
 /// What closing an account's period did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +39,83 @@ pub fn invoice_id(period: BillingPeriod) -> InvoiceId {
         .expect("in_ and six digits is an invoice id")
 }
 
+/// A close decided from a balance item: the rule's decision, the invoice to write (when there
+/// is an amount), and the writes that record it (see [`Closing::transaction`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Closing {
+    /// The close rule's decision.
+    pub close: PeriodClose,
+    /// The invoice, `Open` and without attempts, when there is an amount to invoice.
+    pub invoice: Option<Invoice>,
+}
+
+impl Closing {
+    /// Decides the close of `period` from the account's balance item read at `now`.
+    pub fn decide(
+        account: &AccountId,
+        period: BillingPeriod,
+        state: &BalanceState,
+        now: DateTime<Utc>,
+    ) -> Result<Self, UseCaseError> {
+        let close = state.close(period, STRIPE_MINIMUM_CHARGE)?;
+        let invoice = match close.has_invoice() {
+            true => Some(Invoice {
+                id: invoice_id(period),
+                account: account.clone(),
+                period,
+                status: InvoiceStatus::Open,
+                currency: Currency::Usd,
+                amount_due: close.invoice,
+                amount_paid: Cents::ZERO,
+                lines: lines(period, state, &close)?,
+                attempts: vec![],
+                created_at: now,
+            }),
+            false => None,
+        };
+        Ok(Self { close, invoice })
+    }
+
+    /// The writes: the invoice (write 0, on its absence) and the entry moving its amount off
+    /// the balance (write 1, on the balance version read). Empty when there is nothing to
+    /// invoice; the caller adds [`carry_over`] when an amount carries over.
+    pub fn transaction(
+        &self,
+        state: &BalanceState,
+        now: DateTime<Utc>,
+    ) -> Result<Transaction, UseCaseError> {
+        let mut transaction = Transaction::new();
+        if let Some(invoice) = &self.invoice {
+            let entry =
+                LedgerEntry::invoiced(&invoice.id, invoice.period, invoice.amount_due, now)?;
+            transaction.push(Write::Put {
+                record: Record::Invoice(invoice.clone()),
+                expect: Expect::Absent,
+            });
+            transaction.push(Write::Append {
+                account: invoice.account.clone(),
+                entries: vec![entry],
+                balance: match state.version {
+                    0 => Expect::Absent,
+                    version => Expect::Version(version),
+                },
+            });
+        }
+        Ok(transaction)
+    }
+}
+
+/// The due mark that makes the next period's close visit an account whose amount carried over.
+pub(crate) fn carry_over(account: &AccountId, period: BillingPeriod) -> Write {
+    Write::Put {
+        record: Record::Due(DueMark {
+            account: account.clone(),
+            period: period.next(),
+        }),
+        expect: Expect::Any,
+    }
+}
+
 /// Closes `period` for `account` at `now`. An amount carried over (under the minimum charge,
 /// or a sub-cent remainder) marks the account due for the next period, so that close visits it.
 pub async fn close_account_period<S: Store + ?Sized>(
@@ -49,48 +126,30 @@ pub async fn close_account_period<S: Store + ?Sized>(
 ) -> Result<ClosedPeriod, UseCaseError> {
     for _ in 0..ATTEMPTS {
         let state = store.balance(account).await?;
-        let close = state.close(period, STRIPE_MINIMUM_CHARGE)?;
-        let id = invoice_id(period);
-        let mut transaction = Transaction::new();
-        if close.has_invoice() {
-            transaction.push(Write::Put {
-                record: Record::Invoice(invoice(account, &id, period, &close, now)?),
-                expect: Expect::Absent,
-            });
-            transaction.push(Write::Append {
-                account: account.clone(),
-                entries: vec![LedgerEntry::invoiced(&id, period, close.invoice, now)?],
-                balance: match state.version {
-                    0 => Expect::Absent,
-                    version => Expect::Version(version),
-                },
-            });
-        }
-        if close.carried.is_positive() {
-            transaction.push(Write::Put {
-                record: Record::Due(DueMark {
-                    account: account.clone(),
-                    period: period.next(),
-                }),
-                expect: Expect::Any,
-            });
+        let closing = Closing::decide(account, period, &state, now)?;
+        let mut transaction = closing.transaction(&state, now)?;
+        if closing.close.carried.is_positive() {
+            transaction.push(carry_over(account, period));
         }
         if transaction.writes().is_empty() {
             return Ok(ClosedPeriod::Closed {
-                close,
+                close: closing.close,
                 invoice: None,
             });
         }
+        let invoice = closing.invoice.as_ref().map(|i| i.id.clone());
         match store.commit(transaction).await {
             Ok(()) => {
-                let invoice = close.has_invoice().then_some(id);
-                return Ok(ClosedPeriod::Closed { close, invoice });
+                return Ok(ClosedPeriod::Closed {
+                    close: closing.close,
+                    invoice,
+                });
             }
             // The invoice, or its entry, exists (a store may name either first).
             Err(StoreError::Conflict { index: 0 } | StoreError::EntriesExist { .. })
-                if close.has_invoice() =>
+                if invoice.is_some() =>
             {
-                return Ok(ClosedPeriod::AlreadyInvoiced(id));
+                return Ok(ClosedPeriod::AlreadyInvoiced(invoice_id(period)));
             }
             // The balance moved since it was read: read it again.
             Err(StoreError::Conflict { index: 1 }) => continue,
@@ -100,27 +159,35 @@ pub async fn close_account_period<S: Store + ?Sized>(
     Err(StoreError::Unavailable("the balance kept moving while the period closed".into()).into())
 }
 
-fn invoice(
-    account: &AccountId,
-    id: &InvoiceId,
+/// How the invoice's amount is made up, in micro-units adding up to its whole cents: the
+/// period's usage, what credits (or an earlier balance) changed of it, and what carries over.
+fn lines(
     period: BillingPeriod,
+    state: &BalanceState,
     close: &PeriodClose,
-    now: DateTime<Utc>,
-) -> Result<Invoice, UseCaseError> {
-    Ok(Invoice {
-        id: id.clone(),
-        account: account.clone(),
-        period,
-        status: InvoiceStatus::Open,
-        currency: Currency::Usd,
-        amount_due: close.invoice,
-        amount_paid: crate::domain::money::Cents::ZERO,
-        lines: vec![InvoiceLine {
-            description: format!("Usage through {period}, after credits"),
-            amount_micros: close.invoice.to_micros()?,
-        }],
-        attempts: vec![],
-        authorization_url: None,
-        created_at: now,
-    })
+) -> Result<Vec<InvoiceLine>, UseCaseError> {
+    let usage = state.usage.get(&period).copied().unwrap_or(Micros::ZERO);
+    let month = |p: BillingPeriod| p.start().format("%B %Y").to_string();
+    let lines = [
+        (format!("Usage in {}", month(period)), usage),
+        (
+            "Credits and earlier balance".to_owned(),
+            close.owed.checked_sub(usage)?,
+        ),
+        (
+            format!(
+                "Carried over to {} (less than a cent, or under the minimum charge)",
+                month(period.next())
+            ),
+            close.carried.checked_neg()?,
+        ),
+    ];
+    Ok(lines
+        .into_iter()
+        .filter(|(_, amount)| *amount != Micros::ZERO)
+        .map(|(description, amount_micros)| InvoiceLine {
+            description,
+            amount_micros,
+        })
+        .collect())
 }

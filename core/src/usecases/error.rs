@@ -6,6 +6,7 @@ use crate::domain::ids::UsageEventId;
 use crate::error::{MoneyError, ParseError};
 use crate::ports::gateway::GatewayError;
 use crate::ports::mailer::MailError;
+use crate::ports::queue::QueueError;
 use crate::ports::store::StoreError;
 use crate::rules::card::CardRefusal;
 use crate::rules::purchase::AmountRefusal;
@@ -75,6 +76,12 @@ pub enum UseCaseError {
     /// The mail provider failed.
     #[error(transparent)]
     Mail(#[from] MailError),
+    /// The job queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// A monthly trigger named a period that has not ended yet.
+    #[error(transparent)]
+    PeriodNotEnded(#[from] crate::usecases::invoice::PeriodNotEnded),
 }
 
 impl UseCaseError {
@@ -87,6 +94,7 @@ impl UseCaseError {
             Self::Store(error) => error.is_retryable(),
             Self::Gateway(error) => error.is_retryable(),
             Self::Mail(error) => matches!(error, MailError::Unavailable(_)),
+            Self::Queue(QueueError::Unavailable(_)) => true,
             Self::CardChangeInProgress { .. }
             | Self::ConcurrentUpdate
             | Self::PurchaseInProgress { .. }
@@ -100,6 +108,7 @@ impl UseCaseError {
             | Self::CardRequired
             | Self::AmountRefused(_)
             | Self::IdempotencyKeyReused
+            | Self::PeriodNotEnded(_)
             | Self::UsageEventConflict(_) => false,
         }
     }

@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use crate::domain::account::{AccountStatus, StoredCard};
 use crate::domain::ids::AccountId;
-use crate::domain::invoice::InvoiceStatus;
 use crate::domain::money::{Cents, Currency};
 use crate::ports::store::{AccountStore, InvoiceStore, PurchaseStore, Store};
 use crate::rules::ledger::BalanceView;
@@ -20,6 +19,8 @@ pub struct BillingOverview {
     pub account_id: AccountId,
     /// Lifecycle.
     pub status: AccountStatus,
+    /// Whether an invoice awaits the user: authorization, or payment after a failed charge.
+    pub past_due: bool,
     /// The card on file.
     pub card: Option<StoredCard>,
     /// Prepaid credit left.
@@ -34,17 +35,6 @@ pub struct BillingOverview {
     pub purchase_in_flight: bool,
 }
 
-/// Unpaid invoices still count as owed, whatever their collection state.
-fn is_unpaid(status: InvoiceStatus) -> bool {
-    match status {
-        InvoiceStatus::Open
-        | InvoiceStatus::RequiresAuthorization
-        | InvoiceStatus::PaymentFailed
-        | InvoiceStatus::Uncollectible => true,
-        InvoiceStatus::Paid => false,
-    }
-}
-
 /// Reads the overview. An account never seen before is active with nothing on file; reading
 /// writes nothing.
 pub async fn billing_overview<S: Store + ?Sized>(
@@ -56,11 +46,13 @@ pub async fn billing_overview<S: Store + ?Sized>(
     let view = BalanceView::of(store.balance(account).await?.amount)?;
 
     let mut unpaid = Cents::ZERO;
+    let mut past_due = false;
     let mut cursor = None;
     loop {
         let page = store.invoices(account, cursor, 100).await?;
-        for invoice in page.items.iter().filter(|i| is_unpaid(i.status)) {
+        for invoice in page.items.iter().filter(|i| i.status.is_unpaid()) {
             unpaid = unpaid.checked_add(invoice.amount_due.checked_sub(invoice.amount_paid)?)?;
+            past_due |= invoice.status.is_past_due();
         }
         cursor = match page.items.last() {
             Some(last) if page.has_more => Some(last.id.clone()),
@@ -74,6 +66,7 @@ pub async fn billing_overview<S: Store + ?Sized>(
     Ok(BillingOverview {
         account_id: account.clone(),
         status: record.as_ref().map_or(AccountStatus::Active, |a| a.status),
+        past_due,
         card: record.and_then(|a| a.card),
         credits: view.credits,
         outstanding: view.uninvoiced.checked_add(unpaid)?,

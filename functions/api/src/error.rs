@@ -224,6 +224,10 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::Store(store) => store.into(),
             UseCaseError::Gateway(gateway) => gateway.into(),
             UseCaseError::Mail(mail) => ApiError::unavailable(&mail),
+            UseCaseError::Queue(queue) => ApiError::unavailable(&queue),
+            UseCaseError::PeriodNotEnded(refusal) => {
+                ApiError::new(ErrorCode::PeriodNotEnded, refusal.to_string()).with_param("time")
+            }
         }
     }
 }

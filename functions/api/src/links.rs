@@ -186,6 +186,19 @@ impl AuthorizationLinks for SignedLinks {
         };
         self.signer.url(&self.base, &subject, expires_at)
     }
+
+    fn invoice(
+        &self,
+        account: &AccountId,
+        invoice: &InvoiceId,
+        expires_at: DateTime<Utc>,
+    ) -> String {
+        let subject = LinkSubject::Invoice {
+            account: account.clone(),
+            invoice: invoice.clone(),
+        };
+        self.signer.url(&self.base, &subject, expires_at)
+    }
 }
 
 /// The subject and expiry (epoch seconds) of an authentic payload; `None` if it does not

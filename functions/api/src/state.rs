@@ -8,14 +8,12 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use billing_core::domain::ids::{AccountId, PurchaseId};
 use billing_core::ports::clock::Clock;
 use billing_core::ports::gateway::PaymentGateway;
 use billing_core::ports::mailer::Mailer;
 use billing_core::ports::store::Store;
 use billing_core::rules::purchase::PurchaseLimits;
 use billing_core::usecases::purchase::Ports;
-use chrono::{DateTime, Utc};
 
 use crate::auth::AuthMode;
 
@@ -32,16 +30,7 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
 }
 
-/// The signed links to the page where a cardholder authenticates a payment.
-pub trait AuthorizationLinks: Send + Sync {
-    /// The page for a purchase's authentication, valid until `expires_at`.
-    fn purchase(
-        &self,
-        account: &AccountId,
-        purchase: &PurchaseId,
-        expires_at: DateTime<Utc>,
-    ) -> String;
-}
+pub use billing_core::ports::links::AuthorizationLinks;
 
 /// What the purchase routes need beyond the [`Services`]: receipts, limits and links.
 pub struct PurchaseServices {
@@ -110,8 +99,10 @@ impl Deref for AppState {
 pub struct WebhookState {
     /// Store, gateway and clock.
     pub services: Services,
-    /// Receipts of purchases an event settles.
+    /// Receipts and notices of the purchases and invoices an event settles.
     pub mailer: Arc<dyn Mailer>,
+    /// Links to the authorization page, for the emails of invoices an event settles.
+    pub links: Arc<dyn AuthorizationLinks>,
     /// Stripe's `whsec_…` signing secrets of this endpoint.
     pub secrets: Vec<String>,
 }

@@ -119,7 +119,10 @@ impl From<&BillingOverview> for Billing {
     fn from(overview: &BillingOverview) -> Self {
         Self {
             account_id: overview.account_id.to_string(),
-            status: overview.status.into(),
+            status: match BillingStatus::from(overview.status) {
+                BillingStatus::Active if overview.past_due => BillingStatus::PastDue,
+                status => status,
+            },
             card: overview.card.as_ref().map(Card::from),
             balance: Balance {
                 credits: overview.credits.get(),

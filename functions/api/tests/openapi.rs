@@ -12,7 +12,7 @@ use axum::http::{Method, Request, StatusCode};
 use billing_api::authorize::{
     Authorizations, AuthorizePages, BankAnswer, Challenge, PageMode, authorize_router,
 };
-use billing_api::links::{LinkSigner, LinkSubject};
+use billing_api::links::{LinkSigner, LinkSubject, SignedLinks};
 use billing_api::state::{Services, WebhookState};
 use billing_api::{
     ApiError, AppState, AuthMode, cards_router, credits_router, finish, webhook_router,
@@ -90,6 +90,10 @@ fn router(dir: &tempfile::TempDir) -> Router {
     let webhook = webhook_router(Arc::new(WebhookState {
         services: services(),
         mailer: Arc::new(OutboxMailer::open(&dir.path().join("outbox"), clock.clone()).unwrap()),
+        links: Arc::new(SignedLinks {
+            signer: LinkSigner::new(b"openapi-test"),
+            base: "http://127.0.0.1".into(),
+        }),
         secrets: vec!["whsec_openapi".into()],
     }));
     let pages = authorize_router(Arc::new(AuthorizePages {

@@ -18,6 +18,31 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use billing_core::AccountId;
 
+/// Authorization links in the clear (`https://billing.test/authorize/invoice/<account>/<id>`),
+/// for suites that read them back from the emails; the signed ones are tested in billing-api.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlainLinks;
+
+impl billing_core::ports::links::AuthorizationLinks for PlainLinks {
+    fn purchase(
+        &self,
+        account: &AccountId,
+        purchase: &billing_core::PurchaseId,
+        _expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        format!("https://billing.test/authorize/purchase/{account}/{purchase}")
+    }
+
+    fn invoice(
+        &self,
+        account: &AccountId,
+        invoice: &billing_core::InvoiceId,
+        _expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        format!("https://billing.test/authorize/invoice/{account}/{invoice}")
+    }
+}
+
 /// A unique account id for one case (unique across processes sharing a backend too).
 pub fn unique_account(label: &str) -> AccountId {
     static SEQUENCE: AtomicU64 = AtomicU64::new(0);

@@ -534,14 +534,28 @@ pub async fn network_events_are_handled_once<S: Store, G: PaymentGateway>(
     };
     let succeeded = event(&format!("evt_{}", waiting.id), waiting.id.as_str());
 
-    let first = handle_network_event(p, &succeeded, now()).await.unwrap();
-    let again = handle_network_event(p, &succeeded, now()).await.unwrap();
-    let unknown = handle_network_event(p, &event("evt_unknown", "cp_unknown"), now())
+    let first = handle_network_event(p, &crate::PlainLinks, &succeeded, now())
         .await
         .unwrap();
-    let foreign = handle_network_event(p, &event("evt_foreign", "order_1"), now())
+    let again = handle_network_event(p, &crate::PlainLinks, &succeeded, now())
         .await
         .unwrap();
+    let unknown = handle_network_event(
+        p,
+        &crate::PlainLinks,
+        &event("evt_unknown", "cp_unknown"),
+        now(),
+    )
+    .await
+    .unwrap();
+    let foreign = handle_network_event(
+        p,
+        &crate::PlainLinks,
+        &event("evt_foreign", "order_1"),
+        now(),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(first, EventHandled::Applied);
     assert_eq!(again, EventHandled::Duplicate);
@@ -579,10 +593,15 @@ pub async fn the_card_updater_updates_the_card_on_file<S: Store, G: PaymentGatew
         card.payment_method.clone(),
     );
 
-    let first = handle_network_event(p, &event, now()).await.unwrap();
-    let again = handle_network_event(p, &event, now()).await.unwrap();
+    let first = handle_network_event(p, &crate::PlainLinks, &event, now())
+        .await
+        .unwrap();
+    let again = handle_network_event(p, &crate::PlainLinks, &event, now())
+        .await
+        .unwrap();
     let other = handle_network_event(
         p,
+        &crate::PlainLinks,
         &updated("evt_upd_other", PaymentMethodId::parse("pm_other").unwrap()),
         now(),
     )

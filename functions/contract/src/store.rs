@@ -88,7 +88,6 @@ fn invoice(account: &AccountId, period: BillingPeriod) -> Invoice {
             amount_micros: Micros::new(12_340_000),
         }],
         attempts: vec![],
-        authorization_url: None,
         created_at: period.charge_at(),
     }
 }

@@ -200,6 +200,8 @@ pub struct WebhookSettings {
     pub mail: MailSettings,
     /// The SSM parameter holding the signing secret.
     pub webhook_secret_parameter: String,
+    /// The authorization page's links, for the emails of invoices an event settles.
+    pub links: LinkSettings,
 }
 
 impl WebhookSettings {
@@ -210,6 +212,7 @@ impl WebhookSettings {
             stripe: StripeSettings::from(env)?,
             mail: MailSettings::from(env)?,
             webhook_secret_parameter: required(env, "STRIPE_WEBHOOK_SECRET_PARAMETER")?,
+            links: LinkSettings::from(env)?,
         })
     }
 }
@@ -368,7 +371,7 @@ mod tests {
     }
 
     #[test]
-    fn the_webhook_function_reads_its_signing_secret_parameter_and_no_links() {
+    fn the_webhook_function_reads_its_signing_secret_and_link_parameters() {
         let env = Recorded::new(&[
             ("TABLE_NAME", "billing"),
             ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
@@ -377,6 +380,8 @@ mod tests {
                 "STRIPE_WEBHOOK_SECRET_PARAMETER",
                 "/billing/stripe/webhook-secret",
             ),
+            ("PUBLIC_BASE_URL", "https://billing.example.com"),
+            ("LINK_SECRET_PARAMETER", "/billing/link-secret"),
         ]);
 
         let settings = WebhookSettings::from(&env).expect("settings");
@@ -392,9 +397,12 @@ mod tests {
                 "STRIPE_SECRET_PARAMETER",
                 "STRIPE_API_BASE",
                 "SENDER_EMAIL",
-                "STRIPE_WEBHOOK_SECRET_PARAMETER"
+                "STRIPE_WEBHOOK_SECRET_PARAMETER",
+                "PUBLIC_BASE_URL",
+                "LINK_SECRET_PARAMETER"
             ]
         );
+        assert_eq!(settings.links.base_url, "https://billing.example.com");
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::Router;
 use billing_api::authorize::{AuthorizePages, PageMode, PurchaseAuthorizations, authorize_router};
 use billing_api::links::{LinkSigner, SignedLinks};
-use billing_api::state::{PurchaseServices, Services, WebhookState};
+use billing_api::state::{AuthorizationLinks, PurchaseServices, Services, WebhookState};
 use billing_api::{
     AppState, AuthMode, cards_router, credits_router, finish, telemetry, webhook_router,
 };
@@ -76,13 +76,14 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         gateway: Arc::new(network.clone()),
         clock: clock.clone(),
     };
+    let links: Arc<dyn AuthorizationLinks> = Arc::new(SignedLinks {
+        signer: LinkSigner::new(config.link_secret.as_bytes()),
+        base: config.base_url.clone(),
+    });
     let purchases = PurchaseServices {
         mailer: Arc::new(outbox.clone()),
         limits: PurchaseLimits::default(),
-        links: Arc::new(SignedLinks {
-            signer: LinkSigner::new(config.link_secret.as_bytes()),
-            base: config.base_url.clone(),
-        }),
+        links: links.clone(),
     };
     let state = Arc::new(AppState::new(services, auth).with_purchases(purchases));
     let webhook = webhook_router(Arc::new(WebhookState {
@@ -92,6 +93,7 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
             clock: clock.clone(),
         },
         mailer: Arc::new(outbox.clone()),
+        links: links.clone(),
         secrets: vec![config.webhook_secret.clone()],
     }));
     let deliver_events = Box::pin(events::deliver(

@@ -12,11 +12,13 @@ use super::Ports;
 use super::settle::settle_purchase;
 use crate::domain::account::AccountStatus;
 use crate::domain::event::{NetworkEvent, NetworkEventKind, UpdatedCard};
-use crate::domain::ids::{AccountId, PaymentMethodId, PurchaseId};
+use crate::domain::ids::{AccountId, InvoiceId, PaymentMethodId, PurchaseId};
+use crate::ports::links::AuthorizationLinks;
 use crate::ports::store::{
     AccountStore, EventStore, Expect, HandledEvent, Record, StoreError, Transaction, Write,
 };
 use crate::usecases::error::UseCaseError;
+use crate::usecases::invoice::{self, settle_invoice_payment};
 
 /// What handling an event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,7 @@ pub enum EventHandled {
 /// dependency was down); everything else is an answer.
 pub async fn handle_network_event(
     ports: Ports<'_>,
+    links: &dyn AuthorizationLinks,
     event: &NetworkEvent,
     now: DateTime<Utc>,
 ) -> Result<EventHandled, UseCaseError> {
@@ -42,9 +45,9 @@ pub async fn handle_network_event(
             account: Some(account),
             reference: Some(reference),
             ..
-        } => match PurchaseId::parse(reference) {
-            Ok(_) => account.clone(),
-            Err(_) => return Ok(EventHandled::Ignored("not a credit purchase")),
+        } => match Payee::parse(reference) {
+            Some(_) => account.clone(),
+            None => return Ok(EventHandled::Ignored("not a credit purchase or an invoice")),
         },
         NetworkEventKind::Payment { .. } => {
             return Ok(EventHandled::Ignored("payment not made by this system"));
@@ -74,10 +77,28 @@ pub async fn handle_network_event(
             outcome,
             ..
         } => {
-            let purchase = PurchaseId::parse(reference)?;
-            match settle_purchase(ports, &account, &purchase, outcome, now).await {
-                Ok(_) => EventHandled::Applied,
-                Err(UseCaseError::NotFound) => EventHandled::Ignored("unknown purchase"),
+            let settled = match Payee::parse(reference) {
+                Some(Payee::Purchase(purchase)) => {
+                    settle_purchase(ports, &account, &purchase, outcome, now)
+                        .await
+                        .map(drop)
+                }
+                Some(Payee::Invoice(invoice)) => {
+                    let ports = invoice::Ports {
+                        store: ports.store,
+                        gateway: ports.gateway,
+                        mailer: ports.mailer,
+                        links,
+                    };
+                    settle_invoice_payment(ports, &account, &invoice, outcome, now)
+                        .await
+                        .map(drop)
+                }
+                None => unreachable!("answered above"),
+            };
+            match settled {
+                Ok(()) => EventHandled::Applied,
+                Err(UseCaseError::NotFound) => EventHandled::Ignored("unknown payment"),
                 Err(error) => return Err(error),
             }
         }
@@ -90,6 +111,21 @@ pub async fn handle_network_event(
     };
     remember(ports, &account, &event.id, now).await?;
     Ok(handled)
+}
+
+/// What a payment's `reference` metadata names.
+enum Payee {
+    Purchase(PurchaseId),
+    Invoice(InvoiceId),
+}
+
+impl Payee {
+    fn parse(reference: &str) -> Option<Self> {
+        PurchaseId::parse(reference)
+            .map(Self::Purchase)
+            .or_else(|_| InvoiceId::parse(reference).map(Self::Invoice))
+            .ok()
+    }
 }
 
 /// The card updater's new details, on the card on file if it is that card.

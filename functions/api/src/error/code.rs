@@ -135,9 +135,11 @@ error_codes! {
     IdempotencyKeyReused = ("idempotency_key_reused", BAD_REQUEST, InvalidRequestError),
     /// The first request with this `Idempotency-Key` is still running (`retry_after` seconds).
     IdempotencyKeyInUse = ("idempotency_key_in_use", CONFLICT, RateLimitError),
-    // Invoices (PRODUCT.md; routes not built yet).
+    // Invoices (PRODUCT.md).
     /// `limit` out of range.
     InvalidLimit = ("invalid_limit", BAD_REQUEST, InvalidRequestError),
+    /// A monthly trigger whose period (the month before its `time`) has not ended yet.
+    PeriodNotEnded = ("period_not_ended", BAD_REQUEST, InvalidRequestError),
     // Account deletion (PRODUCT.md; route not built yet).
     /// `confirm` is not the account id.
     ConfirmationMismatch = ("confirmation_mismatch", BAD_REQUEST, InvalidRequestError),

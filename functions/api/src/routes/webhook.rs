@@ -90,7 +90,7 @@ pub async fn post_stripe_event(
         gateway: state.services.gateway.as_ref(),
         mailer: state.mailer.as_ref(),
     };
-    let result = match handle_network_event(ports, &event, now).await? {
+    let result = match handle_network_event(ports, state.links.as_ref(), &event, now).await? {
         EventHandled::Applied => "applied",
         EventHandled::Duplicate => "duplicate",
         EventHandled::Ignored(why) => {

@@ -1,0 +1,295 @@
+//! Charging one account for one closed period: the charge worker's job.
+//!
+//! One strongly consistent read gives the account, the period's invoice and the balance. With
+//! no invoice yet, the close rule decides; the invoice is written with its first attempt
+//! already claimed (its card and its key), together with the ledger entry that moves the
+//! amount off the balance, in one transaction conditioned on the balance version. Then the
+//! charge is sent with the attempt's key, its answer recorded through the collection rule
+//! (claiming the email it owes), the email sent and marked. Four store requests for a paid
+//! account: the read, the close, the answer, the mark.
+//!
+//! Stopped after any step, the job run again resumes: an attempt still `Pending` is sent
+//! again with the same key and the same card (the network answers the first payment again),
+//! and an email claim left behind is taken over once stale.
+
+use chrono::{DateTime, Utc};
+
+use super::Ports;
+use super::decide::{Report, Target, apply};
+use super::notices::deliver;
+use crate::domain::account::{Account, AccountStatus};
+use crate::domain::ids::{AccountId, InvoiceId};
+use crate::domain::invoice::{AttemptOutcome, ChargeAttempt, Invoice, InvoiceStatus, Notice};
+use crate::domain::money::{Currency, Micros};
+use crate::ports::gateway::ChargeRequest;
+use crate::ports::queue::ChargeJob;
+use crate::ports::store::{
+    Expect, InvoiceStore, Record, RecordKey, StoreError, Transaction, Versioned, Write,
+};
+use crate::usecases::close::{ATTEMPTS, Closing, carry_over, invoice_id};
+use crate::usecases::error::UseCaseError;
+
+/// What one visit of the charge did for an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Charged {
+    /// Nothing to invoice: nothing owed, or an amount under the minimum charge (`carried`,
+    /// positive) left on the balance for next month.
+    NothingOwed {
+        /// What carries over.
+        carried: Micros,
+    },
+    /// The period's invoice as it stands after this visit; `created` when this visit wrote it.
+    Invoiced {
+        /// The invoice.
+        invoice: InvoiceId,
+        /// Where it stands.
+        status: InvoiceStatus,
+        /// Whether this visit created it.
+        created: bool,
+    },
+    /// The account is deleted or being deleted: the monthly charge leaves it alone.
+    Skipped,
+}
+
+/// The idempotency key of an attempt, sent to the network: one payment per attempt.
+pub fn attempt_key(account: &AccountId, invoice: &InvoiceId, number: u32) -> String {
+    format!("invoice-{account}-{invoice}-{number}")
+}
+
+/// Charges `job.account` for `job.period` (see the module docs). Errors are for the job to
+/// be delivered again later; every outcome of the charge itself is an answer.
+pub async fn charge_account(
+    ports: Ports<'_>,
+    job: &ChargeJob,
+    now: DateTime<Utc>,
+) -> Result<Charged, UseCaseError> {
+    let account = &job.account;
+    let id = invoice_id(job.period);
+    let keys = [
+        RecordKey::Account(account.clone()),
+        RecordKey::Invoice(account.clone(), id.clone()),
+    ];
+    for _ in 0..ATTEMPTS {
+        let (records, state) = ports.store.get_with_balance(account, &keys).await?;
+        let [record, invoice] = <[_; 2]>::try_from(records)
+            .map_err(|_| StoreError::Corrupt("a read of two records gave another number".into()))?;
+        let record = typed_account(record)?;
+        if let Some(invoice) = typed_invoice(invoice)? {
+            return resume(ports, invoice, record.as_ref(), None, now).await;
+        }
+        if record
+            .as_ref()
+            .is_some_and(|a| a.status != AccountStatus::Active)
+        {
+            return Ok(Charged::Skipped);
+        }
+        let closing = Closing::decide(account, job.period, &state, now)?;
+        let Some(open) = closing.invoice.clone() else {
+            if closing.close.carried.is_positive() {
+                let mark = Transaction::new().with(carry_over(account, job.period));
+                ports.store.commit(mark).await?;
+            }
+            return Ok(Charged::NothingOwed {
+                carried: closing.close.carried,
+            });
+        };
+        let (invoice, claimed_at) = with_first_attempt(open, record.as_ref(), now);
+        let mut transaction = Closing {
+            invoice: Some(invoice.clone()),
+            ..closing.clone()
+        }
+        .transaction(&state, now)?;
+        if closing.close.carried.is_positive() {
+            transaction.push(carry_over(account, job.period));
+        }
+        match ports.store.commit(transaction).await {
+            Ok(()) => {}
+            // The invoice was written, or the balance moved, since the read: read again.
+            Err(StoreError::Conflict { index: 0 | 1 } | StoreError::EntriesExist { .. }) => {
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let created = Versioned {
+            value: invoice,
+            version: 1,
+        };
+        let resumed = resume(ports, created, record.as_ref(), claimed_at, now).await?;
+        return Ok(match resumed {
+            Charged::Invoiced {
+                invoice, status, ..
+            } => Charged::Invoiced {
+                invoice,
+                status,
+                created: true,
+            },
+            other => other,
+        });
+    }
+    Err(UseCaseError::ConcurrentUpdate)
+}
+
+/// The invoice with its first attempt: claimed with the card on file, or failed at once for
+/// want of one (claiming the email that asks for a card, at the instant returned).
+fn with_first_attempt(
+    mut invoice: Invoice,
+    account: Option<&Account>,
+    now: DateTime<Utc>,
+) -> (Invoice, Option<DateTime<Utc>>) {
+    let card = account.and_then(|a| a.customer.as_ref().and(a.card.as_ref()));
+    invoice.attempts.push(ChargeAttempt {
+        number: 1,
+        at: now,
+        payment_method: card.map(|c| c.payment_method.clone()),
+        payment: None,
+        client_secret: None,
+        outcome: AttemptOutcome::Pending,
+        decline_code: None,
+        notice: Notice::None,
+        updated_at: now,
+    });
+    if card.is_some() {
+        return (invoice, None);
+    }
+    match apply(&invoice, Target::Attempt(1), Report::CardRequired, now) {
+        Some(failed) => (failed, Some(now)),
+        None => (invoice, None),
+    }
+}
+
+/// Carries an existing invoice forward: sends a `Pending` attempt's charge (again), and
+/// delivers an email still owed.
+pub(super) async fn resume(
+    ports: Ports<'_>,
+    mut current: Versioned<Invoice>,
+    account: Option<&Account>,
+    mut claimed_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Charged, UseCaseError> {
+    let pending = current
+        .value
+        .latest()
+        .filter(|a| a.outcome == AttemptOutcome::Pending)
+        .cloned();
+    if let Some(attempt) = pending {
+        let answer = send_charge(ports, &current.value, &attempt, account).await?;
+        let report = answer
+            .as_ref()
+            .map_or(Report::CardRequired, Report::Network);
+        let target = Target::Attempt(attempt.number);
+        if let Some((recorded, claimed)) =
+            record(ports, current.clone(), target, report, now).await?
+        {
+            claimed_at = claimed.or(claimed_at);
+            current = recorded;
+        }
+    }
+    let invoice = deliver(ports, current, claimed_at, now).await;
+    Ok(Charged::Invoiced {
+        invoice: invoice.id.clone(),
+        status: invoice.status,
+        created: false,
+    })
+}
+
+/// Sends the attempt's charge with its key and card; `None` when there is no card to send.
+async fn send_charge(
+    ports: Ports<'_>,
+    invoice: &Invoice,
+    attempt: &ChargeAttempt,
+    account: Option<&Account>,
+) -> Result<Option<crate::ports::gateway::ChargeOutcome>, UseCaseError> {
+    let customer = account.and_then(|a| a.customer.clone());
+    let (Some(customer), Some(payment_method)) = (customer, attempt.payment_method.clone()) else {
+        return Ok(None);
+    };
+    let request = ChargeRequest {
+        customer,
+        payment_method,
+        amount: invoice.amount_remaining(),
+        currency: Currency::Usd,
+        idempotency_key: attempt_key(&invoice.account, &invoice.id, attempt.number),
+        off_session: true,
+        description: format!("Usage in {}", invoice.period.start().format("%B %Y")),
+        account: invoice.account.clone(),
+        reference: invoice.id.to_string(),
+    };
+    Ok(Some(ports.gateway.charge(&request).await?))
+}
+
+/// Applies a report through the collection rule and writes it on the version read, reading
+/// again while someone else moves the invoice. Returns the invoice as written and, when the
+/// write claimed the email the new outcome owes, the instant of that claim; `None` when the
+/// report changed nothing.
+pub(super) async fn record(
+    ports: Ports<'_>,
+    mut current: Versioned<Invoice>,
+    target: Target<'_>,
+    report: Report<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<(Versioned<Invoice>, Option<DateTime<Utc>>)>, UseCaseError> {
+    for _ in 0..ATTEMPTS {
+        let Some(next) = apply(&current.value, target, report, now) else {
+            return Ok(None);
+        };
+        let write = Transaction::new().with(Write::Put {
+            record: Record::Invoice(next.clone()),
+            expect: Expect::Version(current.version),
+        });
+        match ports.store.commit(write).await {
+            Ok(()) => {
+                let notice = |invoice: &Invoice| invoice.latest().map(|a| a.notice);
+                let claimed = match notice(&next) {
+                    Some(Notice::Sending { since }) if notice(&current.value) != notice(&next) => {
+                        Some(since)
+                    }
+                    _ => None,
+                };
+                let written = Versioned {
+                    value: next,
+                    version: current.version + 1,
+                };
+                return Ok(Some((written, claimed)));
+            }
+            Err(StoreError::Conflict { .. }) => {
+                current = ports
+                    .store
+                    .invoice(&current.value.account, &current.value.id)
+                    .await?
+                    .ok_or(UseCaseError::NotFound)?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(UseCaseError::ConcurrentUpdate)
+}
+
+fn typed_account(record: Option<Versioned<Record>>) -> Result<Option<Account>, StoreError> {
+    match record.map(|r| r.value) {
+        None => Ok(None),
+        Some(Record::Account(account)) => Ok(Some(account)),
+        Some(other) => Err(StoreError::Corrupt(format!(
+            "{:?} is not an account",
+            other.key()
+        ))),
+    }
+}
+
+fn typed_invoice(
+    record: Option<Versioned<Record>>,
+) -> Result<Option<Versioned<Invoice>>, StoreError> {
+    match record {
+        None => Ok(None),
+        Some(Versioned {
+            value: Record::Invoice(invoice),
+            version,
+        }) => Ok(Some(Versioned {
+            value: invoice,
+            version,
+        })),
+        Some(other) => Err(StoreError::Corrupt(format!(
+            "{:?} is not an invoice",
+            other.value.key()
+        ))),
+    }
+}
