@@ -99,6 +99,12 @@ async fn purchase_harness()
 // Purchases settle exactly once on DynamoDB + Stripe + SES, as on the embedded adapters.
 billing_contract::purchase_contract!(purchase_harness);
 
+// The monthly charge on DynamoDB + Stripe + SES, as on the embedded adapters.
+mod monthly {
+    use super::purchase_harness;
+    billing_contract::invoice_contract!(purchase_harness);
+}
+
 fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }

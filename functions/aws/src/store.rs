@@ -1,7 +1,8 @@
 //! The DynamoDB store: every record, ledger entry and balance in one table.
 //!
 //! Calls per method (each call one request, before the SDK's own retries):
-//! `get` 1 GetItem; `balance` 1 GetItem; `list` 1 Query per page read (one for any page of
+//! `get` 1 GetItem; `balance` 1 GetItem; `get_with_balance` 1 BatchGetItem (again only for
+//! keys DynamoDB left unprocessed); `list` 1 Query per page read (one for any page of
 //! up to 100 records); `commit` 1 request —
 //! UpdateItem or DeleteItem when the transaction is one single-item write, otherwise one
 //! TransactWriteItems (sent again, at most [`CONFLICT_ATTEMPTS`] times in all, while
@@ -19,9 +20,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::KeysAndAttributes;
 use billing_core::AccountId;
 use billing_core::ports::store::{
-    ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
+    ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned, check_own_keys,
 };
 use billing_core::rules::ledger::BalanceState;
 use billing_core::rules::period::BillingPeriod;
@@ -67,6 +69,48 @@ impl DynamoStore {
             .await
             .map_err(|e| errors::sdk("GetItem", e))?;
         Ok(output.item)
+    }
+
+    /// Reads items by key with strong consistency in one BatchGetItem, sending again only the
+    /// keys DynamoDB left unprocessed (a bounded number of times). Items found, by
+    /// `pk/sk`.
+    async fn batch_get(
+        &self,
+        keys: impl Iterator<Item = &keys::ItemKey>,
+    ) -> Result<HashMap<String, Item>, StoreError> {
+        let mut pending: Vec<Item> = keys.map(key_attributes).collect();
+        let mut found = HashMap::with_capacity(pending.len());
+        for attempt in 1..=BATCH_ATTEMPTS {
+            if attempt > 1 {
+                tokio::time::sleep(commit::backoff(attempt)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Invalid(format!("BatchGetItem: {e}")))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| errors::sdk("BatchGetItem", e))?;
+            let mut responses = output.responses.unwrap_or_default();
+            for item in responses.remove(&self.table).unwrap_or_default() {
+                found.insert(items::item_key_text(&item)?, item);
+            }
+            match output
+                .unprocessed_keys
+                .and_then(|mut left| left.remove(&self.table))
+            {
+                Some(left) if !left.keys.is_empty() => pending = left.keys,
+                _ => return Ok(found),
+            }
+        }
+        Err(StoreError::Unavailable(
+            "BatchGetItem kept leaving keys unprocessed".into(),
+        ))
     }
 
     /// Reads `want` items of a Query (all of them when `None`), following its pages.
@@ -240,6 +284,9 @@ impl DynamoStore {
     }
 }
 
+/// How many times a BatchGetItem is sent while DynamoDB leaves keys unprocessed (throttling).
+const BATCH_ATTEMPTS: u32 = 4;
+
 fn check_limit(limit: usize) -> Result<(), StoreError> {
     if (1..=100).contains(&limit) {
         Ok(())
@@ -307,6 +354,40 @@ impl Store for DynamoStore {
             None => Ok(BalanceState::default()),
             Some(item) => items::decode_balance(&item),
         }
+    }
+
+    async fn get_with_balance(
+        &self,
+        account: &AccountId,
+        keys: &[RecordKey],
+    ) -> Result<(Vec<Option<Versioned<Record>>>, BalanceState), StoreError> {
+        check_own_keys(account, keys)?;
+        let balance_key = keys::balance(account);
+        let wanted: Vec<keys::ItemKey> = keys.iter().map(keys::record).collect();
+        let mut found = self
+            .batch_get(wanted.iter().chain(std::iter::once(&balance_key)))
+            .await?;
+        let mut records = Vec::with_capacity(keys.len());
+        for (key, item_key) in keys.iter().zip(&wanted) {
+            let record = match found.remove(&item_key.to_string()) {
+                None => None,
+                Some(item) => {
+                    let (value, version) = items::decode_record(item)?;
+                    if value.key() != *key {
+                        return Err(StoreError::Corrupt(format!(
+                            "item {item_key} holds the record of another key"
+                        )));
+                    }
+                    Some(Versioned { value, version })
+                }
+            };
+            records.push(record);
+        }
+        let balance = match found.remove(&balance_key.to_string()) {
+            None => BalanceState::default(),
+            Some(item) => items::decode_balance(&item)?,
+        };
+        Ok((records, balance))
     }
 
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {

@@ -291,6 +291,18 @@ impl<S: Store> Store for Instrumented<S> {
     async fn balance(&self, account: &AccountId) -> Result<BalanceState, StoreError> {
         guarded!(self, "balance", store_outage(), self.inner.balance(account))
     }
+    async fn get_with_balance(
+        &self,
+        account: &AccountId,
+        keys: &[RecordKey],
+    ) -> Result<(Vec<Option<Versioned<Record>>>, BalanceState), StoreError> {
+        guarded!(
+            self,
+            "get_with_balance",
+            store_outage(),
+            self.inner.get_with_balance(account, keys)
+        )
+    }
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
         guarded!(
             self,

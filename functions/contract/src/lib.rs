@@ -8,6 +8,7 @@
 pub mod card;
 pub mod gateway;
 pub mod instrument;
+pub mod invoice;
 pub mod mailer;
 pub mod purchase;
 pub mod queue;

@@ -172,3 +172,10 @@ async fn purchase_harness()
 // Purchases settle exactly once: 50 concurrent purchases, keys, declines, 3-D Secure, the
 // sweep, a purchase stopped after each step in turn, and webhook events.
 billing_contract::purchase_contract!(purchase_harness);
+
+// The monthly charge: one invoice and one payment per account and period, the outcomes,
+// 25 concurrent workers on one job, a worker stopped after each step in turn.
+mod monthly {
+    use super::purchase_harness;
+    billing_contract::invoice_contract!(purchase_harness);
+}

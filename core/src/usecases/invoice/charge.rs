@@ -184,7 +184,7 @@ pub(super) async fn resume(
             current = recorded;
         }
     }
-    let invoice = deliver(ports, current, claimed_at, now).await;
+    let invoice = deliver(ports, current, claimed_at, account, now).await;
     Ok(Charged::Invoiced {
         invoice: invoice.id.clone(),
         status: invoice.status,

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 
 use super::Ports;
+use crate::domain::account::Account;
 use crate::domain::ids::EmailAddress;
 use crate::domain::invoice::{AttemptOutcome, ChargeAttempt, Invoice, Notice};
 use crate::ports::links::INVOICE_LINK_VALIDITY;
@@ -28,12 +29,14 @@ const TROUBLESHOOTING: [&str; 5] = [
 
 /// Sends the email of the latest attempt if this visitor holds its claim (claimed at
 /// `claimed_at` by the write just made), or takes over a claim older than the timeout; then
-/// marks it sent. Failures are logged and leave the claim for a later visitor: the invoice
-/// itself is recorded either way. Returns the invoice as it stands afterwards.
+/// marks it sent. `account` is the account record when the caller has read it (its address is
+/// used; otherwise it is read). Failures are logged and leave the claim for a later visitor:
+/// the invoice itself is recorded either way. Returns the invoice as it stands afterwards.
 pub(super) async fn deliver(
     ports: Ports<'_>,
     mut current: Versioned<Invoice>,
     claimed_at: Option<DateTime<Utc>>,
+    account: Option<&Account>,
     now: DateTime<Utc>,
 ) -> Invoice {
     let Some(Notice::Sending { since }) = current.value.latest().map(|a| a.notice) else {
@@ -52,7 +55,7 @@ pub(super) async fn deliver(
             }
         }
     }
-    let sent = match send(ports, &current.value, now).await {
+    let sent = match send(ports, &current.value, account, now).await {
         Ok(true) => Notice::Sent,
         Ok(false) => Notice::Unaddressed,
         Err(error) => {
@@ -99,16 +102,20 @@ async fn set_notice(
 async fn send(
     ports: Ports<'_>,
     invoice: &Invoice,
+    account: Option<&Account>,
     now: DateTime<Utc>,
 ) -> Result<bool, UseCaseError> {
     let Some(attempt) = invoice.latest() else {
         return Ok(true);
     };
-    let to = ports
-        .store
-        .account(&invoice.account)
-        .await?
-        .and_then(|a| a.value.email);
+    let to = match account {
+        Some(known) => known.email.clone(),
+        None => ports
+            .store
+            .account(&invoice.account)
+            .await?
+            .and_then(|a| a.value.email),
+    };
     let Some(to) = to else {
         tracing::warn!(invoice = %invoice.id, account = %invoice.account, "no address for the invoice's email");
         return Ok(false);

@@ -76,7 +76,7 @@ pub async fn refresh_invoice(
         .flatten()
     });
     let Some(payment) = waiting else {
-        return Ok(deliver(ports, current, None, now).await);
+        return Ok(deliver(ports, current, None, None, now).await);
     };
     let outcome = ports.gateway.charge_status(&payment).await?;
     apply_and_deliver(ports, current, Target::Payment(&payment), &outcome, now).await
@@ -110,7 +110,7 @@ async fn apply_and_deliver(
     )
     .await?
     {
-        Some((recorded, claimed)) => Ok(deliver(ports, recorded, claimed, now).await),
-        None => Ok(deliver(ports, current, None, now).await),
+        Some((recorded, claimed)) => Ok(deliver(ports, recorded, claimed, None, now).await),
+        None => Ok(deliver(ports, current, None, None, now).await),
     }
 }

@@ -204,7 +204,7 @@ fn classify(
 }
 
 /// 25, 50, 100 ms…, plus up to 25 ms of jitter so racing writers spread out.
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     let jitter = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos() % 25_000_000);

@@ -70,6 +70,17 @@ pub(crate) fn key_attributes(key: &ItemKey) -> Item {
     ])
 }
 
+/// The `pk/sk` of an item read back (as [`ItemKey`](super::keys::ItemKey) displays it).
+pub(crate) fn item_key_text(item: &Item) -> Result<String, StoreError> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Ok(value.as_str()),
+        _ => Err(StoreError::Corrupt(format!(
+            "an item without a string {name}"
+        ))),
+    };
+    Ok(format!("{}/{}", text(PK)?, text(SK)?))
+}
+
 /// The record as one map attribute.
 pub(crate) fn record_value(record: &Record) -> Result<AttributeValue, StoreError> {
     serde_dynamo::to_attribute_value(record).map_err(|_| {
