@@ -292,7 +292,7 @@ fn shape(request: &str) -> String {
     request
         .split('/')
         .map(|segment| {
-            if segment.contains('_') && segment != "payment_methods" {
+            if segment.contains('_') && !["payment_methods", "payment_intents"].contains(&segment) {
                 "{id}"
             } else {
                 segment
@@ -377,4 +377,82 @@ async fn a_keyed_purchase_makes_one_stripe_and_six_dynamodb_requests_at_the_wire
         ["POST /v1/payment_intents"],
         "one PaymentIntent, created and confirmed"
     );
+}
+
+#[tokio::test]
+async fn a_monthly_charge_makes_one_stripe_and_four_dynamodb_requests_at_the_wire() {
+    use billing_core::ports::queue::ChargeJob;
+    use billing_core::rules::period::BillingPeriod;
+    use billing_core::usecases::invoice::{Charged, Ports, charge_account};
+    use billing_core::usecases::usage::{UsageEvent, record_usage};
+    use billing_core::{EmailAddress, UsageEventId};
+    use chrono::TimeZone;
+
+    let account = unique_account("wire-monthly");
+    let key = format!("sk_test_{}", account.as_str().replace(['-', '.'], ""));
+    let (store, table) = moto_store().await;
+    let gateway = StripeGateway::new(&key, Some(&env("BILLING_TEST_STRIPE_URL"))).unwrap();
+    let mailer = ses_mailer().await;
+    let email = EmailAddress::parse(&format!("{account}@example.com")).unwrap();
+    let holder = Holder {
+        account: &account,
+        email: Some(&email),
+    };
+    let card = PaymentMethodId::parse("pm_card_visa").unwrap();
+    set_card(&store, &gateway, &holder, &card, now())
+        .await
+        .unwrap();
+    let october = BillingPeriod::new(2026, 10).unwrap();
+    let occurred_at = chrono::Utc.with_ymd_and_hms(2026, 10, 9, 8, 0, 0).unwrap();
+    let usage = UsageEvent {
+        id: UsageEventId::parse(&format!("{account}-1")).unwrap(),
+        account_id: account.clone(),
+        amount_micros: 31_400_000,
+        occurred_at,
+        description: "model calls".into(),
+    };
+    record_usage(&store, &usage, occurred_at).await.unwrap();
+    let recorder = format!(
+        "{}/moto-api/recorder/start-recording",
+        env("BILLING_TEST_MOTO_URL")
+    );
+    reqwest::Client::new().post(recorder).send().await.unwrap();
+    let (dynamo_before, stripe_before) = (
+        moto_requests_for(&table).await.len(),
+        stripe_requests_with(&key).await.len(),
+    );
+
+    let ports = Ports {
+        store: &store,
+        gateway: &gateway,
+        mailer: &mailer,
+        links: &billing_contract::PlainLinks,
+    };
+    let job = ChargeJob {
+        account: account.clone(),
+        period: october,
+    };
+    let charged = charge_account(ports, &job, october.charge_at())
+        .await
+        .unwrap();
+
+    assert!(
+        matches!(charged, Charged::Invoiced { created: true, .. }),
+        "{charged:?}"
+    );
+    let dynamo = moto_requests_for(&table).await.split_off(dynamo_before);
+    let stripe = stripe_requests_with(&key).await.split_off(stripe_before);
+    assert_eq!(
+        dynamo,
+        [
+            "BatchGetItem",
+            "TransactWriteItems",
+            "UpdateItem",
+            "UpdateItem"
+        ],
+        "read account, invoice and balance; write the invoice with its claimed attempt and \
+         the ledger entry; record the payment and claim the receipt; mark it sent"
+    );
+    let shapes: Vec<String> = stripe.iter().map(|request| shape(request)).collect();
+    assert_eq!(shapes, ["POST /v1/payment_intents"], "one PaymentIntent");
 }

@@ -304,6 +304,17 @@ _pi_authenticate = ls.PaymentIntent._api_authenticate
 
 
 def _api_authenticate(cls, id, client_secret=None, success=False, **kwargs):
+    # Off session the intent waits in requires_payment_method (see above). The cardholder
+    # completes it on session: Stripe.js confirms it with the saved card (confirmCardPayment),
+    # which brings it to requires_action, and the bank asks. localstripe's intent is still in
+    # requires_action underneath, so authenticating it stands for that confirmation and the
+    # cardholder's answer together.
+    waiting = cls._api_retrieve(id)
+    if getattr(waiting, '_auth_required', False):
+        waiting._auth_required = False
+        waiting.next_action = {'type': 'use_stripe_sdk',
+                               'use_stripe_sdk': {'type': 'three_d_secure_redirect',
+                                                  'stripe_js': ''}}
     intent = _pi_authenticate.__func__(cls, id, client_secret=client_secret, success=success,
                                        **kwargs)
     if ls.try_convert_to_bool(success) is not True:

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use billing_core::domain::account::Account;
+use billing_core::domain::event::{NetworkEvent, NetworkEventKind};
 use billing_core::domain::invoice::{AttemptOutcome, Invoice, InvoiceStatus};
-use billing_core::ports::gateway::PaymentGateway;
+use billing_core::ports::gateway::{ChargeOutcome, PaymentGateway};
 use billing_core::ports::queue::{ChargeJob, JobQueue, QueueError};
 use billing_core::ports::store::{Expect, InvoiceStore, Record, Store, Transaction, Write};
 use billing_core::rules::period::BillingPeriod;
@@ -18,6 +19,7 @@ use billing_core::usecases::invoice::{
     Charged, MonthlySummary, Ports, charge_account, plan_shard, refresh_invoice, shards,
 };
 use billing_core::usecases::overview::billing_overview;
+use billing_core::usecases::purchase::{self, EventHandled, handle_network_event};
 use billing_core::usecases::usage::{UsageEvent, record_usage};
 use billing_core::{AccountId, Cents, EmailAddress, Micros, UsageEventId};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -455,6 +457,79 @@ pub async fn an_invoice_needing_authentication_is_paid_once_the_user_authorizes<
     assert_eq!(overview.outstanding, Cents::ZERO);
 }
 
+/// A webhook reporting the invoice's payment succeeded (the cardholder authorized it on
+/// Stripe's side) pays it once; the same event again is recognised; an event about a
+/// payment of another invoice changes nothing.
+pub async fn a_payment_event_pays_the_invoice_once<
+    S: Store + Clone + 'static,
+    G: PaymentGateway + Clone + 'static,
+>(
+    h: PurchaseHarness<S, G>,
+) {
+    let account = owing(
+        &h,
+        "monthly-event",
+        Some("pm_card_authenticationRequired"),
+        5_550_000,
+    )
+    .await;
+    charge(&h, &account, charge_time()).await;
+    let waiting = invoice_of(&h, &account).await;
+    let payment = waiting.attempts[0].payment.clone().unwrap();
+    h.bank
+        .authenticate(
+            &payment,
+            waiting.attempts[0].client_secret.as_ref().unwrap(),
+            true,
+        )
+        .await;
+    let event = |id: &str, reference: &str| NetworkEvent {
+        id: id.to_owned(),
+        created: charge_time(),
+        kind: NetworkEventKind::Payment {
+            account: Some(account.clone()),
+            reference: Some(reference.to_owned()),
+            outcome: ChargeOutcome::Succeeded {
+                payment: payment.clone(),
+            },
+        },
+    };
+    let p = purchase::Ports {
+        store: &h.store,
+        gateway: &h.gateway,
+        mailer: h.mail.0.as_ref(),
+    };
+    let later = charge_time() + TimeDelta::minutes(4);
+
+    let first = handle_network_event(
+        p,
+        &PlainLinks,
+        &event("evt_inv_1", waiting.id.as_str()),
+        later,
+    )
+    .await
+    .unwrap();
+    let again = handle_network_event(
+        p,
+        &PlainLinks,
+        &event("evt_inv_1", waiting.id.as_str()),
+        later,
+    )
+    .await
+    .unwrap();
+    let other = handle_network_event(p, &PlainLinks, &event("evt_inv_2", "in_202609"), later)
+        .await
+        .unwrap();
+
+    assert_eq!(first, EventHandled::Applied);
+    assert_eq!(again, EventHandled::Duplicate);
+    assert_eq!(other, EventHandled::Ignored("unknown payment"));
+    let invoice = invoice_of(&h, &account).await;
+    assert_eq!(invoice.status, InvoiceStatus::Paid);
+    assert_eq!(invoice.amount_paid, Cents::new(555));
+    assert_eq!(count(&emails(&h, &account).await, "Receipt"), 1);
+}
+
 /// The same job delivered 25 times at once (a redelivered, duplicated message): one invoice,
 /// one attempt, one payment, one receipt, one ledger movement.
 pub async fn concurrent_workers_on_one_job_charge_once<
@@ -588,6 +663,7 @@ macro_rules! invoice_contract {
             a_declined_charge_fails_the_invoice_with_the_reason,
             no_card_fails_the_invoice_with_card_required,
             an_invoice_needing_authentication_is_paid_once_the_user_authorizes,
+            a_payment_event_pays_the_invoice_once,
             concurrent_workers_on_one_job_charge_once,
             a_worker_stopped_after_each_step_resumes_without_a_second_payment,
         );
