@@ -11,6 +11,7 @@ use billing_core::domain::account::Account;
 use billing_core::domain::event::{NetworkEvent, NetworkEventKind};
 use billing_core::domain::invoice::{AttemptOutcome, Invoice, InvoiceStatus};
 use billing_core::ports::gateway::{ChargeOutcome, PaymentGateway};
+use billing_core::ports::mailer::{Email, MailError, Mailer};
 use billing_core::ports::queue::{ChargeJob, JobQueue, QueueError};
 use billing_core::ports::store::{Expect, InvoiceStore, Record, Store, Transaction, Write};
 use billing_core::rules::period::BillingPeriod;
@@ -530,6 +531,66 @@ pub async fn a_payment_event_pays_the_invoice_once<
     assert_eq!(count(&emails(&h, &account).await, "Receipt"), 1);
 }
 
+/// A mailer that is down.
+struct MailDown;
+
+#[async_trait]
+impl Mailer for MailDown {
+    async fn send(&self, _email: &Email) -> Result<(), MailError> {
+        Err(MailError::Unavailable("injected outage".into()))
+    }
+}
+
+/// The mail provider down when the receipt is due: the invoice is paid, and the job reports
+/// a retryable failure so that it is delivered again; run again once the claim is stale, it
+/// sends the receipt, once, and charges nothing more.
+pub async fn a_mail_outage_leaves_the_job_to_be_run_again<
+    S: Store + Clone + 'static,
+    G: PaymentGateway + Clone + 'static,
+>(
+    h: PurchaseHarness<S, G>,
+) {
+    let account = owing(&h, "monthly-mail-down", Some("pm_card_visa"), 8_000_000).await;
+    let down = Ports {
+        store: &h.store,
+        gateway: &h.gateway,
+        mailer: &MailDown,
+        links: &PlainLinks,
+    };
+
+    let first = charge_account(down, &job(&account), charge_time()).await;
+
+    let error = first.expect_err("the receipt is still owed");
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(invoice_of(&h, &account).await.status, InvoiceStatus::Paid);
+    assert_eq!(count(&emails(&h, &account).await, "Receipt"), 0);
+    let probe = Arc::new(Probe::default());
+    let gateway = Instrumented::with_probe(h.gateway.clone(), probe.clone());
+    let soon = charge_account(
+        ports(&h.store, &gateway, &h),
+        &job(&account),
+        charge_time() + TimeDelta::seconds(30),
+    )
+    .await;
+    assert!(soon.is_err(), "a fresh claim is left to its holder");
+    let later = charge_account(
+        ports(&h.store, &gateway, &h),
+        &job(&account),
+        charge_time() + TimeDelta::minutes(3),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        later,
+        Charged::Invoiced {
+            status: InvoiceStatus::Paid,
+            ..
+        }
+    ));
+    assert_eq!(probe.count("charge"), 0, "nothing is charged again");
+    assert_eq!(count(&emails(&h, &account).await, "Receipt"), 1);
+}
+
 /// The same job delivered 25 times at once (a redelivered, duplicated message): one invoice,
 /// one attempt, one payment, one receipt, one ledger movement.
 pub async fn concurrent_workers_on_one_job_charge_once<
@@ -664,6 +725,7 @@ macro_rules! invoice_contract {
             no_card_fails_the_invoice_with_card_required,
             an_invoice_needing_authentication_is_paid_once_the_user_authorizes,
             a_payment_event_pays_the_invoice_once,
+            a_mail_outage_leaves_the_job_to_be_run_again,
             concurrent_workers_on_one_job_charge_once,
             a_worker_stopped_after_each_step_resumes_without_a_second_payment,
         );

@@ -10,7 +10,9 @@
 //!
 //! Stopped after any step, the job run again resumes: an attempt still `Pending` is sent
 //! again with the same key and the same card (the network answers the first payment again),
-//! and an email claim left behind is taken over once stale.
+//! and an email claim left behind is taken over once stale. A job whose email is claimed but
+//! not sent (the mailer failed, or another worker holds a fresh claim) answers a retryable
+//! error, so the queue delivers it again until the email is out.
 
 use chrono::{DateTime, Utc};
 
@@ -22,6 +24,7 @@ use crate::domain::ids::{AccountId, InvoiceId};
 use crate::domain::invoice::{AttemptOutcome, ChargeAttempt, Invoice, InvoiceStatus, Notice};
 use crate::domain::money::{Currency, Micros};
 use crate::ports::gateway::ChargeRequest;
+use crate::ports::mailer::MailError;
 use crate::ports::queue::ChargeJob;
 use crate::ports::store::{
     Expect, InvoiceStore, Record, RecordKey, StoreError, Transaction, Versioned, Write,
@@ -185,6 +188,19 @@ pub(super) async fn resume(
         }
     }
     let invoice = deliver(ports, current, claimed_at, account, now).await;
+    if matches!(
+        invoice.latest().map(|a| a.notice),
+        Some(Notice::Sending { .. })
+    ) {
+        // The email is claimed but not sent (the mailer failed, or another worker holds the
+        // claim): the job is not done until it is, so it is delivered again, and resumes by
+        // taking the claim over once it is stale.
+        return Err(MailError::Unavailable(format!(
+            "the email of invoice {} is not sent yet",
+            invoice.id
+        ))
+        .into());
+    }
     Ok(Charged::Invoiced {
         invoice: invoice.id.clone(),
         status: invoice.status,
