@@ -103,6 +103,7 @@ class Stand:
         self.dynamodb = boto3.client("dynamodb", **clients)
         self.ssm = boto3.client("ssm", **clients)
         self.sesv2 = boto3.client("sesv2", **clients)
+        self.sqs = boto3.client("sqs", **clients)
 
     def aws_env(self) -> dict[str, str]:
         return {
@@ -185,10 +186,19 @@ SETTINGS = {
     "WebhookFunction": dict(
         TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
         SENDER_EMAIL=SENDER, STRIPE_WEBHOOK_SECRET_PARAMETER=WEBHOOK_SECRET_PARAMETER,
+        LINK_SECRET_PARAMETER=LINK_SECRET_PARAMETER, PUBLIC_BASE_URL="https://billing.example.com",
     ),
     "SweepFunction": dict(
         TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
         SENDER_EMAIL=SENDER,
+    ),
+    # The queue's URL is moto's, known once the test has created it: the test sets it.
+    "MonthlyChargeFunction": dict(TABLE_NAME=TABLE, RUST_LOG="warn", CHARGE_QUEUE_URL=""),
+    "ChargeWorkerFunction": dict(
+        TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
+        SENDER_EMAIL=SENDER, LINK_SECRET_PARAMETER=LINK_SECRET_PARAMETER,
+        PUBLIC_BASE_URL="https://billing.example.com", STRIPE_REQUESTS_PER_SECOND="80",
+        CHARGE_WORKER_CONCURRENCY="4",
     ),
 }
 

@@ -81,6 +81,7 @@ def test_the_webhook_function_may_use_only_what_its_code_paths_need() -> None:
 
     assert sorted(allowed) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                                "ses:SendEmail", "ssm:GetParameters"]
-    assert len(allowed["ssm:GetParameters"]) == 2, "the Stripe key and the webhook secret"
+    assert len(allowed["ssm:GetParameters"]) == 3, "the Stripe key, the webhook secret and the link key"
     assert template_variables("WebhookFunction") == {
-        "TABLE_NAME", "RUST_LOG", "STRIPE_SECRET_PARAMETER", "SENDER_EMAIL", "STRIPE_WEBHOOK_SECRET_PARAMETER"}
+        "TABLE_NAME", "RUST_LOG", "STRIPE_SECRET_PARAMETER", "SENDER_EMAIL", "STRIPE_WEBHOOK_SECRET_PARAMETER",
+        "LINK_SECRET_PARAMETER", "PUBLIC_BASE_URL"}

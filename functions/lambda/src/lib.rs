@@ -4,10 +4,12 @@
 //! ([`settings`]), the production adapters built from them once per cold start ([`wiring`]),
 //! and the bridge from the API Gateway JWT authorizer's claims to
 //! [`billing_api::AuthorizerClaims`]. Each binary in `src/bin` builds only the ports it uses
-//! and runs one router or handler; handlers of queue and schedule events live here ([`usage`], [`sweep`]) so
-//! tests can call them.
+//! and runs one router or handler; handlers of queue and schedule events live here ([`usage`],
+//! [`sweep`], [`monthly_charge`], [`charge_worker`]) so tests can call them.
 
 pub mod authorizer;
+pub mod charge_worker;
+pub mod monthly_charge;
 pub mod settings;
 pub mod sweep;
 pub mod usage;
@@ -15,8 +17,8 @@ pub mod wiring;
 
 pub use authorizer::with_authorizer_claims;
 pub use settings::{
-    CardsSettings, ConfigError, CreditsSettings, ProcessEnv, SweepSettings, UsageSettings,
-    WebhookSettings,
+    CardsSettings, ChargeWorkerSettings, ConfigError, CreditsSettings, MonthlyChargeSettings,
+    ProcessEnv, StripeRateSettings, SweepSettings, UsageSettings, WebhookSettings,
 };
 pub use wiring::Aws;
 

@@ -240,6 +240,122 @@ impl SweepSettings {
     }
 }
 
+/// What the monthly-charge planner reads: its table (it lists the due index) and
+/// `CHARGE_QUEUE_URL`, the SQS queue it sends charge jobs to. No Stripe, no mail: it charges
+/// nothing itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonthlyChargeSettings {
+    /// The table.
+    pub table: TableSettings,
+    /// The charge queue's URL.
+    pub queue_url: String,
+}
+
+impl MonthlyChargeSettings {
+    /// Reads the planner's variables, and no other.
+    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: TableSettings::from(env)?,
+            queue_url: required(env, "CHARGE_QUEUE_URL")?,
+        })
+    }
+}
+
+/// The share of Stripe's request rate one charge-worker invocation may use.
+///
+/// The workers hold the total without talking to each other: the queue's event source runs at
+/// most `CHARGE_WORKER_CONCURRENCY` invocations at once (its `MaximumConcurrency`, and the
+/// function's reserved concurrency), and each sends at most `STRIPE_REQUESTS_PER_SECOND /
+/// CHARGE_WORKER_CONCURRENCY` requests a second (README "Monthly charge").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StripeRateSettings {
+    /// `STRIPE_REQUESTS_PER_SECOND` (default [`Self::DEFAULT_REQUESTS_PER_SECOND`]): what all
+    /// invocations together may send.
+    pub requests_per_second: u32,
+    /// `CHARGE_WORKER_CONCURRENCY` (default [`Self::DEFAULT_CONCURRENCY`]): how many
+    /// invocations may run at once.
+    pub concurrency: u32,
+}
+
+impl StripeRateSettings {
+    /// Under Stripe's live limit of 100 requests a second, with room for the other functions.
+    pub const DEFAULT_REQUESTS_PER_SECOND: u32 = 80;
+    /// The template's `ChargeWorkerConcurrency` default.
+    pub const DEFAULT_CONCURRENCY: u32 = 4;
+
+    /// Reads `STRIPE_REQUESTS_PER_SECOND` and `CHARGE_WORKER_CONCURRENCY`: each a whole number
+    /// of at least 1, and no more invocations than requests a second (each needs a whole
+    /// request a second, or the shares would add up to more than the total).
+    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
+        let requests_per_second = positive(
+            env,
+            "STRIPE_REQUESTS_PER_SECOND",
+            Self::DEFAULT_REQUESTS_PER_SECOND,
+        )?;
+        let concurrency = positive(env, "CHARGE_WORKER_CONCURRENCY", Self::DEFAULT_CONCURRENCY)?;
+        if concurrency > requests_per_second {
+            return Err(ConfigError(format!(
+                "CHARGE_WORKER_CONCURRENCY ({concurrency}) is more than \
+                 STRIPE_REQUESTS_PER_SECOND ({requests_per_second}): each invocation needs at \
+                 least one Stripe request a second"
+            )));
+        }
+        Ok(Self {
+            requests_per_second,
+            concurrency,
+        })
+    }
+
+    /// The requests a second one invocation may send: the total shared out, rounded down so
+    /// the shares never add up to more than the total, and at least 1.
+    pub fn per_invocation(&self) -> u32 {
+        (self.requests_per_second / self.concurrency.max(1)).max(1)
+    }
+}
+
+/// A whole number of at least 1 from `name`, `default` when unset.
+fn positive(env: &impl Env, name: &str, default: u32) -> Result<u32, ConfigError> {
+    let Some(value) = env.var(name) else {
+        return Ok(default);
+    };
+    match value.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(ConfigError(format!(
+            "{name} must be a whole number of at least 1, not {value:?}"
+        ))),
+    }
+}
+
+/// What the charge worker reads: its table, Stripe and the share of its request rate, the
+/// sender of invoice emails, and the authorization page's links (the email of an invoice the
+/// bank wants authorized carries one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeWorkerSettings {
+    /// The table.
+    pub table: TableSettings,
+    /// Stripe.
+    pub stripe: StripeSettings,
+    /// Stripe's request rate and how it is shared.
+    pub rate: StripeRateSettings,
+    /// Invoice emails.
+    pub mail: MailSettings,
+    /// The authorization page's links.
+    pub links: LinkSettings,
+}
+
+impl ChargeWorkerSettings {
+    /// Reads the charge worker's variables, and no other.
+    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: TableSettings::from(env)?,
+            stripe: StripeSettings::from(env)?,
+            rate: StripeRateSettings::from(env)?,
+            mail: MailSettings::from(env)?,
+            links: LinkSettings::from(env)?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::cell::RefCell;
@@ -425,5 +541,104 @@ mod tests {
                 "SENDER_EMAIL"
             ]
         );
+    }
+
+    #[test]
+    fn the_planner_reads_its_table_and_queue_and_nothing_else() {
+        let env = Recorded::new(&[
+            ("TABLE_NAME", "billing"),
+            ("CHARGE_QUEUE_URL", "https://sqs.example/charge"),
+        ]);
+
+        let settings = MonthlyChargeSettings::from(&env).expect("settings");
+
+        assert_eq!(settings.queue_url, "https://sqs.example/charge");
+        assert_eq!(*env.asked.borrow(), ["TABLE_NAME", "CHARGE_QUEUE_URL"]);
+    }
+
+    const WORKER: [(&str, &str); 5] = [
+        ("TABLE_NAME", "billing"),
+        ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
+        ("SENDER_EMAIL", "billing@example.com"),
+        ("PUBLIC_BASE_URL", "https://billing.example.com"),
+        ("LINK_SECRET_PARAMETER", "/billing/links/secret"),
+    ];
+
+    #[test]
+    fn the_charge_worker_reads_table_stripe_rate_sender_and_links() {
+        let env = Recorded::new(&WORKER);
+
+        let settings = ChargeWorkerSettings::from(&env).expect("settings");
+
+        assert_eq!(settings.links.base_url, "https://billing.example.com");
+        assert_eq!(
+            *env.asked.borrow(),
+            [
+                "TABLE_NAME",
+                "STRIPE_SECRET_PARAMETER",
+                "STRIPE_API_BASE",
+                "STRIPE_REQUESTS_PER_SECOND",
+                "CHARGE_WORKER_CONCURRENCY",
+                "SENDER_EMAIL",
+                "PUBLIC_BASE_URL",
+                "LINK_SECRET_PARAMETER"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_stripe_rate_defaults_to_80_a_second_shared_by_4_invocations() {
+        let env = Recorded::new(&WORKER);
+
+        let rate = ChargeWorkerSettings::from(&env).expect("settings").rate;
+
+        assert_eq!((rate.requests_per_second, rate.concurrency), (80, 4));
+        assert_eq!(rate.per_invocation(), 20);
+    }
+
+    #[test]
+    fn an_uneven_share_is_rounded_down_so_the_total_is_never_exceeded() {
+        let env = Recorded::new(&[
+            ("STRIPE_REQUESTS_PER_SECOND", "80"),
+            ("CHARGE_WORKER_CONCURRENCY", "3"),
+        ]);
+
+        let rate = StripeRateSettings::from(&env).expect("rate");
+
+        assert_eq!(rate.per_invocation(), 26);
+        assert!(rate.per_invocation() * rate.concurrency <= rate.requests_per_second);
+    }
+
+    #[test]
+    fn more_invocations_than_requests_a_second_are_refused() {
+        let env = Recorded::new(&[
+            ("STRIPE_REQUESTS_PER_SECOND", "3"),
+            ("CHARGE_WORKER_CONCURRENCY", "4"),
+        ]);
+
+        let error = StripeRateSettings::from(&env).expect_err("too many invocations");
+
+        assert!(
+            error.to_string().starts_with(
+                "CHARGE_WORKER_CONCURRENCY (4) is more than STRIPE_REQUESTS_PER_SECOND (3)"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_rate_that_is_not_a_positive_whole_number_is_refused() {
+        for bad in ["0", "-5", "eighty", "2.5"] {
+            let env = Recorded::new(&[("STRIPE_REQUESTS_PER_SECOND", bad)]);
+
+            let error = StripeRateSettings::from(&env).expect_err(bad);
+
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "STRIPE_REQUESTS_PER_SECOND must be a whole number of at least 1, not {bad:?}"
+                )
+            );
+        }
     }
 }

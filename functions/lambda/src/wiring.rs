@@ -3,13 +3,16 @@
 
 use std::sync::Arc;
 
-use billing_aws::{DynamoStore, SesMailer};
+use billing_aws::{DynamoStore, SesMailer, SqsQueue};
 use billing_core::ports::gateway::PaymentGateway;
 use billing_core::ports::mailer::Mailer;
+use billing_core::ports::queue::JobQueue;
 use billing_core::ports::store::Store;
 use billing_stripe::StripeGateway;
 
-use crate::settings::{ConfigError, MailSettings, StripeSettings, TableSettings};
+use crate::settings::{
+    ConfigError, MailSettings, StripeRateSettings, StripeSettings, TableSettings,
+};
 
 /// The AWS SDK configuration (region, credentials, HTTP client), loaded once per process and
 /// shared by every AWS client the function builds.
@@ -47,6 +50,36 @@ impl Aws {
         let gateway = StripeGateway::new(secret_key, settings.api_base.as_deref())
             .map_err(|e| ConfigError::new(format!("cannot build the Stripe client: {e}")))?;
         Ok(Arc::new(gateway))
+    }
+
+    /// The SQS charge queue at `queue_url`.
+    pub fn charge_queue(&self, queue_url: String) -> Arc<dyn JobQueue> {
+        Arc::new(SqsQueue::new(&self.config, queue_url))
+    }
+
+    /// The charge worker's Stripe gateway: the one place where an invocation's share of
+    /// Stripe's request rate ([`StripeRateSettings::per_invocation`]) is to be given to the
+    /// gateway.
+    ///
+    /// NOT APPLIED YET: the rate limiter is being built in `billing-stripe` (branch
+    /// `ratelimit`); when it lands, this becomes
+    /// `.with_rate_limit(Some(RateLimit::per_second(rate.per_invocation())))` on the gateway
+    /// below. Until then the share is computed and logged at cold start, and nothing holds
+    /// the workers to it.
+    pub fn charge_gateway(
+        &self,
+        settings: &StripeSettings,
+        secret_key: String,
+        rate: StripeRateSettings,
+    ) -> Result<Arc<dyn PaymentGateway>, ConfigError> {
+        tracing::info!(
+            total_per_second = rate.requests_per_second,
+            invocations = rate.concurrency,
+            per_invocation = rate.per_invocation(),
+            limiter = "not yet applied",
+            "Stripe request rate"
+        );
+        self.stripe_gateway(settings, secret_key)
     }
 
     /// The values of the SSM SecureStrings `names`, decrypted, in the same order, read in one

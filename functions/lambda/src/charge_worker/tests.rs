@@ -1,0 +1,329 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use billing_core::domain::invoice::InvoiceStatus;
+use billing_core::ports::links::AuthorizationLinks;
+use billing_core::ports::store::{
+    InvoiceStore, ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
+};
+use billing_core::rules::ledger::BalanceState;
+use billing_core::rules::period::BillingPeriod;
+use billing_core::usecases::card::{Holder, set_card};
+use billing_core::usecases::usage::{UsageEvent, record_usage_batch};
+use billing_core::{AccountId, EmailAddress, InvoiceId, PaymentMethodId, PurchaseId};
+use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+
+use super::*;
+
+/// The worker runs after the planner of November 3rd.
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 3, 3, 5, 0).unwrap()
+}
+
+fn october() -> BillingPeriod {
+    BillingPeriod::new(2026, 10).unwrap()
+}
+
+struct Fixed(DateTime<Utc>);
+
+impl Clock for Fixed {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// Links as the API signs them, without the signing: the emails only need an address.
+struct PlainLinks;
+
+impl AuthorizationLinks for PlainLinks {
+    fn purchase(&self, _: &AccountId, purchase: &PurchaseId, _: DateTime<Utc>) -> String {
+        format!("https://billing.example.com/authorize/{purchase}")
+    }
+
+    fn invoice(&self, _: &AccountId, invoice: &InvoiceId, _: DateTime<Utc>) -> String {
+        format!("https://billing.example.com/authorize/{invoice}")
+    }
+}
+
+/// The embedded store, card network and outbox, each in a folder of its own.
+struct Embedded {
+    _dir: tempfile::TempDir,
+    store: EmbeddedStore,
+    network: SimulatedCardNetwork,
+    outbox: OutboxMailer,
+}
+
+impl Embedded {
+    fn open() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap();
+        let network = SimulatedCardNetwork::open(
+            &dir.path().join("card-network.redb"),
+            "http://127.0.0.1:3000/_local/bank/authorize",
+        )
+        .unwrap();
+        let outbox =
+            OutboxMailer::open(&dir.path().join("outbox"), Arc::new(LocalClock::default()))
+                .unwrap();
+        Self {
+            _dir: dir,
+            store,
+            network,
+            outbox,
+        }
+    }
+
+    fn ports(&self) -> Ports<'_> {
+        Ports {
+            store: &self.store,
+            gateway: &self.network,
+            mailer: &self.outbox,
+            links: &PlainLinks,
+        }
+    }
+
+    /// An account that used 12.34 USD in October, with `card` on file (or none).
+    async fn owing(&self, account: &str, card: Option<&str>) {
+        let id = AccountId::parse(account).unwrap();
+        let october_20 = Utc.with_ymd_and_hms(2026, 10, 20, 12, 0, 0).unwrap();
+        if let Some(card) = card {
+            let email = EmailAddress::parse(&format!("{account}@example.com")).unwrap();
+            let holder = Holder {
+                account: &id,
+                email: Some(&email),
+            };
+            set_card(
+                &self.store,
+                &self.network,
+                &holder,
+                &PaymentMethodId::parse(card).unwrap(),
+                october_20,
+            )
+            .await
+            .expect("card on file");
+        }
+        let event: UsageEvent = serde_json::from_value(json!({
+            "id": format!("evt_{account}"),
+            "account_id": account,
+            "amount_micros": 12_340_000,
+            "occurred_at": "2026-10-20T11:00:00Z",
+        }))
+        .unwrap();
+        record_usage_batch(&self.store, &[event], october_20)
+            .await
+            .unwrap();
+    }
+
+    async fn october_invoice(&self, account: &str) -> billing_core::domain::invoice::Invoice {
+        let id = InvoiceId::parse("in_202610").unwrap();
+        self.store
+            .invoice(&AccountId::parse(account).unwrap(), &id)
+            .await
+            .unwrap()
+            .expect("the October invoice")
+            .value
+    }
+
+    fn payments_made(&self) -> usize {
+        self.network
+            .pending_events(1_000)
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "payment_intent.succeeded")
+            .count()
+    }
+}
+
+/// A charge job's body, as the planner sends it.
+fn job(account: &str) -> String {
+    serde_json::to_string(&ChargeJob {
+        account: AccountId::parse(account).unwrap(),
+        period: october(),
+    })
+    .unwrap()
+}
+
+/// An SQS event as Lambda delivers it: `(message id, body)` per record.
+fn sqs(messages: &[(&str, String)]) -> SqsEvent {
+    let records: Vec<_> = messages
+        .iter()
+        .map(|(id, body)| {
+            json!({
+                "messageId": id,
+                "receiptHandle": format!("handle-{id}"),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:billing-charge",
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
+    let mut ids: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test]
+async fn an_owing_account_with_a_card_is_charged_once_even_when_its_job_comes_twice() {
+    let embedded = Embedded::open();
+    embedded.owing("acct_paid", Some("pm_card_visa")).await;
+    let batch = || sqs(&[("m1", job("acct_paid"))]);
+
+    let first = charge_messages(embedded.ports(), &Fixed(now()), batch()).await;
+    let again = charge_messages(embedded.ports(), &Fixed(now()), batch()).await;
+
+    assert!(failed_ids(&first).is_empty());
+    assert!(failed_ids(&again).is_empty());
+    let invoice = embedded.october_invoice("acct_paid").await;
+    assert_eq!(invoice.status, InvoiceStatus::Paid);
+    assert_eq!(invoice.attempts.len(), 1);
+    assert_eq!(
+        embedded.payments_made(),
+        1,
+        "one payment for two deliveries"
+    );
+    assert_eq!(embedded.outbox.messages().unwrap().len(), 1, "one receipt");
+}
+
+#[tokio::test]
+async fn an_account_without_a_card_gets_a_failed_invoice_and_its_job_is_done() {
+    let embedded = Embedded::open();
+    embedded.owing("acct_nocard", None).await;
+
+    let response = charge_messages(
+        embedded.ports(),
+        &Fixed(now()),
+        sqs(&[("m1", job("acct_nocard"))]),
+    )
+    .await;
+
+    assert!(failed_ids(&response).is_empty(), "an answer, not an error");
+    let invoice = embedded.october_invoice("acct_nocard").await;
+    assert_eq!(invoice.status, InvoiceStatus::PaymentFailed);
+    assert_eq!(embedded.payments_made(), 0);
+}
+
+#[tokio::test]
+async fn every_job_of_a_batch_is_charged() {
+    let embedded = Embedded::open();
+    let accounts: Vec<String> = (0..JOBS_AT_ONCE + 2)
+        .map(|n| format!("acct_{n:02}"))
+        .collect();
+    for account in &accounts {
+        embedded.owing(account, Some("pm_card_visa")).await;
+    }
+    let messages: Vec<(&str, String)> = accounts.iter().map(|a| (a.as_str(), job(a))).collect();
+
+    let response = charge_messages(embedded.ports(), &Fixed(now()), sqs(&messages)).await;
+
+    assert!(failed_ids(&response).is_empty());
+    for account in &accounts {
+        assert_eq!(
+            embedded.october_invoice(account).await.status,
+            InvoiceStatus::Paid
+        );
+    }
+    assert_eq!(embedded.payments_made(), accounts.len());
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_a_charge_job_is_the_only_failure_reported() {
+    let embedded = Embedded::open();
+    embedded.owing("acct_good", Some("pm_card_visa")).await;
+
+    let response = charge_messages(
+        embedded.ports(),
+        &Fixed(now()),
+        sqs(&[
+            ("m1", job("acct_good")),
+            ("m2", "{\"account\": \"acct_good\"".to_owned()),
+            (
+                "m3",
+                json!({"account": "acct_good", "period": "October"}).to_string(),
+            ),
+        ]),
+    )
+    .await;
+
+    assert_eq!(failed_ids(&response), ["m2", "m3"]);
+    assert_eq!(
+        embedded.october_invoice("acct_good").await.status,
+        InvoiceStatus::Paid
+    );
+}
+
+#[test]
+fn an_unusable_body_is_described_without_quoting_it() {
+    let message = sqs(&[("m1", "{\"account\": \"4242424242424242\"}".to_owned())])
+        .records
+        .remove(0);
+
+    let reason = parse(&message).expect_err("no period");
+
+    assert_eq!(reason, "JSON, but not a charge job (line 1, column 31)");
+}
+
+/// A store that fails every call with one error.
+struct Failing(StoreError);
+
+#[async_trait]
+impl Store for Failing {
+    async fn get(&self, _: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        Err(self.0.clone())
+    }
+    async fn list(&self, _: &ListQuery, _: usize) -> Result<Page<Record>, StoreError> {
+        Err(self.0.clone())
+    }
+    async fn balance(&self, _: &AccountId) -> Result<BalanceState, StoreError> {
+        Err(self.0.clone())
+    }
+    async fn commit(&self, _: Transaction) -> Result<(), StoreError> {
+        Err(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_job_the_store_cannot_serve_comes_again_whether_or_not_it_may_clear_by_itself() {
+    let embedded = Embedded::open();
+    for error in [
+        StoreError::Unavailable("throttled".into()),
+        StoreError::Misconfigured("AccessDeniedException".into()),
+    ] {
+        let store = Failing(error);
+        let ports = Ports {
+            store: &store,
+            ..embedded.ports()
+        };
+
+        let response = charge_messages(ports, &Fixed(now()), sqs(&[("m1", job("acct_x"))])).await;
+
+        assert_eq!(failed_ids(&response), ["m1"], "{:?}", store.0);
+    }
+}
+
+#[test]
+fn the_repository_fixture_holds_one_charge_job_and_one_unusable_body() {
+    let event: SqsEvent = serde_json::from_str(include_str!(
+        "../../../../tests/lambda/events/sqs-charge-jobs.json"
+    ))
+    .unwrap();
+
+    let parsed: Vec<Result<ChargeJob, String>> = event.records.iter().map(parse).collect();
+
+    assert_eq!(parsed.len(), 2);
+    assert_eq!(parsed[0].as_ref().unwrap().period, october());
+    assert!(parsed[1].is_err());
+}
