@@ -2,9 +2,9 @@
 //! limiter that holds every request of a gateway (and of its clones) to it.
 
 use std::num::NonZeroU32;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 /// One second, widened by 2.5 %: requests are spaced `1.025 s / rate` apart rather than
@@ -79,14 +79,27 @@ impl RateLimit {
     pub fn spacing(self) -> Duration {
         Duration::from_nanos(WIDENED_SECOND_NANOS / u64::from(self.per_second.get()))
     }
+
+    /// The least time between two requests as they actually start, late wake-ups included:
+    /// `1 s / rate`, so no second ever holds more than the rate.
+    fn least_gap(self) -> Duration {
+        Duration::from_secs(1) / self.per_second.get()
+    }
 }
 
-/// Hands out start times `spacing` apart, in the order asked for, to every holder of the same
-/// limiter (it sits behind an `Arc` in the gateway, so clones share it).
+/// Lets callers go one at a time, `spacing` apart, in the order they asked, to every holder
+/// of the same limiter (it sits behind an `Arc` in the gateway, so clones share it).
+///
+/// Only the caller at the head of the queue knows its start time, and the next one is set from
+/// when it actually went. Handing out start times in advance would let the callers whose
+/// times passed while the process was stalled (a busy host, a throttled Lambda) all go at once
+/// when it resumes: a burst of several requests in a few milliseconds.
 #[derive(Debug)]
 pub(crate) struct Limiter {
     spacing: Duration,
-    /// The earliest start time not yet handed out; `None` before the first request.
+    least_gap: Duration,
+    /// The earliest start of the next caller; `None` before the first. Held by the caller at
+    /// the head of the queue while it waits: tokio's mutex is fair, so this is the queue.
     next: Mutex<Option<Instant>>,
 }
 
@@ -94,23 +107,20 @@ impl Limiter {
     pub(crate) fn new(limit: RateLimit) -> Self {
         Self {
             spacing: limit.spacing(),
+            least_gap: limit.least_gap(),
             next: Mutex::new(None),
         }
     }
 
-    /// Waits for this caller's turn. A turn is taken when this is called, not when the wait
-    /// ends: a caller that gives up while waiting leaves its turn unused, which can only lower
-    /// the rate, never raise it.
+    /// Waits for this caller's turn. A caller that gives up while waiting takes no turn.
     pub(crate) async fn acquire(&self) {
-        let turn = {
-            // Nothing in this block can panic, so a poisoned lock still holds a valid time.
-            let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
-            let now = Instant::now();
-            let turn = next.map_or(now, |next| next.max(now));
-            *next = Some(turn + self.spacing);
-            turn
-        };
+        let mut next = self.next.lock().await;
+        let turn = next.map_or_else(Instant::now, |next| next.max(Instant::now()));
         tokio::time::sleep_until(turn).await;
+        // Woken on time (or within the timer's millisecond), the schedule holds and the rate
+        // stays `spacing`; woken late, the next caller waits at least `least_gap` from now.
+        let went = Instant::now();
+        *next = Some((turn + self.spacing).max(went + self.least_gap));
     }
 }
 
@@ -208,6 +218,34 @@ mod tests {
         // 8 callers × 5 requests: one start every 41 ms, never two in the same turn.
         let expected: Vec<_> = (0..40).map(|n| Duration::from_millis(41 * n)).collect();
         assert_eq!(starts, expected);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_whose_turn_passed_during_a_stall_do_not_go_at_once() {
+        let limiter = Arc::new(Limiter::new(limit(25)));
+        limiter.acquire().await;
+        let start = Instant::now();
+        let callers: Vec<_> = (0..3)
+            .map(|_| {
+                let limiter = Arc::clone(&limiter);
+                tokio::spawn(async move {
+                    limiter.acquire().await;
+                    Instant::now() - start
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await; // all three are queued
+
+        // The process stalls for 200 ms: every turn planned before then has passed.
+        tokio::time::advance(Duration::from_millis(200)).await;
+        let mut starts = Vec::new();
+        for caller in callers {
+            starts.push(caller.await.unwrap());
+        }
+        starts.sort();
+
+        // The first goes on waking; the others keep at least 1 s / 25 = 40 ms apart.
+        assert_eq!(starts, [200, 240, 281].map(Duration::from_millis));
     }
 
     #[tokio::test(start_paused = true)]
