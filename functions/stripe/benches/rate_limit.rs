@@ -147,7 +147,10 @@ async fn arrivals() -> Vec<u64> {
     let mut arrivals: Vec<u64> = log
         .iter()
         .map(|entry| {
-            assert_eq!(entry["path"], "/v1/payment_intents", "only charges were sent");
+            assert_eq!(
+                entry["path"], "/v1/payment_intents",
+                "only charges were sent"
+            );
             entry["at"].as_u64().unwrap()
         })
         .collect();

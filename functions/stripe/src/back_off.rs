@@ -109,7 +109,10 @@ mod tests {
             pause_before_retry(&refusal, MAX_RETRIES - 1, Duration::ZERO),
             Some(Duration::ZERO)
         );
-        assert_eq!(pause_before_retry(&refusal, MAX_RETRIES, Duration::ZERO), None);
+        assert_eq!(
+            pause_before_retry(&refusal, MAX_RETRIES, Duration::ZERO),
+            None
+        );
     }
 
     #[test]

@@ -60,8 +60,8 @@ impl Transport {
         base_url: String,
         timeout: Duration,
     ) -> Result<Self, StripeError> {
-        let mut authorization = HeaderValue::try_from(format!("Bearer {secret_key}"))
-            .map_err(|_| {
+        let mut authorization =
+            HeaderValue::try_from(format!("Bearer {secret_key}")).map_err(|_| {
                 StripeError::ConfigError("the secret key is not a valid header value".into())
             })?;
         authorization.set_sensitive(true);
