@@ -9,14 +9,19 @@
 //! Setup (a customer with a saved card per account, through an unlimited gateway) is timed
 //! apart. The figures come from the arrival times the stand-in records for each request
 //! (`GET /_compat/requests`): the achieved rate, and the most requests in any one-second
-//! window. A measurement, not a test: it fails only if a charge does not succeed.
+//! window. The same windows are counted at a TCP relay between the gateway and the stand-in,
+//! on threads of its own (the gateway opens one connection per request): where the two
+//! disagree, the stand-in's clock saw requests late (it runs on the same busy host). A
+//! measurement, not a test: it fails only if a charge does not succeed.
 
 #[path = "../tests/stand_in/mod.rs"]
 mod stand_in;
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use billing_core::domain::money::{Cents, Currency};
@@ -44,8 +49,11 @@ async fn main() {
         started.elapsed()
     );
 
+    let (relay_url, accepted) = relay();
     let limit = RateLimit::per_second(NonZeroU32::new(LIMIT).unwrap());
-    let limited = unlimited.with_rate_limit(Some(limit));
+    let limited = StripeGateway::new(stand_in::KEY, Some(&relay_url))
+        .unwrap()
+        .with_rate_limit(Some(limit));
     clear_log().await;
     let started = Instant::now();
     let succeeded = in_parallel(Arc::clone(&charges), move |charge| {
@@ -63,6 +71,61 @@ async fn main() {
 
     let arrivals = arrivals().await;
     report(&arrivals, took);
+    let accepted = accepted.lock().unwrap();
+    let first = accepted[0];
+    let relayed: Vec<u64> = accepted
+        .iter()
+        .map(|&at| u64::try_from((at - first).as_micros()).unwrap())
+        .collect();
+    println!(
+        "at the relay: {} connections; most in one second: {} in any [t, t+1s), {} in any [t, t+1s]; smallest gap {:?}",
+        relayed.len(),
+        most_in_one_second(&relayed, false),
+        most_in_one_second(&relayed, true),
+        smallest_gap(&relayed)
+    );
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average at the end: {}", load.trim());
+}
+
+/// A TCP relay to the stand-in on threads of its own, recording when each connection
+/// arrives. Returns its URL and the arrival times.
+fn relay() -> (String, Arc<Mutex<Vec<Instant>>>) {
+    let upstream = stand_in::url()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let accepted = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            log.lock().unwrap().push(Instant::now());
+            let client = client.unwrap();
+            let server = TcpStream::connect(&upstream).unwrap();
+            let (client_in, server_out) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || pipe(client_in, server_out));
+            std::thread::spawn(move || pipe(server, client));
+        }
+    });
+    (url, accepted)
+}
+
+/// Copies until the sender closes, then closes the receiver's side for writing.
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    let mut buffer = [0; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buffer) {
+        if to.write_all(&buffer[..n]).is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown(Shutdown::Write);
+}
+
+fn smallest_gap(arrivals: &[u64]) -> Duration {
+    Duration::from_micros(arrivals.windows(2).map(|w| w[1] - w[0]).min().unwrap())
 }
 
 /// A customer and an attached card per account, and the charge to make for it.
@@ -181,7 +244,6 @@ fn report(arrivals: &[u64], took: Duration) {
     // Requests per second over the run, in thousandths: (n - 1) intervals over the span.
     let milli_rate = (requests as u64 - 1) * 1_000_000_000 / span;
     let tenths_of_percent = milli_rate / u64::from(LIMIT);
-    let smallest_gap = arrivals.windows(2).map(|w| w[1] - w[0]).min().unwrap();
     println!(
         "charges: {ACCOUNTS} off-session, {TASKS} tasks, limit {LIMIT} requests/s, took {took:.2?}"
     );
@@ -201,9 +263,7 @@ fn report(arrivals: &[u64], took: Duration) {
     );
     println!(
         "smallest gap between two arrivals: {:?} (the limiter spaces them {:?})",
-        Duration::from_micros(smallest_gap),
+        smallest_gap(arrivals),
         RateLimit::per_second(NonZeroU32::new(LIMIT).unwrap()).spacing()
     );
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("load average: {}", load.trim());
 }
