@@ -3,18 +3,14 @@ localstripe lacks, so the adapter (functions/stripe) is never bent to localstrip
 
     python tests/stand-ins/localstripe_server.py --port N
 
-Each patch below says which Stripe behaviour it supplies. State lives in a temp dir of its
-own (one instance per test run) and is gone when the process exits.
+Each patch below says which Stripe behaviour it supplies. State lives in memory only (one
+instance per test run) and is gone when the process exits.
 """
 
 import argparse
-import atexit
 import hashlib
 import logging
 import os
-import pickle
-import shutil
-import tempfile
 import time
 import urllib.parse
 
@@ -28,18 +24,46 @@ from localstripe.errors import UserError
 API_VERSION = os.environ.get('LOCALSTRIPE_API_VERSION', '2026-09-30.endive')
 EXP_YEAR = time.gmtime().tm_year + 3
 
-# --- State file: localstripe pickles to /tmp/localstripe.pickle; keep ours private. ----------
-STATE_DIR = tempfile.mkdtemp(prefix='localstripe-')
-atexit.register(shutil.rmtree, STATE_DIR, True)
-
-
-def _dump(self):
-    with open(os.path.join(STATE_DIR, 'state.pickle'), 'wb') as f:
-        pickle.dump(self, f, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-ls.Store.dump_to_disk = _dump
+# --- The store, at a pace that does not slow down as it fills. localstripe pickled its whole
+# store to /tmp/localstripe.pickle on every write, and listed objects of a type (which it does
+# several times for every charge it exports, to sum its refunds) by scanning every key: a
+# charge took 330 ms with 1,000 customers, far below the 20 requests/s the rate-limit benchmark
+# drives. Nothing ever reads the file back (the state starts from scratch), so it is never
+# written; and objects are indexed by type, in the store's own order. ------------------------
+ls.Store.dump_to_disk = lambda self: None
 ls.Store.try_load_from_disk = lambda self: None  # always from scratch
+_by_type = {}  # 'charge' -> {'charge:ch_…': Charge}; keys without ':' are never listed
+
+
+def _store_set(self, key, value):
+    dict.__setitem__(self, key, value)
+    type_, colon, _ = key.partition(':')
+    if colon:
+        _by_type.setdefault(type_, {})[key] = value
+
+
+def _store_del(self, key):
+    dict.__delitem__(self, key)
+    _by_type.get(key.partition(':')[0], {}).pop(key, None)
+
+
+def _store_clear(self):
+    dict.clear(self)
+    _by_type.clear()
+
+
+ls.Store.__setitem__, ls.Store.__delitem__, ls.Store.clear = _store_set, _store_del, _store_clear
+
+
+def _api_list_all(cls, url, limit=None, starting_after=None, **kwargs):
+    if kwargs:
+        raise UserError(400, 'Unexpected ' + ', '.join(kwargs.keys()))
+    li = ls.List(url, limit=limit, starting_after=starting_after)
+    li._list = list(_by_type.get(cls.object, {}).values())
+    return li
+
+
+ls.StripeObject._api_list_all = classmethod(_api_list_all)
 
 # --- Errors: Stripe's error object carries `type` (card_error, ...) and more fields. ---------
 
@@ -454,16 +478,46 @@ async def idempotency(request, handler):
         _running.discard(scope)
 
 
-# --- Request log at the wire: GET /_compat/requests lists {method, path} of every /v1 request
-# received since the last DELETE /_compat/requests, so tests count Stripe calls as Stripe
-# would see them (retries, replays and refusals included), not as the adapter thinks it made
-# them. Paths only: query strings and bodies may carry customer data. -------------------------
+# --- Request log at the wire: GET /_compat/requests lists {method, path, key, at,
+# idempotency_key} of every /v1 request received since the last DELETE /_compat/requests, so
+# tests count Stripe calls as Stripe would see them (retries, replays and refusals included),
+# not as the adapter thinks it made them; `at` is the arrival time (Unix microseconds) for
+# rates at the wire. Paths only: query strings and bodies may carry customer data. ------------
 _requests = []
 # Faults a test switches on to see how the adapter takes an answer Stripe should never give:
 # `PUT /_compat/faults/drop_client_secret` makes every PaymentIntent come without its client
 # secret until `DELETE /_compat/faults/drop_client_secret`.
-FAULTS = {'drop_client_secret'}
-_faults = set()
+# `PUT /_compat/faults/rate_limit?times=N&retry_after=S&should_retry=true|false` answers the
+# next N /v1 requests (default 1) with Stripe's 429 `rate_limit`, with `Retry-After: S` and
+# `Stripe-Should-Retry` when given, before anything else sees them (as Stripe, the request is
+# not run and its idempotency key not used); then the fault clears itself.
+FAULTS = {'drop_client_secret', 'rate_limit'}
+_faults = {}
+
+
+def _rate_limit_params(query):
+    times, retry_after = query.get('times', '1'), query.get('retry_after')
+    should_retry = query.get('should_retry')
+    if not times.isdigit() or int(times) < 1 or (retry_after is not None
+                                                 and not retry_after.isdigit()):
+        return None
+    if should_retry not in (None, 'true', 'false'):
+        return None
+    return {'times': int(times), 'retry_after': retry_after, 'should_retry': should_retry}
+
+
+def _rate_limited():
+    fault = _faults['rate_limit']
+    fault['times'] -= 1
+    if fault['times'] == 0:
+        del _faults['rate_limit']
+    response = stripe_error(429, 'invalid_request_error', 'Request rate limit exceeded.',
+                            code='rate_limit').to_response()
+    if fault['retry_after'] is not None:
+        response.headers['Retry-After'] = fault['retry_after']
+    if fault['should_retry'] is not None:
+        response.headers['Stripe-Should-Retry'] = fault['should_retry']
+    return response
 
 
 @web.middleware
@@ -481,9 +535,12 @@ async def compat_controls(request, handler):
         if fault not in FAULTS:
             return web.Response(status=404)
         if request.method == 'PUT':
-            _faults.add(fault)
+            params = _rate_limit_params(request.query) if fault == 'rate_limit' else {}
+            if params is None:
+                return web.Response(status=400)
+            _faults[fault] = params
         elif request.method == 'DELETE':
-            _faults.discard(fault)
+            _faults.pop(fault, None)
         else:
             return web.Response(status=405)
         return web.Response(status=204)
@@ -497,7 +554,11 @@ async def compat_controls(request, handler):
         # count their own requests.
         key = request.headers.get('Authorization', '').removeprefix('Bearer ')
         _requests.append({'method': request.method, 'path': request.path,
-                          'key': hashlib.sha256(key.encode()).hexdigest()[:12]})
+                          'key': hashlib.sha256(key.encode()).hexdigest()[:12],
+                          'at': time.time_ns() // 1_000,
+                          'idempotency_key': request.headers.get('Idempotency-Key')})
+        if 'rate_limit' in _faults:
+            return _rate_limited()
     return await handler(request)
 
 

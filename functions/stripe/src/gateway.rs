@@ -11,7 +11,7 @@ use billing_core::ports::gateway::{
     SetupIntent,
 };
 use billing_core::{AccountId, CustomerId, EmailAddress, PaymentId, PaymentMethodId};
-use stripe::{Client, ClientBuilder, IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_core::customer::{
     CreateCustomer, DeleteCustomer, RetrieveCustomer, RetrieveCustomerReturned, UpdateCustomer,
     UpdateCustomerInvoiceSettings,
@@ -28,11 +28,15 @@ use stripe_payment::payment_method::{
 use stripe_shared::{PaymentIntentAllowedPaymentMethodTypes, SetupIntentAllowedPaymentMethodTypes};
 
 use crate::mapping;
+use crate::rate_limit::RateLimit;
+use crate::transport::Transport;
 
 /// Per request. A card replace makes up to four Stripe calls inside one Lambda invocation
 /// behind API Gateway (the function's timeout is 28 s, the HTTP API's own limit 30 s), and its
 /// clean-up needs time left after a slow step: 5 s each keeps the worst case inside the budget.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+const STRIPE_URL: &str = "https://api.stripe.com/";
 
 /// Stripe's largest page: a customer normally has one card, so one page is the rule.
 const PAGE_SIZE: i64 = 100;
@@ -46,10 +50,13 @@ const BUSY_BACKOFF: [Duration; 5] = [
     Duration::from_millis(1_600),
 ];
 
-/// The production payment gateway: Stripe through async-stripe.
+/// The production payment gateway: Stripe through async-stripe's request types.
+///
+/// Clones share one connection pool and one rate limiter (see
+/// [`with_rate_limit`](Self::with_rate_limit)): build one gateway per process and clone it.
 #[derive(Clone)]
 pub struct StripeGateway {
-    client: Client,
+    client: Transport,
 }
 
 impl std::fmt::Debug for StripeGateway {
@@ -61,25 +68,30 @@ impl std::fmt::Debug for StripeGateway {
 
 impl StripeGateway {
     /// A gateway with the given secret key (`sk_…`; where it comes from is the caller's
-    /// business). `base_url` points it at a stand-in instead of `https://api.stripe.com/`;
-    /// a missing trailing slash is added.
+    /// business), without a rate limit. `base_url` points it at a stand-in instead of
+    /// `https://api.stripe.com/`; a missing trailing slash is added.
     pub fn new(
         secret_key: impl Into<String>,
         base_url: Option<&str>,
     ) -> Result<Self, GatewayError> {
-        let mut builder = ClientBuilder::new(secret_key).timeout(REQUEST_TIMEOUT);
-        if let Some(url) = base_url {
-            let url = if url.ends_with('/') {
-                url.to_owned()
-            } else {
-                format!("{url}/")
-            };
-            builder = builder.url(url);
-        }
-        let client = builder
-            .build()
+        let url = match base_url {
+            Some(url) if url.ends_with('/') => url.to_owned(),
+            Some(url) => format!("{url}/"),
+            None => STRIPE_URL.to_owned(),
+        };
+        let client = Transport::new(&secret_key.into(), url, REQUEST_TIMEOUT)
             .map_err(|e| mapping::gateway_error(&e, "client"))?;
         Ok(Self { client })
+    }
+
+    /// The same gateway, its requests held to `limit` (`None`: no limit). Every HTTP request
+    /// of every method, each retry included, first waits for its turn; this gateway's clones
+    /// share the turns. The limit replaces any set before, for this gateway and the clones
+    /// made from it afterwards.
+    pub fn with_rate_limit(self, limit: Option<RateLimit>) -> Self {
+        Self {
+            client: self.client.with_rate_limit(limit),
+        }
     }
 }
 
@@ -90,7 +102,8 @@ fn idempotency_key(key: String) -> Result<RequestStrategy, GatewayError> {
 }
 
 /// Sends an idempotent request, again after a pause while Stripe reports the key in use
-/// (a concurrent request with the same key) or the object locked.
+/// (a concurrent request with the same key). Each attempt waits for the rate limiter, and a
+/// 429 has been retried by the transport before it gets here.
 async fn send_idempotent<T, F, Fut>(what: &str, mut send: F) -> Result<T, StripeError>
 where
     F: FnMut() -> Fut,

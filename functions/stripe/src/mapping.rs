@@ -312,13 +312,12 @@ fn api_error(api: &ApiErrors, status: u16, what: &str) -> GatewayError {
 }
 
 /// True when the same request, sent again shortly with the same idempotency key, should
-/// succeed: another request with that key is still running, or the object is locked.
+/// succeed: another request with that key is still running (409). A locked object
+/// (`lock_timeout`) is a 429, which the transport has already retried as Stripe asked
+/// (`crate::back_off`); retrying it here too would multiply the waits.
 pub fn is_busy(error: &StripeError) -> bool {
     match error {
-        StripeError::Stripe(api, _) => matches!(
-            api.code,
-            Some(ApiErrorsCode::IdempotencyKeyInUse | ApiErrorsCode::LockTimeout)
-        ),
+        StripeError::Stripe(api, _) => matches!(api.code, Some(ApiErrorsCode::IdempotencyKeyInUse)),
         StripeError::JSONDeserialize(_)
         | StripeError::ClientError(_)
         | StripeError::ConfigError(_)
