@@ -1,6 +1,7 @@
 //! The production adapters, each built from its own settings once per cold start, outside
 //! the handler. A function builds only the ports it uses.
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use billing_aws::{DynamoStore, SesMailer, SqsQueue};
@@ -8,7 +9,7 @@ use billing_core::ports::gateway::PaymentGateway;
 use billing_core::ports::mailer::Mailer;
 use billing_core::ports::queue::JobQueue;
 use billing_core::ports::store::Store;
-use billing_stripe::StripeGateway;
+use billing_stripe::{RateLimit, StripeGateway};
 
 use crate::settings::{
     ConfigError, MailSettings, StripeRateSettings, StripeSettings, TableSettings,
@@ -57,29 +58,28 @@ impl Aws {
         Arc::new(SqsQueue::new(&self.config, queue_url))
     }
 
-    /// The charge worker's Stripe gateway: the one place where an invocation's share of
-    /// Stripe's request rate ([`StripeRateSettings::per_invocation`]) is to be given to the
-    /// gateway.
-    ///
-    /// NOT APPLIED YET: the rate limiter is being built in `billing-stripe` (branch
-    /// `ratelimit`); when it lands, this becomes
-    /// `.with_rate_limit(Some(RateLimit::per_second(rate.per_invocation())))` on the gateway
-    /// below. Until then the share is computed and logged at cold start, and nothing holds
-    /// the workers to it.
+    /// The charge worker's Stripe gateway, held to this invocation's share of Stripe's request
+    /// rate ([`StripeRateSettings::per_invocation`]): every request it sends, retries of a 429
+    /// included, waits for the limiter, which the gateway's clones share.
     pub fn charge_gateway(
         &self,
         settings: &StripeSettings,
         secret_key: String,
         rate: StripeRateSettings,
     ) -> Result<Arc<dyn PaymentGateway>, ConfigError> {
+        let per_invocation = NonZeroU32::new(rate.per_invocation()).ok_or_else(|| {
+            ConfigError::new("the Stripe request rate must be at least 1 a second")
+        })?;
         tracing::info!(
             total_per_second = rate.requests_per_second,
             invocations = rate.concurrency,
-            per_invocation = rate.per_invocation(),
-            limiter = "not yet applied",
+            per_invocation = per_invocation.get(),
             "Stripe request rate"
         );
-        self.stripe_gateway(settings, secret_key)
+        let gateway = StripeGateway::new(secret_key, settings.api_base.as_deref())
+            .map_err(|e| ConfigError::new(format!("cannot build the Stripe client: {e}")))?
+            .with_rate_limit(Some(RateLimit::per_second(per_invocation)));
+        Ok(Arc::new(gateway))
     }
 
     /// The values of the SSM SecureStrings `names`, decrypted, in the same order, read in one
