@@ -94,12 +94,18 @@ pub fn apply(
             if attempt.outcome == AttemptOutcome::RequiresAuthorization {
                 return None;
             }
+            // Asked again after a processing report (reports arrive out of order): the
+            // attempt already claimed its authorization email, so it claims none again.
+            let asked_before = attempt.notice != Notice::None;
             record(
                 changed,
                 AttemptOutcome::RequiresAuthorization,
                 Some(payment),
                 now,
             );
+            if asked_before {
+                changed.notice = attempt.notice;
+            }
             changed.client_secret = Some(client_secret.clone());
             InvoiceStatus::RequiresAuthorization
         }

@@ -200,6 +200,38 @@ fn news_of_a_payment_the_invoice_never_made_changes_nothing() {
     );
 }
 
+#[test]
+fn a_bank_asking_again_after_a_processing_report_claims_no_second_email() {
+    let asked = apply(
+        &pending_invoice(),
+        Target::Attempt(1),
+        Report::Network(&authentication_required(1)),
+        at(1),
+    )
+    .unwrap();
+    let processing = ChargeOutcome::Processing {
+        payment: payment(1),
+    };
+    let moved = apply(
+        &asked,
+        Target::Payment(&payment(1)),
+        Report::Network(&processing),
+        at(2),
+    )
+    .unwrap();
+
+    let again = apply(
+        &moved,
+        Target::Payment(&payment(1)),
+        Report::Network(&authentication_required(1)),
+        at(3),
+    )
+    .unwrap();
+
+    assert_eq!(again.status, InvoiceStatus::RequiresAuthorization);
+    assert_eq!(again.attempts[0].notice, asked.attempts[0].notice);
+}
+
 fn report() -> impl Strategy<Value = ChargeOutcome> {
     prop_oneof![
         Just(succeeded(1)),
