@@ -11,8 +11,9 @@ from playwright.sync_api import Page
 from support import Server
 from test_authorize_page import call, mails_to, new_account
 
-# After December 2026's charge date; the trigger that charges December 2026.
-NOW = "2027-01-05T00:00:00Z"
+# December 2026 has ended, and its usage arrives before its charge date; the trigger that
+# charges December 2026.
+NOW = "2027-01-02T12:00:00Z"
 DECEMBER_CHARGE = {"detail-type": "Scheduled Event", "source": "aws.scheduler", "time": "2027-01-03T03:00:00Z"}
 
 
@@ -99,7 +100,7 @@ def test_a_changed_invoice_link_is_not_valid_and_changes_nothing(page: Page, loc
 def test_an_invoice_link_older_than_fourteen_days_has_expired_and_changes_nothing(page: Page, local: Server) -> None:
     account = new_account()
     link = invoice_waiting_for_the_bank(local, account)
-    set_clock(local, "2027-01-20T00:00:00Z")
+    set_clock(local, "2027-01-17T00:00:00Z")  # the link was signed for 14 days from NOW
     try:
         response = page.goto(link)
 

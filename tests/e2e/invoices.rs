@@ -7,22 +7,28 @@ use serde_json::{Value, json};
 
 use crate::helpers::{LocalServer, call};
 
-/// The local clock of every test: after December 2026's charge date.
-const NOW: &str = "2027-01-05T00:00:00Z";
+/// The local clock of every test: December 2026 has ended, and usage that occurred in it still
+/// arrives before its charge date, so it is billed with December (usage arriving after the
+/// 3rd is billed with the month it arrives in).
+const NOW: &str = "2027-01-02T12:00:00Z";
 /// The trigger that charges December 2026.
 const DECEMBER_CHARGE: &str = "2027-01-03T03:00:00Z";
 
 async fn start() -> (LocalServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let server = LocalServer::start(dir.path()).await;
+    set_clock(&server, NOW).await;
+    (server, dir)
+}
+
+async fn set_clock(server: &LocalServer, now: &str) {
     let (status, body) = call(
         server
             .request(Method::POST, "/_local/clock", None)
-            .json(&json!({ "now": NOW })),
+            .json(&json!({ "now": now })),
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    (server, dir)
 }
 
 async fn with_card(server: &LocalServer, account: &str, card: &str) {
@@ -183,10 +189,19 @@ async fn two_runs_at_once_write_one_invoice_and_send_one_receipt() {
     }
 }
 
+/// `pm_card_chargeDeclinedInsufficientFunds` cannot be put on file (its bank declines the
+/// attach, on Stripe as here); `pm_card_chargeCustomerFail` attaches and is declined when charged.
 #[tokio::test]
 async fn a_declined_charge_fails_the_invoice_and_emails_the_reason() {
     let (server, _dir) = start().await;
-    with_card(&server, "broke", "pm_card_chargeDeclinedInsufficientFunds").await;
+    let (refused, _) = call(
+        server
+            .request(Method::PUT, "/v1/billing/card", Some("broke"))
+            .json(&json!({ "payment_method": "pm_card_chargeDeclinedInsufficientFunds" })),
+    )
+    .await;
+    assert_eq!(refused, 402);
+    with_card(&server, "broke", "pm_card_chargeCustomerFail").await;
     usage(&server, "broke", "u-1", 25_000_000, "2026-12-10T10:00:00Z").await;
 
     let (_, run) = monthly_charge(&server, DECEMBER_CHARGE).await;
@@ -197,15 +212,16 @@ async fn a_declined_charge_fails_the_invoice_and_emails_the_reason() {
     assert_eq!(failed["amount_paid"], 0);
     let attempt = &failed["attempts"][0];
     assert_eq!(attempt["outcome"], "declined");
-    assert_eq!(attempt["decline_code"], "insufficient_funds");
-    assert!(attempt["message"].as_str().unwrap().contains("insufficient funds"));
+    assert_eq!(attempt["decline_code"], "generic_decline");
+    assert!(attempt["message"].as_str().unwrap().contains("funds are available"));
     assert!(failed.get("authorization_url").is_none());
     assert_eq!(billing_status(&server, "broke").await, "past_due");
     let mails = mails_to(&server, "broke").await;
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert!(mails[0]["subject"].as_str().unwrap().starts_with("Payment failed"));
     let text = mails[0]["text"].as_str().unwrap();
-    assert!(text.contains("insufficient_funds"), "{text}");
+    assert!(text.contains("Reason: Your card was declined."), "{text}");
+    assert!(text.contains("(generic_decline)"), "{text}");
     assert!(text.contains("funds are available on the card"), "{text}");
 }
 
@@ -315,7 +331,9 @@ async fn invoices_are_listed_newest_first_in_pages() {
     .into_iter()
     .enumerate()
     {
+        set_clock(&server, month).await;
         usage(&server, "pager", &format!("u-{n}"), 10_000_000, month).await;
+        set_clock(&server, charge).await;
         let (status, run) = monthly_charge(&server, charge).await;
         assert_eq!((status, &run["invoices"]), (200, &json!(1)), "{run}");
     }
