@@ -94,7 +94,14 @@ async fn mails_to(server: &LocalServer, account: &str) -> Vec<Value> {
 }
 
 fn summary(period: &str, counts: [u64; 6]) -> Value {
-    let [accounts, invoices, paid, requires_authorization, failed, carried] = counts;
+    let [
+        accounts,
+        invoices,
+        paid,
+        requires_authorization,
+        failed,
+        carried,
+    ] = counts;
     json!({"period": period, "accounts": accounts, "invoices": invoices, "paid": paid,
            "requires_authorization": requires_authorization, "failed": failed,
            "carried": carried, "errors": 0})
@@ -122,13 +129,19 @@ async fn a_month_of_usage_is_invoiced_charged_and_listed_with_lines_that_add_up(
     assert_eq!(list["data"][0], paid);
     assert_eq!(paid["status"], "paid");
     assert_eq!(paid["currency"], "usd");
-    assert_eq!((&paid["amount_due"], &paid["amount_paid"]), (&json!(1_434), &json!(1_434)));
+    assert_eq!(
+        (&paid["amount_due"], &paid["amount_paid"]),
+        (&json!(1_434), &json!(1_434))
+    );
     assert_eq!(
         paid["period"],
         json!({"start": "2026-12-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"})
     );
     let lines = paid["lines"].as_array().unwrap();
-    let micros: i64 = lines.iter().map(|l| l["amount_micros"].as_i64().unwrap()).sum();
+    let micros: i64 = lines
+        .iter()
+        .map(|l| l["amount_micros"].as_i64().unwrap())
+        .sum();
     let cents: i64 = lines.iter().map(|l| l["amount"].as_i64().unwrap()).sum();
     assert_eq!(micros, 1_434 * 10_000, "{lines:?}");
     assert_eq!(cents, 1_434, "{lines:?}");
@@ -171,7 +184,14 @@ async fn two_runs_at_once_write_one_invoice_and_send_one_receipt() {
     for n in 0..6 {
         let account = format!("both-{n}");
         with_card(&server, &account, "pm_card_visa").await;
-        usage(&server, &account, &format!("u-{n}"), 7_000_000, "2026-12-10T10:00:00Z").await;
+        usage(
+            &server,
+            &account,
+            &format!("u-{n}"),
+            7_000_000,
+            "2026-12-10T10:00:00Z",
+        )
+        .await;
     }
 
     let (first, second) = tokio::join!(
@@ -184,7 +204,10 @@ async fn two_runs_at_once_write_one_invoice_and_send_one_receipt() {
     assert_eq!(written, 6, "{first:?} {second:?}");
     for n in 0..6 {
         let account = format!("both-{n}");
-        assert_eq!(invoice(&server, &account, "in_202612").await["status"], "paid");
+        assert_eq!(
+            invoice(&server, &account, "in_202612").await["status"],
+            "paid"
+        );
         assert_eq!(mails_to(&server, &account).await.len(), 1);
     }
 }
@@ -213,12 +236,22 @@ async fn a_declined_charge_fails_the_invoice_and_emails_the_reason() {
     let attempt = &failed["attempts"][0];
     assert_eq!(attempt["outcome"], "declined");
     assert_eq!(attempt["decline_code"], "generic_decline");
-    assert!(attempt["message"].as_str().unwrap().contains("funds are available"));
+    assert!(
+        attempt["message"]
+            .as_str()
+            .unwrap()
+            .contains("funds are available")
+    );
     assert!(failed.get("authorization_url").is_none());
     assert_eq!(billing_status(&server, "broke").await, "past_due");
     let mails = mails_to(&server, "broke").await;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(mails[0]["subject"].as_str().unwrap().starts_with("Payment failed"));
+    assert!(
+        mails[0]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Payment failed")
+    );
     let text = mails[0]["text"].as_str().unwrap();
     assert!(text.contains("Reason: Your card was declined."), "{text}");
     assert!(text.contains("(generic_decline)"), "{text}");
@@ -229,14 +262,17 @@ async fn a_declined_charge_fails_the_invoice_and_emails_the_reason() {
 async fn an_account_without_a_card_gets_a_failed_invoice_and_an_email_asking_for_one() {
     let (server, _dir) = start().await;
     // A SetupIntent records the account with its address, but no card is added.
-    let (status, body) = call(server.request(
-        Method::POST,
-        "/v1/billing/setup-intents",
-        Some("cardless"),
-    ))
-    .await;
+    let (status, body) =
+        call(server.request(Method::POST, "/v1/billing/setup-intents", Some("cardless"))).await;
     assert_eq!(status, 201, "{body}");
-    usage(&server, "cardless", "u-1", 25_000_000, "2026-12-10T10:00:00Z").await;
+    usage(
+        &server,
+        "cardless",
+        "u-1",
+        25_000_000,
+        "2026-12-10T10:00:00Z",
+    )
+    .await;
 
     let (_, run) = monthly_charge(&server, DECEMBER_CHARGE).await;
 
@@ -254,7 +290,12 @@ async fn an_account_without_a_card_gets_a_failed_invoice_and_an_email_asking_for
     assert_eq!(billing_status(&server, "cardless").await, "past_due");
     let mails = mails_to(&server, "cardless").await;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(mails[0]["subject"].as_str().unwrap().starts_with("Add a card"));
+    assert!(
+        mails[0]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Add a card")
+    );
 }
 
 #[tokio::test]
@@ -270,11 +311,19 @@ async fn a_charge_the_bank_asks_about_is_authorized_through_the_emailed_link() {
     assert_eq!(waiting["status"], "requires_authorization");
     assert_eq!(waiting["attempts"][0]["outcome"], "requires_authorization");
     let api_link = waiting["authorization_url"].as_str().unwrap();
-    assert!(api_link.starts_with(&format!("{}/authorize/v1.", server.base)), "{api_link}");
+    assert!(
+        api_link.starts_with(&format!("{}/authorize/v1.", server.base)),
+        "{api_link}"
+    );
     assert_eq!(billing_status(&server, "asked").await, "past_due");
     let mails = mails_to(&server, "asked").await;
     assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(mails[0]["subject"].as_str().unwrap().starts_with("Action needed"));
+    assert!(
+        mails[0]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Action needed")
+    );
     let text = mails[0]["text"].as_str().unwrap();
     let link = text
         .split_whitespace()
@@ -282,7 +331,14 @@ async fn a_charge_the_bank_asks_about_is_authorized_through_the_emailed_link() {
         .unwrap_or_else(|| panic!("no link in {text}"));
 
     let browser = reqwest::Client::new();
-    let page = browser.get(link).send().await.unwrap().text().await.unwrap();
+    let page = browser
+        .get(link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Invoice for December 2026"), "{page}");
     assert!(page.contains("25.00 USD"), "{page}");
     let answer = browser
@@ -296,7 +352,10 @@ async fn a_charge_the_bank_asks_about_is_authorized_through_the_emailed_link() {
     assert_eq!(answer.status(), 200);
     assert!(answer.text().await.unwrap().contains("Payment complete"));
     let paid = invoice(&server, "asked", "in_202612").await;
-    assert_eq!((&paid["status"], &paid["amount_paid"]), (&json!("paid"), &json!(2_500)));
+    assert_eq!(
+        (&paid["status"], &paid["amount_paid"]),
+        (&json!("paid"), &json!(2_500))
+    );
     assert!(paid.get("authorization_url").is_none());
     assert_eq!(billing_status(&server, "asked").await, "active");
     let receipts = |mails: Vec<Value>| {
@@ -378,11 +437,22 @@ async fn a_bad_limit_or_cursor_is_refused_with_its_code() {
         assert_eq!(body["error"]["code"], "invalid_limit", "{limit}");
         assert_eq!(body["error"]["param"], "limit");
     }
-    let (status, body) = get(&server, "/v1/billing/invoices?starting_after=cp_1", "anyone").await;
-    assert_eq!((status, &body["error"]["code"]), (400, &json!("parameter_invalid")));
+    let (status, body) = get(
+        &server,
+        "/v1/billing/invoices?starting_after=cp_1",
+        "anyone",
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("parameter_invalid"))
+    );
     assert_eq!(body["error"]["param"], "starting_after");
     let (status, body) = get(&server, "/v1/billing/invoices?limit=100", "anyone").await;
-    assert_eq!((status, body), (200, json!({"data": [], "has_more": false})));
+    assert_eq!(
+        (status, body),
+        (200, json!({"data": [], "has_more": false}))
+    );
 }
 
 #[tokio::test]
@@ -429,11 +499,20 @@ async fn a_trigger_for_a_month_not_ended_or_not_scheduled_is_refused_and_charges
     )
     .await;
 
-    assert_eq!((status, &body["error"]["code"]), (400, &json!("period_not_ended")));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("period_not_ended"))
+    );
     assert_eq!(body["error"]["param"], "time");
-    assert_eq!((no_time, &no_time_body["error"]["code"]), (400, &json!("parameter_missing")));
+    assert_eq!(
+        (no_time, &no_time_body["error"]["code"]),
+        (400, &json!("parameter_missing"))
+    );
     assert_eq!(not_scheduled, 400);
-    assert_eq!((bad_time, &bad_time_body["error"]["code"]), (400, &json!("parameter_invalid")));
+    assert_eq!(
+        (bad_time, &bad_time_body["error"]["code"]),
+        (400, &json!("parameter_invalid"))
+    );
     let (_, list) = get(&server, "/v1/billing/invoices", "early").await;
     assert_eq!(list, json!({"data": [], "has_more": false}));
     assert!(mails_to(&server, "early").await.is_empty());

@@ -17,7 +17,9 @@ use billing_api::authorize::{
 use billing_api::clock::SystemClock;
 use billing_api::links::{LinkSigner, LinkSubject};
 use billing_api::{ApiError, authorize_router, telemetry};
-use billing_core::{AccountId, Cents, ClientSecret, Currency, InvoiceId, PaymentMethodId, PurchaseId};
+use billing_core::{
+    AccountId, Cents, ClientSecret, Currency, InvoiceId, PaymentMethodId, PurchaseId,
+};
 use chrono::{TimeDelta, Utc};
 
 const PUBLISHABLE_KEY: &str = "pk_test_browser";

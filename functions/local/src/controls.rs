@@ -7,6 +7,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use billing_api::json::{ApiJson, MAX_BODY_BYTES};
+use billing_api::state::AuthorizationLinks;
 use billing_api::{ApiError, ErrorCode};
 use billing_core::AccountId;
 use billing_core::ports::clock::Clock;
@@ -15,7 +16,6 @@ use billing_core::usecases::purchase::{Ports, SweepSummary, sweep_purchases};
 use billing_core::usecases::usage::{
     UsageEvent, UsageOutcome, UsageRecorded, UsageRefusal, record_usage, record_usage_batch,
 };
-use billing_api::state::AuthorizationLinks;
 use billing_embedded::{
     LocalClock, LocalQueue, NetworkView, OutboxMailer, OutboxMessage, SimulatedCardNetwork,
 };

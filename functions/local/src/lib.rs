@@ -20,9 +20,7 @@ use billing_api::{
     AppState, AuthMode, cards_router, credits_router, finish, telemetry, webhook_router,
 };
 use billing_core::rules::purchase::PurchaseLimits;
-use billing_embedded::{
-    EmbeddedStore, LocalClock, LocalQueue, OutboxMailer, SimulatedCardNetwork,
-};
+use billing_embedded::{EmbeddedStore, LocalClock, LocalQueue, OutboxMailer, SimulatedCardNetwork};
 
 /// Settings of a local run.
 #[derive(Debug, Clone)]

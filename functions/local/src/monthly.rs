@@ -11,13 +11,13 @@
 
 use std::sync::Arc;
 
+use billing_api::{ApiError, ErrorCode};
+use billing_core::ports::clock::Clock;
 use billing_core::ports::queue::ChargeJob;
+use billing_core::rules::period::BillingPeriod;
 use billing_core::usecases::invoice::{
     Charged, MonthlySummary, Ports, charge_account, charged_period, plan_shard, shards,
 };
-use billing_core::rules::period::BillingPeriod;
-use billing_core::ports::clock::Clock;
-use billing_api::{ApiError, ErrorCode};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -56,7 +56,10 @@ pub async fn run(controls: &Arc<Controls>, time: DateTime<Utc>) -> Result<Monthl
     let mut leftover = Tally::default();
     drain(controls, &mut leftover).await?;
     if leftover.summary.accounts > 0 {
-        tracing::info!(jobs = leftover.summary.accounts, "charged jobs an earlier run left on the queue");
+        tracing::info!(
+            jobs = leftover.summary.accounts,
+            "charged jobs an earlier run left on the queue"
+        );
     }
     plan(controls, period).await?;
     let mut tally = Tally::default();

@@ -68,7 +68,10 @@ pub fn invoice_challenge(invoice: &Invoice) -> Challenge {
         InvoiceStatus::PaymentFailed | InvoiceStatus::Uncollectible => {
             let code = latest.and_then(|a| a.decline_code.as_deref());
             let message = failure_message(code).to_owned();
-            (ChallengeState::Failed { message }, invoice.amount_remaining())
+            (
+                ChallengeState::Failed { message },
+                invoice.amount_remaining(),
+            )
         }
     };
     // The off-session charge waits in `requires_payment_method`: Stripe.js confirms it again

@@ -137,7 +137,10 @@ fn stripe_js(challenge: &Challenge, publishable_key: &str, client_secret: &str) 
     let payment_method = match &challenge.stripe_step {
         StripeStep::NextAction => String::new(),
         StripeStep::ConfirmCard { payment_method } => {
-            format!(" data-payment-method=\"{}\"", escape(payment_method.as_str()))
+            format!(
+                " data-payment-method=\"{}\"",
+                escape(payment_method.as_str())
+            )
         }
     };
     let content = format!(

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use billing_core::InvoiceId;
 use billing_core::domain::invoice::Invoice;
 use billing_core::ports::links::INVOICE_LINK_VALIDITY;
 use billing_core::usecases::error::UseCaseError;
 use billing_core::usecases::invoice::{DEFAULT_PAGE, MAX_PAGE, get_invoice, list_invoices};
-use billing_core::InvoiceId;
 use chrono::{DateTime, Utc};
 
 use crate::auth::Caller;
@@ -75,7 +75,10 @@ fn list_params(pairs: Vec<(String, String)>) -> Result<ListParams, ApiError> {
                 let id = InvoiceId::parse(&value).map_err(|e| {
                     ApiError::new(
                         ErrorCode::ParameterInvalid,
-                        format!("`starting_after` must be an invoice id (`in_…`): it {}.", e.reason),
+                        format!(
+                            "`starting_after` must be an invoice id (`in_…`): it {}.",
+                            e.reason
+                        ),
                     )
                     .with_param("starting_after")
                 })?;
@@ -84,7 +87,9 @@ fn list_params(pairs: Vec<(String, String)>) -> Result<ListParams, ApiError> {
             _ => {
                 return Err(ApiError::new(
                     ErrorCode::ParameterUnknown,
-                    format!("Unknown parameter `{name}`: the list takes `limit` and `starting_after`."),
+                    format!(
+                        "Unknown parameter `{name}`: the list takes `limit` and `starting_after`."
+                    ),
                 )
                 .with_param(name));
             }
@@ -200,7 +205,16 @@ mod tests {
     fn a_limit_is_an_integer_from_one_to_a_hundred() {
         assert_eq!(parsed(&[("limit", "1")]).map(|p| p.limit), Ok(1));
         assert_eq!(parsed(&[("limit", "100")]).map(|p| p.limit), Ok(100));
-        for bad in ["0", "101", "-1", "1.5", "ten", "", " 5", "99999999999999999999999"] {
+        for bad in [
+            "0",
+            "101",
+            "-1",
+            "1.5",
+            "ten",
+            "",
+            " 5",
+            "99999999999999999999999",
+        ] {
             assert_eq!(
                 parsed(&[("limit", bad)]),
                 Err(ErrorCode::InvalidLimit),

@@ -283,7 +283,10 @@ mod tests {
         let body = InvoiceBody::new(&waiting, || "https://pay.example/authorize/v1.x".into());
         let json = serde_json::to_value(&body).unwrap();
 
-        assert_eq!(json["authorization_url"], "https://pay.example/authorize/v1.x");
+        assert_eq!(
+            json["authorization_url"],
+            "https://pay.example/authorize/v1.x"
+        );
         assert_eq!(json["period"]["start"], "2026-10-01T00:00:00Z");
         assert_eq!(json["period"]["end"], "2026-11-01T00:00:00Z");
         assert_eq!(json["lines"][0]["amount"], 1_234);
@@ -314,7 +317,8 @@ mod tests {
             AttemptOutcome::Declined,
             Some("insufficient_funds"),
         ));
-        let no_card = InvoiceAttempt::from(&attempt(AttemptOutcome::CardRequired, Some(CARD_REQUIRED)));
+        let no_card =
+            InvoiceAttempt::from(&attempt(AttemptOutcome::CardRequired, Some(CARD_REQUIRED)));
 
         assert_eq!(declined.decline_code.as_deref(), Some("insufficient_funds"));
         assert_eq!(
@@ -322,6 +326,11 @@ mod tests {
             Some(decline_advice(Some("insufficient_funds")).message())
         );
         assert_eq!(no_card.outcome, AttemptOutcomeBody::CardRequired);
-        assert!(no_card.message.unwrap().contains("Add a credit or debit card"));
+        assert!(
+            no_card
+                .message
+                .unwrap()
+                .contains("Add a credit or debit card")
+        );
     }
 }

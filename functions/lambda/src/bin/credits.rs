@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::middleware::{from_fn, map_request};
 use billing_api::authorize::{
-    AuthorizePages, InvoiceAuthorizations, PageMode, PaymentAuthorizations,
-    PurchaseAuthorizations, authorize_router,
+    AuthorizePages, InvoiceAuthorizations, PageMode, PaymentAuthorizations, PurchaseAuthorizations,
+    authorize_router,
 };
 use billing_api::clock::SystemClock;
 use billing_api::links::{LinkSigner, SignedLinks};
