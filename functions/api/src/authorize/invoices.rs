@@ -149,3 +149,96 @@ impl Authorizations for PaymentAuthorizations {
         self.flow(subject).complete(subject, answer).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use billing_core::domain::invoice::{AttemptOutcome, ChargeAttempt, Notice};
+    use billing_core::rules::period::BillingPeriod;
+    use billing_core::usecases::invoice::decide::CARD_REQUIRED;
+    use billing_core::{AccountId, Cents, ClientSecret, Currency, InvoiceId, PaymentMethodId};
+    use chrono::{DateTime, Utc};
+
+    use super::*;
+
+    fn at(rfc3339: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc()
+    }
+
+    fn invoice(status: InvoiceStatus, outcome: AttemptOutcome, code: Option<&str>) -> Invoice {
+        Invoice {
+            id: InvoiceId::parse("in_202610").unwrap(),
+            account: AccountId::parse("acct_1").unwrap(),
+            period: BillingPeriod::containing(at("2026-10-15T00:00:00Z")),
+            status,
+            currency: Currency::Usd,
+            amount_due: Cents::new(2_500),
+            amount_paid: Cents::new(if status == InvoiceStatus::Paid {
+                2_500
+            } else {
+                0
+            }),
+            lines: vec![],
+            attempts: vec![ChargeAttempt {
+                number: 1,
+                at: at("2026-11-03T03:00:05Z"),
+                payment_method: Some(PaymentMethodId::parse("pm_card_x").unwrap()),
+                payment: None,
+                client_secret: Some(ClientSecret::parse("pi_1_secret_x").unwrap()),
+                outcome,
+                decline_code: code.map(str::to_owned),
+                notice: Notice::Sent,
+                updated_at: at("2026-11-03T03:00:06Z"),
+            }],
+            created_at: at("2026-11-03T03:00:05Z"),
+        }
+    }
+
+    #[test]
+    fn an_invoice_waiting_for_the_bank_is_confirmed_again_with_its_card() {
+        let waiting = invoice(
+            InvoiceStatus::RequiresAuthorization,
+            AttemptOutcome::RequiresAuthorization,
+            None,
+        );
+
+        let challenge = invoice_challenge(&waiting);
+
+        assert_eq!(challenge.title, "Invoice for October 2026");
+        assert_eq!(challenge.state, ChallengeState::Waiting);
+        assert_eq!(challenge.amount, Cents::new(2_500));
+        assert_eq!(
+            challenge.client_secret,
+            Some(ClientSecret::parse("pi_1_secret_x").unwrap())
+        );
+        assert_eq!(
+            challenge.stripe_step,
+            StripeStep::ConfirmCard {
+                payment_method: PaymentMethodId::parse("pm_card_x").unwrap()
+            }
+        );
+    }
+
+    #[test]
+    fn a_paid_invoice_shows_what_was_paid_and_a_failed_one_why() {
+        let paid = invoice(InvoiceStatus::Paid, AttemptOutcome::Succeeded, None);
+        let no_card = invoice(
+            InvoiceStatus::PaymentFailed,
+            AttemptOutcome::CardRequired,
+            Some(CARD_REQUIRED),
+        );
+
+        let paid = invoice_challenge(&paid);
+        let failed = invoice_challenge(&no_card);
+
+        assert_eq!(
+            (paid.state, paid.amount),
+            (ChallengeState::Succeeded, Cents::new(2_500))
+        );
+        assert_eq!(
+            failed.state,
+            ChallengeState::Failed {
+                message: failure_message(Some(CARD_REQUIRED)).to_owned()
+            }
+        );
+    }
+}
