@@ -7,7 +7,8 @@
 //! again, which the worker makes harmless (an invoice exists once per account and period, and
 //! a charge is sent once per attempt), so it shows accounts visited and nothing new. Jobs a
 //! stopped server left on the queue are charged first, outside the summary: they belong to
-//! the run that planned them.
+//! the run that planned them. A job taken off the queue and not finished (a request cut short)
+//! is planned again by the same event posted again; every step of a job can be re-run.
 
 use std::sync::Arc;
 
@@ -38,8 +39,8 @@ pub struct MonthlyAnswer {
     /// What the run did ([`MonthlySummary`]), flattened.
     #[serde(flatten)]
     pub summary: MonthlySummary,
-    /// Accounts whose job kept failing (the store or the network was unavailable); the next
-    /// run visits them again.
+    /// Accounts whose job kept failing (the store or the network was unavailable); the same
+    /// event posted again plans and visits them again.
     pub errors: u64,
 }
 
