@@ -1,7 +1,9 @@
 """The production authorization page (Stripe.js mode) in Chromium, with Stripe.js faked by
 Playwright at https://js.stripe.com/v3/: the page's Content-Security-Policy must let it and the
 page's own script run, the page must hand Stripe.js the publishable key and the purchase's
-client secret, and post back once `handleNextAction` has resolved."""
+client secret, and post back once `handleNextAction` has resolved; for an invoice, whose
+off-session payment waits in `requires_payment_method`, once `confirmCardPayment` with the
+attempt's card has resolved."""
 
 from __future__ import annotations
 
@@ -15,6 +17,12 @@ window.Stripe = function (key) {
   return {
     handleNextAction: function (options) {
       console.log("handleNextAction " + JSON.stringify(options));
+      return new Promise(function (resolve) {
+        setTimeout(function () { resolve({ paymentIntent: { status: "succeeded" } }); }, 100);
+      });
+    },
+    confirmCardPayment: function (clientSecret, data) {
+      console.log("confirmCardPayment " + clientSecret + " " + JSON.stringify(data));
       return new Promise(function (resolve) {
         setTimeout(function () { resolve({ paymentIntent: { status: "succeeded" } }); }, 100);
       });
@@ -51,6 +59,32 @@ def test_the_page_runs_the_challenge_with_the_client_secret_then_posts_and_shows
         f"POST {link}",
     ], events
     assert "25.00 USD for Credit purchase has been paid." in page.inner_text("main")
+    assert not [e for e in events if "Content Security Policy" in e], events
+
+
+def test_an_invoice_page_confirms_the_payment_again_with_the_attempt_s_card_then_posts(
+    page: Page, stripe_page
+) -> None:
+    link = stripe_page.line("invoice link:")
+    events: list[str] = []
+    page.on("console", lambda message: events.append(message.text))
+    page.on("request", lambda request: events.append(f"{request.method} {request.url}"))
+    page.route("https://js.stripe.com/v3/**", serve_fake_stripe)
+
+    response = page.goto(link)
+    page.get_by_role("heading", name="Payment complete").wait_for()
+
+    assert response is not None and response.status == 200
+    secret = stripe_page.line("invoice client secret:")
+    card = stripe_page.line("invoice payment method:")
+    assert events == [
+        f"GET {link}",
+        "GET https://js.stripe.com/v3/",
+        f"Stripe {stripe_page.line('publishable key:')}",
+        f'confirmCardPayment {secret} {{"payment_method":"{card}"}}',
+        f"POST {link}",
+    ], events
+    assert "25.00 USD for Invoice for October 2026 has been paid." in page.inner_text("main")
     assert not [e for e in events if "Content Security Policy" in e], events
 
 

@@ -3,6 +3,7 @@
 mod cards;
 mod credits;
 mod helpers;
+mod invoices;
 mod local_server;
 mod production;
 mod webhooks;

@@ -70,11 +70,24 @@ def test_a_purchase_without_authorizer_claims_is_refused(credits_watch: int, tmp
     assert (status, body["error"]["code"]) == (401, "unauthenticated")
 
 
+def test_the_invoices_of_an_account_never_billed_are_an_empty_list_and_a_bad_limit_is_refused(
+    credits_watch: int, tmp_path: Path
+) -> None:
+    status, listed = invoke_http(credits_watch, "credits", "get-invoices-buyer.json", tmp_path)
+    bad = fixture("get-invoices-buyer.json")
+    bad["rawQueryString"] = "limit=0"
+    bad["queryStringParameters"] = {"limit": "0"}
+    bad_status, refused = invoke_http(credits_watch, "credits", bad, tmp_path)
+
+    assert (status, listed) == (200, {"data": [], "has_more": False})
+    assert (bad_status, refused["error"]["code"], refused["error"]["param"]) == (400, "invalid_limit", "limit")
+
+
 def test_the_credits_function_may_use_only_what_its_code_paths_need() -> None:
     allowed = policy_actions("CreditsFunction")
 
-    assert sorted(allowed) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                               "ses:SendEmail", "ssm:GetParameters"]
+    assert sorted(allowed) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query",
+                               "dynamodb:UpdateItem", "ses:SendEmail", "ssm:GetParameters"]
     assert len(allowed["ssm:GetParameters"]) == 2, "the Stripe key and the link secret"
     assert template_variables("CreditsFunction") == {
         "TABLE_NAME", "RUST_LOG", "STRIPE_SECRET_PARAMETER", "SENDER_EMAIL",

@@ -1,5 +1,5 @@
 //! The authorization page: where a cardholder whose bank asked for authentication completes a
-//! payment (a credit purchase, later an invoice) by opening a signed link, without logging in.
+//! payment (a credit purchase or an invoice's charge) by opening a signed link, without logging in.
 //!
 //! `GET /authorize/{token}` shows the payment as it stands and changes nothing;
 //! `POST /authorize/{token}` is sent once the cardholder has acted (Stripe.js finished the
@@ -9,9 +9,11 @@
 //! and the OpenAPI document leaves them out.
 
 mod html;
+mod invoices;
 mod page;
 mod purchases;
 
+pub use invoices::{InvoiceAuthorizations, PaymentAuthorizations, invoice_challenge};
 pub use purchases::{PurchaseAuthorizations, challenge_of};
 
 use std::sync::Arc;
@@ -24,7 +26,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use billing_core::ports::clock::Clock;
-use billing_core::{Cents, ClientSecret, Currency};
+use billing_core::{Cents, ClientSecret, Currency, PaymentMethodId};
 
 use crate::error::ApiError;
 use crate::links::{LinkError, LinkSigner, LinkSubject};
@@ -41,8 +43,26 @@ pub struct Challenge {
     /// The PaymentIntent's client secret, for Stripe.js; required while `Waiting` on a page in
     /// [`PageMode::StripeJs`].
     pub client_secret: Option<ClientSecret>,
+    /// How Stripe.js completes it.
+    pub stripe_step: StripeStep,
     /// Where the payment stands.
     pub state: ChallengeState,
+}
+
+/// How Stripe.js completes a payment the bank asked about, which depends on where the
+/// PaymentIntent waits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StripeStep {
+    /// An on-session payment (a credit purchase) waits in `requires_action`:
+    /// `stripe.handleNextAction({clientSecret})` runs the bank's challenge.
+    NextAction,
+    /// An off-session payment (an invoice's charge) that needed the cardholder was refused
+    /// and waits in `requires_payment_method`: `stripe.confirmCardPayment(clientSecret,
+    /// {payment_method})` confirms it again with the same card, the cardholder present.
+    ConfirmCard {
+        /// The card the attempt charged.
+        payment_method: PaymentMethodId,
+    },
 }
 
 /// Where a payment stands for the cardholder.
@@ -68,7 +88,8 @@ pub enum BankAnswer {
     Decline,
 }
 
-/// The payment flows behind the page: the purchase (and later invoice) use cases.
+/// The payment flows behind the page: the purchase and invoice use cases
+/// ([`PaymentAuthorizations`] picks one by the link's subject).
 #[async_trait]
 pub trait Authorizations: Send + Sync {
     /// The payment the link is for, as it stands; None when there is none for this subject.
@@ -85,7 +106,7 @@ pub trait Authorizations: Send + Sync {
 /// How the page lets the cardholder answer the bank.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageMode {
-    /// Production: Stripe.js runs the bank's challenge (`handleNextAction`).
+    /// Production: Stripe.js runs the bank's challenge ([`StripeStep`]).
     StripeJs {
         /// Stripe's publishable key (`pk_live_…`), public by design.
         publishable_key: String,

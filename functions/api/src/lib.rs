@@ -18,6 +18,7 @@ pub mod routes {
     //! Handlers, one module per resource.
     pub mod billing;
     pub mod card;
+    pub mod invoice;
     pub mod purchase;
     pub mod webhook;
 }
@@ -51,12 +52,15 @@ pub fn cards_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(openapi::get_openapi))
 }
 
-/// The credits function's routes with their documentation: buying credits and reading a
-/// purchase.
+/// The credits function's routes with their documentation: buying credits, reading a
+/// purchase, and the invoices (their authorization page is the purchases' page, served by the
+/// same function).
 pub fn credits_routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::new()
         .routes(routes!(routes::purchase::post_credit_purchase))
         .routes(routes!(routes::purchase::get_credit_purchase))
+        .routes(routes!(routes::invoice::list_invoices_route))
+        .routes(routes!(routes::invoice::get_invoice_route))
 }
 
 /// The webhook function's route with its documentation.

@@ -24,6 +24,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorObject, ErrorType};
         (name = "billing", description = "The account's billing at a glance."),
         (name = "card", description = "The card on file."),
         (name = "credits", description = "Prepaid credits bought with the card on file."),
+        (name = "invoices", description = "Monthly invoices, newest first."),
         (name = "webhooks", description = "Events from Stripe, signed with the endpoint's secret."),
         (name = "meta", description = "This document."),
     )

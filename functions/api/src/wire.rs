@@ -11,6 +11,12 @@ use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod invoice;
+pub use invoice::{
+    AttemptOutcomeBody, InvoiceAttempt, InvoiceBody, InvoiceLineBody, InvoiceList,
+    InvoiceListQuery, InvoicePeriod, InvoiceStatusBody, failure_message,
+};
+
 /// `card.funding`. Only credit and debit cards are ever on file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

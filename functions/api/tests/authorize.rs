@@ -8,12 +8,14 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use billing_api::authorize::{
-    Authorizations, AuthorizePages, BankAnswer, Challenge, ChallengeState, PageMode,
+    Authorizations, AuthorizePages, BankAnswer, Challenge, ChallengeState, PageMode, StripeStep,
 };
 use billing_api::links::{LinkSigner, LinkSubject};
 use billing_api::{ApiError, authorize_router};
 use billing_core::ports::clock::Clock;
-use billing_core::{AccountId, Cents, ClientSecret, Currency, InvoiceId, PurchaseId};
+use billing_core::{
+    AccountId, Cents, ClientSecret, Currency, InvoiceId, PaymentMethodId, PurchaseId,
+};
 use chrono::{DateTime, TimeDelta, Utc};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -80,6 +82,7 @@ fn waiting(title: &str) -> Challenge {
         amount: Cents::new(2500),
         currency: Currency::Usd,
         client_secret: Some(ClientSecret::parse("pi_3Qx01_secret_abcDEF").unwrap()),
+        stripe_step: StripeStep::NextAction,
         state: ChallengeState::Waiting,
     }
 }
@@ -422,6 +425,36 @@ async fn the_stripe_page_runs_the_bank_challenge_with_the_client_secret_and_post
     assert!(policy.contains("connect-src https://api.stripe.com;"));
     assert!(!policy.contains("unsafe-inline"), "{policy}");
     assert!(page.completions().is_empty());
+}
+
+#[tokio::test]
+async fn an_invoice_s_stripe_page_confirms_the_payment_again_with_its_card() {
+    let invoice = Challenge {
+        stripe_step: StripeStep::ConfirmCard {
+            payment_method: PaymentMethodId::parse("pm_card_authenticationRequired").unwrap(),
+        },
+        ..waiting("Invoice for October 2026")
+    };
+    let purchase_page = stripe_js(Some(waiting("Credit purchase")));
+    let page = stripe_js(Some(invoice));
+
+    let answer = page.get(&valid_path()).await;
+    let purchase = purchase_page.get(&valid_path()).await;
+
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.html.contains(
+        r#"data-client-secret="pi_3Qx01_secret_abcDEF" data-payment-method="pm_card_authenticationRequired">"#
+    ));
+    assert!(answer.html.contains(
+        "stripe.confirmCardPayment(main.dataset.clientSecret, { payment_method: paymentMethod })"
+    ));
+    assert!(answer.html.contains("Invoice for October 2026"));
+    assert!(!purchase.html.contains("data-payment-method"));
+    // One script for both: the policy allows the same hash.
+    assert_eq!(
+        header(&answer, "content-security-policy"),
+        header(&purchase, "content-security-policy")
+    );
 }
 
 #[tokio::test]

@@ -228,6 +228,28 @@ fn the_document_is_openapi_3_1_with_every_error_status_the_routes_answer() {
         status_of("delete", "/v1/billing/card"),
         set(&["401", "405", "409"])
     );
+    assert_eq!(
+        status_of("get", "/v1/billing/invoices"),
+        set(&["200", "400", "401", "405", "500", "503"])
+    );
+    assert_eq!(
+        status_of("get", "/v1/billing/invoices/{id}"),
+        set(&["200", "401", "404", "405", "500", "503"])
+    );
+    let limit = document["paths"]["/v1/billing/invoices"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "limit")
+        .expect("`limit` is documented");
+    assert_eq!(
+        (
+            &limit["in"],
+            &limit["schema"]["minimum"],
+            &limit["schema"]["maximum"]
+        ),
+        (&Value::from("query"), &Value::from(1), &Value::from(100))
+    );
     for (path, item) in document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             for (status, response) in operation["responses"].as_object().unwrap() {

@@ -1,9 +1,9 @@
 //! The authorization page in production mode (Stripe.js) on 127.0.0.1, over a payment flow
 //! that stands in for Stripe, for the browser tests (`tests/browser`): billing-local itself
-//! serves the simulated bank, and real Stripe.js cannot run here. It holds one purchase waiting
-//! for the bank, whose completion succeeds when nobody claims to be the bank; it prints its
-//! address, a link to the purchase, an expired link and the client secret, then serves until
-//! killed.
+//! serves the simulated bank, and real Stripe.js cannot run here. It holds one purchase and one
+//! invoice waiting for the bank, whose completion succeeds when nobody claims to be the bank;
+//! it prints its address, a link to each, an expired link, the client secrets and the
+//! invoice's card, then serves until killed.
 //!
 //! `cargo run -p billing-local --example stripe_page -- [--port N]`
 
@@ -12,27 +12,39 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use billing_api::authorize::{
-    Authorizations, AuthorizePages, BankAnswer, Challenge, ChallengeState, PageMode,
+    Authorizations, AuthorizePages, BankAnswer, Challenge, ChallengeState, PageMode, StripeStep,
 };
 use billing_api::clock::SystemClock;
 use billing_api::links::{LinkSigner, LinkSubject};
 use billing_api::{ApiError, authorize_router, telemetry};
-use billing_core::{AccountId, Cents, ClientSecret, Currency, PurchaseId};
+use billing_core::{
+    AccountId, Cents, ClientSecret, Currency, InvoiceId, PaymentMethodId, PurchaseId,
+};
 use chrono::{TimeDelta, Utc};
 
 const PUBLISHABLE_KEY: &str = "pk_test_browser";
 const CLIENT_SECRET: &str = "pi_3QxBrowser01_secret_page";
+const INVOICE_CLIENT_SECRET: &str = "pi_3QxBrowser02_secret_invoice";
+const INVOICE_CARD: &str = "pm_card_authenticationRequired";
 
-/// One purchase of 25.00 USD, waiting until it is completed.
-struct OnePurchase {
-    subject: LinkSubject,
-    payment: Mutex<Challenge>,
+/// Payments of 25.00 USD, each waiting until it is completed.
+struct Payments {
+    waiting: Vec<(LinkSubject, Mutex<Challenge>)>,
+}
+
+impl Payments {
+    fn payment(&self, subject: &LinkSubject) -> Option<&Mutex<Challenge>> {
+        self.waiting
+            .iter()
+            .find(|(waiting, _)| waiting == subject)
+            .map(|(_, payment)| payment)
+    }
 }
 
 #[async_trait]
-impl Authorizations for OnePurchase {
+impl Authorizations for Payments {
     async fn challenge(&self, subject: &LinkSubject) -> Result<Option<Challenge>, ApiError> {
-        Ok((*subject == self.subject).then(|| self.payment.lock().unwrap().clone()))
+        Ok(self.payment(subject).map(|p| p.lock().unwrap().clone()))
     }
 
     async fn complete(
@@ -40,10 +52,10 @@ impl Authorizations for OnePurchase {
         subject: &LinkSubject,
         answer: Option<BankAnswer>,
     ) -> Result<Challenge, ApiError> {
-        if *subject != self.subject {
+        let Some(payment) = self.payment(subject) else {
             return Err(ApiError::not_found("payment"));
-        }
-        let mut payment = self.payment.lock().unwrap();
+        };
+        let mut payment = payment.lock().unwrap();
         payment.state = match answer {
             // What Stripe would say once handleNextAction has resolved.
             None => ChallengeState::Succeeded,
@@ -72,15 +84,37 @@ async fn main() {
         account: AccountId::parse("browser-test").unwrap(),
         purchase: PurchaseId::parse("cp_browser1").unwrap(),
     };
-    let flow = OnePurchase {
-        subject: subject.clone(),
-        payment: Mutex::new(Challenge {
-            title: "Credit purchase".into(),
+    let invoice = LinkSubject::Invoice {
+        account: AccountId::parse("browser-test").unwrap(),
+        invoice: InvoiceId::parse("in_202610").unwrap(),
+    };
+    let waiting = |title: &str, secret: &str, stripe_step| {
+        Mutex::new(Challenge {
+            title: title.into(),
             amount: Cents::new(2500),
             currency: Currency::Usd,
-            client_secret: Some(ClientSecret::parse(CLIENT_SECRET).unwrap()),
+            client_secret: Some(ClientSecret::parse(secret).unwrap()),
+            stripe_step,
             state: ChallengeState::Waiting,
-        }),
+        })
+    };
+    let flow = Payments {
+        waiting: vec![
+            (
+                subject.clone(),
+                waiting("Credit purchase", CLIENT_SECRET, StripeStep::NextAction),
+            ),
+            (
+                invoice.clone(),
+                waiting(
+                    "Invoice for October 2026",
+                    INVOICE_CLIENT_SECRET,
+                    StripeStep::ConfirmCard {
+                        payment_method: PaymentMethodId::parse(INVOICE_CARD).unwrap(),
+                    },
+                ),
+            ),
+        ],
     };
     // A fresh key per run: the links printed below are the only valid ones.
     let key = format!(
@@ -90,9 +124,11 @@ async fn main() {
     let signer = LinkSigner::new(key.as_bytes());
     let now = Utc::now();
     println!(
-        "stripe page listening on {base}\nlink: {}\nexpired link: {}\npublishable key: {PUBLISHABLE_KEY}\nclient secret: {CLIENT_SECRET}",
+        "stripe page listening on {base}\nlink: {}\nexpired link: {}\npublishable key: {PUBLISHABLE_KEY}\nclient secret: {CLIENT_SECRET}\n\
+         invoice link: {}\ninvoice client secret: {INVOICE_CLIENT_SECRET}\ninvoice payment method: {INVOICE_CARD}",
         signer.url(&base, &subject, now + TimeDelta::hours(1)),
         signer.url(&base, &subject, now - TimeDelta::minutes(1)),
+        signer.url(&base, &invoice, now + TimeDelta::hours(1)),
     );
     let pages = AuthorizePages {
         signer,

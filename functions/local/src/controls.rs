@@ -1,5 +1,5 @@
-//! Local-only controls (`/_local/...`): feed usage, move the clock, read the outbox. They exist
-//! only in this binary; no Lambda function mounts them.
+//! Local-only controls (`/_local/...`): feed usage, move the clock, read the outbox, run the
+//! scheduled events. They exist only in this binary; no Lambda function mounts them.
 
 use std::sync::Arc;
 
@@ -7,6 +7,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use billing_api::json::{ApiJson, MAX_BODY_BYTES};
+use billing_api::state::AuthorizationLinks;
 use billing_api::{ApiError, ErrorCode};
 use billing_core::AccountId;
 use billing_core::ports::clock::Clock;
@@ -16,7 +17,7 @@ use billing_core::usecases::usage::{
     UsageEvent, UsageOutcome, UsageRecorded, UsageRefusal, record_usage, record_usage_batch,
 };
 use billing_embedded::{
-    LocalClock, NetworkView, OutboxMailer, OutboxMessage, SimulatedCardNetwork,
+    LocalClock, LocalQueue, NetworkView, OutboxMailer, OutboxMessage, SimulatedCardNetwork,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,14 @@ pub struct Controls {
     pub clock: Arc<LocalClock>,
     /// The outbox they read.
     pub outbox: OutboxMailer,
-    /// The simulated card network they show.
+    /// The simulated card network they show, and the monthly charge charges.
     pub network: SimulatedCardNetwork,
+    /// Links to the authorization page, for the monthly charge's emails.
+    pub links: Arc<dyn AuthorizationLinks>,
+    /// The monthly charge's job queue.
+    pub queue: LocalQueue,
+    /// Held by the monthly charge while it runs: one run at a time.
+    pub monthly_run: tokio::sync::Mutex<()>,
 }
 
 /// The `/_local` routes.
@@ -42,6 +49,7 @@ pub fn router(controls: Arc<Controls>) -> Router {
         .route("/_local/outbox", get(get_outbox))
         .route("/_local/accounts/{account}/network", get(get_network))
         .route("/_local/events/sweep", post(post_sweep))
+        .route("/_local/events/monthly-charge", post(post_monthly_charge))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(controls)
 }
@@ -224,6 +232,37 @@ fn scheduled_event(body: &Value) -> Result<(), ApiError> {
         .with_param("detail-type"));
     }
     Ok(())
+}
+
+/// The body of `POST /_local/events/monthly-charge`: a scheduled event whose `time` names the
+/// month charged (the one before it). Other fields of an EventBridge event are ignored.
+#[derive(Deserialize)]
+struct MonthlyTrigger {
+    time: DateTime<Utc>,
+}
+
+/// `POST /_local/events/monthly-charge`: runs the monthly charge to completion (plan every
+/// shard, drain the queue) and answers its summary.
+async fn post_monthly_charge(
+    State(controls): State<Arc<Controls>>,
+    ApiJson(body): ApiJson<Value>,
+) -> Result<Json<crate::monthly::MonthlyAnswer>, ApiError> {
+    scheduled_event(&body)?;
+    if body.get("time").is_none() {
+        return Err(ApiError::new(
+            ErrorCode::ParameterMissing,
+            "`time` is required: the month before it is charged.",
+        )
+        .with_param("time"));
+    }
+    let trigger: MonthlyTrigger = serde_json::from_value(body).map_err(|e| {
+        ApiError::new(
+            ErrorCode::ParameterInvalid,
+            format!("`time` must be an RFC 3339 instant: {e}"),
+        )
+        .with_param("time")
+    })?;
+    crate::monthly::run(&controls, trigger.time).await.map(Json)
 }
 
 /// What `POST /_local/events/sweep` did.

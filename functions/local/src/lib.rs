@@ -5,19 +5,22 @@
 pub mod bank;
 pub mod controls;
 pub mod events;
+pub mod monthly;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
-use billing_api::authorize::{AuthorizePages, PageMode, PurchaseAuthorizations, authorize_router};
+use billing_api::authorize::{
+    AuthorizePages, InvoiceAuthorizations, PageMode, PurchaseAuthorizations, authorize_router,
+};
 use billing_api::links::{LinkSigner, SignedLinks};
 use billing_api::state::{AuthorizationLinks, PurchaseServices, Services, WebhookState};
 use billing_api::{
     AppState, AuthMode, cards_router, credits_router, finish, telemetry, webhook_router,
 };
 use billing_core::rules::purchase::PurchaseLimits;
-use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
+use billing_embedded::{EmbeddedStore, LocalClock, LocalQueue, OutboxMailer, SimulatedCardNetwork};
 
 /// Settings of a local run.
 #[derive(Debug, Clone)]
@@ -67,6 +70,8 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
     let network =
         SimulatedCardNetwork::open(&data_file(&config.data_dir, "card-network.redb"), authorize)
             .map_err(|e| e.to_string())?;
+    let queue = LocalQueue::open(&data_file(&config.data_dir, "charge-jobs.redb"))
+        .map_err(|e| format!("cannot open the charge job queue: {e}"))?;
     let outbox = OutboxMailer::open(&data_file(&config.data_dir, "outbox"), clock.clone())
         .map_err(|e| format!("cannot open outbox: {e}"))?;
     let auth = AuthMode::local(&config.jwt_secret).map_err(|e| e.to_string())?;
@@ -111,6 +116,13 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
                 mailer: Arc::new(outbox.clone()),
                 clock: clock.clone(),
             },
+            invoices: InvoiceAuthorizations {
+                store: Arc::new(store.clone()),
+                gateway: Arc::new(network.clone()),
+                mailer: Arc::new(outbox.clone()),
+                links: links.clone(),
+                clock: clock.clone(),
+            },
             network: network.clone(),
         }),
         clock: clock.clone(),
@@ -121,6 +133,9 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         clock,
         outbox,
         network,
+        links,
+        queue,
+        monthly_run: tokio::sync::Mutex::new(()),
     });
     let api = finish(cards_router().merge(credits_router()), state.clone());
     // The controls get the same request span and access line as the API.

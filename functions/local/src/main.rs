@@ -103,6 +103,7 @@ async fn main() -> ExitCode {
          - webhooks: the simulated network's events are posted to POST {base_url}/v1/webhooks/stripe,\n\
            signed with BILLING_LOCAL_STRIPE_WEBHOOK_SECRET (default whsec_local), as Stripe would\n\
          - the sweep runs when asked: POST {base_url}/_local/events/sweep\n\
+         - the monthly charge runs when asked, to completion: POST {base_url}/_local/events/monthly-charge\n\
          \n\
          Token for account `local-user`:\n{token}\n\
          \n\

@@ -23,8 +23,10 @@ button{font:inherit;padding:.6rem 1.2rem;border-radius:6px;border:1px solid #b8c
 button[value=approve]{background:#4f46e5;border-color:#4f46e5;color:#fff}";
 
 /// Runs the bank's challenge with Stripe.js, then posts the empty form so the server asks
-/// Stripe how the payment stands (whatever Stripe.js answered: the server is the judge).
-/// Text only ever goes in through `textContent`.
+/// Stripe how the payment stands (whatever Stripe.js answered: the server is the judge). A
+/// payment that waits in `requires_action` (a purchase) takes `handleNextAction`; one refused
+/// off session (an invoice) is confirmed again with its card (`data-payment-method`) by
+/// `confirmCardPayment`. Text only ever goes in through `textContent`.
 const STRIPE_SCRIPT: &str = r#"(async function () {
   var main = document.getElementById("challenge");
   var status = document.getElementById("status");
@@ -34,7 +36,10 @@ const STRIPE_SCRIPT: &str = r#"(async function () {
   }
   try {
     var stripe = Stripe(main.dataset.publishableKey);
-    var result = await stripe.handleNextAction({ clientSecret: main.dataset.clientSecret });
+    var paymentMethod = main.dataset.paymentMethod;
+    var result = paymentMethod
+      ? await stripe.confirmCardPayment(main.dataset.clientSecret, { payment_method: paymentMethod })
+      : await stripe.handleNextAction({ clientSecret: main.dataset.clientSecret });
     status.textContent = result && result.error ? result.error.message || "Your bank did not confirm the payment." : "Checking the payment…";
   } catch (error) {
     status.textContent = "Checking the payment…";

@@ -8,7 +8,7 @@ use axum::http::header::RETRY_AFTER;
 use axum::response::{IntoResponse, Response};
 
 use super::html::{Scripts, escape, render};
-use super::{Challenge, ChallengeState, PageMode};
+use super::{Challenge, ChallengeState, PageMode, StripeStep};
 use crate::error::ApiError;
 use crate::links::LinkError;
 
@@ -131,10 +131,20 @@ fn simulated_bank(challenge: &Challenge) -> Response {
     )
 }
 
-/// Production: Stripe.js shows the bank's challenge, then the page posts back.
+/// Production: Stripe.js shows the bank's challenge, then the page posts back. A payment to
+/// confirm again with its card carries it in `data-payment-method` ([`StripeStep`]).
 fn stripe_js(challenge: &Challenge, publishable_key: &str, client_secret: &str) -> Response {
+    let payment_method = match &challenge.stripe_step {
+        StripeStep::NextAction => String::new(),
+        StripeStep::ConfirmCard { payment_method } => {
+            format!(
+                " data-payment-method=\"{}\"",
+                escape(payment_method.as_str())
+            )
+        }
+    };
     let content = format!(
-        "<main id=\"challenge\" data-publishable-key=\"{key}\" data-client-secret=\"{secret}\">\n\
+        "<main id=\"challenge\" data-publishable-key=\"{key}\" data-client-secret=\"{secret}\"{payment_method}>\n\
          <h1>Confirm your payment</h1>\n\
          <p>Your bank asks you to confirm a payment of {amount}.</p>\n<p>{title}</p>\n\
          <p id=\"status\" class=\"note\">Opening your bank's confirmation…</p>\n\

@@ -14,11 +14,11 @@ use billing_core::rules::purchase::PurchaseStatus;
 use billing_core::usecases::error::UseCaseError;
 use billing_core::usecases::purchase::{Ports, get_purchase, refresh_purchase};
 
-use super::{Authorizations, BankAnswer, Challenge, ChallengeState};
+use super::{Authorizations, BankAnswer, Challenge, ChallengeState, StripeStep};
 use crate::error::ApiError;
 use crate::links::LinkSubject;
 
-/// Credit purchases, for the page (invoices join with the monthly charge).
+/// Credit purchases, for the page.
 pub struct PurchaseAuthorizations {
     /// Records and ledger.
     pub store: Arc<dyn Store>,
@@ -72,6 +72,7 @@ pub fn challenge_of(purchase: &Purchase) -> Challenge {
             .next_action
             .as_ref()
             .map(|action| action.client_secret.clone()),
+        stripe_step: StripeStep::NextAction,
         state,
     }
 }

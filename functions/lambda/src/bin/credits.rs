@@ -1,15 +1,19 @@
-//! The credits function: `POST /v1/billing/credit-purchases` and
-//! `GET /v1/billing/credit-purchases/{id}` behind the JWT authorizer, and the authorization
-//! page a 3-D Secure purchase links to. Store, Stripe gateway, SES mailer, clock and the link
+//! The credits function: `POST /v1/billing/credit-purchases`,
+//! `GET /v1/billing/credit-purchases/{id}`, `GET /v1/billing/invoices` and
+//! `GET /v1/billing/invoices/{id}` behind the JWT authorizer, and the authorization page a 3-D
+//! Secure purchase or invoice links to. Store, Stripe gateway, SES mailer, clock and the link
 //! signer; the Stripe key and the link secret come from SSM in one call at cold start.
 
 use std::sync::Arc;
 
 use axum::middleware::{from_fn, map_request};
-use billing_api::authorize::{AuthorizePages, PageMode, PurchaseAuthorizations, authorize_router};
+use billing_api::authorize::{
+    AuthorizePages, InvoiceAuthorizations, PageMode, PaymentAuthorizations, PurchaseAuthorizations,
+    authorize_router,
+};
 use billing_api::clock::SystemClock;
 use billing_api::links::{LinkSigner, SignedLinks};
-use billing_api::state::{PurchaseServices, Services};
+use billing_api::state::{AuthorizationLinks, PurchaseServices, Services};
 use billing_api::{AppState, AuthMode, credits_router, finish, telemetry};
 use billing_core::rules::purchase::PurchaseLimits;
 use billing_lambda::{Aws, CreditsSettings, ProcessEnv, init_tracing, with_authorizer_claims};
@@ -30,12 +34,25 @@ async fn main() -> Result<(), lambda_http::Error> {
     let store = aws.store(settings.table);
     let gateway = aws.stripe_gateway(&settings.stripe, stripe_key)?;
     let mailer = aws.mailer(settings.mail);
+    let links: Arc<dyn AuthorizationLinks> = Arc::new(SignedLinks {
+        signer: signer.clone(),
+        base: settings.links.base_url,
+    });
     // The page settles through the same ports as the API routes.
-    let flow = PurchaseAuthorizations {
-        store: store.clone(),
-        gateway: gateway.clone(),
-        mailer: mailer.clone(),
-        clock: clock.clone(),
+    let flow = PaymentAuthorizations {
+        purchases: Arc::new(PurchaseAuthorizations {
+            store: store.clone(),
+            gateway: gateway.clone(),
+            mailer: mailer.clone(),
+            clock: clock.clone(),
+        }),
+        invoices: Arc::new(InvoiceAuthorizations {
+            store: store.clone(),
+            gateway: gateway.clone(),
+            mailer: mailer.clone(),
+            links: links.clone(),
+            clock: clock.clone(),
+        }),
     };
     let services = Services {
         store,
@@ -45,10 +62,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let purchases = PurchaseServices {
         mailer,
         limits: PurchaseLimits::default(),
-        links: Arc::new(SignedLinks {
-            signer: signer.clone(),
-            base: settings.links.base_url,
-        }),
+        links,
     };
     let state = Arc::new(AppState::new(services, AuthMode::ApiGateway).with_purchases(purchases));
     let pages = AuthorizePages {
