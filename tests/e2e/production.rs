@@ -232,43 +232,78 @@ fn key_fingerprint(key: &str) -> String {
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// One account's view of the wire: a fresh Stripe key of its own (so localstripe's request log
+/// can be filtered to it), a fresh table on moto with its recorder on, and `pm_card_visa` on
+/// file.
+struct Wire {
+    account: AccountId,
+    key: String,
+    store: DynamoStore,
+    table: String,
+    gateway: StripeGateway,
+}
+
+impl Wire {
+    async fn with_visa(label: &str, email: Option<&billing_core::EmailAddress>) -> Self {
+        let account = unique_account(label);
+        let key = format!("sk_test_{}", account.as_str().replace(['-', '.'], ""));
+        let (store, table) = moto_store().await;
+        let gateway = StripeGateway::new(&key, Some(&env("BILLING_TEST_STRIPE_URL"))).unwrap();
+        let recorder = format!(
+            "{}/moto-api/recorder/start-recording",
+            env("BILLING_TEST_MOTO_URL")
+        );
+        reqwest::Client::new().post(recorder).send().await.unwrap();
+        let holder = Holder {
+            account: &account,
+            email,
+        };
+        let visa = PaymentMethodId::parse("pm_card_visa").unwrap();
+        set_card(&store, &gateway, &holder, &visa, now())
+            .await
+            .unwrap();
+        Self {
+            account,
+            key,
+            store,
+            table,
+            gateway,
+        }
+    }
+
+    /// How many requests each stand-in has seen so far.
+    async fn mark(&self) -> (usize, usize) {
+        (
+            moto_requests_for(&self.table).await.len(),
+            stripe_requests_with(&self.key).await.len(),
+        )
+    }
+
+    /// The DynamoDB operations and Stripe requests since `mark`.
+    async fn since(&self, (dynamo, stripe): (usize, usize)) -> (Vec<String>, Vec<String>) {
+        (
+            moto_requests_for(&self.table).await.split_off(dynamo),
+            stripe_requests_with(&self.key).await.split_off(stripe),
+        )
+    }
+}
+
 #[tokio::test]
 async fn a_replace_makes_four_stripe_and_four_dynamodb_requests_at_the_wire() {
-    let account = unique_account("wire-count");
-    let key = format!("sk_test_{}", account.as_str().replace(['-', '.'], ""));
-    let (store, table) = moto_store().await;
-    let gateway = StripeGateway::new(&key, Some(&env("BILLING_TEST_STRIPE_URL"))).unwrap();
-    let recorder = format!(
-        "{}/moto-api/recorder/start-recording",
-        env("BILLING_TEST_MOTO_URL")
-    );
-    reqwest::Client::new().post(recorder).send().await.unwrap();
+    let wire = Wire::with_visa("wire-count", None).await;
     let holder = Holder {
-        account: &account,
+        account: &wire.account,
         email: None,
     };
-    let card = |id: &str| PaymentMethodId::parse(id).unwrap();
-    set_card(&store, &gateway, &holder, &card("pm_card_visa"), now())
+    let mastercard = PaymentMethodId::parse("pm_card_mastercard").unwrap();
+    let mark = wire.mark().await;
+
+    let replaced = set_card(&wire.store, &wire.gateway, &holder, &mastercard, now())
         .await
         .unwrap();
-    let (dynamo_before, stripe_before) = (
-        moto_requests_for(&table).await.len(),
-        stripe_requests_with(&key).await.len(),
-    );
-
-    let replaced = set_card(
-        &store,
-        &gateway,
-        &holder,
-        &card("pm_card_mastercard"),
-        now(),
-    )
-    .await
-    .unwrap();
 
     assert!(replaced.changed && replaced.old_card_left_attached.is_none());
-    let dynamo = moto_requests_for(&table).await.split_off(dynamo_before);
-    let stripe = stripe_requests_with(&key).await.split_off(stripe_before);
+    let (dynamo, stripe) = wire.since(mark).await;
     assert_eq!(
         dynamo,
         ["GetItem", "UpdateItem", "UpdateItem", "UpdateItem"],
@@ -304,37 +339,14 @@ fn shape(request: &str) -> String {
 
 #[tokio::test]
 async fn a_keyed_purchase_makes_one_stripe_and_six_dynamodb_requests_at_the_wire() {
-    let account = unique_account("wire-buy");
-    let key = format!("sk_test_{}", account.as_str().replace(['-', '.'], ""));
-    let (store, table) = moto_store().await;
-    let gateway = StripeGateway::new(&key, Some(&env("BILLING_TEST_STRIPE_URL"))).unwrap();
-    let mailer = ses_mailer().await;
-    let recorder = format!(
-        "{}/moto-api/recorder/start-recording",
-        env("BILLING_TEST_MOTO_URL")
-    );
-    reqwest::Client::new().post(recorder).send().await.unwrap();
     let email = billing_core::EmailAddress::parse("wire@example.com").unwrap();
-    let holder = Holder {
-        account: &account,
-        email: Some(&email),
-    };
-    set_card(
-        &store,
-        &gateway,
-        &holder,
-        &PaymentMethodId::parse("pm_card_visa").unwrap(),
-        now(),
-    )
-    .await
-    .unwrap();
-    let (dynamo_before, stripe_before) = (
-        moto_requests_for(&table).await.len(),
-        stripe_requests_with(&key).await.len(),
-    );
+    let wire = Wire::with_visa("wire-buy", Some(&email)).await;
+    let account = wire.account.clone();
+    let mailer = ses_mailer().await;
+    let mark = wire.mark().await;
     let ports = Ports {
-        store: &store,
-        gateway: &gateway,
+        store: &wire.store,
+        gateway: &wire.gateway,
         mailer: &mailer,
     };
 
@@ -357,8 +369,7 @@ async fn a_keyed_purchase_makes_one_stripe_and_six_dynamodb_requests_at_the_wire
     .unwrap();
 
     assert!(matches!(answer, PurchaseAnswer::Purchase(p) if p.status == PurchaseStatus::Succeeded));
-    let dynamo = moto_requests_for(&table).await.split_off(dynamo_before);
-    let stripe = stripe_requests_with(&key).await.split_off(stripe_before);
+    let (dynamo, stripe) = wire.since(mark).await;
     assert_eq!(
         dynamo,
         [
@@ -388,20 +399,10 @@ async fn a_monthly_charge_makes_one_stripe_and_four_dynamodb_requests_at_the_wir
     use billing_core::{EmailAddress, UsageEventId};
     use chrono::TimeZone;
 
-    let account = unique_account("wire-monthly");
-    let key = format!("sk_test_{}", account.as_str().replace(['-', '.'], ""));
-    let (store, table) = moto_store().await;
-    let gateway = StripeGateway::new(&key, Some(&env("BILLING_TEST_STRIPE_URL"))).unwrap();
+    let email = EmailAddress::parse("wire-monthly@example.com").unwrap();
+    let wire = Wire::with_visa("wire-monthly", Some(&email)).await;
+    let (account, store, gateway) = (&wire.account, &wire.store, &wire.gateway);
     let mailer = ses_mailer().await;
-    let email = EmailAddress::parse(&format!("{account}@example.com")).unwrap();
-    let holder = Holder {
-        account: &account,
-        email: Some(&email),
-    };
-    let card = PaymentMethodId::parse("pm_card_visa").unwrap();
-    set_card(&store, &gateway, &holder, &card, now())
-        .await
-        .unwrap();
     let october = BillingPeriod::new(2026, 10).unwrap();
     let occurred_at = chrono::Utc.with_ymd_and_hms(2026, 10, 9, 8, 0, 0).unwrap();
     let usage = UsageEvent {
@@ -411,20 +412,12 @@ async fn a_monthly_charge_makes_one_stripe_and_four_dynamodb_requests_at_the_wir
         occurred_at,
         description: "model calls".into(),
     };
-    record_usage(&store, &usage, occurred_at).await.unwrap();
-    let recorder = format!(
-        "{}/moto-api/recorder/start-recording",
-        env("BILLING_TEST_MOTO_URL")
-    );
-    reqwest::Client::new().post(recorder).send().await.unwrap();
-    let (dynamo_before, stripe_before) = (
-        moto_requests_for(&table).await.len(),
-        stripe_requests_with(&key).await.len(),
-    );
+    record_usage(store, &usage, occurred_at).await.unwrap();
+    let mark = wire.mark().await;
 
     let ports = Ports {
-        store: &store,
-        gateway: &gateway,
+        store,
+        gateway,
         mailer: &mailer,
         links: &billing_contract::PlainLinks,
     };
@@ -440,8 +433,7 @@ async fn a_monthly_charge_makes_one_stripe_and_four_dynamodb_requests_at_the_wir
         matches!(charged, Charged::Invoiced { created: true, .. }),
         "{charged:?}"
     );
-    let dynamo = moto_requests_for(&table).await.split_off(dynamo_before);
-    let stripe = stripe_requests_with(&key).await.split_off(stripe_before);
+    let (dynamo, stripe) = wire.since(mark).await;
     assert_eq!(
         dynamo,
         [
