@@ -28,3 +28,6 @@ pub use wiring::Aws;
 pub fn init_tracing() {
     billing_api::telemetry::init();
 }
+
+#[cfg(test)]
+mod test_support;

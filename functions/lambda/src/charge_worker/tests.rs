@@ -1,8 +1,5 @@
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use billing_core::domain::invoice::InvoiceStatus;
-use billing_core::ports::links::AuthorizationLinks;
 use billing_core::ports::store::{
     InvoiceStore, ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
 };
@@ -10,12 +7,12 @@ use billing_core::rules::ledger::BalanceState;
 use billing_core::rules::period::BillingPeriod;
 use billing_core::usecases::card::{Holder, set_card};
 use billing_core::usecases::usage::{UsageEvent, record_usage_batch};
-use billing_core::{AccountId, EmailAddress, InvoiceId, PaymentMethodId, PurchaseId};
-use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
+use billing_core::{AccountId, EmailAddress, InvoiceId, PaymentMethodId};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 use super::*;
+use crate::test_support::{Embedded, failed_ids, sqs};
 
 /// The worker runs after the planner of November 3rd.
 fn now() -> DateTime<Utc> {
@@ -34,56 +31,7 @@ impl Clock for Fixed {
     }
 }
 
-/// Links as the API signs them, without the signing: the emails only need an address.
-struct PlainLinks;
-
-impl AuthorizationLinks for PlainLinks {
-    fn purchase(&self, _: &AccountId, purchase: &PurchaseId, _: DateTime<Utc>) -> String {
-        format!("https://billing.example.com/authorize/{purchase}")
-    }
-
-    fn invoice(&self, _: &AccountId, invoice: &InvoiceId, _: DateTime<Utc>) -> String {
-        format!("https://billing.example.com/authorize/{invoice}")
-    }
-}
-
-/// The embedded store, card network and outbox, each in a folder of its own.
-struct Embedded {
-    _dir: tempfile::TempDir,
-    store: EmbeddedStore,
-    network: SimulatedCardNetwork,
-    outbox: OutboxMailer,
-}
-
 impl Embedded {
-    fn open() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap();
-        let network = SimulatedCardNetwork::open(
-            &dir.path().join("card-network.redb"),
-            "http://127.0.0.1:3000/_local/bank/authorize",
-        )
-        .unwrap();
-        let outbox =
-            OutboxMailer::open(&dir.path().join("outbox"), Arc::new(LocalClock::default()))
-                .unwrap();
-        Self {
-            _dir: dir,
-            store,
-            network,
-            outbox,
-        }
-    }
-
-    fn ports(&self) -> Ports<'_> {
-        Ports {
-            store: &self.store,
-            gateway: &self.network,
-            mailer: &self.outbox,
-            links: &PlainLinks,
-        }
-    }
-
     /// An account that used 12.34 USD in October, with `card` on file (or none).
     async fn owing(&self, account: &str, card: Option<&str>) {
         let id = AccountId::parse(account).unwrap();
@@ -145,45 +93,14 @@ fn job(account: &str) -> String {
     .unwrap()
 }
 
-/// An SQS event as Lambda delivers it: `(message id, body)` per record.
-fn sqs(messages: &[(&str, String)]) -> SqsEvent {
-    let records: Vec<_> = messages
-        .iter()
-        .map(|(id, body)| {
-            json!({
-                "messageId": id,
-                "receiptHandle": format!("handle-{id}"),
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:billing-charge",
-                "awsRegion": "us-east-1",
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
-}
-
-fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
-    let mut ids: Vec<&str> = response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect();
-    ids.sort_unstable();
-    ids
-}
-
 #[tokio::test]
 async fn an_owing_account_with_a_card_is_charged_once_even_when_its_job_comes_twice() {
     let embedded = Embedded::open();
     embedded.owing("acct_paid", Some("pm_card_visa")).await;
-    let batch = || sqs(&[("m1", job("acct_paid"))]);
+    let batch = || sqs("billing-charge", &[("m1", job("acct_paid"))]);
 
-    let first = charge_messages(embedded.ports(), &Fixed(now()), batch()).await;
-    let again = charge_messages(embedded.ports(), &Fixed(now()), batch()).await;
+    let first = charge_messages(embedded.invoice_ports(), &Fixed(now()), batch()).await;
+    let again = charge_messages(embedded.invoice_ports(), &Fixed(now()), batch()).await;
 
     assert!(failed_ids(&first).is_empty());
     assert!(failed_ids(&again).is_empty());
@@ -204,9 +121,9 @@ async fn an_account_without_a_card_gets_a_failed_invoice_and_its_job_is_done() {
     embedded.owing("acct_nocard", None).await;
 
     let response = charge_messages(
-        embedded.ports(),
+        embedded.invoice_ports(),
         &Fixed(now()),
-        sqs(&[("m1", job("acct_nocard"))]),
+        sqs("billing-charge", &[("m1", job("acct_nocard"))]),
     )
     .await;
 
@@ -227,7 +144,12 @@ async fn every_job_of_a_batch_is_charged() {
     }
     let messages: Vec<(&str, String)> = accounts.iter().map(|a| (a.as_str(), job(a))).collect();
 
-    let response = charge_messages(embedded.ports(), &Fixed(now()), sqs(&messages)).await;
+    let response = charge_messages(
+        embedded.invoice_ports(),
+        &Fixed(now()),
+        sqs("billing-charge", &messages),
+    )
+    .await;
 
     assert!(failed_ids(&response).is_empty());
     for account in &accounts {
@@ -245,16 +167,19 @@ async fn a_body_that_is_not_a_charge_job_is_the_only_failure_reported() {
     embedded.owing("acct_good", Some("pm_card_visa")).await;
 
     let response = charge_messages(
-        embedded.ports(),
+        embedded.invoice_ports(),
         &Fixed(now()),
-        sqs(&[
-            ("m1", job("acct_good")),
-            ("m2", "{\"account\": \"acct_good\"".to_owned()),
-            (
-                "m3",
-                json!({"account": "acct_good", "period": "October"}).to_string(),
-            ),
-        ]),
+        sqs(
+            "billing-charge",
+            &[
+                ("m1", job("acct_good")),
+                ("m2", "{\"account\": \"acct_good\"".to_owned()),
+                (
+                    "m3",
+                    json!({"account": "acct_good", "period": "October"}).to_string(),
+                ),
+            ],
+        ),
     )
     .await;
 
@@ -267,9 +192,12 @@ async fn a_body_that_is_not_a_charge_job_is_the_only_failure_reported() {
 
 #[test]
 fn an_unusable_body_is_described_without_quoting_it() {
-    let message = sqs(&[("m1", "{\"account\": \"4242424242424242\"}".to_owned())])
-        .records
-        .remove(0);
+    let message = sqs(
+        "billing-charge",
+        &[("m1", "{\"account\": \"4242424242424242\"}".to_owned())],
+    )
+    .records
+    .remove(0);
 
     let reason = parse(&message).expect_err("no period");
 
@@ -305,10 +233,15 @@ async fn a_job_the_store_cannot_serve_comes_again_whether_or_not_it_may_clear_by
         let store = Failing(error);
         let ports = Ports {
             store: &store,
-            ..embedded.ports()
+            ..embedded.invoice_ports()
         };
 
-        let response = charge_messages(ports, &Fixed(now()), sqs(&[("m1", job("acct_x"))])).await;
+        let response = charge_messages(
+            ports,
+            &Fixed(now()),
+            sqs("billing-charge", &[("m1", job("acct_x"))]),
+        )
+        .await;
 
         assert_eq!(failed_ids(&response), ["m1"], "{:?}", store.0);
     }

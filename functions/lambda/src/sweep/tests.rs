@@ -1,5 +1,3 @@
-use std::sync::Arc;
-
 use async_trait::async_trait;
 use billing_core::ports::gateway::{ChargeOutcome, PaymentGateway};
 use billing_core::ports::store::{ListQuery, Page};
@@ -11,10 +9,10 @@ use billing_core::rules::purchase::{PurchaseLimits, PurchaseStatus};
 use billing_core::usecases::card::{Holder, set_card};
 use billing_core::usecases::purchase::{PurchaseAnswer, PurchaseRequest, create_purchase};
 use billing_core::{AccountId, Cents, Currency, EmailAddress, Micros, PaymentMethodId, PurchaseId};
-use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
 use chrono::{TimeDelta, TimeZone};
 
 use super::*;
+use crate::test_support::Embedded;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
@@ -28,48 +26,11 @@ fn scheduled(at: DateTime<Utc>) -> ScheduledEvent {
     .unwrap()
 }
 
-/// The embedded store, card network and outbox, each in a folder of its own.
-struct Embedded {
-    _dir: tempfile::TempDir,
-    store: EmbeddedStore,
-    network: SimulatedCardNetwork,
-    outbox: OutboxMailer,
-}
-
-impl Embedded {
-    fn open() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap();
-        let network = SimulatedCardNetwork::open(
-            &dir.path().join("card-network.redb"),
-            "http://127.0.0.1:3000/_local/bank/authorize",
-        )
-        .unwrap();
-        let outbox =
-            OutboxMailer::open(&dir.path().join("outbox"), Arc::new(LocalClock::default()))
-                .unwrap();
-        Self {
-            _dir: dir,
-            store,
-            network,
-            outbox,
-        }
-    }
-
-    fn ports(&self) -> Ports<'_> {
-        Ports {
-            store: &self.store,
-            gateway: &self.network,
-            mailer: &self.outbox,
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_scheduled_sweep_with_nothing_in_flight_visits_nothing() {
     let embedded = Embedded::open();
 
-    let summary = run_sweep(embedded.ports(), scheduled(t0()), t0())
+    let summary = run_sweep(embedded.purchase_ports(), scheduled(t0()), t0())
         .await
         .expect("a sweep");
 
@@ -98,15 +59,16 @@ async fn an_abandoned_authentication_is_canceled_and_failed_after_its_window() {
         limits: PurchaseLimits::default(),
         now: t0(),
     };
-    let PurchaseAnswer::Purchase(waiting) =
-        create_purchase(embedded.ports(), request).await.unwrap()
+    let PurchaseAnswer::Purchase(waiting) = create_purchase(embedded.purchase_ports(), request)
+        .await
+        .unwrap()
     else {
         panic!("a purchase waiting for authentication");
     };
     assert_eq!(waiting.status, PurchaseStatus::RequiresAction);
     let later = t0() + TimeDelta::minutes(16);
 
-    let summary = run_sweep(embedded.ports(), scheduled(later), later)
+    let summary = run_sweep(embedded.purchase_ports(), scheduled(later), later)
         .await
         .expect("a sweep");
 
@@ -138,7 +100,7 @@ async fn an_invocation_that_is_not_the_schedule_is_refused_and_sweeps_nothing() 
     }))
     .unwrap();
 
-    let error = run_sweep(embedded.ports(), event, t0())
+    let error = run_sweep(embedded.purchase_ports(), event, t0())
         .await
         .expect_err("not the schedule");
 

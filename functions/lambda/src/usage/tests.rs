@@ -12,6 +12,7 @@ use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
+use crate::test_support::{failed_ids, sqs};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
@@ -35,35 +36,6 @@ fn usage(id: &str, account: &str, micros: i64) -> String {
     .to_string()
 }
 
-/// An SQS event as Lambda delivers it: `(message id, body)` per record.
-fn sqs(messages: &[(&str, String)]) -> SqsEvent {
-    let records: Vec<_> = messages
-        .iter()
-        .map(|(id, body)| {
-            json!({
-                "messageId": id,
-                "receiptHandle": format!("handle-{id}"),
-                "body": body,
-                "attributes": {"ApproximateReceiveCount": "1"},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:billing-usage",
-                "awsRegion": "us-east-1",
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
-}
-
-fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
-    response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.as_str())
-        .collect()
-}
-
 fn account(id: &str) -> AccountId {
     AccountId::parse(id).unwrap()
 }
@@ -72,11 +44,14 @@ fn account(id: &str) -> AccountId {
 async fn a_batch_delivered_twice_is_recorded_once_and_acknowledged_both_times() {
     let (_dir, store) = store();
     let batch = || {
-        sqs(&[
-            ("m1", usage("evt_1", "acct_a", 1_000)),
-            ("m2", usage("evt_2", "acct_a", 2_000)),
-            ("m3", usage("evt_3", "acct_b", 4_000)),
-        ])
+        sqs(
+            "billing-usage",
+            &[
+                ("m1", usage("evt_1", "acct_a", 1_000)),
+                ("m2", usage("evt_2", "acct_a", 2_000)),
+                ("m3", usage("evt_3", "acct_b", 4_000)),
+            ],
+        )
     };
 
     let first = record_usage_messages(&store, batch(), now()).await;
@@ -93,12 +68,15 @@ async fn a_batch_delivered_twice_is_recorded_once_and_acknowledged_both_times() 
 #[tokio::test]
 async fn a_malformed_message_is_reported_alone_and_the_rest_is_recorded() {
     let (_dir, store) = store();
-    let event = sqs(&[
-        ("good-1", usage("evt_1", "acct_a", 1_000)),
-        ("not-json", "{\"id\": ".to_owned()),
-        ("not-usage", json!({"id": "evt_x", "amount": 5}).to_string()),
-        ("good-2", usage("evt_2", "acct_a", 2_000)),
-    ]);
+    let event = sqs(
+        "billing-usage",
+        &[
+            ("good-1", usage("evt_1", "acct_a", 1_000)),
+            ("not-json", "{\"id\": ".to_owned()),
+            ("not-usage", json!({"id": "evt_x", "amount": 5}).to_string()),
+            ("good-2", usage("evt_2", "acct_a", 2_000)),
+        ],
+    );
 
     let response = record_usage_messages(&store, event, now()).await;
 
@@ -110,10 +88,13 @@ async fn a_malformed_message_is_reported_alone_and_the_rest_is_recorded() {
 #[tokio::test]
 async fn an_event_out_of_bounds_is_reported_without_refusing_the_batch() {
     let (_dir, store) = store();
-    let event = sqs(&[
-        ("negative", usage("evt_neg", "acct_a", -1)),
-        ("good", usage("evt_1", "acct_a", 1_000)),
-    ]);
+    let event = sqs(
+        "billing-usage",
+        &[
+            ("negative", usage("evt_neg", "acct_a", -1)),
+            ("good", usage("evt_1", "acct_a", 1_000)),
+        ],
+    );
 
     let response = record_usage_messages(&store, event, now()).await;
 
@@ -136,7 +117,10 @@ async fn usage_for_a_deleted_account_is_acknowledged_and_its_refusal_is_stored()
         .await
         .unwrap();
 
-    let event = sqs(&[("m1", usage("evt_gone", "acct_gone", 7_000))]);
+    let event = sqs(
+        "billing-usage",
+        &[("m1", usage("evt_gone", "acct_gone", 7_000))],
+    );
     let response = record_usage_messages(&store, event, now()).await;
 
     assert!(failed_ids(&response).is_empty());
@@ -171,10 +155,13 @@ impl Store for Unreachable {
 
 #[tokio::test]
 async fn every_event_the_store_could_not_take_is_reported_for_redelivery() {
-    let event = sqs(&[
-        ("m1", usage("evt_1", "acct_a", 1_000)),
-        ("m2", usage("evt_2", "acct_b", 2_000)),
-    ]);
+    let event = sqs(
+        "billing-usage",
+        &[
+            ("m1", usage("evt_1", "acct_a", 1_000)),
+            ("m2", usage("evt_2", "acct_b", 2_000)),
+        ],
+    );
 
     let response = record_usage_messages(&Unreachable, event, now()).await;
 
@@ -183,7 +170,7 @@ async fn every_event_the_store_could_not_take_is_reported_for_redelivery() {
 
 #[tokio::test]
 async fn the_answer_is_the_partial_batch_response_lambda_reads() {
-    let event = sqs(&[("m1", "oops".to_owned())]);
+    let event = sqs("billing-usage", &[("m1", "oops".to_owned())]);
 
     let response = record_usage_messages(&Unreachable, event, now()).await;
 

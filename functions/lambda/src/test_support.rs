@@ -1,0 +1,105 @@
+//! What the handlers' unit tests share: the embedded adapters in a folder of their own, and SQS
+//! events as Lambda delivers them.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use billing_core::ports::links::AuthorizationLinks;
+use billing_core::usecases::{invoice, purchase};
+use billing_core::{AccountId, InvoiceId, PurchaseId};
+use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+/// The embedded store, card network and outbox, each in a folder of its own.
+pub(crate) struct Embedded {
+    _dir: tempfile::TempDir,
+    pub store: EmbeddedStore,
+    pub network: SimulatedCardNetwork,
+    pub outbox: OutboxMailer,
+}
+
+/// Links as the API signs them, without the signing: the emails only need an address.
+pub(crate) struct PlainLinks;
+
+impl AuthorizationLinks for PlainLinks {
+    fn purchase(&self, _: &AccountId, purchase: &PurchaseId, _: DateTime<Utc>) -> String {
+        format!("https://billing.example.com/authorize/{purchase}")
+    }
+
+    fn invoice(&self, _: &AccountId, invoice: &InvoiceId, _: DateTime<Utc>) -> String {
+        format!("https://billing.example.com/authorize/{invoice}")
+    }
+}
+
+impl Embedded {
+    pub fn open() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("billing.redb")).unwrap();
+        let network = SimulatedCardNetwork::open(
+            &dir.path().join("card-network.redb"),
+            "http://127.0.0.1:3000/_local/bank/authorize",
+        )
+        .unwrap();
+        let outbox =
+            OutboxMailer::open(&dir.path().join("outbox"), Arc::new(LocalClock::default()))
+                .unwrap();
+        Self {
+            _dir: dir,
+            store,
+            network,
+            outbox,
+        }
+    }
+
+    /// The purchase use cases' ports.
+    pub fn purchase_ports(&self) -> purchase::Ports<'_> {
+        purchase::Ports {
+            store: &self.store,
+            gateway: &self.network,
+            mailer: &self.outbox,
+        }
+    }
+
+    /// The invoice use cases' ports, with plain links.
+    pub fn invoice_ports(&self) -> invoice::Ports<'_> {
+        invoice::Ports {
+            store: &self.store,
+            gateway: &self.network,
+            mailer: &self.outbox,
+            links: &PlainLinks,
+        }
+    }
+}
+
+/// An SQS event from `queue` as Lambda delivers it: `(message id, body)` per record.
+pub(crate) fn sqs(queue: &str, messages: &[(&str, String)]) -> SqsEvent {
+    let records: Vec<_> = messages
+        .iter()
+        .map(|(id, body)| {
+            json!({
+                "messageId": id,
+                "receiptHandle": format!("handle-{id}"),
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": format!("arn:aws:sqs:us-east-1:123456789012:{queue}"),
+                "awsRegion": "us-east-1",
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+/// The ids of the messages a response asks SQS to deliver again, sorted.
+pub(crate) fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
+    let mut ids: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
