@@ -35,6 +35,9 @@ pub use events::{API_VERSION, NetworkEvent, stripe_signature};
 pub use view::{AttachedCard, NetworkView};
 
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("card_network");
+/// redb's page cache for the network's file (its default, 1 GiB, lets memory grow with the
+/// payments kept).
+const CACHE_BYTES: usize = 32 << 20;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SimCustomer {
@@ -181,7 +184,10 @@ impl SimulatedCardNetwork {
     /// Opens (or creates) the network's file. `authorize_base_url` is where the local server
     /// serves `/_local/bank/authorize/{payment}`.
     pub fn open(path: &Path, authorize_base_url: impl Into<String>) -> Result<Self, GatewayError> {
-        let db = Database::create(path).map_err(unavailable)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(unavailable)?;
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(STATE).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;

@@ -43,6 +43,10 @@ const BALANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("balance_ite
 /// Unsettled purchase slots by `<created_at>#<account>` (value: the account).
 const UNSETTLED: TableDefinition<&str, &str> = TableDefinition::new("unsettled_slots");
 
+/// redb's page cache for the store file. Its default (1 GiB) lets memory grow with the data;
+/// the working set of a monthly run is a few pages per account.
+const CACHE_BYTES: usize = 64 << 20;
+
 /// The file-backed store. Cheap to clone; clones share the database and its writer.
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -214,7 +218,10 @@ fn forward_range(query: &ListQuery) -> (String, String, Option<&AccountId>) {
 impl EmbeddedStore {
     /// Opens (or creates) the store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(storage)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(RECORDS).map_err(storage)?;
         txn.open_table(ENTRIES).map_err(storage)?;
