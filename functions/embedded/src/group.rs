@@ -1,6 +1,7 @@
 //! Group commit: one writer thread takes every job waiting and applies them together, so a
 //! group shares one redb write transaction and one fsync. The store and the simulated card
-//! network use it for the writes that many workers make at once.
+//! network use it for the writes that many workers make at once; the outbox, to write its
+//! files from one thread.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
