@@ -4,15 +4,16 @@
 //! `due#period#shard#account`, so one shard of a period is one key range), ledger entries
 //! under their uniqueness scope (`usage:<event>` for usage, `account#entry-id` otherwise),
 //! one balance item per account (balance, version, usage totals by period), and the index of
-//! unsettled purchase slots (see [`unsettled`]). A [`Transaction`] becomes one redb write
-//! transaction: every condition is checked inside it, and the first one that fails drops the
-//! transaction, so nothing of it is written, the index included.
+//! unsettled purchase slots (see [`unsettled`]). A [`Transaction`] is all or nothing: every
+//! condition is checked before anything of it is written, and the first one that fails
+//! refuses it with nothing written, the index included.
 //!
 //! Commits are grouped: one writer thread takes every transaction waiting and applies them in
-//! one redb write transaction, so the group shares one fsync. Each is checked in full against
-//! the state the ones before it left before any of it is written (a failed condition writes
-//! nothing), so every caller gets the answer it would get alone in that order; a commit
-//! answers only once its group is durable.
+//! one redb write transaction, so the group shares one fsync. Each is checked against the
+//! state the ones before it left, so every caller gets the answer it would get alone in that
+//! order; a commit answers only once its group is durable. (redb's ephemeral savepoints can
+//! only be taken before a write transaction writes anything, so they cannot undo one member
+//! of a group: checking first is what keeps a refused member from writing.)
 
 mod unsettled;
 
