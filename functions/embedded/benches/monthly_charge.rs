@@ -157,7 +157,12 @@ fn main() {
                         links: &PlainLinks,
                     };
                     loop {
-                        let jobs = queue.take(10).unwrap();
+                        // A take commits (and fsyncs): off the async workers.
+                        let taking = queue.clone();
+                        let jobs = tokio::task::spawn_blocking(move || taking.take(10))
+                            .await
+                            .unwrap()
+                            .unwrap();
                         if jobs.is_empty() {
                             return;
                         }

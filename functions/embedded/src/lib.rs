@@ -6,6 +6,7 @@
 
 pub mod cards;
 pub mod clock;
+mod group;
 pub mod network;
 pub mod outbox;
 pub mod queue;

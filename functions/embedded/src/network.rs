@@ -30,10 +30,14 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::cards::{OnAttach, OnCharge, TestCard, test_card};
+use crate::group::GroupWriter;
 pub use events::{API_VERSION, NetworkEvent, stripe_signature};
 pub use view::{AttachedCard, NetworkView};
 
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("card_network");
+/// redb's page cache for the network's file (its default, 1 GiB, lets memory grow with the
+/// payments kept).
+const CACHE_BYTES: usize = 32 << 20;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SimCustomer {
@@ -117,7 +121,20 @@ fn unix_now() -> i64 {
 #[derive(Clone)]
 pub struct SimulatedCardNetwork {
     db: Arc<Database>,
-    authorize_base_url: String,
+    /// Charges are group-committed (see [`SimulatedCardNetwork::charge_group`]): the monthly
+    /// run sends many at once.
+    charges: Arc<GroupWriter<ChargeRequest, Result<ChargeOutcome, GatewayError>>>,
+}
+
+/// What a charge request does, decided from reads alone before anything is written.
+enum ChargePlan {
+    /// The idempotency key was used before: its first answer again.
+    Replay(ChargeOutcome),
+    /// A new payment with this card, played as this test card.
+    New {
+        pm: SimPaymentMethod,
+        template: &'static TestCard,
+    },
 }
 
 fn unavailable<E: std::fmt::Display>(error: E) -> GatewayError {
@@ -167,14 +184,161 @@ impl SimulatedCardNetwork {
     /// Opens (or creates) the network's file. `authorize_base_url` is where the local server
     /// serves `/_local/bank/authorize/{payment}`.
     pub fn open(path: &Path, authorize_base_url: impl Into<String>) -> Result<Self, GatewayError> {
-        let db = Database::create(path).map_err(unavailable)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(unavailable)?;
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(STATE).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
-        Ok(Self {
-            db: Arc::new(db),
-            authorize_base_url: authorize_base_url.into(),
+        let db = Arc::new(db);
+        let authorize_base_url: String = authorize_base_url.into();
+        let charges = GroupWriter::start("simulated-network-charges", {
+            let db = db.clone();
+            let authorize_base = authorize_base_url.trim_end_matches('/').to_owned();
+            move |group: &[ChargeRequest]| Self::charge_group(&db, &authorize_base, group)
         })
+        .map_err(unavailable)?;
+        Ok(Self {
+            db,
+            charges: Arc::new(charges),
+        })
+    }
+
+    /// Applies a group of charge requests in one write transaction (one fsync), each answered
+    /// as if sent alone in that order: each is checked against the state the ones before it
+    /// left, and a refused one writes nothing. When the storage fails, nothing of the group is
+    /// written and every request gets the error (a retry with its key starts afresh).
+    fn charge_group(
+        db: &Database,
+        authorize_base: &str,
+        group: &[ChargeRequest],
+    ) -> Vec<Result<ChargeOutcome, GatewayError>> {
+        let fail_all = |error: GatewayError| group.iter().map(|_| Err(error.clone())).collect();
+        let txn = match db.begin_write() {
+            Ok(txn) => txn,
+            Err(error) => return fail_all(unavailable(error)),
+        };
+        let mut answers = Vec::with_capacity(group.len());
+        let mut written = false;
+        {
+            let mut table = match txn.open_table(STATE) {
+                Ok(table) => table,
+                Err(error) => return fail_all(unavailable(error)),
+            };
+            for request in group {
+                let answer = match Self::plan_charge(&table, request) {
+                    Ok(ChargePlan::Replay(outcome)) => Ok(outcome),
+                    Ok(ChargePlan::New { pm, template }) => {
+                        written = true;
+                        match Self::write_charge(&mut table, authorize_base, request, pm, template)
+                        {
+                            Ok(outcome) => Ok(outcome),
+                            Err(error) => return fail_all(error),
+                        }
+                    }
+                    Err(error) => Err(error),
+                };
+                answers.push(answer);
+            }
+        }
+        if !written {
+            return answers;
+        }
+        match txn.commit() {
+            Ok(()) => answers,
+            Err(error) => fail_all(unavailable(error)),
+        }
+    }
+
+    /// Everything a charge checks, read before it writes anything.
+    fn plan_charge(
+        table: &impl ReadableTable<&'static str, &'static [u8]>,
+        request: &ChargeRequest,
+    ) -> Result<ChargePlan, GatewayError> {
+        if !request.amount.is_positive() {
+            return Err(GatewayError::Invalid("amount must be positive".into()));
+        }
+        let by_key = format!("charge-key#{}", request.idempotency_key);
+        if let Some(existing) = read::<String>(table, &by_key)? {
+            let payment: SimPayment = read(table, &format!("payment#{existing}"))?
+                .ok_or_else(|| GatewayError::Unavailable("lost payment".into()))?;
+            return Ok(ChargePlan::Replay(
+                payment.first_answer.unwrap_or(payment.outcome),
+            ));
+        }
+        Self::live_customer(table, request.customer.as_str())?;
+        let pm: SimPaymentMethod =
+            read::<SimPaymentMethod>(table, &format!("pm#{}", request.payment_method))?
+                .filter(|pm| pm.customer.as_deref() == Some(request.customer.as_str()))
+                .ok_or_else(|| {
+                    GatewayError::Invalid(format!(
+                        "{} is not attached to {}",
+                        request.payment_method, request.customer
+                    ))
+                })?;
+        let template = template_of(&pm.template)?;
+        Ok(ChargePlan::New { pm, template })
+    }
+
+    /// Writes a new payment (with its event and its idempotency key). Fails only when the
+    /// storage does.
+    fn write_charge(
+        table: &mut Table<&str, &[u8]>,
+        authorize_base: &str,
+        request: &ChargeRequest,
+        pm: SimPaymentMethod,
+        template: &TestCard,
+    ) -> Result<ChargeOutcome, GatewayError> {
+        let id = next_id(table, "pi")?;
+        let payment = PaymentId::parse(&id).map_err(unavailable)?;
+        let client_secret =
+            ClientSecret::parse(&format!("{id}_secret_local")).map_err(unavailable)?;
+        let url = Some(format!("{authorize_base}/{id}"));
+        let outcome = match template.charge {
+            OnCharge::Succeed => ChargeOutcome::Succeeded { payment },
+            OnCharge::Hold => ChargeOutcome::Processing { payment },
+            OnCharge::Decline(code) => ChargeOutcome::Declined {
+                payment: Some(payment),
+                decline: declined(code),
+            },
+            OnCharge::Authenticate if request.off_session => {
+                ChargeOutcome::AuthenticationRequired {
+                    payment,
+                    client_secret,
+                    url,
+                }
+            }
+            OnCharge::Authenticate => ChargeOutcome::RequiresAction {
+                payment,
+                client_secret,
+                url,
+            },
+        };
+        let stored = SimPayment {
+            id: id.clone(),
+            customer: request.customer.to_string(),
+            payment_method: pm.id,
+            amount: request.amount,
+            outcome: outcome.clone(),
+            currency: request.currency.code().to_owned(),
+            description: Some(request.description.clone()),
+            metadata: BTreeMap::from([
+                ("account_id".to_owned(), request.account.to_string()),
+                ("reference".to_owned(), request.reference.clone()),
+            ]),
+            idempotency_key: Some(request.idempotency_key.clone()),
+            created: unix_now(),
+            canceled_at: None,
+            first_answer: Some(outcome.clone()),
+        };
+        Self::record(table, &stored)?;
+        write(
+            table,
+            &format!("charge-key#{}", request.idempotency_key),
+            &id,
+        )?;
+        Ok(stored.outcome)
     }
 
     /// Runs `f` in one write transaction; it commits only when `f` succeeds.
@@ -420,70 +584,11 @@ impl PaymentGateway for SimulatedCardNetwork {
         if !request.amount.is_positive() {
             return Err(GatewayError::Invalid("amount must be positive".into()));
         }
-        let authorize_base = self.authorize_base_url.trim_end_matches('/').to_owned();
-        self.transact(|table| {
-            let by_key = format!("charge-key#{}", request.idempotency_key);
-            if let Some(existing) = read::<String>(table, &by_key)? {
-                let payment: SimPayment = read(table, &format!("payment#{existing}"))?
-                    .ok_or_else(|| GatewayError::Unavailable("lost payment".into()))?;
-                return Ok(payment.first_answer.unwrap_or(payment.outcome));
-            }
-            Self::live_customer(table, request.customer.as_str())?;
-            let pm: SimPaymentMethod =
-                read::<SimPaymentMethod>(table, &format!("pm#{}", request.payment_method))?
-                    .filter(|pm| pm.customer.as_deref() == Some(request.customer.as_str()))
-                    .ok_or_else(|| {
-                        GatewayError::Invalid(format!(
-                            "{} is not attached to {}",
-                            request.payment_method, request.customer
-                        ))
-                    })?;
-            let id = next_id(table, "pi")?;
-            let payment = PaymentId::parse(&id).map_err(unavailable)?;
-            let client_secret =
-                ClientSecret::parse(&format!("{id}_secret_local")).map_err(unavailable)?;
-            let url = Some(format!("{authorize_base}/{id}"));
-            let outcome = match template_of(&pm.template)?.charge {
-                OnCharge::Succeed => ChargeOutcome::Succeeded { payment },
-                OnCharge::Hold => ChargeOutcome::Processing { payment },
-                OnCharge::Decline(code) => ChargeOutcome::Declined {
-                    payment: Some(payment),
-                    decline: declined(code),
-                },
-                OnCharge::Authenticate if request.off_session => {
-                    ChargeOutcome::AuthenticationRequired {
-                        payment,
-                        client_secret,
-                        url,
-                    }
-                }
-                OnCharge::Authenticate => ChargeOutcome::RequiresAction {
-                    payment,
-                    client_secret,
-                    url,
-                },
-            };
-            let stored = SimPayment {
-                id: id.clone(),
-                customer: request.customer.to_string(),
-                payment_method: pm.id,
-                amount: request.amount,
-                outcome: outcome.clone(),
-                currency: request.currency.code().to_owned(),
-                description: Some(request.description.clone()),
-                metadata: BTreeMap::from([
-                    ("account_id".to_owned(), request.account.to_string()),
-                    ("reference".to_owned(), request.reference.clone()),
-                ]),
-                idempotency_key: Some(request.idempotency_key.clone()),
-                created: unix_now(),
-                canceled_at: None,
-                first_answer: Some(outcome.clone()),
-            };
-            Self::record(table, &stored)?;
-            write(table, &by_key, &id)?;
-            Ok(stored.outcome)
-        })
+        // Written by the charge writer thread, grouped with the charges sent meanwhile.
+        self.charges
+            .submit(request.clone())
+            .await
+            .unwrap_or_else(|| Err(unavailable("the network's charge writer stopped")))
     }
 
     async fn charge_status(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {

@@ -22,7 +22,12 @@ fn unavailable<E: std::fmt::Display>(error: E) -> QueueError {
 impl LocalQueue {
     /// Opens (or creates) the queue file.
     pub fn open(path: &Path) -> Result<Self, QueueError> {
-        let db = Database::create(path).map_err(unavailable)?;
+        // A queue's pages are written once and read once: a small cache (redb's default is
+        // 1 GiB) keeps memory flat however many jobs pass through.
+        let db = Database::builder()
+            .set_cache_size(8 << 20)
+            .create(path)
+            .map_err(unavailable)?;
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(JOBS).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;

@@ -4,9 +4,16 @@
 //! `due#period#shard#account`, so one shard of a period is one key range), ledger entries
 //! under their uniqueness scope (`usage:<event>` for usage, `account#entry-id` otherwise),
 //! one balance item per account (balance, version, usage totals by period), and the index of
-//! unsettled purchase slots (see [`unsettled`]). A [`Transaction`] becomes one redb write
-//! transaction: every condition is checked inside it, and the first one that fails drops the
-//! transaction, so nothing of it is written, the index included.
+//! unsettled purchase slots (see [`unsettled`]). A [`Transaction`] is all or nothing: every
+//! condition is checked before anything of it is written, and the first one that fails
+//! refuses it with nothing written, the index included.
+//!
+//! Commits are grouped: one writer thread takes every transaction waiting and applies them in
+//! one redb write transaction, so the group shares one fsync. Each is checked against the
+//! state the ones before it left, so every caller gets the answer it would get alone in that
+//! order; a commit answers only once its group is durable. (redb's ephemeral savepoints can
+//! only be taken before a write transaction writes anything, so they cannot undo one member
+//! of a group: checking first is what keeps a refused member from writing.)
 
 mod unsettled;
 
@@ -21,8 +28,13 @@ use billing_core::ports::store::{
 };
 use billing_core::rules::ledger::{BalanceState, LedgerEntry, due_shard};
 use billing_core::rules::period::BillingPeriod;
-use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, TableHandle};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, Table, TableDefinition, TableHandle,
+    WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
+
+use crate::group::GroupWriter;
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("records");
 // Named anew when entries and balances gained what they hold now (account of an entry; the
@@ -32,22 +44,86 @@ const BALANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("balance_ite
 /// Unsettled purchase slots by `<created_at>#<account>` (value: the account).
 const UNSETTLED: TableDefinition<&str, &str> = TableDefinition::new("unsettled_slots");
 
-/// The file-backed store. Cheap to clone; clones share the database.
+/// redb's page cache for the store file. Its default (1 GiB) lets memory grow with the data;
+/// the working set of a monthly run is a few pages per account.
+const CACHE_BYTES: usize = 64 << 20;
+
+/// The file-backed store. Cheap to clone; clones share the database and its writer.
 #[derive(Clone)]
 pub struct EmbeddedStore {
     db: Arc<Database>,
+    writer: Arc<GroupWriter<Transaction, Result<(), StoreError>>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct Stored {
     version: u64,
     record: Record,
 }
 
-#[derive(Serialize, Deserialize)]
+/// What the writer stores; borrows the record it writes.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    version: u64,
+    record: &'a Record,
+}
+
+/// A stored record's version, read without decoding the record.
+#[derive(Deserialize)]
+struct StoredVersion {
+    version: u64,
+}
+
+/// A stored record as the write path needs it: its version, and the record itself only under
+/// a purchase slot's key (the unsettled index follows slots).
+struct Current {
+    version: u64,
+    record: Option<Record>,
+}
+
+#[derive(Deserialize)]
 struct StoredEntry {
     account: AccountId,
     entry: LedgerEntry,
+}
+
+#[derive(Serialize)]
+struct StoredEntryRef<'a> {
+    account: &'a AccountId,
+    entry: &'a LedgerEntry,
+}
+
+/// The tables a write transaction opens.
+struct Tables<'t> {
+    records: Table<'t, &'static str, &'static [u8]>,
+    entries: Table<'t, &'static str, &'static [u8]>,
+    balances: Table<'t, &'static str, &'static [u8]>,
+    unsettled: Table<'t, &'static str, &'static str>,
+}
+
+impl<'t> Tables<'t> {
+    fn open(txn: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Self {
+            records: txn.open_table(RECORDS).map_err(storage)?,
+            entries: txn.open_table(ENTRIES).map_err(storage)?,
+            balances: txn.open_table(BALANCES).map_err(storage)?,
+            unsettled: txn.open_table(UNSETTLED).map_err(storage)?,
+        })
+    }
+}
+
+/// One write of a planned transaction, encoded and checked.
+enum Step {
+    /// A record put (`Some`) or deleted (`None`), with what it changes in the unsettled index.
+    Record {
+        key: String,
+        bytes: Option<Vec<u8>>,
+        index: unsettled::Change,
+    },
+    /// A new ledger entry.
+    Entry { key: String, bytes: Vec<u8> },
+    /// An account's balance item.
+    Balance { account: String, bytes: Vec<u8> },
 }
 
 fn storage<E: std::fmt::Display>(error: E) -> StoreError {
@@ -91,17 +167,22 @@ fn read_balance(
     }
 }
 
-fn current(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<Stored>, StoreError> {
-    match table.get(key).map_err(storage)? {
-        None => Ok(None),
-        Some(bytes) => serde_json::from_slice(bytes.value())
-            .map(Some)
-            .map_err(corrupt),
+fn current(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<Current>, StoreError> {
+    let Some(bytes) = table.get(key).map_err(storage)? else {
+        return Ok(None);
+    };
+    if key.starts_with("slot#") {
+        let stored: Stored = serde_json::from_slice(bytes.value()).map_err(corrupt)?;
+        return Ok(Some(Current {
+            version: stored.version,
+            record: Some(stored.record),
+        }));
     }
-}
-
-fn current_version(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<u64>, StoreError> {
-    Ok(current(table, key)?.map(|stored| stored.version))
+    let stored: StoredVersion = serde_json::from_slice(bytes.value()).map_err(corrupt)?;
+    Ok(Some(Current {
+        version: stored.version,
+        record: None,
+    }))
 }
 
 fn holds(expect: Expect, current: Option<u64>) -> bool {
@@ -138,7 +219,10 @@ fn forward_range(query: &ListQuery) -> (String, String, Option<&AccountId>) {
 impl EmbeddedStore {
     /// Opens (or creates) the store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(storage)?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(storage)?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(RECORDS).map_err(storage)?;
         txn.open_table(ENTRIES).map_err(storage)?;
@@ -155,106 +239,184 @@ impl EmbeddedStore {
         }
         drop(index);
         txn.commit().map_err(storage)?;
-        Ok(Self { db: Arc::new(db) })
+        let db = Arc::new(db);
+        let writer = GroupWriter::start("embedded-store-writer", {
+            let db = db.clone();
+            move |group: &[Transaction]| Self::apply_group(&db, group)
+        })
+        .map_err(storage)?;
+        Ok(Self {
+            db,
+            writer: Arc::new(writer),
+        })
     }
 
-    fn apply(&self, transaction: &Transaction) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(storage)?;
-        {
-            let mut records = txn.open_table(RECORDS).map_err(storage)?;
-            let mut entries = txn.open_table(ENTRIES).map_err(storage)?;
-            let mut balances = txn.open_table(BALANCES).map_err(storage)?;
-            let mut in_flight = txn.open_table(UNSETTLED).map_err(storage)?;
-            for (index, write) in transaction.writes().iter().enumerate() {
-                let conflict = StoreError::Conflict { index };
-                match write {
-                    Write::Put { record, expect } => {
-                        let key = record_key(&record.key());
-                        let before = current(&records, &key)?;
-                        let version = before.as_ref().map(|stored| stored.version);
-                        if !holds(*expect, version) {
-                            return Err(conflict);
+    /// Checks every condition of `transaction` against the tables as they stand (the writes
+    /// of the group before it included) and returns what it writes, writing nothing: a failed
+    /// condition leaves the group's write transaction as it was.
+    fn plan(tables: &Tables<'_>, transaction: &Transaction) -> Result<Vec<Step>, StoreError> {
+        let mut steps = Vec::with_capacity(transaction.writes().len());
+        for (index, write) in transaction.writes().iter().enumerate() {
+            let conflict = StoreError::Conflict { index };
+            match write {
+                Write::Put { record, expect } => {
+                    let key = record_key(&record.key());
+                    let before = current(&tables.records, &key)?;
+                    let version = before.as_ref().map(|stored| stored.version);
+                    if !holds(*expect, version) {
+                        return Err(conflict);
+                    }
+                    let index = unsettled::change(
+                        before.as_ref().and_then(|stored| stored.record.as_ref()),
+                        Some(record),
+                    )?;
+                    let stored = StoredRef {
+                        version: version.unwrap_or(0) + 1,
+                        record,
+                    };
+                    let bytes = serde_json::to_vec(&stored).map_err(corrupt)?;
+                    steps.push(Step::Record {
+                        key,
+                        bytes: Some(bytes),
+                        index,
+                    });
+                }
+                Write::Delete { key, expect } => {
+                    let key = record_key(key);
+                    let before = current(&tables.records, &key)?;
+                    if !holds(*expect, before.as_ref().map(|stored| stored.version)) {
+                        return Err(conflict);
+                    }
+                    let index = unsettled::change(
+                        before.as_ref().and_then(|stored| stored.record.as_ref()),
+                        None,
+                    )?;
+                    steps.push(Step::Record {
+                        key,
+                        bytes: None,
+                        index,
+                    });
+                }
+                Write::Check { key, expect } => {
+                    let version = current(&tables.records, &record_key(key))?.map(|s| s.version);
+                    if !holds(*expect, version) {
+                        return Err(conflict);
+                    }
+                }
+                Write::Append {
+                    account,
+                    entries: appended,
+                    balance,
+                } => {
+                    let mut existing = Vec::new();
+                    let mut keys = Vec::with_capacity(appended.len());
+                    for entry in appended {
+                        let key = entry_key(account, entry);
+                        if let Some(bytes) = tables.entries.get(key.as_str()).map_err(storage)? {
+                            let stored: StoredEntry =
+                                serde_json::from_slice(bytes.value()).map_err(corrupt)?;
+                            existing.push(ExistingEntry {
+                                account: stored.account,
+                                entry: stored.entry,
+                            });
                         }
-                        unsettled::replace(
-                            &mut in_flight,
-                            before.as_ref().map(|stored| &stored.record),
-                            Some(record),
-                        )?;
-                        let stored = Stored {
-                            version: version.unwrap_or(0) + 1,
-                            record: record.clone(),
-                        };
+                        keys.push(key);
+                    }
+                    if !existing.is_empty() {
+                        return Err(StoreError::EntriesExist { index, existing });
+                    }
+                    let before = read_balance(&tables.balances, account)?;
+                    let version = (before.version > 0).then_some(before.version);
+                    let Some(after) = before.after(appended) else {
+                        return Err(conflict);
+                    };
+                    if !holds(*balance, version) {
+                        return Err(conflict);
+                    }
+                    for (key, entry) in keys.into_iter().zip(appended) {
+                        let stored = StoredEntryRef { account, entry };
                         let bytes = serde_json::to_vec(&stored).map_err(corrupt)?;
-                        records
-                            .insert(key.as_str(), bytes.as_slice())
-                            .map_err(storage)?;
+                        steps.push(Step::Entry { key, bytes });
                     }
-                    Write::Delete { key, expect } => {
-                        let key = record_key(key);
-                        let before = current(&records, &key)?;
-                        if !holds(*expect, before.as_ref().map(|stored| stored.version)) {
-                            return Err(conflict);
-                        }
-                        unsettled::replace(
-                            &mut in_flight,
-                            before.as_ref().map(|stored| &stored.record),
-                            None,
-                        )?;
-                        records.remove(key.as_str()).map_err(storage)?;
-                    }
-                    Write::Check { key, expect } => {
-                        if !holds(*expect, current_version(&records, &record_key(key))?) {
-                            return Err(conflict);
-                        }
-                    }
-                    Write::Append {
-                        account,
-                        entries: appended,
-                        balance,
-                    } => {
-                        let mut existing = Vec::new();
-                        for entry in appended {
-                            let key = entry_key(account, entry);
-                            if let Some(bytes) = entries.get(key.as_str()).map_err(storage)? {
-                                let stored: StoredEntry =
-                                    serde_json::from_slice(bytes.value()).map_err(corrupt)?;
-                                existing.push(ExistingEntry {
-                                    account: stored.account,
-                                    entry: stored.entry,
-                                });
-                            }
-                        }
-                        if !existing.is_empty() {
-                            return Err(StoreError::EntriesExist { index, existing });
-                        }
-                        let before = read_balance(&balances, account)?;
-                        let version = (before.version > 0).then_some(before.version);
-                        let Some(after) = before.after(appended) else {
-                            return Err(conflict);
-                        };
-                        if !holds(*balance, version) {
-                            return Err(conflict);
-                        }
-                        for entry in appended {
-                            let stored = StoredEntry {
-                                account: account.clone(),
-                                entry: entry.clone(),
-                            };
-                            let bytes = serde_json::to_vec(&stored).map_err(corrupt)?;
-                            let key = entry_key(account, entry);
-                            entries
-                                .insert(key.as_str(), bytes.as_slice())
-                                .map_err(storage)?;
-                        }
-                        let bytes = serde_json::to_vec(&after).map_err(corrupt)?;
-                        balances
-                            .insert(account.as_str(), bytes.as_slice())
-                            .map_err(storage)?;
-                    }
+                    let bytes = serde_json::to_vec(&after).map_err(corrupt)?;
+                    steps.push(Step::Balance {
+                        account: account.to_string(),
+                        bytes,
+                    });
                 }
             }
         }
-        txn.commit().map_err(storage)
+        Ok(steps)
+    }
+
+    /// Writes the steps of one planned transaction. A failure here is the storage's, and the
+    /// caller drops the whole group's write transaction.
+    fn write(tables: &mut Tables<'_>, steps: Vec<Step>) -> Result<(), StoreError> {
+        for step in steps {
+            match step {
+                Step::Record { key, bytes, index } => {
+                    match bytes {
+                        Some(bytes) => tables.records.insert(key.as_str(), bytes.as_slice()),
+                        None => tables.records.remove(key.as_str()),
+                    }
+                    .map_err(storage)?;
+                    unsettled::apply(&mut tables.unsettled, index)?;
+                }
+                Step::Entry { key, bytes } => {
+                    tables
+                        .entries
+                        .insert(key.as_str(), bytes.as_slice())
+                        .map_err(storage)?;
+                }
+                Step::Balance { account, bytes } => {
+                    tables
+                        .balances
+                        .insert(account.as_str(), bytes.as_slice())
+                        .map_err(storage)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a group of transactions in one redb write transaction (one fsync), each all or
+    /// nothing and checked against the state the ones before it left: the answers are those of
+    /// applying them one after another, in order. When the storage fails, nothing of the group
+    /// is written and every member gets the error.
+    fn apply_group(db: &Database, group: &[Transaction]) -> Vec<Result<(), StoreError>> {
+        let fail_all = |error: StoreError| group.iter().map(|_| Err(error.clone())).collect();
+        let txn = match db.begin_write() {
+            Ok(txn) => txn,
+            Err(error) => return fail_all(storage(error)),
+        };
+        let mut results = Vec::with_capacity(group.len());
+        let written = {
+            let mut tables = match Tables::open(&txn) {
+                Ok(tables) => tables,
+                Err(error) => return fail_all(error),
+            };
+            for transaction in group {
+                let result = match Self::plan(&tables, transaction) {
+                    Ok(steps) => {
+                        if let Err(error) = Self::write(&mut tables, steps) {
+                            return fail_all(error);
+                        }
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                };
+                results.push(result);
+            }
+            results.iter().any(Result::is_ok)
+        };
+        if !written {
+            // Every condition failed: nothing to make durable.
+            return results;
+        }
+        match txn.commit() {
+            Ok(()) => results,
+            Err(error) => fail_all(storage(error)),
+        }
     }
 
     fn read_list(&self, query: &ListQuery, limit: usize) -> Result<Page<Record>, StoreError> {
@@ -360,12 +522,41 @@ impl Store for EmbeddedStore {
         read_balance(&balances, account)
     }
 
+    /// One read transaction for the records and the balance item, so they are read together.
+    async fn get_with_balance(
+        &self,
+        account: &AccountId,
+        keys: &[RecordKey],
+    ) -> Result<(Vec<Option<Versioned<Record>>>, BalanceState), StoreError> {
+        billing_core::ports::store::check_own_keys(account, keys)?;
+        let txn = self.db.begin_read().map_err(storage)?;
+        let records = txn.open_table(RECORDS).map_err(storage)?;
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            found.push(
+                match records.get(record_key(key).as_str()).map_err(storage)? {
+                    None => None,
+                    Some(bytes) => {
+                        let stored: Stored =
+                            serde_json::from_slice(bytes.value()).map_err(corrupt)?;
+                        Some(Versioned {
+                            value: stored.record,
+                            version: stored.version,
+                        })
+                    }
+                },
+            );
+        }
+        let balances = txn.open_table(BALANCES).map_err(storage)?;
+        Ok((found, read_balance(&balances, account)?))
+    }
+
     async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
         transaction.validate()?;
-        let store = self.clone();
-        // redb commits fsync: keep that off the async workers.
-        tokio::task::spawn_blocking(move || store.apply(&transaction))
+        // The writer thread does the fsync, off the async workers.
+        self.writer
+            .submit(transaction)
             .await
-            .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+            .unwrap_or_else(|| Err(StoreError::Unavailable("the store's writer stopped".into())))
     }
 }

@@ -41,20 +41,37 @@ fn entry(record: &Record) -> Result<Option<String>, StoreError> {
     }
 }
 
-/// Moves the index from the record `before` to the record `after` at the same key (`None`:
-/// absent), so that it holds the slot only while unsettled, under its current start.
-pub(super) fn replace(
-    index: &mut Table<&str, &str>,
+/// What a write changes in the index: the key it removes, the key and account it inserts.
+#[derive(Debug, Default)]
+pub(super) struct Change {
+    remove: Option<String>,
+    insert: Option<(String, String)>,
+}
+
+/// What moving from the record `before` to the record `after` at the same key (`None`:
+/// absent) changes in the index, so that it holds the slot only while unsettled, under its
+/// current start. Computed before anything is written: a start the index cannot hold refuses
+/// the write.
+pub(super) fn change(
     before: Option<&Record>,
     after: Option<&Record>,
-) -> Result<(), StoreError> {
-    let new = after.map(entry).transpose()?.flatten();
-    if let Some(old) = before.map(entry).transpose()?.flatten() {
+) -> Result<Change, StoreError> {
+    let remove = before.map(entry).transpose()?.flatten();
+    let insert = match (after.map(entry).transpose()?.flatten(), after) {
+        (Some(new), Some(Record::PurchaseSlot(slot))) => Some((new, slot.account.to_string())),
+        _ => None,
+    };
+    Ok(Change { remove, insert })
+}
+
+/// Writes a [`Change`].
+pub(super) fn apply(index: &mut Table<&str, &str>, change: Change) -> Result<(), StoreError> {
+    if let Some(old) = change.remove {
         index.remove(old.as_str()).map_err(storage)?;
     }
-    if let (Some(new), Some(Record::PurchaseSlot(slot))) = (new, after) {
+    if let Some((new, account)) = change.insert {
         index
-            .insert(new.as_str(), slot.account.as_str())
+            .insert(new.as_str(), account.as_str())
             .map_err(storage)?;
     }
     Ok(())
@@ -69,7 +86,7 @@ pub(super) fn rebuild(
     for item in records.range("slot#".."slot$").map_err(storage)? {
         let (_, value) = item.map_err(storage)?;
         let stored: super::Stored = serde_json::from_slice(value.value()).map_err(corrupt)?;
-        replace(index, None, Some(&stored.record))?;
+        apply(index, change(None, Some(&stored.record))?)?;
     }
     Ok(())
 }
