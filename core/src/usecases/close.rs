@@ -77,11 +77,21 @@ impl Closing {
     }
 
     /// The writes: the invoice (write 0, on its absence) and the entry moving its amount off
-    /// the balance (write 1, on the balance version read). Empty when there is nothing to
-    /// invoice; the caller adds [`carry_over`] when an amount carries over.
+    /// the balance (write 1: on the balance version read when `pinned`, else on nothing).
+    /// Empty when there is nothing to invoice; the caller adds [`carry_over`] when an amount
+    /// carries over.
+    ///
+    /// Pinned, anything recorded since the read (usage of the new month, a late usage event,
+    /// a credit) makes the close read again and decide on fresh totals. Unpinned, the amount
+    /// decided is invoiced all the same, and the ledger stays exact: the entry moves that
+    /// amount off the balance, and whatever arrived meanwhile stays on it for the next close
+    /// (a late event is due with the month it arrived in; a credit pays the next invoice).
+    /// The charge unpins its last tries, so an account recording usage many times a second
+    /// is still invoiced on the 3rd.
     pub fn transaction(
         &self,
         state: &BalanceState,
+        pinned: bool,
         now: DateTime<Utc>,
     ) -> Result<Transaction, UseCaseError> {
         let mut transaction = Transaction::new();
@@ -95,9 +105,10 @@ impl Closing {
             transaction.push(Write::Append {
                 account: invoice.account.clone(),
                 entries: vec![entry],
-                balance: match state.version {
-                    0 => Expect::Absent,
-                    version => Expect::Version(version),
+                balance: match (pinned, state.version) {
+                    (false, _) => Expect::Any,
+                    (true, 0) => Expect::Absent,
+                    (true, version) => Expect::Version(version),
                 },
             });
         }
@@ -127,7 +138,7 @@ pub async fn close_account_period<S: Store + ?Sized>(
     for _ in 0..ATTEMPTS {
         let state = store.balance(account).await?;
         let closing = Closing::decide(account, period, &state, now)?;
-        let mut transaction = closing.transaction(&state, now)?;
+        let mut transaction = closing.transaction(&state, true, now)?;
         if closing.close.carried.is_positive() {
             transaction.push(carry_over(account, period));
         }

@@ -13,7 +13,11 @@ use billing_core::domain::invoice::{AttemptOutcome, Invoice, InvoiceStatus};
 use billing_core::ports::gateway::{ChargeOutcome, PaymentGateway};
 use billing_core::ports::mailer::{Email, MailError, Mailer};
 use billing_core::ports::queue::{ChargeJob, JobQueue, QueueError};
-use billing_core::ports::store::{Expect, InvoiceStore, Record, Store, Transaction, Write};
+use billing_core::ports::store::{
+    Expect, InvoiceStore, ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction,
+    Versioned, Write,
+};
+use billing_core::rules::ledger::{BalanceState, EntryKind};
 use billing_core::rules::period::BillingPeriod;
 use billing_core::usecases::close::invoice_id;
 use billing_core::usecases::invoice::{
@@ -591,6 +595,93 @@ pub async fn a_mail_outage_leaves_the_job_to_be_run_again<
     assert_eq!(count(&emails(&h, &account).await, "Receipt"), 1);
 }
 
+/// A store where the account's metering records one usage event of the new month just before
+/// every write that closes a period: the balance always moves between the close's read and its
+/// write, as it does for an account recording usage many times a second.
+struct Busy<S> {
+    inner: S,
+    account: AccountId,
+    events: std::sync::atomic::AtomicI64,
+}
+
+#[async_trait]
+impl<S: Store> Store for Busy<S> {
+    async fn get(&self, key: &RecordKey) -> Result<Option<Versioned<Record>>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn list(&self, query: &ListQuery, limit: usize) -> Result<Page<Record>, StoreError> {
+        self.inner.list(query, limit).await
+    }
+    async fn balance(&self, account: &AccountId) -> Result<BalanceState, StoreError> {
+        self.inner.balance(account).await
+    }
+    async fn commit(&self, transaction: Transaction) -> Result<(), StoreError> {
+        let closes = transaction.writes().iter().any(|w| {
+            matches!(w, Write::Append { entries, .. }
+                if entries.iter().any(|e| e.kind == EntryKind::Invoiced))
+        });
+        if closes {
+            let n = self
+                .events
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let november = Utc.with_ymd_and_hms(2026, 11, 25, 23, 0, 0).unwrap();
+            let event = UsageEvent {
+                id: UsageEventId::parse(&format!("{}-nov-{n}", self.account)).unwrap(),
+                account_id: self.account.clone(),
+                amount_micros: 1_000,
+                occurred_at: november,
+                description: "model calls".into(),
+            };
+            record_usage(&self.inner, &event, november).await.unwrap();
+        }
+        self.inner.commit(transaction).await
+    }
+}
+
+/// An account whose usage of the new month arrives between every read and write of the close:
+/// the charge is not left for later, the invoice is October's amount exactly, and the ledger
+/// ends exact (October moved onto the invoice, every November event left on the balance).
+pub async fn a_busy_account_is_invoiced_while_its_usage_keeps_arriving<
+    S: Store + Clone + 'static,
+    G: PaymentGateway + Clone + 'static,
+>(
+    h: PurchaseHarness<S, G>,
+) {
+    let account = owing(&h, "monthly-busy", Some("pm_card_visa"), 15_000_000).await;
+    let busy = Busy {
+        inner: h.store.clone(),
+        account: account.clone(),
+        events: 0.into(),
+    };
+
+    let charged = charge_account(ports(&busy, &h.gateway, &h), &job(&account), charge_time())
+        .await
+        .expect("a busy account is invoiced, not left for later");
+
+    assert!(
+        matches!(
+            charged,
+            Charged::Invoiced {
+                status: InvoiceStatus::Paid,
+                ..
+            }
+        ),
+        "{charged:?}"
+    );
+    let november_events = busy.events.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        november_events >= 2,
+        "the balance moved under the close every time"
+    );
+    let invoice = invoice_of(&h, &account).await;
+    assert_eq!(invoice.amount_due, Cents::new(1_500), "October only");
+    assert_eq!(
+        h.store.balance(&account).await.unwrap().amount,
+        Micros::new(-1_000 * november_events),
+        "every November event stays on the balance, October is on the invoice"
+    );
+}
+
 /// The same job delivered 25 times at once (a redelivered, duplicated message): one invoice,
 /// one attempt, one payment, one receipt, one ledger movement.
 pub async fn concurrent_workers_on_one_job_charge_once<
@@ -726,6 +817,7 @@ macro_rules! invoice_contract {
             an_invoice_needing_authentication_is_paid_once_the_user_authorizes,
             a_payment_event_pays_the_invoice_once,
             a_mail_outage_leaves_the_job_to_be_run_again,
+            a_busy_account_is_invoiced_while_its_usage_keeps_arriving,
             concurrent_workers_on_one_job_charge_once,
             a_worker_stopped_after_each_step_resumes_without_a_second_payment,
         );

@@ -3,7 +3,8 @@
 //! One strongly consistent read gives the account, the period's invoice and the balance. With
 //! no invoice yet, the close rule decides; the invoice is written with its first attempt
 //! already claimed (its card and its key), together with the ledger entry that moves the
-//! amount off the balance, in one transaction conditioned on the balance version. Then the
+//! amount off the balance, in one transaction conditioned on the balance version (but for the
+//! last tries, so that a busy account is invoiced all the same). Then the
 //! charge is sent with the attempt's key, its answer recorded through the collection rule
 //! (claiming the email it owes), the email sent and marked. Four store requests for a paid
 //! account: the read, the close, the answer, the mark.
@@ -72,7 +73,10 @@ pub async fn charge_account(
         RecordKey::Account(account.clone()),
         RecordKey::Invoice(account.clone(), id.clone()),
     ];
-    for _ in 0..ATTEMPTS {
+    for attempt in 1..=ATTEMPTS {
+        // The last two tries close on the amount read even if the balance moved since (see
+        // `Closing::transaction`): a busy account is invoiced rather than left for later.
+        let pinned = attempt + 2 <= ATTEMPTS;
         let (records, state) = ports.store.get_with_balance(account, &keys).await?;
         let [record, invoice] = <[_; 2]>::try_from(records)
             .map_err(|_| StoreError::Corrupt("a read of two records gave another number".into()))?;
@@ -101,7 +105,7 @@ pub async fn charge_account(
             invoice: Some(invoice.clone()),
             ..closing.clone()
         }
-        .transaction(&state, now)?;
+        .transaction(&state, pinned, now)?;
         if closing.close.carried.is_positive() {
             transaction.push(carry_over(account, job.period));
         }
