@@ -250,16 +250,34 @@ pub enum Write {
     },
 }
 
+/// One item a write touches, for the one-write-per-item rule: compared as values, so checking
+/// a transaction (done on every commit) formats nothing.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum Touched<'a> {
+    /// A record.
+    Record(RecordKey),
+    /// An account's balance item.
+    Balance(&'a AccountId),
+    /// A ledger entry, in the scope it is unique in (see [`entry_scope`]): usage across all
+    /// accounts, every other kind within its account.
+    Entry(Option<&'a AccountId>, &'a crate::rules::ledger::EntryId),
+}
+
 impl Write {
-    /// The keys the write touches, for the one-write-per-item rule.
-    fn touches(&self) -> Vec<String> {
+    /// The items the write touches.
+    fn touches(&self) -> Vec<Touched<'_>> {
         match self {
-            Self::Put { record, .. } => vec![format!("{:?}", record.key())],
-            Self::Delete { key, .. } | Self::Check { key, .. } => vec![format!("{key:?}")],
+            Self::Put { record, .. } => vec![Touched::Record(record.key())],
+            Self::Delete { key, .. } | Self::Check { key, .. } => {
+                vec![Touched::Record(key.clone())]
+            }
             Self::Append {
                 account, entries, ..
-            } => std::iter::once(format!("balance:{account}"))
-                .chain(entries.iter().map(|entry| entry_scope(account, entry)))
+            } => std::iter::once(Touched::Balance(account))
+                .chain(entries.iter().map(|entry| {
+                    let scope = (entry.kind != EntryKind::Usage).then_some(account);
+                    Touched::Entry(scope, &entry.id)
+                }))
                 .collect(),
         }
     }
@@ -298,7 +316,7 @@ impl Transaction {
     /// [`MAX_TRANSACTION_ITEMS`] items touched, and no item touched twice (so at most one
     /// `Append` per account).
     pub fn validate(&self) -> Result<(), StoreError> {
-        let touched: Vec<String> = self.writes.iter().flat_map(Write::touches).collect();
+        let touched: Vec<Touched<'_>> = self.writes.iter().flat_map(Write::touches).collect();
         let empty_append = self
             .writes
             .iter()
@@ -312,11 +330,11 @@ impl Transaction {
                 touched.len()
             )));
         }
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::HashSet::with_capacity(touched.len());
         for touched in touched {
-            if !seen.insert(touched.clone()) {
+            if let Some(twice) = seen.replace(touched) {
                 return Err(StoreError::Invalid(format!(
-                    "{touched} is written twice in one transaction"
+                    "{twice:?} is written twice in one transaction"
                 )));
             }
         }

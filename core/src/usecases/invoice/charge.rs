@@ -90,8 +90,8 @@ pub async fn charge_account(
         {
             return Ok(Charged::Skipped);
         }
-        let closing = Closing::decide(account, job.period, &state, now)?;
-        let Some(open) = closing.invoice.clone() else {
+        let mut closing = Closing::decide(account, job.period, &state, now)?;
+        let Some(open) = closing.invoice.take() else {
             if closing.close.carried.is_positive() {
                 let mark = Transaction::new().with(carry_over(account, job.period));
                 ports.store.commit(mark).await?;
@@ -101,11 +101,8 @@ pub async fn charge_account(
             });
         };
         let (invoice, claimed_at) = with_first_attempt(open, record.as_ref(), now);
-        let mut transaction = Closing {
-            invoice: Some(invoice.clone()),
-            ..closing.clone()
-        }
-        .transaction(&state, pinned, now)?;
+        closing.invoice = Some(invoice);
+        let mut transaction = closing.transaction(&state, pinned, now)?;
         if closing.close.carried.is_positive() {
             transaction.push(carry_over(account, job.period));
         }
@@ -118,7 +115,7 @@ pub async fn charge_account(
             Err(error) => return Err(error.into()),
         }
         let created = Versioned {
-            value: invoice,
+            value: closing.invoice.expect("the invoice just written"),
             version: 1,
         };
         let resumed = resume(ports, created, record.as_ref(), claimed_at, now).await?;
