@@ -93,6 +93,15 @@ async fn mails_to(server: &LocalServer, account: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The account's one email, which must have a subject starting `subject`; its text part.
+async fn only_mail(server: &LocalServer, account: &str, subject: &str) -> String {
+    let mails = mails_to(server, account).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let got = mails[0]["subject"].as_str().unwrap();
+    assert!(got.starts_with(subject), "{got}");
+    mails[0]["text"].as_str().unwrap().to_owned()
+}
+
 fn summary(period: &str, counts: [u64; 6]) -> Value {
     let [
         accounts,
@@ -151,10 +160,8 @@ async fn a_month_of_usage_is_invoiced_charged_and_listed_with_lines_that_add_up(
     assert_eq!(paid["attempts"][0]["outcome"], "succeeded");
     assert!(paid.get("authorization_url").is_none(), "{paid}");
     assert!(!paid.to_string().contains("secret"), "{paid}");
-    let mails = mails_to(&server, "payer").await;
-    assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(mails[0]["subject"].as_str().unwrap().starts_with("Receipt"));
-    assert!(mails[0]["text"].as_str().unwrap().contains("14.34 USD"));
+    let receipt = only_mail(&server, "payer", "Receipt").await;
+    assert!(receipt.contains("14.34 USD"), "{receipt}");
     assert_eq!(billing_status(&server, "payer").await, "active");
     let (_, small) = get(&server, "/v1/billing/invoices", "small").await;
     assert_eq!(small, json!({"data": [], "has_more": false}));
@@ -244,15 +251,7 @@ async fn a_declined_charge_fails_the_invoice_and_emails_the_reason() {
     );
     assert!(failed.get("authorization_url").is_none());
     assert_eq!(billing_status(&server, "broke").await, "past_due");
-    let mails = mails_to(&server, "broke").await;
-    assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(
-        mails[0]["subject"]
-            .as_str()
-            .unwrap()
-            .starts_with("Payment failed")
-    );
-    let text = mails[0]["text"].as_str().unwrap();
+    let text = only_mail(&server, "broke", "Payment failed").await;
     assert!(text.contains("Reason: Your card was declined."), "{text}");
     assert!(text.contains("(generic_decline)"), "{text}");
     assert!(text.contains("funds are available on the card"), "{text}");
@@ -288,14 +287,7 @@ async fn an_account_without_a_card_gets_a_failed_invoice_and_an_email_asking_for
             .contains("Add a credit or debit card")
     );
     assert_eq!(billing_status(&server, "cardless").await, "past_due");
-    let mails = mails_to(&server, "cardless").await;
-    assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(
-        mails[0]["subject"]
-            .as_str()
-            .unwrap()
-            .starts_with("Add a card")
-    );
+    only_mail(&server, "cardless", "Add a card").await;
 }
 
 #[tokio::test]
@@ -316,15 +308,7 @@ async fn a_charge_the_bank_asks_about_is_authorized_through_the_emailed_link() {
         "{api_link}"
     );
     assert_eq!(billing_status(&server, "asked").await, "past_due");
-    let mails = mails_to(&server, "asked").await;
-    assert_eq!(mails.len(), 1, "{mails:?}");
-    assert!(
-        mails[0]["subject"]
-            .as_str()
-            .unwrap()
-            .starts_with("Action needed")
-    );
-    let text = mails[0]["text"].as_str().unwrap();
+    let text = only_mail(&server, "asked", "Action needed").await;
     let link = text
         .split_whitespace()
         .find(|word| word.starts_with(&format!("{}/authorize/", server.base)))
