@@ -25,6 +25,7 @@ pub mod rules {
     pub mod ledger;
     pub mod period;
     pub mod purchase;
+    pub mod retry;
 }
 
 /// Ports: the traits adapters implement.

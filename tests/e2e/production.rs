@@ -420,6 +420,7 @@ async fn a_monthly_charge_makes_one_stripe_and_four_dynamodb_requests_at_the_wir
         gateway,
         mailer: &mailer,
         links: &billing_contract::PlainLinks,
+        retries: &billing_core::rules::retry::RetrySchedule::STANDARD,
     };
     let job = ChargeJob {
         account: account.clone(),

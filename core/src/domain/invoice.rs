@@ -100,11 +100,27 @@ impl Notice {
     pub const CLAIM_TIMEOUT: chrono::Duration = chrono::Duration::minutes(2);
 }
 
+/// Why an attempt was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptTrigger {
+    /// The monthly charge (always attempt 1).
+    #[default]
+    Monthly,
+    /// A retry on the invoice's schedule ([`Invoice::retry_at`]).
+    Retry,
+    /// A card added or replaced since the last attempt.
+    NewCard,
+}
+
 /// One attempt to collect an invoice: one PaymentIntent, made with the attempt's own key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChargeAttempt {
     /// 1 for the monthly charge, then one more per retry.
     pub number: u32,
+    /// Why it was made.
+    #[serde(default)]
+    pub trigger: AttemptTrigger,
     /// When it was claimed.
     pub at: DateTime<Utc>,
     /// The card charged (absent when there was none). A resent charge uses this one, so the
@@ -145,6 +161,15 @@ pub struct Invoice {
     pub lines: Vec<InvoiceLine>,
     /// Collection attempts, oldest first.
     pub attempts: Vec<ChargeAttempt>,
+    /// When the scheduled retries are due, fixed when the invoice is created (the retry
+    /// schedule's days after the charge): a retry is made only after a decline that may
+    /// succeed later, and never twice on one day.
+    #[serde(default)]
+    pub retry_at: Vec<DateTime<Utc>>,
+    /// When the next scheduled retry is made; `None` when none is waiting (paid, waiting for
+    /// the user, an attempt in flight, or the schedule is used up).
+    #[serde(default)]
+    pub next_payment_attempt: Option<DateTime<Utc>>,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -154,6 +179,45 @@ impl Invoice {
     pub fn latest(&self) -> Option<&ChargeAttempt> {
         self.attempts.last()
     }
+
+    /// Whether the invoice makes its account past due: its status says so, or it is being
+    /// charged again after an attempt failed (it stays past due until paid).
+    pub fn is_past_due(&self) -> bool {
+        self.status.is_past_due() || self.status == InvoiceStatus::Open && self.attempts.len() > 1
+    }
+
+    /// How many scheduled retries were made.
+    pub fn retries_made(&self) -> usize {
+        self.attempts
+            .iter()
+            .filter(|a| a.trigger == AttemptTrigger::Retry)
+            .count()
+    }
+
+    /// When the collection sweep must next visit the invoice, `None` when nothing is left to
+    /// do without news from the user or the network: an attempt claimed or processing for
+    /// longer than [`Invoice::IN_FLIGHT_TIMEOUT`] (its sender stopped, or the network never
+    /// answered), an email claimed for longer than [`Notice::CLAIM_TIMEOUT`], a scheduled
+    /// retry. The earliest of them.
+    pub fn visit_at(&self) -> Option<DateTime<Utc>> {
+        let latest = self.latest()?;
+        let in_flight = matches!(
+            latest.outcome,
+            AttemptOutcome::Pending | AttemptOutcome::Processing
+        )
+        .then(|| latest.updated_at + Self::IN_FLIGHT_TIMEOUT);
+        let email = match latest.notice {
+            Notice::Sending { since } => Some(since + Notice::CLAIM_TIMEOUT),
+            Notice::None | Notice::Sent | Notice::Unaddressed => None,
+        };
+        [in_flight, email, self.next_payment_attempt]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// How long an attempt may stay claimed or processing before the sweep looks at it.
+    pub const IN_FLIGHT_TIMEOUT: chrono::Duration = chrono::Duration::minutes(15);
 
     /// What is still owed on it.
     pub fn amount_remaining(&self) -> Cents {

@@ -380,6 +380,18 @@ pub enum ListQuery {
         /// Exclusive cursor: the (start, account) of the last slot of the previous page.
         after: Option<(DateTime<Utc>, AccountId)>,
     },
+    /// The invoices the collection sweep must visit ([`Invoice::visit_at`] is set) whose visit
+    /// is due at or before `due_at`, earliest visit first (then account, then invoice id),
+    /// after the cursor. Listed from a sparse index that holds only such invoices: the sweep
+    /// finds retries and stalled attempts without reading any account that has none, and reads
+    /// each invoice itself.
+    Collect {
+        /// Only invoices whose visit is due at or before this instant.
+        due_at: DateTime<Utc>,
+        /// Exclusive cursor: the (visit, account, invoice) of the last item of the previous
+        /// page.
+        after: Option<(DateTime<Utc>, AccountId, InvoiceId)>,
+    },
 }
 
 /// One page of a listing.
@@ -574,6 +586,25 @@ pub trait EventStore: Store {
 pub trait InvoiceStore: Store {
     typed_get!(invoice, Invoice, Invoice, (account: &AccountId, id: &InvoiceId),
         RecordKey::Invoice(account.clone(), id.clone()));
+
+    /// One page of the invoices whose collection visit is due at or before `due_at`, earliest
+    /// first.
+    fn invoices_to_visit(
+        &self,
+        due_at: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, AccountId, InvoiceId)>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<Invoice>, StoreError>> + Send {
+        let query = ListQuery::Collect { due_at, after };
+        async move {
+            typed_page(self.list(&query, limit).await?, |record| match record {
+                Record::Invoice(invoice) if invoice.visit_at().is_some_and(|at| at <= due_at) => {
+                    Ok(invoice)
+                }
+                other => Err(unexpected(&other.key(), &other)),
+            })
+        }
+    }
 
     /// An account's invoices, newest first.
     fn invoices(

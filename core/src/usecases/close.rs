@@ -69,6 +69,8 @@ impl Closing {
                 amount_paid: Cents::ZERO,
                 lines: lines(period, state, &close)?,
                 attempts: vec![],
+                retry_at: Vec::new(),
+                next_payment_attempt: None,
                 created_at: now,
             }),
             false => None,

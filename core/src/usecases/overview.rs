@@ -52,7 +52,7 @@ pub async fn billing_overview<S: Store + ?Sized>(
         let page = store.invoices(account, cursor, 100).await?;
         for invoice in page.items.iter().filter(|i| i.status.is_unpaid()) {
             unpaid = unpaid.checked_add(invoice.amount_due.checked_sub(invoice.amount_paid)?)?;
-            past_due |= invoice.status.is_past_due();
+            past_due |= invoice.is_past_due();
         }
         cursor = match page.items.last() {
             Some(last) if page.has_more => Some(last.id.clone()),

@@ -42,6 +42,15 @@ pub struct PurchaseServices {
     pub links: Arc<dyn AuthorizationLinks>,
 }
 
+/// What the card route needs to charge a new card for the invoices waiting for one: their
+/// emails and the authorization page's links.
+pub struct CollectionServices {
+    /// Receipts and decline notices.
+    pub mailer: Arc<dyn Mailer>,
+    /// Links to the authorization page.
+    pub links: Arc<dyn AuthorizationLinks>,
+}
+
 /// What every HTTP handler can reach: the [`Services`] (through `Deref`, so a handler reads
 /// `state.store`) and the auth mode.
 pub struct AppState {
@@ -51,6 +60,8 @@ pub struct AppState {
     pub auth: AuthMode,
     /// Present in the functions that serve purchases.
     purchases: Option<PurchaseServices>,
+    /// Present in the function that serves the card: a new card pays what waits for it.
+    collection: Option<CollectionServices>,
 }
 
 impl AppState {
@@ -60,7 +71,30 @@ impl AppState {
             services,
             auth,
             purchases: None,
+            collection: None,
         }
+    }
+
+    /// The state of the function that serves the card: putting a card charges the invoices
+    /// waiting for one.
+    #[must_use]
+    pub fn with_collection(mut self, collection: CollectionServices) -> Self {
+        self.collection = Some(collection);
+        self
+    }
+
+    /// The ports the invoice use cases run on, when this function collects invoices.
+    pub fn invoice_ports(&self) -> Option<billing_core::usecases::invoice::Ports<'_>> {
+        self.collection
+            .as_ref()
+            .map(|collection| billing_core::usecases::invoice::Ports {
+                store: self.services.store.as_ref(),
+                gateway: self.services.gateway.as_ref(),
+                mailer: collection.mailer.as_ref(),
+                links: collection.links.as_ref(),
+                // The card route never creates an invoice: each keeps its own retries.
+                retries: &billing_core::rules::retry::RetrySchedule::STANDARD,
+            })
     }
 
     /// The state of a function that also serves purchases.

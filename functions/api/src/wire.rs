@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 mod invoice;
 pub use invoice::{
-    AttemptOutcomeBody, InvoiceAttempt, InvoiceBody, InvoiceLineBody, InvoiceList,
-    InvoiceListQuery, InvoicePeriod, InvoiceStatusBody, failure_message,
+    AttemptOutcomeBody, AttemptTriggerBody, InvoiceAttempt, InvoiceBody, InvoiceLineBody,
+    InvoiceList, InvoiceListQuery, InvoicePeriod, InvoiceStatusBody, failure_message,
 };
 
 /// `card.funding`. Only credit and debit cards are ever on file.

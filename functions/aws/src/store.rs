@@ -339,6 +339,10 @@ impl Store for DynamoStore {
                 self.list_unsettled(*started_before, after.as_ref(), limit)
                     .await?
             }
+            // TODO(collect index): being built in its own branch.
+            ListQuery::Collect { .. } => {
+                return Err(StoreError::Invalid("not listed yet".into()));
+            }
         };
         let has_more = found.len() > limit;
         let items = found

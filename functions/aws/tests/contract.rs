@@ -202,6 +202,8 @@ mod dynamo {
                 amount_paid: billing_core::domain::money::Cents::ZERO,
                 lines: vec![],
                 attempts: vec![],
+                retry_at: Vec::new(),
+                next_payment_attempt: None,
                 created_at: Utc.with_ymd_and_hms(2026, 2, 3, 3, 0, 0).unwrap(),
             };
             transaction.push(Write::Put {

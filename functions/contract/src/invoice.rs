@@ -19,6 +19,7 @@ use billing_core::ports::store::{
 };
 use billing_core::rules::ledger::{BalanceState, EntryKind};
 use billing_core::rules::period::BillingPeriod;
+use billing_core::rules::retry::RetrySchedule;
 use billing_core::usecases::close::invoice_id;
 use billing_core::usecases::invoice::{
     Charged, MonthlySummary, Ports, charge_account, plan_shard, refresh_invoice, shards,
@@ -61,6 +62,7 @@ fn ports<'a, S, G>(
         gateway,
         mailer: h.mail.0.as_ref(),
         links: &PlainLinks,
+        retries: &RetrySchedule::STANDARD,
     }
 }
 
@@ -560,6 +562,7 @@ pub async fn a_mail_outage_leaves_the_job_to_be_run_again<
         gateway: &h.gateway,
         mailer: &MailDown,
         links: &PlainLinks,
+        retries: &RetrySchedule::STANDARD,
     };
 
     let first = charge_account(down, &job(&account), charge_time()).await;

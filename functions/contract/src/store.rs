@@ -88,6 +88,8 @@ fn invoice(account: &AccountId, period: BillingPeriod) -> Invoice {
             amount_micros: Micros::new(12_340_000),
         }],
         attempts: vec![],
+        retry_at: Vec::new(),
+        next_payment_attempt: None,
         created_at: period.charge_at(),
     }
 }

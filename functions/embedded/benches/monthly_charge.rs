@@ -19,6 +19,7 @@ use billing_core::ports::gateway::PaymentGateway;
 use billing_core::ports::store::{Expect, Record, Store, Transaction, Write};
 use billing_core::rules::card::Funding;
 use billing_core::rules::period::BillingPeriod;
+use billing_core::rules::retry::RetrySchedule;
 use billing_core::usecases::invoice::{
     Charged, MonthlySummary, Ports, charge_account, plan_shard, shards,
 };
@@ -155,6 +156,7 @@ fn main() {
                         gateway,
                         mailer: &outbox,
                         links: &PlainLinks,
+                        retries: &RetrySchedule::STANDARD,
                     };
                     loop {
                         // A take commits (and fsyncs): off the async workers.

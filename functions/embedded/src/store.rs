@@ -210,7 +210,7 @@ fn forward_range(query: &ListQuery) -> (String, String, Option<&AccountId>) {
             let end = format!("{}$", prefix.trim_end_matches('#'));
             (prefix, end, after.as_ref())
         }
-        ListQuery::Invoices { .. } | ListQuery::Unsettled { .. } => {
+        ListQuery::Invoices { .. } | ListQuery::Unsettled { .. } | ListQuery::Collect { .. } => {
             unreachable!("invoices and unsettled slots have listings of their own")
         }
     }
@@ -486,6 +486,10 @@ impl EmbeddedStore {
                     };
                     items.push(decode(bytes.value())?);
                 }
+            }
+            // TODO(collect index): being built in its own branch.
+            ListQuery::Collect { .. } => {
+                return Err(StoreError::Invalid("not listed yet".into()));
             }
         }
         Ok(Page { items, has_more })

@@ -1,6 +1,8 @@
 //! Settings from the environment, one struct per port, so that each function reads only the
 //! variables of the ports it builds (the card function never asks for `SENDER_EMAIL`).
 
+use billing_core::rules::retry::RetrySchedule;
+
 /// A setting missing or unusable at cold start; the function cannot serve without it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(String);
@@ -341,6 +343,19 @@ pub struct ChargeWorkerSettings {
     pub mail: MailSettings,
     /// The authorization page's links.
     pub links: LinkSettings,
+    /// The retries of the invoices it creates.
+    pub retries: RetrySchedule,
+}
+
+/// `PAYMENT_RETRY_DAYS`: the days after the charge a declined invoice is retried on, e.g.
+/// `3,5,7` (the default when unset; empty: no retries).
+pub fn retry_schedule(env: &impl Env) -> Result<RetrySchedule, ConfigError> {
+    match env.var("PAYMENT_RETRY_DAYS") {
+        None => Ok(RetrySchedule::default()),
+        Some(days) => {
+            RetrySchedule::parse(&days).map_err(|e| ConfigError(format!("PAYMENT_RETRY_DAYS: {e}")))
+        }
+    }
 }
 
 impl ChargeWorkerSettings {
@@ -352,6 +367,7 @@ impl ChargeWorkerSettings {
             rate: StripeRateSettings::from(env)?,
             mail: MailSettings::from(env)?,
             links: LinkSettings::from(env)?,
+            retries: retry_schedule(env)?,
         })
     }
 }
@@ -581,8 +597,24 @@ mod tests {
                 "CHARGE_WORKER_CONCURRENCY",
                 "SENDER_EMAIL",
                 "PUBLIC_BASE_URL",
-                "LINK_SECRET_PARAMETER"
+                "LINK_SECRET_PARAMETER",
+                "PAYMENT_RETRY_DAYS"
             ]
+        );
+    }
+
+    #[test]
+    fn the_retry_schedule_defaults_to_3_5_7_days_and_refuses_nonsense() {
+        let default = ChargeWorkerSettings::from(&Recorded::new(&WORKER)).expect("settings");
+        assert_eq!(default.retries.days(), &[3, 5, 7]);
+
+        let custom = retry_schedule(&Recorded::new(&[("PAYMENT_RETRY_DAYS", "1, 2")]));
+        assert_eq!(custom.expect("a schedule").days(), &[1, 2]);
+        let error = retry_schedule(&Recorded::new(&[("PAYMENT_RETRY_DAYS", "7,3")]))
+            .expect_err("not increasing");
+        assert!(
+            error.to_string().starts_with("PAYMENT_RETRY_DAYS: "),
+            "{error}"
         );
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use billing_core::ports::links::AuthorizationLinks;
+use billing_core::rules::retry::RetrySchedule;
 use billing_core::usecases::{invoice, purchase};
 use billing_core::{AccountId, InvoiceId, PurchaseId};
 use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
@@ -68,6 +69,7 @@ impl Embedded {
             gateway: &self.network,
             mailer: &self.outbox,
             links: &PlainLinks,
+            retries: &RetrySchedule::STANDARD,
         }
     }
 }

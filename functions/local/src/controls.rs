@@ -12,6 +12,7 @@ use billing_api::{ApiError, ErrorCode};
 use billing_core::AccountId;
 use billing_core::ports::clock::Clock;
 use billing_core::ports::store::Store;
+use billing_core::rules::retry::RetrySchedule;
 use billing_core::usecases::purchase::{Ports, SweepSummary, sweep_purchases};
 use billing_core::usecases::usage::{
     UsageEvent, UsageOutcome, UsageRecorded, UsageRefusal, record_usage, record_usage_batch,
@@ -37,6 +38,8 @@ pub struct Controls {
     pub links: Arc<dyn AuthorizationLinks>,
     /// The monthly charge's job queue.
     pub queue: LocalQueue,
+    /// The retries of the invoices the monthly charge creates.
+    pub retries: RetrySchedule,
     /// Held by the monthly charge while it runs: one run at a time.
     pub monthly_run: tokio::sync::Mutex<()>,
 }

@@ -15,11 +15,14 @@ use billing_api::authorize::{
     AuthorizePages, InvoiceAuthorizations, PageMode, PurchaseAuthorizations, authorize_router,
 };
 use billing_api::links::{LinkSigner, SignedLinks};
-use billing_api::state::{AuthorizationLinks, PurchaseServices, Services, WebhookState};
+use billing_api::state::{
+    AuthorizationLinks, CollectionServices, PurchaseServices, Services, WebhookState,
+};
 use billing_api::{
     AppState, AuthMode, cards_router, credits_router, finish, telemetry, webhook_router,
 };
 use billing_core::rules::purchase::PurchaseLimits;
+pub use billing_core::rules::retry::RetrySchedule;
 use billing_embedded::{EmbeddedStore, LocalClock, LocalQueue, OutboxMailer, SimulatedCardNetwork};
 
 /// Settings of a local run.
@@ -35,6 +38,8 @@ pub struct LocalConfig {
     pub link_secret: String,
     /// The signing secret of `POST /v1/webhooks/stripe` (Stripe's `whsec_…`).
     pub webhook_secret: String,
+    /// The retries of the invoices the monthly charge creates (`BILLING_LOCAL_RETRY_DAYS`).
+    pub retries: RetrySchedule,
 }
 
 /// Everything a local run is made of.
@@ -90,7 +95,15 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         limits: PurchaseLimits::default(),
         links: links.clone(),
     };
-    let state = Arc::new(AppState::new(services, auth).with_purchases(purchases));
+    let collection = CollectionServices {
+        mailer: Arc::new(outbox.clone()),
+        links: links.clone(),
+    };
+    let state = Arc::new(
+        AppState::new(services, auth)
+            .with_purchases(purchases)
+            .with_collection(collection),
+    );
     let webhook = webhook_router(Arc::new(WebhookState {
         services: Services {
             store: Arc::new(store.clone()),
@@ -135,6 +148,7 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         network,
         links,
         queue,
+        retries: config.retries.clone(),
         monthly_run: tokio::sync::Mutex::new(()),
     });
     let api = finish(cards_router().merge(credits_router()), state.clone());

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use billing_api::jwt::{Claims, sign};
-use billing_local::{LocalConfig, build};
+use billing_local::{LocalConfig, RetrySchedule, build};
 
 const USAGE: &str = "usage: billing-local [--port N] [--data-dir DIR]";
 
@@ -56,6 +56,16 @@ async fn main() -> ExitCode {
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "local-link-secret".to_owned());
+    let retries = match std::env::var("BILLING_LOCAL_RETRY_DAYS") {
+        Err(_) => RetrySchedule::default(),
+        Ok(days) => match RetrySchedule::parse(&days) {
+            Ok(schedule) => schedule,
+            Err(error) => {
+                eprintln!("BILLING_LOCAL_RETRY_DAYS: {error}");
+                return ExitCode::from(2);
+            }
+        },
+    };
     let listener =
         match tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
             .await
@@ -75,6 +85,7 @@ async fn main() -> ExitCode {
         link_secret,
         webhook_secret: std::env::var("BILLING_LOCAL_STRIPE_WEBHOOK_SECRET")
             .unwrap_or_else(|_| "whsec_local".to_owned()),
+        retries,
     };
     let app = match build(&config) {
         Ok(app) => app,

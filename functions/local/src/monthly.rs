@@ -117,6 +117,7 @@ async fn charge(controls: &Controls, job: &ChargeJob) -> Option<Charged> {
         gateway: &controls.network,
         mailer: &controls.outbox,
         links: controls.links.as_ref(),
+        retries: &controls.retries,
     };
     let mut failure = None;
     for _ in 0..JOB_TRIES {

@@ -18,11 +18,13 @@
 use chrono::{DateTime, Utc};
 
 use super::Ports;
-use super::decide::{Report, Target, apply};
+use super::decide::{Claim, Report, Target, apply, claim};
 use super::notices::deliver;
 use crate::domain::account::{Account, AccountStatus};
-use crate::domain::ids::{AccountId, InvoiceId};
-use crate::domain::invoice::{AttemptOutcome, ChargeAttempt, Invoice, InvoiceStatus, Notice};
+use crate::domain::ids::{AccountId, InvoiceId, PaymentMethodId};
+use crate::domain::invoice::{
+    AttemptOutcome, AttemptTrigger, ChargeAttempt, Invoice, InvoiceStatus, Notice,
+};
 use crate::domain::money::{Currency, Micros};
 use crate::ports::gateway::ChargeRequest;
 use crate::ports::mailer::MailError;
@@ -30,6 +32,7 @@ use crate::ports::queue::ChargeJob;
 use crate::ports::store::{
     Expect, InvoiceStore, Record, RecordKey, StoreError, Transaction, Versioned, Write,
 };
+use crate::rules::retry::RetrySchedule;
 use crate::usecases::close::{ATTEMPTS, Closing, carry_over, invoice_id};
 use crate::usecases::error::UseCaseError;
 
@@ -100,7 +103,7 @@ pub async fn charge_account(
                 carried: closing.close.carried,
             });
         };
-        let (invoice, claimed_at) = with_first_attempt(open, record.as_ref(), now);
+        let (invoice, claimed_at) = with_first_attempt(open, record.as_ref(), ports.retries, now);
         closing.invoice = Some(invoice);
         let mut transaction = closing.transaction(&state, pinned, now)?;
         if closing.close.carried.is_positive() {
@@ -138,11 +141,14 @@ pub async fn charge_account(
 fn with_first_attempt(
     mut invoice: Invoice,
     account: Option<&Account>,
+    retries: &RetrySchedule,
     now: DateTime<Utc>,
 ) -> (Invoice, Option<DateTime<Utc>>) {
     let card = account.and_then(|a| a.customer.as_ref().and(a.card.as_ref()));
+    invoice.retry_at = retries.instants(now);
     invoice.attempts.push(ChargeAttempt {
         number: 1,
+        trigger: AttemptTrigger::Monthly,
         at: now,
         payment_method: card.map(|c| c.payment_method.clone()),
         payment: None,
@@ -161,34 +167,16 @@ fn with_first_attempt(
     }
 }
 
-/// Carries an existing invoice forward: sends a `Pending` attempt's charge (again), and
-/// delivers an email still owed.
-pub(super) async fn resume(
+/// Carries an existing invoice forward ([`resume_invoice`]); the job is done once the email
+/// it owes is out.
+async fn resume(
     ports: Ports<'_>,
-    mut current: Versioned<Invoice>,
+    current: Versioned<Invoice>,
     account: Option<&Account>,
-    mut claimed_at: Option<DateTime<Utc>>,
+    claimed_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Charged, UseCaseError> {
-    let pending = current
-        .value
-        .latest()
-        .filter(|a| a.outcome == AttemptOutcome::Pending)
-        .cloned();
-    if let Some(attempt) = pending {
-        let answer = send_charge(ports, &current.value, &attempt, account).await?;
-        let report = answer
-            .as_ref()
-            .map_or(Report::CardRequired, Report::Network);
-        let target = Target::Attempt(attempt.number);
-        if let Some((recorded, claimed)) =
-            record(ports, current.clone(), target, report, now).await?
-        {
-            claimed_at = claimed.or(claimed_at);
-            current = recorded;
-        }
-    }
-    let invoice = deliver(ports, current, claimed_at, account, now).await;
+    let invoice = resume_invoice(ports, current, account, claimed_at, now).await?;
     if matches!(
         invoice.latest().map(|a| a.notice),
         Some(Notice::Sending { .. })
@@ -207,6 +195,73 @@ pub(super) async fn resume(
         status: invoice.status,
         created: false,
     })
+}
+
+/// Carries an existing invoice forward: claims a scheduled retry that is due, sends a
+/// `Pending` attempt's charge (again), asks the network about an attempt processing for too
+/// long, and delivers an email still owed (an email not sent is left claimed, for the sweep).
+/// Returns the invoice as it stands afterwards.
+pub(super) async fn resume_invoice(
+    ports: Ports<'_>,
+    mut current: Versioned<Invoice>,
+    account: Option<&Account>,
+    mut claimed_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Invoice, UseCaseError> {
+    let card = card_on_file(account);
+    if let Some(claimed) = update(ports, current.clone(), |invoice| {
+        claim(invoice, Claim::Retry, card, now)
+    })
+    .await?
+    {
+        current = claimed;
+    }
+    let latest = current.value.latest().cloned();
+    match latest {
+        Some(attempt) if attempt.outcome == AttemptOutcome::Pending => {
+            let answer = send_charge(ports, &current.value, &attempt, account).await?;
+            let report = answer
+                .as_ref()
+                .map_or(Report::CardRequired, Report::Network);
+            let target = Target::Attempt(attempt.number);
+            if let Some((recorded, claimed)) =
+                record(ports, current.clone(), target, report, now).await?
+            {
+                claimed_at = claimed.or(claimed_at);
+                current = recorded;
+            }
+        }
+        Some(ChargeAttempt {
+            outcome: AttemptOutcome::Processing,
+            payment: Some(payment),
+            updated_at,
+            ..
+        }) if now - updated_at >= Invoice::IN_FLIGHT_TIMEOUT => {
+            let outcome = ports.gateway.charge_status(&payment).await?;
+            let target = Target::Payment(&payment);
+            if let Some((recorded, claimed)) = record(
+                ports,
+                current.clone(),
+                target,
+                Report::Network(&outcome),
+                now,
+            )
+            .await?
+            {
+                claimed_at = claimed.or(claimed_at);
+                current = recorded;
+            }
+        }
+        _ => {}
+    }
+    Ok(deliver(ports, current, claimed_at, account, now).await)
+}
+
+/// The card the account has on file, when it can be charged (it has a customer).
+pub(super) fn card_on_file(account: Option<&Account>) -> Option<&PaymentMethodId> {
+    account
+        .and_then(|a| a.customer.as_ref().and(a.card.as_ref()))
+        .map(|card| &card.payment_method)
 }
 
 /// Sends the attempt's charge with its key and card; `None` when there is no card to send.
@@ -240,13 +295,39 @@ async fn send_charge(
 /// report changed nothing.
 pub(super) async fn record(
     ports: Ports<'_>,
-    mut current: Versioned<Invoice>,
+    current: Versioned<Invoice>,
     target: Target<'_>,
     report: Report<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<(Versioned<Invoice>, Option<DateTime<Utc>>)>, UseCaseError> {
+    let notice = |invoice: &Invoice| invoice.latest().map(|a| a.notice);
+    let mut before = None;
+    let written = update(ports, current, |invoice| {
+        before = Some(notice(invoice));
+        apply(invoice, target, report, now)
+    })
+    .await?;
+    Ok(written.map(|written| {
+        let claimed = match notice(&written.value) {
+            Some(Notice::Sending { since }) if before != Some(notice(&written.value)) => {
+                Some(since)
+            }
+            _ => None,
+        };
+        (written, claimed)
+    }))
+}
+
+/// Writes `change` of the invoice on the version read, reading again (and deciding again)
+/// while someone else moves it. `None` when the change, decided on the latest version, is
+/// nothing.
+pub(super) async fn update(
+    ports: Ports<'_>,
+    mut current: Versioned<Invoice>,
+    mut change: impl FnMut(&Invoice) -> Option<Invoice>,
+) -> Result<Option<Versioned<Invoice>>, UseCaseError> {
     for _ in 0..ATTEMPTS {
-        let Some(next) = apply(&current.value, target, report, now) else {
+        let Some(next) = change(&current.value) else {
             return Ok(None);
         };
         let write = Transaction::new().with(Write::Put {
@@ -255,18 +336,10 @@ pub(super) async fn record(
         });
         match ports.store.commit(write).await {
             Ok(()) => {
-                let notice = |invoice: &Invoice| invoice.latest().map(|a| a.notice);
-                let claimed = match notice(&next) {
-                    Some(Notice::Sending { since }) if notice(&current.value) != notice(&next) => {
-                        Some(since)
-                    }
-                    _ => None,
-                };
-                let written = Versioned {
+                return Ok(Some(Versioned {
                     value: next,
                     version: current.version + 1,
-                };
-                return Ok(Some((written, claimed)));
+                }));
             }
             Err(StoreError::Conflict { .. }) => {
                 current = ports

@@ -6,13 +6,22 @@
 //! - otherwise a failed attempt never changes, and news of an attempt that is not the latest
 //!   changes nothing;
 //! - an outcome that owes the user an email (receipt, authorization link, decline notice)
-//!   claims it in the same write, and only when the outcome is new, so it is sent once.
+//!   claims it in the same write, and only when the outcome is new, so it is sent once;
+//! - a failed attempt schedules the next retry, waits for the user, or makes the invoice
+//!   uncollectible ([`after_decline`]).
+//!
+//! New attempts are claimed through [`claim`]: a scheduled retry once it is due, a new card
+//! while the invoice waits for payment with another card.
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::ids::PaymentId;
-use crate::domain::invoice::{AttemptOutcome, ChargeAttempt, Invoice, InvoiceStatus, Notice};
+use crate::domain::ids::{PaymentId, PaymentMethodId};
+use crate::domain::invoice::{
+    AttemptOutcome, AttemptTrigger, ChargeAttempt, Invoice, InvoiceStatus, Notice,
+};
 use crate::ports::gateway::ChargeOutcome;
+use crate::rules::decline::{RetryPolicy, decline_advice};
+use crate::rules::retry::{AfterDecline, after_decline};
 
 /// The decline code recorded when there was no usable card to charge.
 pub const CARD_REQUIRED: &str = "card_required";
@@ -58,6 +67,7 @@ pub fn apply(
         changed.decline_code = None;
         next.status = InvoiceStatus::Paid;
         next.amount_paid = next.amount_due;
+        next.next_payment_attempt = None;
         return Some(next);
     }
     if !is_latest || attempt.outcome.is_failed() || attempt.outcome == AttemptOutcome::Succeeded {
@@ -67,7 +77,7 @@ pub fn apply(
         Report::CardRequired => {
             record(changed, AttemptOutcome::CardRequired, None, now);
             changed.decline_code = Some(CARD_REQUIRED.to_owned());
-            InvoiceStatus::PaymentFailed
+            return Some(after_failure(next));
         }
         Report::Network(ChargeOutcome::Succeeded { .. }) => unreachable!("handled above"),
         Report::Network(ChargeOutcome::Processing { payment }) => {
@@ -118,16 +128,139 @@ pub fn apply(
                     .unwrap_or_else(|| "card_declined".to_owned()),
             );
             changed.client_secret = None;
-            InvoiceStatus::PaymentFailed
+            return Some(after_failure(next));
         }
         Report::Network(ChargeOutcome::Canceled { payment }) => {
             record(changed, AttemptOutcome::Declined, Some(payment), now);
-            changed.decline_code = Some("payment_canceled".to_owned());
+            changed.decline_code = Some(PAYMENT_CANCELED.to_owned());
             changed.client_secret = None;
-            InvoiceStatus::PaymentFailed
+            return Some(after_failure(next));
         }
     };
     next.status = status;
+    next.next_payment_attempt = None;
+    Some(next)
+}
+
+/// The decline code of an attempt canceled before it succeeded (by nobody completing it, or
+/// because a new card replaced it).
+pub const PAYMENT_CANCELED: &str = "payment_canceled";
+
+/// The invoice after its latest attempt failed: the next retry scheduled, waiting for the
+/// user, or uncollectible (the retry rule).
+fn after_failure(mut invoice: Invoice) -> Invoice {
+    let Some(latest) = invoice.latest() else {
+        return invoice;
+    };
+    let policy = match latest.outcome {
+        AttemptOutcome::CardRequired => RetryPolicy::Never,
+        _ => decline_advice(latest.decline_code.as_deref()).retry,
+    };
+    let after = after_decline(&invoice.retry_at, invoice.retries_made(), policy, latest.at);
+    (invoice.status, invoice.next_payment_attempt) = match after {
+        AfterDecline::RetryAt(at) => (InvoiceStatus::PaymentFailed, Some(at)),
+        AfterDecline::WaitForUser => (InvoiceStatus::PaymentFailed, None),
+        AfterDecline::Uncollectible => (InvoiceStatus::Uncollectible, None),
+    };
+    invoice
+}
+
+/// A new attempt to claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim<'a> {
+    /// The scheduled retry, once [`Invoice::next_payment_attempt`] has come.
+    Retry,
+    /// A card added or replaced since the latest attempt.
+    NewCard {
+        /// The latest attempt's payment, confirmed canceled at the network, when it was
+        /// waiting for the bank's authorization: the new card replaces it, and nothing can
+        /// then collect the invoice twice.
+        canceled: Option<&'a PaymentId>,
+    },
+}
+
+/// What charging the card on file requires of an invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewCardCharge {
+    /// Claim the attempt now.
+    Now,
+    /// Cancel this payment, waiting for the bank's authorization on the old card, first.
+    AfterCanceling(PaymentId),
+}
+
+/// Whether an invoice wants the card on file charged at once: it waits for payment
+/// (declined, no card, uncollectible, or for authorization) and its latest attempt was made
+/// with another card or none.
+pub fn new_card_charge(invoice: &Invoice, card: &PaymentMethodId) -> Option<NewCardCharge> {
+    let latest = invoice.latest()?;
+    if latest.payment_method.as_ref() == Some(card) {
+        return None;
+    }
+    match (invoice.status, latest.outcome) {
+        (InvoiceStatus::PaymentFailed | InvoiceStatus::Uncollectible, outcome)
+            if outcome.is_failed() =>
+        {
+            Some(NewCardCharge::Now)
+        }
+        (InvoiceStatus::RequiresAuthorization, AttemptOutcome::RequiresAuthorization) => {
+            latest.payment.clone().map(NewCardCharge::AfterCanceling)
+        }
+        _ => None,
+    }
+}
+
+/// The invoice with a new `Pending` attempt charging `card`, or `None` when the claim does
+/// not hold: a retry that is not due, a new card the invoice does not want (see
+/// [`new_card_charge`]; a payment waiting for authorization must be the one `canceled`).
+/// Claiming clears the scheduled retry: the sweep does not visit the invoice for it while the
+/// attempt is under way.
+pub fn claim(
+    invoice: &Invoice,
+    claim: Claim<'_>,
+    card: Option<&PaymentMethodId>,
+    now: DateTime<Utc>,
+) -> Option<Invoice> {
+    let latest = invoice.latest()?;
+    let mut next = invoice.clone();
+    let trigger = match claim {
+        Claim::Retry => {
+            let due = invoice.status == InvoiceStatus::PaymentFailed
+                && latest.outcome.is_failed()
+                && invoice.next_payment_attempt.is_some_and(|at| at <= now);
+            if !due {
+                return None;
+            }
+            AttemptTrigger::Retry
+        }
+        Claim::NewCard { canceled } => {
+            match new_card_charge(invoice, card?)? {
+                NewCardCharge::Now => {}
+                NewCardCharge::AfterCanceling(payment) if canceled == Some(&payment) => {
+                    let superseded = next.attempts.last_mut().expect("latest exists");
+                    superseded.outcome = AttemptOutcome::Declined;
+                    superseded.decline_code = Some(PAYMENT_CANCELED.to_owned());
+                    superseded.client_secret = None;
+                    superseded.updated_at = now;
+                }
+                NewCardCharge::AfterCanceling(_) => return None,
+            }
+            AttemptTrigger::NewCard
+        }
+    };
+    next.attempts.push(ChargeAttempt {
+        number: latest.number + 1,
+        trigger,
+        at: now,
+        payment_method: card.cloned(),
+        payment: None,
+        client_secret: None,
+        outcome: AttemptOutcome::Pending,
+        decline_code: None,
+        notice: Notice::None,
+        updated_at: now,
+    });
+    next.status = InvoiceStatus::Open;
+    next.next_payment_attempt = None;
     Some(next)
 }
 

@@ -9,15 +9,20 @@
 //!   ([`decide`]); the email it owes sent once.
 //! - [`settle_invoice_payment`] (webhooks) and [`refresh_invoice`] (the authorization page)
 //!   bring later news of a payment through the same rule.
+//! - [`sweep_invoices`] and [`pay_with_card_on_file`]: getting paid after a failed charge:
+//!   scheduled retries (on each invoice's own schedule, [`crate::rules::retry`]), stalled
+//!   attempts and emails picked up again, and a new card charged at once.
 //! - [`get_invoice`] and [`list_invoices`]: the invoices API.
 
 mod charge;
+mod collect;
 pub mod decide;
 mod notices;
 mod plan;
 mod settle;
 
 pub use charge::{Charged, attempt_key, charge_account};
+pub use collect::{Collected, pay_with_card_on_file, sweep_invoices};
 pub use notices::invoice_email;
 pub use plan::{PLAN_PAGE, PeriodNotEnded, charged_period, plan_shard, shards};
 pub use settle::{
@@ -31,6 +36,7 @@ use crate::ports::gateway::PaymentGateway;
 use crate::ports::links::AuthorizationLinks;
 use crate::ports::mailer::Mailer;
 use crate::ports::store::Store;
+use crate::rules::retry::RetrySchedule;
 
 /// The ports the invoice use cases run on.
 #[derive(Clone, Copy)]
@@ -43,6 +49,8 @@ pub struct Ports<'a> {
     pub mailer: &'a dyn Mailer,
     /// The authorization page's links, for the emails.
     pub links: &'a dyn AuthorizationLinks,
+    /// The retries of the invoices the monthly charge creates (each invoice keeps its own).
+    pub retries: &'a RetrySchedule,
 }
 
 /// What a monthly run did, counted per account visited.

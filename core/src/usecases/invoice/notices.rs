@@ -9,23 +9,40 @@ use chrono::{DateTime, Utc};
 use super::Ports;
 use crate::domain::account::Account;
 use crate::domain::ids::EmailAddress;
-use crate::domain::invoice::{AttemptOutcome, ChargeAttempt, Invoice, Notice};
+use crate::domain::invoice::{AttemptOutcome, ChargeAttempt, Invoice, InvoiceStatus, Notice};
 use crate::ports::links::INVOICE_LINK_VALIDITY;
 use crate::ports::mailer::Email;
 use crate::ports::store::{
     AccountStore, Expect, Record, StoreError, Transaction, Versioned, Write,
 };
-use crate::rules::decline::{RetryPolicy, decline_advice};
+use crate::rules::decline::{Advice, RetryPolicy, decline_advice};
 use crate::usecases::error::UseCaseError;
 
 /// The troubleshooting list of PRODUCT.md, for the emails about a failed payment.
-const TROUBLESHOOTING: [&str; 5] = [
-    "the card is active and unexpired, and its details (CVC, billing address) are correct",
-    "funds are available on the card",
-    "you approved your bank's notification, if it sent one",
-    "it is a credit or debit card (prepaid cards are not supported)",
-    "your bank has set no spending limit or block on the card",
-];
+mod check {
+    pub const DETAILS: &str =
+        "the card is active and unexpired, and its details (CVC, billing address) are correct";
+    pub const FUNDS: &str = "funds are available on the card";
+    pub const AUTHORIZATION: &str = "you approved your bank's notification, if it sent one";
+    pub const CARD_KIND: &str = "it is a credit or debit card (prepaid cards are not supported)";
+    pub const LIMITS: &str = "your bank has set no spending limit or block on the card";
+    pub const ALL: [&str; 5] = [DETAILS, FUNDS, AUTHORIZATION, CARD_KIND, LIMITS];
+}
+
+/// The troubleshooting items that fit a decline's advice: the one it points to, or the whole
+/// list when the bank said nothing more specific.
+fn checks(advice: Advice) -> &'static [&'static str] {
+    match advice {
+        Advice::Funds => &[check::FUNDS],
+        Advice::BankAuthorization => &[check::AUTHORIZATION],
+        Advice::CheckDetails | Advice::CheckCvc | Advice::CheckAddress | Advice::CardInactive => {
+            &[check::DETAILS]
+        }
+        Advice::BankLimits => &[check::LIMITS, check::FUNDS],
+        Advice::UseAnotherCard => &[check::CARD_KIND, check::DETAILS],
+        Advice::TryLater | Advice::Generic => &check::ALL,
+    }
+}
 
 /// Sends the email of the latest attempt if this visitor holds its claim (claimed at
 /// `claimed_at` by the write just made), or takes over a claim older than the timeout; then
@@ -169,17 +186,35 @@ pub fn invoice_email(
         ),
         AttemptOutcome::Declined | AttemptOutcome::Pending | AttemptOutcome::Processing => {
             let advice = decline_advice(attempt.decline_code.as_deref());
-            let next = match advice.retry {
-                RetryPolicy::Retry => "We will try the card again over the next days; adding another card in your billing dashboard charges the invoice at once.",
-                RetryPolicy::Never | RetryPolicy::AfterAuthentication => "This card will not be charged again: add another credit or debit card in your billing dashboard and the invoice is charged at once.",
+            let next = match (invoice.status, invoice.next_payment_attempt) {
+                (InvoiceStatus::Uncollectible, _) => format!(
+                    "We tried the card {} times and will not try it again: the invoice is marked uncollectible, and it is still owed. Add another credit or debit card in your billing dashboard and it is charged at once.",
+                    invoice.attempts.len()
+                ),
+                (_, Some(at)) => format!(
+                    "We will try the card again on {}. Adding another card in your billing dashboard charges the invoice at once.",
+                    at.format("%B %-d, %Y")
+                ),
+                (_, None) if advice.retry == RetryPolicy::AfterAuthentication => "This card will not be charged again without your bank's authorization: add another credit or debit card in your billing dashboard and the invoice is charged at once.".to_owned(),
+                (_, None) => "This card will not be charged again: add another credit or debit card in your billing dashboard and the invoice is charged at once.".to_owned(),
             };
-            let checks = TROUBLESHOOTING.map(|item| format!("- {item}")).join("\n");
+            let checks = checks(advice.advice)
+                .iter()
+                .map(|item| format!("- {item}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let subject = match invoice.status {
+                InvoiceStatus::Uncollectible => {
+                    format!("Payment failed: your {month} invoice is uncollectible")
+                }
+                _ => format!("Payment failed for your {month} invoice"),
+            };
             (
-                format!("Payment failed for your {month} invoice"),
+                subject,
                 vec![
                     format!("We could not charge {amount} for your usage in {month} (invoice {id}). Reason: {} ({}).", advice.message(), advice.code),
                     format!("Please check that:\n{checks}"),
-                    next.to_owned(),
+                    next,
                     "Until it is paid, your account is past due.".to_owned(),
                 ],
             )

@@ -17,6 +17,7 @@ use crate::ports::links::AuthorizationLinks;
 use crate::ports::store::{
     AccountStore, EventStore, Expect, HandledEvent, Record, StoreError, Transaction, Write,
 };
+use crate::rules::retry::RetrySchedule;
 use crate::usecases::error::UseCaseError;
 use crate::usecases::invoice::{self, settle_invoice_payment};
 
@@ -89,6 +90,9 @@ pub async fn handle_network_event(
                         gateway: ports.gateway,
                         mailer: ports.mailer,
                         links,
+                        // Events never create an invoice: each keeps the retries it was
+                        // created with.
+                        retries: &RetrySchedule::STANDARD,
                     };
                     settle_invoice_payment(ports, &account, &invoice, outcome, now)
                         .await

@@ -40,6 +40,8 @@ impl InvoiceAuthorizations {
             gateway: self.gateway.as_ref(),
             mailer: self.mailer.as_ref(),
             links: self.links.as_ref(),
+            // The page never creates an invoice: each keeps its own retries.
+            retries: &billing_core::rules::retry::RetrySchedule::STANDARD,
         }
     }
 
@@ -180,6 +182,7 @@ mod tests {
             lines: vec![],
             attempts: vec![ChargeAttempt {
                 number: 1,
+                trigger: billing_core::domain::invoice::AttemptTrigger::Monthly,
                 at: at("2026-11-03T03:00:05Z"),
                 payment_method: Some(PaymentMethodId::parse("pm_card_x").unwrap()),
                 payment: None,
@@ -189,6 +192,8 @@ mod tests {
                 notice: Notice::Sent,
                 updated_at: at("2026-11-03T03:00:06Z"),
             }],
+            retry_at: vec![],
+            next_payment_attempt: None,
             created_at: at("2026-11-03T03:00:05Z"),
         }
     }

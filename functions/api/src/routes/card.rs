@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use billing_core::PaymentMethodId;
 use billing_core::usecases::card::{Holder, create_setup_intent, set_card};
 use billing_core::usecases::error::UseCaseError;
+use billing_core::usecases::invoice::pay_with_card_on_file;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorCode};
@@ -77,7 +78,8 @@ fn payment_method(body: &PutCard) -> Result<PaymentMethodId, ApiError> {
     })
 }
 
-/// `PUT /v1/billing/card`: adds the card, or replaces the one on file.
+/// `PUT /v1/billing/card`: adds the card, or replaces the one on file; then charges it at once
+/// for every invoice waiting for payment with another card (or none), oldest first.
 #[utoipa::path(
     put,
     path = "/v1/billing/card",
@@ -120,6 +122,21 @@ pub async fn put_card(
     }
     if let Some(stale) = &outcome.old_card_left_attached {
         tracing::warn!(payment_method = %stale, "replaced card could not be detached; it is no longer the default");
+    }
+    if let Some(ports) = state.invoice_ports() {
+        // The answer is the card whatever the charges do: their outcomes are on the invoices
+        // and in the emails. One that failed part way is picked up by the sweep (an attempt
+        // left claimed) or by putting the card again (an invoice not reached yet).
+        match pay_with_card_on_file(ports, &caller.account, state.clock.now()).await {
+            Ok(collected) => {
+                for paid in &collected {
+                    tracing::info!(account = %caller.account, invoice = %paid.invoice, status = ?paid.status, "invoice charged to the new card");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(account = %caller.account, %error, "invoices waiting for a card not charged yet");
+            }
+        }
     }
     Ok(Json(Card::from(&outcome.card)))
 }

@@ -4,7 +4,9 @@
 //! that lets someone act on the payment is shown (the client secret, the PaymentIntent, the
 //! PaymentMethod): an invoice waiting for the bank carries the signed page's address instead.
 
-use billing_core::domain::invoice::{AttemptOutcome, ChargeAttempt, Invoice, InvoiceStatus};
+use billing_core::domain::invoice::{
+    AttemptOutcome, AttemptTrigger, ChargeAttempt, Invoice, InvoiceStatus,
+};
 use billing_core::rules::decline::decline_advice;
 use billing_core::usecases::invoice::decide::CARD_REQUIRED;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -107,11 +109,35 @@ pub struct InvoiceLineBody {
     pub amount_micros: i64,
 }
 
+/// Why an attempt was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptTriggerBody {
+    /// The monthly charge.
+    Monthly,
+    /// A retry on the invoice's schedule.
+    Retry,
+    /// A card added or replaced.
+    NewCard,
+}
+
+impl From<AttemptTrigger> for AttemptTriggerBody {
+    fn from(trigger: AttemptTrigger) -> Self {
+        match trigger {
+            AttemptTrigger::Monthly => Self::Monthly,
+            AttemptTrigger::Retry => Self::Retry,
+            AttemptTrigger::NewCard => Self::NewCard,
+        }
+    }
+}
+
 /// One attempt to collect an invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct InvoiceAttempt {
-    /// 1 for the monthly charge, then one more per retry.
+    /// 1 for the monthly charge, then one more per retry or new card.
     pub number: u32,
+    /// Why it was made.
+    pub trigger: AttemptTriggerBody,
     /// When it was made (RFC 3339, UTC).
     #[schema(format = DateTime)]
     pub attempted_at: String,
@@ -143,6 +169,7 @@ impl From<&ChargeAttempt> for InvoiceAttempt {
         let message = failed.then(|| failure_message(decline_code.as_deref()).to_owned());
         Self {
             number: attempt.number,
+            trigger: attempt.trigger.into(),
             attempted_at: rfc3339(attempt.at),
             outcome: attempt.outcome.into(),
             decline_code,
@@ -176,6 +203,12 @@ pub struct InvoiceBody {
     /// one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization_url: Option<String>,
+    /// When the card is charged again on the invoice's retry schedule (RFC 3339, UTC); only
+    /// while `status` is `payment_failed` and a retry is scheduled. Adding or replacing the
+    /// card charges it at once instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub next_payment_attempt: Option<String>,
 }
 
 impl InvoiceBody {
@@ -204,6 +237,7 @@ impl InvoiceBody {
             attempts: invoice.attempts.iter().map(InvoiceAttempt::from).collect(),
             authorization_url: (invoice.status == InvoiceStatus::RequiresAuthorization)
                 .then(authorization_url),
+            next_payment_attempt: invoice.next_payment_attempt.map(rfc3339),
         }
     }
 }
@@ -238,6 +272,7 @@ mod tests {
     fn attempt(outcome: AttemptOutcome, decline_code: Option<&str>) -> ChargeAttempt {
         ChargeAttempt {
             number: 1,
+            trigger: AttemptTrigger::Monthly,
             at: at("2026-11-03T03:00:05Z"),
             payment_method: Some(PaymentMethodId::parse("pm_card_visa").unwrap()),
             payment: Some(PaymentId::parse("pi_1").unwrap()),
@@ -269,6 +304,8 @@ mod tests {
                 },
             ],
             attempts,
+            retry_at: vec![],
+            next_payment_attempt: None,
             created_at: at("2026-11-03T03:00:05Z"),
         }
     }

@@ -35,6 +35,7 @@ async fn main() -> Result<(), Error> {
         gateway: gateway.as_ref(),
         mailer: mailer.as_ref(),
         links: &links,
+        retries: &settings.retries,
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(charge_messages(ports, &SystemClock, event.payload).await)

@@ -30,6 +30,7 @@ pub async fn start_server() -> (String, tempfile::TempDir) {
         jwt_secret: SECRET.into(),
         link_secret: "bench-link-secret".into(),
         webhook_secret: "whsec_bench".into(),
+        retries: billing_core::rules::retry::RetrySchedule::default(),
     };
     let app = build(&config).expect("local app");
     tokio::spawn(app.deliver_events);

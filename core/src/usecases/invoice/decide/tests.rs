@@ -1,4 +1,4 @@
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use proptest::prelude::*;
 
 use super::*;
@@ -7,6 +7,7 @@ use crate::domain::invoice::InvoiceLine;
 use crate::domain::money::{Cents, Currency, Micros};
 use crate::ports::gateway::Decline;
 use crate::rules::period::BillingPeriod;
+use crate::rules::retry::RetrySchedule;
 
 fn at(minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 3, 3, minute, 0).unwrap()
@@ -31,6 +32,7 @@ fn pending_invoice() -> Invoice {
         }],
         attempts: vec![ChargeAttempt {
             number: 1,
+            trigger: AttemptTrigger::Monthly,
             at: at(0),
             payment_method: Some(PaymentMethodId::parse("pm_card_visa").unwrap()),
             payment: None,
@@ -40,6 +42,8 @@ fn pending_invoice() -> Invoice {
             notice: Notice::None,
             updated_at: at(0),
         }],
+        retry_at: RetrySchedule::default().instants(at(0)),
+        next_payment_attempt: None,
         created_at: at(0),
     }
 }
@@ -270,5 +274,267 @@ proptest! {
         prop_assert_eq!(invoice.status == InvoiceStatus::Paid, any_success);
         prop_assert_eq!(invoice.amount_paid, if any_success { invoice.amount_due } else { Cents::ZERO });
         prop_assert!(claims <= 3, "at most: waiting, failed, paid");
+    }
+}
+
+fn day(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
+}
+
+fn card(name: &str) -> PaymentMethodId {
+    PaymentMethodId::parse(name).unwrap()
+}
+
+/// The invoice after its latest attempt was sent and answered `outcome`.
+fn answered(invoice: &Invoice, outcome: &ChargeOutcome, now: DateTime<Utc>) -> Invoice {
+    let number = invoice.latest().unwrap().number;
+    apply(
+        invoice,
+        Target::Attempt(number),
+        Report::Network(outcome),
+        now,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_soft_decline_schedules_the_retries_and_the_last_one_makes_the_invoice_uncollectible() {
+    let mut invoice = answered(
+        &pending_invoice(),
+        &declined(1, "insufficient_funds"),
+        at(1),
+    );
+    for (retry, due) in [day(6, 3), day(8, 3), day(10, 3)].into_iter().enumerate() {
+        assert_eq!(invoice.status, InvoiceStatus::PaymentFailed);
+        assert_eq!(invoice.next_payment_attempt, Some(due), "retry {retry}");
+        assert_eq!(
+            invoice.visit_at(),
+            Some(invoice.latest().unwrap().updated_at + Notice::CLAIM_TIMEOUT),
+            "the email first"
+        );
+        invoice.attempts.last_mut().unwrap().notice = Notice::Sent;
+        assert_eq!(invoice.visit_at(), Some(due));
+        assert_eq!(
+            claim(
+                &invoice,
+                Claim::Retry,
+                Some(&card("pm_card_visa")),
+                due - TimeDelta::minutes(1)
+            ),
+            None,
+            "not before it is due"
+        );
+        let claimed = claim(&invoice, Claim::Retry, Some(&card("pm_card_visa")), due).unwrap();
+        assert_eq!(claimed.status, InvoiceStatus::Open);
+        assert!(
+            claimed.is_past_due(),
+            "a retry in flight keeps the account past due"
+        );
+        assert_eq!(claimed.next_payment_attempt, None);
+        assert_eq!(
+            claim(&claimed, Claim::Retry, Some(&card("pm_card_visa")), due),
+            None
+        );
+        let latest = claimed.latest().unwrap();
+        assert_eq!(
+            (latest.number, latest.trigger),
+            (retry as u32 + 2, AttemptTrigger::Retry)
+        );
+        invoice = answered(
+            &claimed,
+            &declined(retry as u8 + 2, "insufficient_funds"),
+            due,
+        );
+        assert_eq!(
+            invoice.latest().unwrap().notice,
+            Notice::Sending { since: due }
+        );
+    }
+    assert_eq!(invoice.status, InvoiceStatus::Uncollectible);
+    assert_eq!(invoice.next_payment_attempt, None);
+    assert_eq!(invoice.attempts.len(), 4);
+    assert!(invoice.is_past_due());
+}
+
+#[test]
+fn declines_that_cannot_succeed_and_a_missing_card_wait_for_a_new_card_without_retries() {
+    let lost = answered(&pending_invoice(), &declined(1, "lost_card"), at(1));
+    let auth = answered(
+        &pending_invoice(),
+        &declined(1, "authentication_required"),
+        at(1),
+    );
+    let no_card = apply(
+        &pending_invoice(),
+        Target::Attempt(1),
+        Report::CardRequired,
+        at(1),
+    )
+    .unwrap();
+    for waiting in [lost, auth, no_card] {
+        assert_eq!(waiting.status, InvoiceStatus::PaymentFailed);
+        assert_eq!(waiting.next_payment_attempt, None);
+        assert_eq!(waiting.retries_made(), 0);
+        assert_eq!(
+            claim(
+                &waiting,
+                Claim::Retry,
+                Some(&card("pm_card_visa")),
+                day(20, 0)
+            ),
+            None
+        );
+        let visa = card("pm_card_visa");
+        let expected = if waiting.latest().unwrap().payment_method.as_ref() == Some(&visa) {
+            None
+        } else {
+            Some(NewCardCharge::Now)
+        };
+        assert_eq!(
+            new_card_charge(&waiting, &visa),
+            expected,
+            "the same card is not charged again"
+        );
+        let new = card("pm_card_mastercard");
+        assert_eq!(new_card_charge(&waiting, &new), Some(NewCardCharge::Now));
+        let claimed = claim(
+            &waiting,
+            Claim::NewCard { canceled: None },
+            Some(&new),
+            day(4, 9),
+        )
+        .unwrap();
+        let latest = claimed.latest().unwrap();
+        assert_eq!(
+            (latest.trigger, latest.payment_method.as_ref()),
+            (AttemptTrigger::NewCard, Some(&new))
+        );
+    }
+}
+
+#[test]
+fn a_new_card_pays_an_uncollectible_invoice_and_replaces_a_payment_waiting_for_authorization() {
+    let mut uncollectible = pending_invoice();
+    uncollectible.retry_at.clear();
+    let uncollectible = answered(&uncollectible, &declined(1, "insufficient_funds"), at(1));
+    assert_eq!(uncollectible.status, InvoiceStatus::Uncollectible);
+    let new = card("pm_card_mastercard");
+    let claimed = claim(
+        &uncollectible,
+        Claim::NewCard { canceled: None },
+        Some(&new),
+        day(20, 0),
+    )
+    .unwrap();
+    let paid = answered(&claimed, &succeeded(2), day(20, 0));
+    assert_eq!(paid.status, InvoiceStatus::Paid);
+    assert!(!paid.is_past_due());
+
+    let waiting = answered(&pending_invoice(), &authentication_required(1), at(1));
+    assert_eq!(
+        new_card_charge(&waiting, &new),
+        Some(NewCardCharge::AfterCanceling(payment(1)))
+    );
+    assert_eq!(
+        claim(
+            &waiting,
+            Claim::NewCard { canceled: None },
+            Some(&new),
+            at(5)
+        ),
+        None,
+        "not while the old payment may still be authorized"
+    );
+    let claimed = claim(
+        &waiting,
+        Claim::NewCard {
+            canceled: Some(&payment(1)),
+        },
+        Some(&new),
+        at(5),
+    )
+    .unwrap();
+    assert_eq!(claimed.attempts[0].outcome, AttemptOutcome::Declined);
+    assert_eq!(
+        claimed.attempts[0].decline_code.as_deref(),
+        Some(PAYMENT_CANCELED)
+    );
+    assert_eq!(
+        claimed.attempts[0].notice, waiting.attempts[0].notice,
+        "no email for the replaced payment"
+    );
+    assert_eq!(claimed.attempts[1].outcome, AttemptOutcome::Pending);
+}
+
+#[test]
+fn nothing_claims_an_attempt_while_one_is_in_flight_or_the_invoice_is_paid() {
+    let new = card("pm_card_mastercard");
+    let pending = pending_invoice();
+    let paid = answered(&pending, &succeeded(1), at(1));
+    for invoice in [pending, paid] {
+        assert_eq!(new_card_charge(&invoice, &new), None);
+        assert_eq!(
+            claim(
+                &invoice,
+                Claim::NewCard { canceled: None },
+                Some(&new),
+                day(20, 0)
+            ),
+            None
+        );
+        assert_eq!(claim(&invoice, Claim::Retry, Some(&new), day(20, 0)), None);
+    }
+}
+
+fn step() -> impl Strategy<Value = (u8, u8)> {
+    // (what happens, hour of the day it happens at)
+    (0u8..6, 0u8..24)
+}
+
+proptest! {
+    /// Over a month of sweeps, new cards and answers in any order: attempts are never made
+    /// while one is in flight, scheduled retries never exceed the schedule and never fall on
+    /// one day, and an invoice is uncollectible only after its last scheduled retry failed.
+    #[test]
+    fn retries_follow_the_schedule_whatever_happens(steps in prop::collection::vec(step(), 0..40)) {
+        let mut invoice = answered(&pending_invoice(), &declined(1, "insufficient_funds"), at(1));
+        let mut now = at(1);
+        let mut cards = 0u8;
+        for (n, (event, hour)) in steps.into_iter().enumerate() {
+            now = now.max(day(3 + (n as u32) / 2, u32::from(hour)));
+            let before = invoice.clone();
+            let latest = invoice.latest().unwrap().number as u8;
+            let next = match event {
+                0 | 1 => claim(&invoice, Claim::Retry, Some(&card("pm_card_visa")), now),
+                2 => {
+                    cards += 1;
+                    claim(&invoice, Claim::NewCard { canceled: None }, Some(&card(&format!("pm_new_{cards}"))), now)
+                }
+                3 => apply(&invoice, Target::Attempt(latest.into()), Report::Network(&declined(latest, "insufficient_funds")), now),
+                4 => apply(&invoice, Target::Attempt(latest.into()), Report::Network(&declined(latest, "lost_card")), now),
+                _ => apply(&invoice, Target::Attempt(latest.into()), Report::Network(&succeeded(latest)), now),
+            };
+            if let Some(next) = next {
+                if next.attempts.len() > before.attempts.len() {
+                    prop_assert!(before.latest().unwrap().outcome.is_failed()
+                        || before.latest().unwrap().outcome == AttemptOutcome::RequiresAuthorization,
+                        "a new attempt only after the last one ended");
+                }
+                invoice = next;
+            }
+        }
+        let retries: Vec<_> = invoice.attempts.iter().filter(|a| a.trigger == AttemptTrigger::Retry).collect();
+        prop_assert!(retries.len() <= invoice.retry_at.len());
+        for (retry, due) in retries.iter().zip(&invoice.retry_at) {
+            prop_assert!(retry.at >= *due, "no retry before it is due");
+        }
+        for pair in invoice.attempts.windows(2) {
+            if pair[1].trigger == AttemptTrigger::Retry {
+                prop_assert!(pair[1].at.date_naive() > pair[0].at.date_naive(), "one attempt a day");
+            }
+        }
+        if invoice.status == InvoiceStatus::Uncollectible {
+            prop_assert_eq!(retries.len(), invoice.retry_at.len());
+        }
     }
 }
