@@ -88,7 +88,7 @@ fn payment_method(body: &PutCard) -> Result<PaymentMethodId, ApiError> {
     security(("bearer" = [])),
     request_body = PutCard,
     responses(
-        (status = 200, description = "The card now on file.", body = Card),
+        (status = 200, description = "The card now on file. Every invoice waiting for payment with another card (declined, no card, uncollectible, or waiting for authorization) has been charged to it, oldest first: the outcomes are on the invoices and in the emails.", body = Card),
         (status = 400, description = "`invalid_json`, `invalid_request`, `parameter_missing`, `parameter_unknown`, `parameter_invalid`, `parameter_invalid_empty`.", body = ErrorBody),
         (status = 401, description = "`unauthenticated`.", body = ErrorBody),
         (status = 402, description = "`card_declined`, with `decline_code`.", body = ErrorBody),
