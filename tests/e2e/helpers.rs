@@ -125,3 +125,95 @@ pub async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
     let body = response.json().await.unwrap_or(Value::Null);
     (status, body)
 }
+
+/// The body of a scheduled-event control: an EventBridge scheduled event fired at `time`.
+pub fn scheduled_event(time: &str) -> Value {
+    serde_json::json!({"version": "0", "id": "e2e", "detail-type": "Scheduled Event",
+                       "source": "aws.scheduler", "time": time, "detail": {}})
+}
+
+/// The controls and reads the recovery tests drive a server with; each asserts the request
+/// was answered with success, so a test reads as its steps.
+impl LocalServer {
+    /// Sets the local clock.
+    pub async fn set_clock(&self, now: &str) {
+        let body = serde_json::json!({ "now": now });
+        let (status, answer) = call(
+            self.request(reqwest::Method::POST, "/_local/clock", None)
+                .json(&body),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// `PUT /v1/billing/card`: status and answer.
+    pub async fn put_card(&self, account: &str, card: &str) -> (u16, Value) {
+        let body = serde_json::json!({ "payment_method": card });
+        call(
+            self.request(reqwest::Method::PUT, "/v1/billing/card", Some(account))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// Records one usage event that occurred at `occurred_at`.
+    pub async fn usage(&self, account: &str, id: &str, micros: i64, occurred_at: &str) {
+        let event = serde_json::json!({"id": id, "account_id": account, "amount_micros": micros,
+                                       "occurred_at": occurred_at, "description": "tokens"});
+        let (status, body) = call(
+            self.request(reqwest::Method::POST, "/_local/usage", None)
+                .json(&event),
+        )
+        .await;
+        assert_eq!(
+            (status, &body["recorded"]),
+            (200, &serde_json::json!(1)),
+            "{body}"
+        );
+    }
+
+    /// Runs the monthly charge of the trigger fired at `time`; its summary.
+    pub async fn monthly_charge(&self, time: &str) -> Value {
+        let (status, body) = call(
+            self.request(reqwest::Method::POST, "/_local/events/monthly-charge", None)
+                .json(&scheduled_event(time)),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Moves the local clock to `now` and runs the sweep then; its summary.
+    pub async fn sweep_at(&self, now: &str) -> Value {
+        self.set_clock(now).await;
+        let (status, body) = call(
+            self.request(reqwest::Method::POST, "/_local/events/sweep", None)
+                .json(&scheduled_event(now)),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// A JSON resource of the API, read as `account`; it must exist.
+    pub async fn get_json(&self, path: &str, account: &str) -> Value {
+        let (status, body) = call(self.request(reqwest::Method::GET, path, Some(account))).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+
+    /// The emails sent to an account, newest first.
+    pub async fn mails_to(&self, account: &str) -> Vec<Value> {
+        let (status, outbox) =
+            call(self.request(reqwest::Method::GET, "/_local/outbox", None)).await;
+        assert_eq!(status, 200, "{outbox}");
+        let to = format!("{account}@example.com");
+        outbox
+            .as_array()
+            .expect("the outbox is a list")
+            .iter()
+            .filter(|m| m["to"] == to.as_str())
+            .cloned()
+            .collect()
+    }
+}

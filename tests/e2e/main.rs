@@ -6,4 +6,5 @@ mod helpers;
 mod invoices;
 mod local_server;
 mod production;
+mod recovery;
 mod webhooks;

@@ -68,6 +68,19 @@ const fn card(
     }
 }
 
+/// Not a Stripe id: attaches, then every charge is declined with `code` (Stripe's
+/// `pm_card_chargeCustomerFail` with the decline code of another test card).
+const fn declined_after_attach(
+    id: &'static str,
+    last4: &'static str,
+    code: &'static str,
+) -> TestCard {
+    TestCard {
+        charge: OnCharge::Decline(code),
+        ..card(id, "visa", last4, Funding::Credit)
+    }
+}
+
 const fn declined_at_attach(id: &'static str, last4: &'static str, code: &'static str) -> TestCard {
     TestCard {
         attach: OnAttach::Decline(code),
@@ -173,6 +186,25 @@ pub const TEST_CARDS: &[TestCard] = &[
             Funding::Credit,
         )
     },
+    // Not Stripe ids: Stripe's cards that decline with a specific code decline the attach
+    // too, so no card on file can show that code when charged later (a renewal, a retry).
+    // Local only, so the retries and emails of each kind of decline can be seen.
+    declined_after_attach(
+        "pm_card_chargeCustomerFailInsufficientFunds",
+        "9995",
+        "insufficient_funds",
+    ),
+    declined_after_attach("pm_card_chargeCustomerFailLostCard", "9987", "lost_card"),
+    declined_after_attach(
+        "pm_card_chargeCustomerFailStolenCard",
+        "9979",
+        "stolen_card",
+    ),
+    declined_after_attach(
+        "pm_card_chargeCustomerFailIncorrectCvc",
+        "0127",
+        "incorrect_cvc",
+    ),
 ];
 
 /// The test card with this id.

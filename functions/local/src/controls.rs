@@ -24,6 +24,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::sweep::InvoicesSwept;
+
 /// What the controls act on.
 pub struct Controls {
     /// The store usage is recorded in.
@@ -40,8 +42,9 @@ pub struct Controls {
     pub queue: LocalQueue,
     /// The retries of the invoices the monthly charge creates.
     pub retries: RetrySchedule,
-    /// Held by the monthly charge while it runs: one run at a time.
-    pub monthly_run: tokio::sync::Mutex<()>,
+    /// Held while the charge queue is filled and drained (the monthly charge, the sweep): one
+    /// at a time, so that each answer counts the jobs its own request enqueued.
+    pub charge_queue: tokio::sync::Mutex<()>,
 }
 
 /// The `/_local` routes.
@@ -275,9 +278,12 @@ struct SweepAnswer {
     now: String,
     /// Purchases unsettled past their 15-minute window, and receipts still owed.
     purchases: SweepSummary,
+    /// Invoices due a retry, or left with an attempt or an email unfinished.
+    invoices: InvoicesSwept,
 }
 
-/// `POST /_local/events/sweep`: runs the scheduled sweeps to completion as of the local clock.
+/// `POST /_local/events/sweep`: runs the scheduled sweeps to completion as of the local clock:
+/// purchases, then invoices ([`crate::sweep`]).
 async fn post_sweep(
     State(controls): State<Arc<Controls>>,
     ApiJson(body): ApiJson<Value>,
@@ -290,8 +296,10 @@ async fn post_sweep(
         mailer: &controls.outbox,
     };
     let purchases = sweep_purchases(ports, now).await?;
+    let invoices = crate::sweep::sweep(&controls).await?;
     Ok(Json(SweepAnswer {
         now: now.to_rfc3339_opts(SecondsFormat::Secs, true),
         purchases,
+        invoices,
     }))
 }

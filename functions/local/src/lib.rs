@@ -6,6 +6,7 @@ pub mod bank;
 pub mod controls;
 pub mod events;
 pub mod monthly;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -149,7 +150,7 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         links,
         queue,
         retries: config.retries.clone(),
-        monthly_run: tokio::sync::Mutex::new(()),
+        charge_queue: tokio::sync::Mutex::new(()),
     });
     let api = finish(cards_router().merge(credits_router()), state.clone());
     // The controls get the same request span and access line as the API.

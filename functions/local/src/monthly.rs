@@ -3,7 +3,8 @@
 //! job per owing account of every shard on the local queue (a redb file in the data folder);
 //! then the queue is drained, a few jobs at a time, each charged by [`charge_account`].
 //!
-//! One run at a time per server: a second request waits for the first, then plans and drains
+//! One run at a time per server (the sweep drains the same queue and waits its turn too): a
+//! second request waits for the first, then plans and drains
 //! again, which the worker makes harmless (an invoice exists once per account and period, and
 //! a charge is sent once per attempt), so it shows accounts visited and nothing new. Jobs a
 //! stopped server left on the queue are charged first, outside the summary: they belong to
@@ -53,22 +54,20 @@ pub async fn run(controls: &Arc<Controls>, time: DateTime<Utc>) -> Result<Monthl
         )
         .with_param("time")
     })?;
-    let _one_run = controls.monthly_run.lock().await;
-    let mut leftover = Tally::default();
-    drain(controls, &mut leftover).await?;
-    if leftover.summary.accounts > 0 {
-        tracing::info!(
-            jobs = leftover.summary.accounts,
-            "charged jobs an earlier run left on the queue"
-        );
-    }
+    let _one_run = controls.charge_queue.lock().await;
+    drain_leftover(controls).await?;
     plan(controls, period).await?;
-    let mut tally = Tally::default();
-    drain(controls, &mut tally).await?;
+    let mut summary = MonthlySummary::default();
+    let mut errors = 0;
+    drain(controls, |visit| match visit {
+        Some(charged) => summary.add(charged),
+        None => errors += 1,
+    })
+    .await?;
     Ok(MonthlyAnswer {
         period: period.to_string(),
-        summary: tally.summary,
-        errors: tally.errors,
+        summary,
+        errors,
     })
 }
 
@@ -80,14 +79,24 @@ async fn plan(controls: &Controls, period: BillingPeriod) -> Result<(), ApiError
     Ok(())
 }
 
-#[derive(Default)]
-struct Tally {
-    summary: MonthlySummary,
-    errors: u64,
+/// Charges the jobs a stopped server left on the queue, outside any summary: they belong to
+/// the run that enqueued them. The caller holds [`Controls::charge_queue`].
+pub(crate) async fn drain_leftover(controls: &Arc<Controls>) -> Result<(), ApiError> {
+    let mut jobs = 0_u64;
+    drain(controls, |_| jobs += 1).await?;
+    if jobs > 0 {
+        tracing::info!(jobs, "charged jobs an earlier run left on the queue");
+    }
+    Ok(())
 }
 
-/// Takes jobs off the queue until it is empty, [`CONCURRENT_JOBS`] at a time.
-async fn drain(controls: &Arc<Controls>, tally: &mut Tally) -> Result<(), ApiError> {
+/// Takes jobs off the queue until it is empty, [`CONCURRENT_JOBS`] at a time, and tells
+/// `visited` each job's outcome (`None`: it kept failing). The caller holds
+/// [`Controls::charge_queue`].
+pub(crate) async fn drain(
+    controls: &Arc<Controls>,
+    mut visited: impl FnMut(Option<&Charged>),
+) -> Result<(), ApiError> {
     loop {
         let jobs = controls
             .queue
@@ -102,10 +111,7 @@ async fn drain(controls: &Arc<Controls>, tally: &mut Tally) -> Result<(), ApiErr
             running.spawn(async move { charge(&controls, &job).await });
         }
         while let Some(done) = running.join_next().await {
-            match done.map_err(|e| ApiError::internal(&e))? {
-                Some(charged) => tally.summary.add(&charged),
-                None => tally.errors += 1,
-            }
+            visited(done.map_err(|e| ApiError::internal(&e))?.as_ref());
         }
     }
 }
