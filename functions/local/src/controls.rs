@@ -11,6 +11,7 @@ use billing_api::state::AuthorizationLinks;
 use billing_api::{ApiError, ErrorCode};
 use billing_core::AccountId;
 use billing_core::ports::clock::Clock;
+use billing_core::ports::gateway::PaymentGateway;
 use billing_core::ports::store::Store;
 use billing_core::rules::retry::RetrySchedule;
 use billing_core::usecases::purchase::{Ports, SweepSummary, sweep_purchases};
@@ -34,8 +35,11 @@ pub struct Controls {
     pub clock: Arc<LocalClock>,
     /// The outbox they read.
     pub outbox: OutboxMailer,
-    /// The simulated card network they show, and the monthly charge charges.
+    /// The simulated card network they show.
     pub network: SimulatedCardNetwork,
+    /// How the sweeps and the monthly charge reach the network: the network itself, or a
+    /// wrapper of it (a bench's counter).
+    pub gateway: Arc<dyn PaymentGateway>,
     /// Links to the authorization page, for the monthly charge's emails.
     pub links: Arc<dyn AuthorizationLinks>,
     /// The monthly charge's job queue.
@@ -292,7 +296,7 @@ async fn post_sweep(
     let now = controls.clock.now();
     let ports = Ports {
         store: controls.store.as_ref(),
-        gateway: &controls.network,
+        gateway: controls.gateway.as_ref(),
         mailer: &controls.outbox,
     };
     let purchases = sweep_purchases(ports, now).await?;

@@ -22,6 +22,7 @@ use billing_api::state::{
 use billing_api::{
     AppState, AuthMode, cards_router, credits_router, finish, telemetry, webhook_router,
 };
+use billing_core::ports::gateway::PaymentGateway;
 use billing_core::rules::purchase::PurchaseLimits;
 pub use billing_core::rules::retry::RetrySchedule;
 use billing_embedded::{EmbeddedStore, LocalClock, LocalQueue, OutboxMailer, SimulatedCardNetwork};
@@ -60,6 +61,17 @@ fn data_file(dir: &Path, name: &str) -> PathBuf {
 
 /// Opens the data folder and builds the router.
 pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
+    build_with_gateway(config, |network| Arc::new(network))
+}
+
+/// [`build`], with every request to the card network (what Stripe would receive) sent
+/// through the gateway `wrap` makes of the simulated network: a bench counts them so. The
+/// simulated bank (the authorization page's answer) and the network's events still reach the
+/// network itself, as they do not go through Stripe's API.
+pub fn build_with_gateway(
+    config: &LocalConfig,
+    wrap: impl FnOnce(SimulatedCardNetwork) -> Arc<dyn PaymentGateway>,
+) -> Result<LocalApp, String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| {
         format!(
             "cannot create data folder {}: {e}",
@@ -81,10 +93,11 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
     let outbox = OutboxMailer::open(&data_file(&config.data_dir, "outbox"), clock.clone())
         .map_err(|e| format!("cannot open outbox: {e}"))?;
     let auth = AuthMode::local(&config.jwt_secret).map_err(|e| e.to_string())?;
+    let gateway = wrap(network.clone());
 
     let services = Services {
         store: Arc::new(store.clone()),
-        gateway: Arc::new(network.clone()),
+        gateway: gateway.clone(),
         clock: clock.clone(),
     };
     let links: Arc<dyn AuthorizationLinks> = Arc::new(SignedLinks {
@@ -108,7 +121,7 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
     let webhook = webhook_router(Arc::new(WebhookState {
         services: Services {
             store: Arc::new(store.clone()),
-            gateway: Arc::new(network.clone()),
+            gateway: gateway.clone(),
             clock: clock.clone(),
         },
         mailer: Arc::new(outbox.clone()),
@@ -126,13 +139,13 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         flow: Arc::new(bank::SimulatedBankAuthorizations {
             purchases: PurchaseAuthorizations {
                 store: Arc::new(store.clone()),
-                gateway: Arc::new(network.clone()),
+                gateway: gateway.clone(),
                 mailer: Arc::new(outbox.clone()),
                 clock: clock.clone(),
             },
             invoices: InvoiceAuthorizations {
                 store: Arc::new(store.clone()),
-                gateway: Arc::new(network.clone()),
+                gateway: gateway.clone(),
                 mailer: Arc::new(outbox.clone()),
                 links: links.clone(),
                 clock: clock.clone(),
@@ -147,6 +160,7 @@ pub fn build(config: &LocalConfig) -> Result<LocalApp, String> {
         clock,
         outbox,
         network,
+        gateway,
         links,
         queue,
         retries: config.retries.clone(),

@@ -120,7 +120,7 @@ pub(crate) async fn drain(
 async fn charge(controls: &Controls, job: &ChargeJob) -> Option<Charged> {
     let ports = Ports {
         store: controls.store.as_ref(),
-        gateway: &controls.network,
+        gateway: controls.gateway.as_ref(),
         mailer: &controls.outbox,
         links: controls.links.as_ref(),
         retries: &controls.retries,

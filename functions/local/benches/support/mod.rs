@@ -1,9 +1,12 @@
 //! What the billing-local benches share: a server on a fresh data folder, the request count
 //! from the command line, and the percentile report.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use billing_local::{LocalConfig, build};
+use billing_core::ports::gateway::PaymentGateway;
+use billing_embedded::SimulatedCardNetwork;
+use billing_local::{LocalConfig, build_with_gateway};
 
 /// The HS256 secret the benches sign their tokens with.
 pub const SECRET: &str = "bench-secret";
@@ -19,6 +22,14 @@ pub fn requests() -> usize {
 /// billing-local served on a free 127.0.0.1 port, with its simulated network's events
 /// delivered to its webhook endpoint; returns its base URL and the data folder to keep.
 pub async fn start_server() -> (String, tempfile::TempDir) {
+    start_server_with(|network| Arc::new(network)).await
+}
+
+/// [`start_server`], with the card network reached through the gateway `wrap` makes of it
+/// ([`billing_local::build_with_gateway`]).
+pub async fn start_server_with(
+    wrap: impl FnOnce(SimulatedCardNetwork) -> Arc<dyn PaymentGateway>,
+) -> (String, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -32,7 +43,7 @@ pub async fn start_server() -> (String, tempfile::TempDir) {
         webhook_secret: "whsec_bench".into(),
         retries: billing_core::rules::retry::RetrySchedule::default(),
     };
-    let app = build(&config).expect("local app");
+    let app = build_with_gateway(&config, wrap).expect("local app");
     tokio::spawn(app.deliver_events);
     tokio::spawn(async move { axum::serve(listener, app.router).await.unwrap() });
     (base, dir)
