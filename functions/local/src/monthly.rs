@@ -4,12 +4,12 @@
 //! then the queue is drained, a few jobs at a time, each charged by [`charge_account`].
 //!
 //! One run at a time per server (the sweep drains the same queue and waits its turn too): a
-//! second request waits for the first, then plans and drains
-//! again, which the worker makes harmless (an invoice exists once per account and period, and
-//! a charge is sent once per attempt), so it shows accounts visited and nothing new. Jobs a
-//! stopped server left on the queue are charged first, outside the summary: they belong to
-//! the run that planned them. A job taken off the queue and not finished (a request cut short)
-//! is planned again by the same event posted again; every step of a job can be re-run.
+//! second request waits for the first, then plans and drains again, which the worker makes
+//! harmless (an invoice exists once per account and period, and a charge is sent once per
+//! attempt), so it shows accounts visited and nothing new. Jobs a stopped server left on the
+//! queue are charged first, outside the summary: they belong to the run that planned them. A
+//! job taken off the queue and not finished (a request cut short) is planned again by the
+//! same event posted again; every step of a job can be re-run.
 
 use std::sync::Arc;
 
