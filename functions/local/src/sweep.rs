@@ -76,3 +76,49 @@ pub async fn sweep(controls: &Arc<Controls>) -> Result<InvoicesSwept, ApiError> 
     drain(controls, |visit| swept.add(visit)).await?;
     Ok(swept)
 }
+
+#[cfg(test)]
+mod tests {
+    use billing_core::domain::ids::InvoiceId;
+
+    use super::*;
+
+    fn invoiced(status: InvoiceStatus) -> Charged {
+        Charged::Invoiced {
+            invoice: InvoiceId::parse("in_202610").unwrap(),
+            status,
+            created: false,
+        }
+    }
+
+    #[test]
+    fn each_visit_is_counted_once_under_the_status_it_left_the_invoice_in() {
+        let mut swept = InvoicesSwept::default();
+        let visits = [
+            Some(invoiced(InvoiceStatus::Paid)),
+            Some(invoiced(InvoiceStatus::RequiresAuthorization)),
+            Some(invoiced(InvoiceStatus::PaymentFailed)),
+            Some(invoiced(InvoiceStatus::PaymentFailed)),
+            Some(invoiced(InvoiceStatus::Uncollectible)),
+            Some(invoiced(InvoiceStatus::Open)),
+            None,
+        ];
+
+        for visit in &visits {
+            swept.add(visit.as_ref());
+        }
+
+        assert_eq!(
+            swept,
+            InvoicesSwept {
+                visited: 7,
+                paid: 1,
+                requires_authorization: 1,
+                failed: 2,
+                uncollectible: 1,
+                processing: 1,
+                errors: 1,
+            }
+        );
+    }
+}
