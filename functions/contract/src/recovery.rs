@@ -21,7 +21,7 @@ use billing_core::ports::store::{InvoiceStore, Store};
 use billing_core::rules::purchase::PurchaseLimits;
 use billing_core::usecases::close::invoice_id;
 use billing_core::usecases::invoice::{
-    Charged, Collected, charge_account, pay_with_card_on_file, sweep_invoices,
+    Charged, Collected, attempt_key, charge_account, pay_with_card_on_file, sweep_invoices,
 };
 use billing_core::usecases::overview::billing_overview;
 use billing_core::usecases::purchase::{self, PurchaseAnswer, PurchaseRequest, create_purchase};
@@ -50,8 +50,11 @@ use crate::purchase::PurchaseHarness;
 pub struct Issuer<G> {
     inner: G,
     issuer_code: Option<&'static str>,
-    charges: Arc<Mutex<Vec<(String, Option<PaymentId>)>>>,
+    charges: Arc<Mutex<Vec<Sent>>>,
 }
+
+/// A charge request's idempotency key, and the payment the network answered with.
+type Sent = (String, Option<PaymentId>);
 
 impl<G: PaymentGateway> Issuer<G> {
     /// The network as it is.
@@ -338,43 +341,64 @@ pub async fn a_soft_decline_is_retried_on_days_3_5_7_then_uncollectible<
         payments.values().all(|p| p.len() == 1),
         "one PaymentIntent per key: {payments:?}"
     );
+    let keys: Vec<&String> = payments.keys().collect();
+    let expected: Vec<String> = (1..=4)
+        .map(|n| attempt_key(&account, &invoice.id, n))
+        .collect();
+    assert_eq!(
+        keys,
+        expected.iter().collect::<Vec<_>>(),
+        "one key per attempt"
+    );
     let distinct: BTreeSet<&PaymentId> = payments.values().flatten().collect();
     assert_eq!(distinct.len(), 4, "four PaymentIntents");
+    for payment in distinct {
+        let at_the_network = h.gateway.charge_status(payment).await.unwrap();
+        assert!(
+            matches!(at_the_network, ChargeOutcome::Declined { .. }),
+            "{payment}: {at_the_network:?}"
+        );
+    }
 }
 
-/// A decline that cannot succeed (a lost card) is never retried: sweeps over the whole month
-/// find nothing to do and the network is asked nothing more; the invoice waits for a card.
+/// A decline that cannot succeed (a lost card, a wrong CVC) is never retried: sweeps over the
+/// whole month find nothing to do and the network is asked nothing more; the invoice waits
+/// for a card.
 pub async fn a_never_retry_decline_gets_no_attempt_from_a_month_of_sweeps<
     S: Store + Clone + 'static,
     G: PaymentGateway + Clone + 'static,
 >(
     h: PurchaseHarness<S, G>,
 ) {
-    let account = owing(&h, "retry-lost", Some(DECLINING), 20_000_000).await;
-    let network = Issuer::declining_with(h.gateway.clone(), "lost_card");
-    charge_account(ports(&h.store, &network, &h), &job(&account), charge_time())
-        .await
-        .unwrap();
+    for code in ["lost_card", "incorrect_cvc"] {
+        let account = owing(&h, &format!("retry-{code}"), Some(DECLINING), 20_000_000).await;
+        let network = Issuer::declining_with(h.gateway.clone(), code);
+        charge_account(ports(&h.store, &network, &h), &job(&account), charge_time())
+            .await
+            .unwrap();
 
-    let visited = sweeps_until(
-        &h,
-        &network,
-        &account,
-        charge_time(),
-        a_month_after_the_charge(),
-    )
-    .await;
+        let visited = sweeps_until(
+            &h,
+            &network,
+            &account,
+            charge_time(),
+            a_month_after_the_charge(),
+        )
+        .await;
 
-    assert!(
-        visited.is_empty(),
-        "no sweep finds the invoice: {visited:?}"
-    );
-    assert_eq!(network.requests(), 1, "the first charge only");
-    let invoice = invoice_of(&h, &account).await;
-    assert_eq!(invoice.status, InvoiceStatus::PaymentFailed);
-    assert_eq!(invoice.attempts.len(), 1);
-    assert_eq!(invoice.next_payment_attempt, None);
-    assert_eq!(count(&emails(&h, &account).await, "Payment failed"), 1);
+        assert!(
+            visited.is_empty(),
+            "{code}: no sweep finds the invoice: {visited:?}"
+        );
+        assert_eq!(network.requests(), 1, "{code}: the first charge only");
+        let invoice = invoice_of(&h, &account).await;
+        assert_eq!(invoice.status, InvoiceStatus::PaymentFailed, "{code}");
+        assert_eq!(invoice.attempts.len(), 1, "{code}");
+        assert_eq!(invoice.attempts[0].decline_code.as_deref(), Some(code));
+        assert_eq!(invoice.next_payment_attempt, None, "{code}");
+        let sent = emails(&h, &account).await;
+        assert_eq!(count(&sent, "Payment failed"), 1, "{code}: {sent:?}");
+    }
 }
 
 /// No card on file: the invoice waits for one; a month of sweeps sends nothing to the network.
