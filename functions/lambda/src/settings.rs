@@ -360,7 +360,9 @@ pub struct ChargeWorkerSettings {
 }
 
 /// `PAYMENT_RETRY_DAYS`: the days after the charge a declined invoice is retried on, e.g.
-/// `3,5,7` (the default when unset; empty: no retries).
+/// `2,4,6,10`; `3,5,7` when unset. An empty variable reads as unset ([`ProcessEnv`]), so on
+/// Lambda it is the default too, not "no retries": the template's `PaymentRetryDays` requires
+/// at least one day, so that nobody deploys "none" and gets three.
 pub fn retry_schedule(env: &impl Env) -> Result<RetrySchedule, ConfigError> {
     match env.var("PAYMENT_RETRY_DAYS") {
         None => Ok(RetrySchedule::default()),
@@ -667,6 +669,8 @@ mod tests {
         let default = ChargeWorkerSettings::from(&Recorded::new(&WORKER)).expect("settings");
         assert_eq!(default.retries.days(), &[3, 5, 7]);
 
+        let template_default = retry_schedule(&Recorded::new(&[("PAYMENT_RETRY_DAYS", "3,5,7")]));
+        assert_eq!(template_default.expect("a schedule").days(), &[3, 5, 7]);
         let custom = retry_schedule(&Recorded::new(&[("PAYMENT_RETRY_DAYS", "1, 2")]));
         assert_eq!(custom.expect("a schedule").days(), &[1, 2]);
         let error = retry_schedule(&Recorded::new(&[("PAYMENT_RETRY_DAYS", "7,3")]))
