@@ -236,6 +236,55 @@ impl DynamoStore {
         Ok(found)
     }
 
+    /// Invoices whose collection visit is due at or before `due_at`, earliest first. Every key
+    /// is `<visit>#<account>#<invoice>`, so `gsi1sk < <due_at>$` is exactly "due at or before"
+    /// (see [`keys::collect_end`]). With a cursor the range is a BETWEEN, inclusive, so the
+    /// cursor's own item (if it is still listed there) is read and dropped.
+    async fn list_collect(
+        &self,
+        due_at: DateTime<Utc>,
+        after: Option<&(DateTime<Utc>, AccountId, billing_core::InvoiceId)>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let end = keys::collect_end(due_at)?;
+        let mut values = HashMap::from([
+            (
+                ":collect".to_owned(),
+                AttributeValue::S(keys::COLLECT.to_owned()),
+            ),
+            (":end".to_owned(), AttributeValue::S(end.clone())),
+        ]);
+        let (condition, want, cursor) = match after {
+            None => (
+                format!("{GSI1_PK} = :collect AND {GSI1_SK} < :end"),
+                limit + 1,
+                None,
+            ),
+            Some((at, account, invoice)) => {
+                let cursor = keys::collect(*at, account, invoice)?;
+                if cursor >= end {
+                    // Nothing lies between; DynamoDB refuses a BETWEEN whose bounds are reversed.
+                    return Ok(Vec::new());
+                }
+                values.insert(":after".to_owned(), AttributeValue::S(cursor.clone()));
+                // No key equals `<due_at>$` (every key has `#` there), so the inclusive upper
+                // bound of BETWEEN reads nothing later than `< :end` would.
+                (
+                    format!("{GSI1_PK} = :collect AND {GSI1_SK} BETWEEN :after AND :end"),
+                    limit + 2,
+                    Some(AttributeValue::S(cursor)),
+                )
+            }
+        };
+        let mut found = self
+            .query(|| self.gsi1_query(&condition, &values), Some(want))
+            .await?;
+        if let Some(cursor) = cursor {
+            found.retain(|item| item.get(GSI1_SK) != Some(&cursor));
+        }
+        Ok(found)
+    }
+
     async fn list_invoices(
         &self,
         account: &AccountId,
@@ -339,9 +388,8 @@ impl Store for DynamoStore {
                 self.list_unsettled(*started_before, after.as_ref(), limit)
                     .await?
             }
-            // TODO(collect index): being built in its own branch.
-            ListQuery::Collect { .. } => {
-                return Err(StoreError::Invalid("not listed yet".into()));
+            ListQuery::Collect { due_at, after } => {
+                self.list_collect(*due_at, after.as_ref(), limit).await?
             }
         };
         let has_more = found.len() > limit;

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use billing_core::domain::account::{Account, AccountStatus};
 use billing_core::domain::idempotency::{IdempotencyRecord, KeyedOutcome};
-use billing_core::domain::invoice::{Invoice, InvoiceLine, InvoiceStatus};
+use billing_core::domain::invoice::{
+    AttemptOutcome, AttemptTrigger, ChargeAttempt, Invoice, InvoiceLine, InvoiceStatus, Notice,
+};
 use billing_core::domain::money::{Cents, Currency, Micros};
 use billing_core::domain::purchase::{Purchase, PurchaseSlot};
 use billing_core::ports::store::{
@@ -968,6 +970,270 @@ pub async fn an_unsettled_slot_or_listing_beyond_year_9999_is_refused(store: Sha
     assert!(matches!(listed, Err(StoreError::Invalid(_))), "{listed:?}");
 }
 
+/// An invoice whose first attempt was declined (its email sent) and whose collection visit
+/// falls at `visit` (its next payment attempt), or none.
+fn visited(account: &AccountId, period: BillingPeriod, visit: Option<DateTime<Utc>>) -> Invoice {
+    let mut invoice = attempted(
+        account,
+        period,
+        AttemptOutcome::Declined,
+        period.charge_at(),
+    );
+    invoice.status = InvoiceStatus::PaymentFailed;
+    invoice.attempts[0].notice = Notice::Sent;
+    invoice.retry_at = visit.into_iter().collect();
+    invoice.next_payment_attempt = visit;
+    invoice
+}
+
+/// An invoice whose first attempt was claimed at `claimed` and never heard back: its visit
+/// falls [`Invoice::IN_FLIGHT_TIMEOUT`] later.
+fn in_flight(account: &AccountId, period: BillingPeriod, claimed: DateTime<Utc>) -> Invoice {
+    attempted(account, period, AttemptOutcome::Pending, claimed)
+}
+
+fn attempted(
+    account: &AccountId,
+    period: BillingPeriod,
+    outcome: AttemptOutcome,
+    at: DateTime<Utc>,
+) -> Invoice {
+    let mut invoice = invoice(account, period);
+    invoice.attempts.push(ChargeAttempt {
+        number: 1,
+        trigger: AttemptTrigger::Monthly,
+        at,
+        payment_method: None,
+        payment: None,
+        client_secret: None,
+        outcome,
+        decline_code: None,
+        notice: Notice::None,
+        updated_at: at,
+    });
+    invoice
+}
+
+fn put_invoice(invoice: Invoice, expect: Expect) -> Transaction {
+    put(Record::Invoice(invoice), expect)
+}
+
+/// Every page of the collect listing due at `due_at`, as ((account, invoice) pairs, has_more),
+/// starting just before `from`. Like [`unsettled_pages`]: each case keeps its visits in a
+/// window of its own, and lists from the beginning of it with a cursor that names no invoice.
+async fn collect_pages(
+    store: &SharedStore,
+    from: DateTime<Utc>,
+    due_at: DateTime<Utc>,
+    limit: usize,
+) -> Vec<(Vec<(AccountId, InvoiceId)>, bool)> {
+    let mut pages = Vec::new();
+    let mut after = Some((
+        from - Duration::nanoseconds(1),
+        AccountId::parse("a").unwrap(),
+        InvoiceId::parse("in_a").unwrap(),
+    ));
+    loop {
+        let page = store.invoices_to_visit(due_at, after, limit).await.unwrap();
+        after = page
+            .items
+            .last()
+            .map(|i| (i.visit_at().unwrap(), i.account.clone(), i.id.clone()));
+        let listed = page
+            .items
+            .iter()
+            .map(|i| (i.account.clone(), i.id.clone()))
+            .collect();
+        pages.push((listed, page.has_more));
+        if !page.has_more {
+            return pages;
+        }
+    }
+}
+
+/// The invoices whose collection visit is due at or before an instant (the instant itself
+/// included) list earliest visit first, then by account, then by invoice, in pages; an
+/// invoice with no visit or a later one is not listed, nor is any other record.
+pub async fn invoices_to_visit_list_earliest_first_up_to_and_including_the_instant(
+    store: SharedStore,
+) {
+    let window = Utc.with_ymd_and_hms(2002, 3, 1, 0, 0, 0).unwrap();
+    let due_at = window + Duration::minutes(5);
+    let base = unique_account("collect");
+    let ids: Vec<AccountId> = (0..7)
+        .map(|n| AccountId::parse(&format!("{base}-{n}")).unwrap())
+        .collect();
+    let minute = |n: i64| window + Duration::minutes(n);
+    let (january, february) = (
+        BillingPeriod::new(2002, 1).unwrap(),
+        BillingPeriod::new(2002, 2).unwrap(),
+    );
+    let written = [
+        visited(&ids[0], january, Some(due_at)),
+        visited(&ids[1], january, Some(minute(2))),
+        visited(&ids[2], january, Some(minute(2))),
+        visited(&ids[3], february, Some(minute(1))),
+        visited(&ids[3], january, Some(minute(1))),
+        in_flight(&ids[4], january, minute(0) - Invoice::IN_FLIGHT_TIMEOUT),
+        visited(&ids[5], january, None),
+        visited(&ids[6], january, Some(due_at + Duration::nanoseconds(1))),
+    ];
+    let mut transaction = Transaction::new();
+    for invoice in &written {
+        transaction.push(Write::Put {
+            record: Record::Invoice(invoice.clone()),
+            expect: Expect::Absent,
+        });
+    }
+    transaction.push(Write::Put {
+        record: Record::PurchaseSlot(slot(&ids[5], "cp_1", PurchaseStatus::Processing, minute(1))),
+        expect: Expect::Absent,
+    });
+    store.commit(transaction).await.unwrap();
+
+    let pages = collect_pages(&store, window, due_at, 2).await;
+
+    let expected = |order: &[usize]| {
+        order
+            .iter()
+            .map(|n| (written[*n].account.clone(), written[*n].id.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        pages,
+        [
+            (expected(&[5, 4]), true),
+            (expected(&[3, 1]), true),
+            (expected(&[2, 0]), false)
+        ]
+    );
+    let from_the_start = store
+        .list(
+            &ListQuery::Collect {
+                due_at,
+                after: None,
+            },
+            100,
+        )
+        .await
+        .unwrap();
+    let mut listed = Vec::new();
+    for record in from_the_start.items {
+        let Record::Invoice(invoice) = record else {
+            panic!("the collect listing returned {record:?}")
+        };
+        assert!(
+            invoice.visit_at().is_some_and(|at| at <= due_at),
+            "{invoice:?}"
+        );
+        if ids.contains(&invoice.account) {
+            listed.push(invoice);
+        }
+    }
+    let in_order: Vec<_> = [5, 4, 3, 1, 2, 0].map(|n| written[n].clone()).into();
+    assert_eq!(listed, in_order);
+    assert_eq!(
+        collect_pages(&store, window, minute(1) - Duration::nanoseconds(1), 10).await,
+        [(expected(&[5]), false)],
+        "a visit later than the instant is not listed yet"
+    );
+}
+
+/// An invoice is listed exactly while its visit is set, once, under its current visit; it
+/// leaves the listing when written paid or deleted, and a transaction that fails leaves the
+/// listing as it was.
+pub async fn an_invoice_leaves_the_collect_listing_once_paid(store: SharedStore) {
+    let window = Utc.with_ymd_and_hms(2002, 6, 1, 0, 0, 0).unwrap();
+    let due_at = window + Duration::days(10);
+    let id = unique_account("paid");
+    let period = BillingPeriod::new(2002, 5).unwrap();
+    let listing = |due_at| collect_pages(&store, window, due_at, 10);
+    let mine = |invoice: &Invoice| vec![(vec![(id.clone(), invoice.id.clone())], false)];
+    let nothing = vec![(vec![], false)];
+    let claimed = in_flight(&id, period, window);
+    store
+        .commit(put_invoice(claimed.clone(), Expect::Absent))
+        .await
+        .unwrap();
+    assert_eq!(listing(due_at).await, mine(&claimed));
+
+    let declined = visited(&id, period, Some(window + Duration::days(3)));
+    store
+        .commit(put_invoice(declined.clone(), Expect::Version(1)))
+        .await
+        .unwrap();
+    assert_eq!(listing(due_at).await, mine(&declined));
+    assert_eq!(
+        listing(window + Duration::days(2)).await,
+        nothing,
+        "the retry moved the visit three days on"
+    );
+
+    let paid = Invoice {
+        status: InvoiceStatus::Paid,
+        amount_paid: declined.amount_due,
+        next_payment_attempt: None,
+        ..declined.clone()
+    };
+    let fails = Transaction::new()
+        .with(Write::Put {
+            record: Record::Invoice(paid.clone()),
+            expect: Expect::Version(2),
+        })
+        .with(Write::Check {
+            key: RecordKey::Account(id.clone()),
+            expect: Expect::Version(9),
+        });
+    assert_eq!(
+        store.commit(fails).await,
+        Err(StoreError::Conflict { index: 1 })
+    );
+    assert_eq!(listing(due_at).await, mine(&declined));
+
+    store
+        .commit(put_invoice(paid, Expect::Version(2)))
+        .await
+        .unwrap();
+    assert_eq!(listing(due_at).await, nothing);
+
+    let next = visited(
+        &id,
+        BillingPeriod::new(2002, 6).unwrap(),
+        Some(window + Duration::days(5)),
+    );
+    store
+        .commit(put_invoice(next.clone(), Expect::Absent))
+        .await
+        .unwrap();
+    assert_eq!(listing(due_at).await, mine(&next));
+    store
+        .commit(Transaction::new().with(Write::Delete {
+            key: RecordKey::Invoice(id.clone(), next.id.clone()),
+            expect: Expect::Version(1),
+        }))
+        .await
+        .unwrap();
+    assert_eq!(listing(due_at).await, nothing);
+}
+
+/// A visit outside the years the listing can order is refused as a bad request, and writes
+/// nothing.
+pub async fn an_invoice_visit_or_collect_listing_beyond_year_9999_is_refused(store: SharedStore) {
+    let id = unique_account("far-visit");
+    let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    let written = visited(&id, BillingPeriod::new(2026, 10).unwrap(), Some(far));
+    let refused = store
+        .commit(put_invoice(written.clone(), Expect::Absent))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    assert_eq!(store.invoice(&id, &written.id).await.unwrap(), None);
+    let listed = store.invoices_to_visit(far, None, 10).await;
+    assert!(matches!(listed, Err(StoreError::Invalid(_))), "{listed:?}");
+}
+
 /// Stamps out the store contract as tests. `$make` is an async fn returning a [`SharedStore`].
 #[macro_export]
 macro_rules! store_contract {
@@ -993,6 +1259,9 @@ macro_rules! store_contract {
             a_slot_leaves_the_unsettled_listing_once_written_settled,
             unsettled_slots_of_two_accounts_interleave_by_start,
             an_unsettled_slot_or_listing_beyond_year_9999_is_refused,
+            invoices_to_visit_list_earliest_first_up_to_and_including_the_instant,
+            an_invoice_leaves_the_collect_listing_once_paid,
+            an_invoice_visit_or_collect_listing_beyond_year_9999_is_refused,
             usage_of_i64_max_is_refused_and_the_account_still_reads,
             a_batch_with_an_invalid_second_event_writes_nothing,
             a_reused_event_id_with_other_content_is_refused_and_counts_once,

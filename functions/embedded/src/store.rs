@@ -1,10 +1,11 @@
 //! The embedded durable store: one redb file in the data folder.
 //!
-//! Four tables: versioned records (JSON) under `kind#account[#id]` keys (due marks under
+//! Five tables: versioned records (JSON) under `kind#account[#id]` keys (due marks under
 //! `due#period#shard#account`, so one shard of a period is one key range), ledger entries
 //! under their uniqueness scope (`usage:<event>` for usage, `account#entry-id` otherwise),
-//! one balance item per account (balance, version, usage totals by period), and the index of
-//! unsettled purchase slots (see [`unsettled`]). A [`Transaction`] is all or nothing: every
+//! one balance item per account (balance, version, usage totals by period); and two sparse
+//! indexes kept with the records they follow: unsettled purchase slots (see [`unsettled`]) and
+//! invoices the collection sweep must visit (see [`collect`]). A [`Transaction`] is all or nothing: every
 //! condition is checked before anything of it is written, and the first one that fails
 //! refuses it with nothing written, the index included.
 //!
@@ -15,6 +16,7 @@
 //! only be taken before a write transaction writes anything, so they cannot undo one member
 //! of a group: checking first is what keeps a refused member from writing.)
 
+mod collect;
 mod unsettled;
 
 use std::path::Path;
@@ -43,6 +45,9 @@ const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("ledger_entri
 const BALANCES: TableDefinition<&str, &[u8]> = TableDefinition::new("balance_items");
 /// Unsettled purchase slots by `<created_at>#<account>` (value: the account).
 const UNSETTLED: TableDefinition<&str, &str> = TableDefinition::new("unsettled_slots");
+/// Invoices with a collection visit set, by `<visit_at>#<account>#<invoice>` (value: the
+/// invoice's record key).
+const COLLECT: TableDefinition<&str, &str> = TableDefinition::new("collect_invoices");
 
 /// redb's page cache for the store file. Its default (1 GiB) lets memory grow with the data;
 /// the working set of a monthly run is a few pages per account.
@@ -75,7 +80,7 @@ struct StoredVersion {
 }
 
 /// A stored record as the write path needs it: its version, and the record itself only under
-/// a purchase slot's key (the unsettled index follows slots).
+/// the keys of the kinds an index follows (purchase slots, invoices).
 struct Current {
     version: u64,
     record: Option<Record>,
@@ -99,6 +104,7 @@ struct Tables<'t> {
     entries: Table<'t, &'static str, &'static [u8]>,
     balances: Table<'t, &'static str, &'static [u8]>,
     unsettled: Table<'t, &'static str, &'static str>,
+    collect: Table<'t, &'static str, &'static str>,
 }
 
 impl<'t> Tables<'t> {
@@ -108,17 +114,19 @@ impl<'t> Tables<'t> {
             entries: txn.open_table(ENTRIES).map_err(storage)?,
             balances: txn.open_table(BALANCES).map_err(storage)?,
             unsettled: txn.open_table(UNSETTLED).map_err(storage)?,
+            collect: txn.open_table(COLLECT).map_err(storage)?,
         })
     }
 }
 
 /// One write of a planned transaction, encoded and checked.
 enum Step {
-    /// A record put (`Some`) or deleted (`None`), with what it changes in the unsettled index.
+    /// A record put (`Some`) or deleted (`None`), with what it changes in the indexes.
     Record {
         key: String,
         bytes: Option<Vec<u8>>,
         index: unsettled::Change,
+        collect: collect::Change,
     },
     /// A new ledger entry.
     Entry { key: String, bytes: Vec<u8> },
@@ -171,7 +179,7 @@ fn current(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<Current>, Sto
     let Some(bytes) = table.get(key).map_err(storage)? else {
         return Ok(None);
     };
-    if key.starts_with("slot#") {
+    if key.starts_with("slot#") || key.starts_with("invoice#") {
         let stored: Stored = serde_json::from_slice(bytes.value()).map_err(corrupt)?;
         return Ok(Some(Current {
             version: stored.version,
@@ -227,17 +235,27 @@ impl EmbeddedStore {
         txn.open_table(RECORDS).map_err(storage)?;
         txn.open_table(ENTRIES).map_err(storage)?;
         txn.open_table(BALANCES).map_err(storage)?;
-        let indexed = txn
+        let tables: Vec<String> = txn
             .list_tables()
             .map_err(storage)?
-            .any(|table| table.name() == UNSETTLED.name());
+            .map(|table| table.name().to_owned())
+            .collect();
+        let new = |definition: TableDefinition<&str, &str>| {
+            !tables.iter().any(|name| name == definition.name())
+        };
+        let (unsettled_new, collect_new) = (new(UNSETTLED), new(COLLECT));
+        let records = txn.open_table(RECORDS).map_err(storage)?;
         let mut index = txn.open_table(UNSETTLED).map_err(storage)?;
-        if !indexed {
+        if unsettled_new {
             // A data folder from before the index: list its slots once.
-            let records = txn.open_table(RECORDS).map_err(storage)?;
             unsettled::rebuild(&records, &mut index)?;
         }
-        drop(index);
+        let mut visits = txn.open_table(COLLECT).map_err(storage)?;
+        if collect_new {
+            // Likewise its invoices.
+            collect::rebuild(&records, &mut visits)?;
+        }
+        drop((records, index, visits));
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
         let writer = GroupWriter::start("embedded-store-writer", {
@@ -266,10 +284,9 @@ impl EmbeddedStore {
                     if !holds(*expect, version) {
                         return Err(conflict);
                     }
-                    let index = unsettled::change(
-                        before.as_ref().and_then(|stored| stored.record.as_ref()),
-                        Some(record),
-                    )?;
+                    let old = before.as_ref().and_then(|stored| stored.record.as_ref());
+                    let index = unsettled::change(old, Some(record))?;
+                    let collect = collect::change(&key, old, Some(record))?;
                     let stored = StoredRef {
                         version: version.unwrap_or(0) + 1,
                         record,
@@ -279,6 +296,7 @@ impl EmbeddedStore {
                         key,
                         bytes: Some(bytes),
                         index,
+                        collect,
                     });
                 }
                 Write::Delete { key, expect } => {
@@ -287,14 +305,14 @@ impl EmbeddedStore {
                     if !holds(*expect, before.as_ref().map(|stored| stored.version)) {
                         return Err(conflict);
                     }
-                    let index = unsettled::change(
-                        before.as_ref().and_then(|stored| stored.record.as_ref()),
-                        None,
-                    )?;
+                    let old = before.as_ref().and_then(|stored| stored.record.as_ref());
+                    let index = unsettled::change(old, None)?;
+                    let collect = collect::change(&key, old, None)?;
                     steps.push(Step::Record {
                         key,
                         bytes: None,
                         index,
+                        collect,
                     });
                 }
                 Write::Check { key, expect } => {
@@ -354,13 +372,19 @@ impl EmbeddedStore {
     fn write(tables: &mut Tables<'_>, steps: Vec<Step>) -> Result<(), StoreError> {
         for step in steps {
             match step {
-                Step::Record { key, bytes, index } => {
+                Step::Record {
+                    key,
+                    bytes,
+                    index,
+                    collect,
+                } => {
                     match bytes {
                         Some(bytes) => tables.records.insert(key.as_str(), bytes.as_slice()),
                         None => tables.records.remove(key.as_str()),
                     }
                     .map_err(storage)?;
                     unsettled::apply(&mut tables.unsettled, index)?;
+                    collect::apply(&mut tables.collect, collect)?;
                 }
                 Step::Entry { key, bytes } => {
                     tables
@@ -487,9 +511,18 @@ impl EmbeddedStore {
                     items.push(decode(bytes.value())?);
                 }
             }
-            // TODO(collect index): being built in its own branch.
-            ListQuery::Collect { .. } => {
-                return Err(StoreError::Invalid("not listed yet".into()));
+            ListQuery::Collect { due_at, after } => {
+                let index = txn.open_table(COLLECT).map_err(storage)?;
+                let visits = collect::list(&index, *due_at, after.as_ref(), limit)?;
+                has_more = visits.has_more;
+                for key in visits.items {
+                    let Some(bytes) = records.get(key.as_str()).map_err(storage)? else {
+                        return Err(StoreError::Corrupt(format!(
+                            "the collect index names {key}, absent"
+                        )));
+                    };
+                    items.push(decode(bytes.value())?);
+                }
             }
         }
         Ok(Page { items, has_more })
@@ -562,5 +595,81 @@ impl Store for EmbeddedStore {
             .submit(transaction)
             .await
             .unwrap_or_else(|| Err(StoreError::Unavailable("the store's writer stopped".into())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use billing_core::domain::invoice::{
+        AttemptOutcome, AttemptTrigger, ChargeAttempt, Invoice, InvoiceStatus, Notice,
+    };
+    use billing_core::domain::money::{Cents, Currency};
+    use billing_core::ports::store::InvoiceStore;
+    use billing_core::{InvoiceId, rules::period::BillingPeriod};
+    use chrono::{Duration, TimeZone, Utc};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_data_folder_from_before_the_collect_index_lists_its_invoices_once_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("billing.redb");
+        let retry = Utc.with_ymd_and_hms(2026, 11, 6, 0, 0, 0).unwrap();
+        let period = BillingPeriod::new(2026, 10).unwrap();
+        let invoice = Invoice {
+            id: InvoiceId::parse("in_202610").unwrap(),
+            account: AccountId::parse("acct_old").unwrap(),
+            period,
+            status: InvoiceStatus::PaymentFailed,
+            currency: Currency::Usd,
+            amount_due: Cents::new(1_234),
+            amount_paid: Cents::ZERO,
+            lines: Vec::new(),
+            attempts: vec![ChargeAttempt {
+                number: 1,
+                trigger: AttemptTrigger::Monthly,
+                at: period.charge_at(),
+                payment_method: None,
+                payment: None,
+                client_secret: None,
+                outcome: AttemptOutcome::Declined,
+                decline_code: Some("insufficient_funds".into()),
+                notice: Notice::Sent,
+                updated_at: period.charge_at(),
+            }],
+            retry_at: vec![retry],
+            next_payment_attempt: Some(retry),
+            created_at: period.charge_at(),
+        };
+        // Written as a store from before the index left it: the records table alone.
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            let mut records = txn.open_table(RECORDS).unwrap();
+            let record = Record::Invoice(invoice.clone());
+            let bytes = serde_json::to_vec(&StoredRef {
+                version: 1,
+                record: &record,
+            })
+            .unwrap();
+            let key = record_key(&record.key());
+            records.insert(key.as_str(), bytes.as_slice()).unwrap();
+            drop(records);
+            txn.commit().unwrap();
+        }
+
+        let store = EmbeddedStore::open(&path).unwrap();
+
+        let due = store.invoices_to_visit(retry, None, 10).await.unwrap();
+        assert_eq!(due.items, [invoice]);
+        let early = retry - Duration::nanoseconds(1);
+        assert!(
+            store
+                .invoices_to_visit(early, None, 10)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
     }
 }

@@ -10,13 +10,15 @@
 //! `ACCOUNTS / <id>` (accounts in id order), due marks carry `DUE#<period>#<shard> / <id>`
 //! (the accounts one month's charge must visit, in shards), and purchase slots carry
 //! `UNSETTLED / <start>#<id>` only while their purchase is unsettled (the in-flight purchases,
-//! oldest first, for the sweep). Ids cannot contain `#` (see `billing_core::domain::ids`), so
-//! prefixes never run into ids.
+//! oldest first, for the sweep), and invoices carry `COLLECT / <visit>#<account>#<invoice>`
+//! only while the collection sweep must visit them (`Invoice::visit_at` is set: a scheduled
+//! retry, an attempt or an email left claimed; earliest visit first). Ids cannot contain `#`
+//! (see `billing_core::domain::ids`), so prefixes never run into ids.
 
-use billing_core::AccountId;
 use billing_core::ports::store::{Record, RecordKey, StoreError};
 use billing_core::rules::ledger::{EntryKind, LedgerEntry, due_shard};
 use billing_core::rules::period::BillingPeriod;
+use billing_core::{AccountId, InvoiceId};
 use chrono::{DateTime, Datelike, Utc};
 
 /// Partition key attribute.
@@ -34,6 +36,8 @@ pub const GSI1_SK: &str = "gsi1sk";
 pub(crate) const ACCOUNTS: &str = "ACCOUNTS";
 /// The `gsi1pk` a purchase slot carries while its purchase is unsettled.
 pub(crate) const UNSETTLED: &str = "UNSETTLED";
+/// The `gsi1pk` an invoice carries while the collection sweep must visit it.
+pub(crate) const COLLECT: &str = "COLLECT";
 /// Sort-key prefix of invoices.
 pub(crate) const INVOICE_PREFIX: &str = "INVOICE#";
 
@@ -78,7 +82,7 @@ pub(crate) enum IndexKey {
     /// Listed under this `gsi1pk` and `gsi1sk`.
     Listed(String, String),
     /// A kind listed only in some states, not in this one: a key it had must go (a settled
-    /// purchase slot).
+    /// purchase slot, an invoice with no visit due).
     Unlisted,
     /// A kind never listed.
     Never,
@@ -96,9 +100,14 @@ pub(crate) fn record_index(record: &Record) -> Result<IndexKey, StoreError> {
             UNSETTLED.to_owned(),
             unsettled(slot.created_at, &slot.account)?,
         ),
-        Record::Purchase(_) | Record::Invoice(_) | Record::Idempotency(_) | Record::Event(_) => {
-            IndexKey::Never
-        }
+        Record::Invoice(invoice) => match invoice.visit_at() {
+            None => IndexKey::Unlisted,
+            Some(at) => IndexKey::Listed(
+                COLLECT.to_owned(),
+                collect(at, &invoice.account, &invoice.id)?,
+            ),
+        },
+        Record::Purchase(_) | Record::Idempotency(_) | Record::Event(_) => IndexKey::Never,
         Record::RefusedUsage(_) => IndexKey::Never,
     })
 }
@@ -109,7 +118,7 @@ pub(crate) fn record_index(record: &Record) -> Result<IndexKey, StoreError> {
 pub(crate) fn instant(at: DateTime<Utc>) -> Result<String, StoreError> {
     if !(0..=9999).contains(&at.year()) {
         return Err(StoreError::Invalid(format!(
-            "{at} is outside the years 0000-9999 a purchase start can be listed in"
+            "{at} is outside the years 0000-9999 an index can list"
         )));
     }
     Ok(at.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string())
@@ -121,6 +130,24 @@ pub(crate) fn unsettled(
     account: &AccountId,
 ) -> Result<String, StoreError> {
     Ok(format!("{}#{account}", instant(created_at)?))
+}
+
+/// The `gsi1sk` of an invoice the collection sweep must visit: earliest visit first, then by
+/// account, then by invoice id.
+pub(crate) fn collect(
+    visit_at: DateTime<Utc>,
+    account: &AccountId,
+    invoice: &InvoiceId,
+) -> Result<String, StoreError> {
+    Ok(format!("{}#{account}#{invoice}", instant(visit_at)?))
+}
+
+/// The least text above every `gsi1sk` of a visit at or before `at`: every such key is an
+/// instant `<= at` followed by `#…`, and `$` sorts right after `#`, so `gsi1sk < <at>$` is
+/// exactly "due at or before `at`" (instants have one width, so a later one differs inside
+/// the instant and sorts above).
+pub(crate) fn collect_end(at: DateTime<Utc>) -> Result<String, StoreError> {
+    Ok(format!("{}$", instant(at)?))
 }
 
 /// The running balance of an account.
@@ -196,6 +223,30 @@ mod tests {
     fn a_start_beyond_year_9999_is_refused_as_invalid() {
         let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
         assert!(matches!(instant(far), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
+    fn collect_index_keys_sort_as_visit_then_account_then_invoice_and_end_inclusively() {
+        let noon = Utc.with_ymd_and_hms(2026, 10, 15, 12, 0, 0).unwrap();
+        let (a, b) = (
+            AccountId::parse("a").unwrap(),
+            AccountId::parse("b").unwrap(),
+        );
+        let (i1, i2) = (
+            InvoiceId::parse("in_1").unwrap(),
+            InvoiceId::parse("in_2").unwrap(),
+        );
+        let keys = [
+            collect(noon, &a, &i1).unwrap(),
+            collect(noon, &a, &i2).unwrap(),
+            collect(noon, &b, &i1).unwrap(),
+            collect(noon + chrono::Duration::nanoseconds(1), &a, &i1).unwrap(),
+        ];
+        assert_eq!(keys[0], "2026-10-15T12:00:00.000000000Z#a#in_1");
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "{keys:?}");
+        let end = collect_end(noon).unwrap();
+        assert!(keys[2] < end, "a visit at the bound itself is due");
+        assert!(keys[3] > end, "a visit one nanosecond later is not");
     }
 
     #[test]

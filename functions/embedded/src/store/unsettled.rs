@@ -16,11 +16,12 @@ use redb::{ReadableTable, Table};
 
 use super::{corrupt, storage};
 
-/// `at` as text that sorts as time does: four-digit years only (0000–9999).
-fn instant(at: DateTime<Utc>) -> Result<String, StoreError> {
+/// `at` as text that sorts as time does: four-digit years only (0000–9999). Shared with the
+/// [collect index](super::collect).
+pub(super) fn instant(at: DateTime<Utc>) -> Result<String, StoreError> {
     if !(0..=9999).contains(&at.year()) {
         return Err(StoreError::Invalid(format!(
-            "{at} is outside the years 0000-9999 a purchase start can be listed in"
+            "{at} is outside the years 0000-9999 an index can list"
         )));
     }
     Ok(at.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string())
