@@ -153,7 +153,8 @@ pub(crate) async fn invoice_of<S: Store + Clone + 'static, G: PaymentGateway + C
         .value
 }
 
-/// Subjects of the emails sent to the account, oldest first.
+/// Subjects and HTML bodies of the emails sent to the account, in no promised order (the embedded
+/// outbox lists newest first, moto in the order sent).
 pub(crate) async fn emails<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
     h: &PurchaseHarness<S, G>,
     account: &AccountId,
