@@ -154,7 +154,7 @@ pub(crate) async fn invoice_of<S: Store + Clone + 'static, G: PaymentGateway + C
 }
 
 /// Subjects and HTML bodies of the emails sent to the account, in no promised order (the embedded
-/// outbox lists newest first, moto in the order sent).
+/// outbox lists newest first).
 pub(crate) async fn emails<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
     h: &PurchaseHarness<S, G>,
     account: &AccountId,
