@@ -105,6 +105,12 @@ mod monthly {
     billing_contract::invoice_contract!(purchase_harness);
 }
 
+// Getting paid after a failed charge on DynamoDB + Stripe + SES, as on the embedded adapters.
+mod recovery {
+    use super::purchase_harness;
+    billing_contract::recovery_contract!(purchase_harness);
+}
+
 fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }

@@ -1,7 +1,8 @@
-"""What the credits, webhook and sweep tests share: the stand-ins set up as the template
-expects (the table from infra/template.yaml, the SSM parameters, a verified SES sender),
-`cargo lambda watch` started with exactly the environment the template gives one function,
-and `cargo lambda invoke`.
+"""What the Lambda tests share: the stand-ins set up as the template expects (the table from
+infra/template.yaml, the SSM parameters, a verified SES sender), `cargo lambda watch` started
+with exactly the environment the template gives one function, `cargo lambda invoke`, and the
+steps that give an account an invoice (a card, usage in the month before this one, a charge
+job through the charge worker).
 
 The stand-ins are started by scripts/with-stand-ins; every module of this folder runs against
 the same moto and localstripe, so each uses accounts of its own.
@@ -14,11 +15,13 @@ import hmac
 import json
 import os
 import socket
+import re
 import subprocess
 import sys
 import time
 import urllib.request
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -39,6 +42,13 @@ WEBHOOK_SECRET_PARAMETER = "/billing/stripe/webhook-secret"
 WEBHOOK_SECRET = "whsec_lambda_local_test"
 # The one variable the tests add to a function's environment: where Stripe is.
 TEST_ONLY = {"STRIPE_API_BASE"}
+# The month charged: the one before today's (usage must be within the last 366 days), its
+# usage dated the 15th; its invoice is `in_<yyyymm>`.
+TODAY = datetime.now(timezone.utc)
+CHARGED = (TODAY.replace(day=1) - timedelta(days=1)).replace(day=15, hour=12, minute=0, second=0, microsecond=0)
+PERIOD = CHARGED.strftime("%Y-%m")
+INVOICE = f"in_{CHARGED:%Y%m}"
+USED = 12_340_000  # 12.34 USD in micro-USD
 
 
 def load_template() -> dict:
@@ -48,6 +58,25 @@ def load_template() -> dict:
         pass
 
     Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    return yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
+
+
+def tagged_template() -> dict:
+    """infra/template.yaml with each intrinsic function kept as {"!Tag": value}."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def tagged(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            value = loader.construct_scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)
+        return {f"!{suffix}": value}
+
+    Loader.add_multi_constructor("!", tagged)
     return yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
 
 
@@ -125,12 +154,27 @@ class Stand:
 
     def receipts_to(self, address: str) -> list[dict]:
         """The receipts moto's SES holds for `address` (only the Html part is kept)."""
+        return self.emails_to(address, "Receipt")
+
+    def emails_to(self, address: str, subject_prefix: str) -> list[dict]:
+        """The emails moto's SES holds for `address` whose subject starts with the prefix."""
         with urllib.request.urlopen(f"{self.moto}/moto-api/data.json") as response:
             data = json.load(response)
         messages = [m for ms in data.get("ses", {}).values() if isinstance(ms, list) for m in ms]
         return [m for m in messages
                 if address in (m.get("destinations") or {}).get("ToAddresses", [])
-                and str(m.get("subject", "")).startswith("Receipt")]
+                and str(m.get("subject", "")).startswith(subject_prefix)]
+
+    def invoice(self, account: str) -> dict | None:
+        """The account's invoice for the charged month, as recorded."""
+        found = self.item(f"ACCOUNT#{account}", f"INVOICE#{INVOICE}")
+        return found["record"]["M"] if found else None
+
+    def idempotency_keys(self, method: str, path_prefix: str) -> list[str]:
+        """The Idempotency-Key of each Stripe request received since the last reset."""
+        with urllib.request.urlopen(self.stripe.rstrip("/") + "/_compat/requests") as response:
+            return [r["idempotency_key"] for r in json.load(response)
+                    if r["method"] == method and r["path"].startswith(path_prefix)]
 
     def stripe_calls_reset(self) -> None:
         """Clears the compatibility layer's log of Stripe requests."""
@@ -188,9 +232,15 @@ SETTINGS = {
         SENDER_EMAIL=SENDER, STRIPE_WEBHOOK_SECRET_PARAMETER=WEBHOOK_SECRET_PARAMETER,
         LINK_SECRET_PARAMETER=LINK_SECRET_PARAMETER, PUBLIC_BASE_URL="https://billing.example.com",
     ),
+    "CardsFunction": dict(
+        TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
+        SENDER_EMAIL=SENDER, LINK_SECRET_PARAMETER=LINK_SECRET_PARAMETER,
+        PUBLIC_BASE_URL="https://billing.example.com",
+    ),
+    # The charge queue's URL is moto's, known once the test has created it: the test sets it.
     "SweepFunction": dict(
         TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
-        SENDER_EMAIL=SENDER,
+        SENDER_EMAIL=SENDER, CHARGE_QUEUE_URL="",
     ),
     # The queue's URL is moto's, known once the test has created it: the test sets it.
     "MonthlyChargeFunction": dict(TABLE_NAME=TABLE, RUST_LOG="warn", CHARGE_QUEUE_URL=""),
@@ -198,7 +248,7 @@ SETTINGS = {
         TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
         SENDER_EMAIL=SENDER, LINK_SECRET_PARAMETER=LINK_SECRET_PARAMETER,
         PUBLIC_BASE_URL="https://billing.example.com", STRIPE_REQUESTS_PER_SECOND="80",
-        CHARGE_WORKER_CONCURRENCY="4",
+        CHARGE_WORKER_CONCURRENCY="4", PAYMENT_RETRY_DAYS="3,5,7",
     ),
 }
 
@@ -246,6 +296,13 @@ def credits_watch(stand: Stand):
         yield port
 
 
+@pytest.fixture(scope="session")
+def worker_watch(stand: Stand):
+    """The charge worker."""
+    with watching(function_env(stand, "ChargeWorkerFunction"), "cargo-lambda-watch-charge-worker.log") as port:
+        yield port
+
+
 def invoke_raw(port: int, function: str, event: dict | Path, tmp_path: Path) -> subprocess.CompletedProcess:
     if isinstance(event, dict):
         path = tmp_path / f"event-{time.monotonic_ns()}.json"
@@ -277,3 +334,118 @@ def stripe_signature(body: str, secret: str, at: int | None = None) -> str:
     at = int(time.time()) if at is None else at
     mac = hmac.new(secret.encode(), f"{at}.{body}".encode(), hashlib.sha256).hexdigest()
     return f"t={at},v1={mac}"
+
+
+def put_card(port: int, account: str, payment_method: str, tmp_path: Path) -> dict:
+    """Puts `payment_method` on file for `account` (its email `<account>@example.com`) through
+    the card function; returns the card."""
+    event = fixture("put-card-visa-webhook.json")
+    event["requestContext"]["authorizer"]["jwt"]["claims"].update(sub=account, email=f"{account}@example.com")
+    event["body"] = json.dumps({"payment_method": payment_method})
+    status, card = invoke_http(port, "cards", event, tmp_path)
+    assert status == 200, card
+    return card
+
+
+def record_usage(port: int, accounts: list[str], tmp_path: Path) -> None:
+    """12.34 USD of usage in the charged month for each account, through the usage function
+    (which reads a subset of any other function's environment)."""
+    template = fixture("sqs-usage-good.json")["Records"][0]
+    records = [{**template, "messageId": f"charge-usage-{n}",
+                "body": json.dumps({"id": f"lambda-charge-usage-{account}", "account_id": account,
+                                    "amount_micros": USED, "occurred_at": CHARGED.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                    "description": "tokens"})}
+               for n, account in enumerate(accounts)]
+    result = invoke_raw(port, "usage", {"Records": records}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"batchItemFailures": []}
+
+
+def take_messages(stand: Stand, queue: str) -> list[dict]:
+    """Every message on the queue, each received once (hidden for ten minutes after)."""
+    taken: list[dict] = []
+    while True:
+        batch = stand.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=600,
+                                          WaitTimeSeconds=0).get("Messages", [])
+        if not batch:
+            return taken
+        taken.extend(batch)
+
+
+def sqs_event(messages: list[dict], queue_arn: str) -> dict:
+    """The SQS event Lambda would deliver for `messages` (records shaped like the first of
+    events/sqs-charge-jobs.json)."""
+    template = fixture("sqs-charge-jobs.json")["Records"][0]
+    return {"Records": [{**template, "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
+                         "body": m["Body"], "md5OfBody": m["MD5OfBody"], "eventSourceARN": queue_arn}
+                        for m in messages]}
+
+
+def charge_jobs(accounts: list[str]) -> dict:
+    """An SQS event with one charge job for the charged month per account, as the planner
+    would have sent them."""
+    template = fixture("sqs-charge-jobs.json")["Records"][0]
+    return {"Records": [{**template, "messageId": f"job-{account}",
+                         "body": json.dumps({"account": account, "period": PERIOD})}
+                        for account in accounts]}
+
+
+def charge(worker_port: int, event: dict, tmp_path: Path) -> None:
+    """Runs the charge worker on an SQS event; every job must be done."""
+    result = invoke_raw(worker_port, "charge-worker", event, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"batchItemFailures": []}
+
+
+def failed_invoice(card_port: int, worker_port: int, stand: Stand, account: str, payment_method: str | None,
+                   tmp_path: Path) -> dict:
+    """An invoice for the charged month that the charge worker could not collect: `account`
+    with `payment_method` on file (or none) and 12.34 USD of usage, charged through a job as
+    the planner would send it. Returns the invoice as recorded, `payment_failed`.
+
+    The account's due mark for the charged month (written when the usage arrived in it, before
+    the 3rd) is removed: its month is invoiced, and the planner's test counts the jobs it
+    plans for its own accounts."""
+    if payment_method:
+        put_card(card_port, account, payment_method, tmp_path)
+    record_usage(card_port, [account], tmp_path)
+    charge(worker_port, charge_jobs([account]), tmp_path)
+    stand.dynamodb.delete_item(TableName=TABLE, Key={"pk": {"S": f"ACCOUNT#{account}"},
+                                                     "sk": {"S": f"DUE#{PERIOD}"}})
+    invoice = stand.invoice(account)
+    assert invoice and invoice["status"]["S"] == "payment_failed", invoice
+    return invoice
+
+
+INSTANT = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|\+00:00)")
+
+
+def shifted(text: str, by: timedelta) -> str:
+    """`text` with every RFC 3339 instant in it moved by `by` (whole seconds), each written as
+    it was (same fraction digits, same suffix), so text that sorts as time still does."""
+    def move(match: re.Match) -> str:
+        at = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S") + by
+        return at.strftime("%Y-%m-%dT%H:%M:%S") + (match.group(2) or "") + match.group(3)
+    return INSTANT.sub(move, text)
+
+
+def moved_back(value: dict, by: timedelta) -> dict:
+    """A DynamoDB attribute value with every instant in it moved back by `by`."""
+    (kind, inner), = value.items()
+    if kind == "S":
+        return {"S": shifted(inner, -by)}
+    if kind == "M":
+        return {"M": {k: moved_back(v, by) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [moved_back(v, by) for v in inner]}
+    return value
+
+
+def invoice_moved_back(stand: Stand, account: str, by: timedelta) -> None:
+    """Moves every instant of the account's invoice item `by` into the past, its index keys
+    included (whatever index lists it for the sweep sorts by time as text): as if the charge
+    had run that much earlier. The functions run on the real clock."""
+    item = stand.item(f"ACCOUNT#{account}", f"INVOICE#{INVOICE}")
+    assert item, f"no {INVOICE} for {account}"
+    moved = {k: (v if k in ("pk", "sk") else moved_back(v, by)) for k, v in item.items()}
+    stand.dynamodb.put_item(TableName=TABLE, Item=moved)

@@ -15,23 +15,17 @@ before, as if its usage had arrived in time.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import yaml
 
-from conftest import (ROOT, Stand, fixture, function_env, invoke_http, invoke_raw, policy_actions,
-                      template_variables, watching)
+from conftest import (INVOICE, PERIOD, TODAY, Stand, fixture, function_env, invoke_raw, policy_actions, put_card,
+                      record_usage, tagged_template, take_messages, template_variables, watching)
+from conftest import sqs_event as job_records
 
 PAID = ["lambda-charge-1", "lambda-charge-2"]
 NO_CARD = "lambda-charge-3"
-USED = 12_340_000  # 12.34 USD in micro-USD
-TODAY = datetime.now(timezone.utc)
 TRIGGER = TODAY.replace(day=3, hour=3, minute=0, second=0, microsecond=0)
-CHARGED = (TODAY.replace(day=1) - timedelta(days=1)).replace(day=15, hour=12, minute=0, second=0, microsecond=0)
-PERIOD = CHARGED.strftime("%Y-%m")
-INVOICE = f"in_{CHARGED:%Y%m}"
 
 
 @pytest.fixture(scope="module")
@@ -44,33 +38,6 @@ def planner_watch(stand: Stand, charge_queue: str):
     env = {**function_env(stand, "MonthlyChargeFunction"), "CHARGE_QUEUE_URL": charge_queue}
     with watching(env, "cargo-lambda-watch-monthly-charge.log") as port:
         yield port
-
-
-@pytest.fixture(scope="module")
-def worker_watch(stand: Stand):
-    with watching(function_env(stand, "ChargeWorkerFunction"), "cargo-lambda-watch-charge-worker.log") as port:
-        yield port
-
-
-def put_card(credits_watch: int, account: str, tmp_path: Path) -> None:
-    event = fixture("put-card-visa-webhook.json")
-    event["requestContext"]["authorizer"]["jwt"]["claims"].update(sub=account, email=f"{account}@example.com")
-    status, card = invoke_http(credits_watch, "cards", event, tmp_path)
-    assert status == 200, card
-
-
-def record_usage(credits_watch: int, accounts: list[str], tmp_path: Path) -> None:
-    """Usage in the charged month for each account, through the usage function (which reads a
-    subset of the credits function's environment)."""
-    template = fixture("sqs-usage-good.json")["Records"][0]
-    records = [{**template, "messageId": f"charge-usage-{n}",
-                "body": json.dumps({"id": f"lambda-charge-usage-{account}", "account_id": account,
-                                    "amount_micros": USED, "occurred_at": CHARGED.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                                    "description": "tokens"})}
-               for n, account in enumerate(accounts)]
-    result = invoke_raw(credits_watch, "usage", {"Records": records}, tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"batchItemFailures": []}
 
 
 def due_in_charged_month(stand: Stand, account: str) -> None:
@@ -94,7 +61,7 @@ def owing(credits_watch: int, stand: Stand, tmp_path_factory: pytest.TempPathFac
     """Two accounts with a card and one without, each owing 12.34 USD for the charged month."""
     tmp = tmp_path_factory.mktemp("owing")
     for account in PAID:
-        put_card(credits_watch, account, tmp)
+        put_card(credits_watch, account, "pm_card_visa", tmp)
     accounts = [*PAID, NO_CARD]
     record_usage(credits_watch, accounts, tmp)
     for account in accounts:
@@ -110,28 +77,14 @@ def trigger(tmp_path: Path) -> Path:
     return path
 
 
-def take_messages(stand: Stand, queue: str) -> list[dict]:
-    """Every message on the queue, each received once (hidden for ten minutes after)."""
-    taken: list[dict] = []
-    while True:
-        batch = stand.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=600,
-                                          WaitTimeSeconds=0).get("Messages", [])
-        if not batch:
-            return taken
-        taken.extend(batch)
-
-
 def sqs_event(messages: list[dict], queue_arn: str) -> dict:
     """The SQS event Lambda would deliver for `messages`, and the fixture's unusable record."""
-    template, unusable = fixture("sqs-charge-jobs.json")["Records"]
-    records = [{**template, "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "md5OfBody": m["MD5OfBody"], "eventSourceARN": queue_arn} for m in messages]
-    return {"Records": [*records, unusable]}
+    unusable = fixture("sqs-charge-jobs.json")["Records"][1]
+    return {"Records": [*job_records(messages, queue_arn)["Records"], unusable]}
 
 
 def invoice(stand: Stand, account: str) -> dict | None:
-    found = stand.item(f"ACCOUNT#{account}", f"INVOICE#{INVOICE}")
-    return found["record"]["M"] if found else None
+    return stand.invoice(account)
 
 
 def test_the_planner_enqueues_one_job_per_owing_account_and_the_worker_charges_each_once(
@@ -188,25 +141,6 @@ def test_the_planner_refuses_an_event_that_is_not_scheduled_and_enqueues_nothing
 
 
 # --- The template: the schedule, the queues and least privilege -------------------------------
-
-def tagged_template() -> dict:
-    """infra/template.yaml with each intrinsic function kept as {"!Tag": value}."""
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    def tagged(loader, suffix, node):
-        if isinstance(node, yaml.ScalarNode):
-            value = loader.construct_scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {f"!{suffix}": value}
-
-    Loader.add_multi_constructor("!", tagged)
-    return yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
-
 
 def test_the_schedule_fires_at_3_utc_on_the_3rd_with_the_event_the_fixture_holds() -> None:
     event = tagged_template()["Resources"]["MonthlyChargeFunction"]["Properties"]["Events"]["On3rd"]
@@ -267,4 +201,18 @@ def test_the_worker_may_read_and_write_table_items_by_key_and_send_mail_but_not_
     assert len(allowed["ssm:GetParameters"]) == 2, "the Stripe key and the link key"
     assert template_variables("ChargeWorkerFunction") == {
         "TABLE_NAME", "RUST_LOG", "STRIPE_SECRET_PARAMETER", "SENDER_EMAIL", "LINK_SECRET_PARAMETER",
-        "PUBLIC_BASE_URL", "STRIPE_REQUESTS_PER_SECOND", "CHARGE_WORKER_CONCURRENCY"}
+        "PUBLIC_BASE_URL", "STRIPE_REQUESTS_PER_SECOND", "CHARGE_WORKER_CONCURRENCY", "PAYMENT_RETRY_DAYS"}
+
+
+def test_the_retry_days_default_to_3_5_7_and_reach_the_charge_worker_only() -> None:
+    template = tagged_template()
+    parameter = template["Parameters"]["PaymentRetryDays"]
+    functions = {name: resource["Properties"] for name, resource in template["Resources"].items()
+                 if resource["Type"] == "AWS::Serverless::Function"}
+
+    assert parameter["Default"] == "3,5,7"
+    given = {name for name, function in functions.items()
+             if "PAYMENT_RETRY_DAYS" in function.get("Environment", {}).get("Variables", {})}
+    assert given == {"ChargeWorkerFunction"}
+    assert functions["ChargeWorkerFunction"]["Environment"]["Variables"]["PAYMENT_RETRY_DAYS"] == \
+        {"!Ref": "PaymentRetryDays"}

@@ -39,20 +39,20 @@ use crate::unique_account;
 pub const CONCURRENT: usize = 25;
 
 /// The month charged.
-fn october() -> BillingPeriod {
+pub(crate) fn october() -> BillingPeriod {
     BillingPeriod::new(2026, 10).unwrap()
 }
 
 /// When the charge runs: after the cards of these cases were set (`card::now`).
-fn charge_time() -> DateTime<Utc> {
+pub(crate) fn charge_time() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 3, 0, 0).unwrap()
 }
 
-fn address(account: &AccountId) -> EmailAddress {
+pub(crate) fn address(account: &AccountId) -> EmailAddress {
     EmailAddress::parse(&format!("{account}@example.com")).unwrap()
 }
 
-fn ports<'a, S, G>(
+pub(crate) fn ports<'a, S, G>(
     store: &'a dyn Store,
     gateway: &'a dyn PaymentGateway,
     h: &'a PurchaseHarness<S, G>,
@@ -68,7 +68,7 @@ fn ports<'a, S, G>(
 
 /// An account with an address and, when `card` is given, that card on file; and `micros` of
 /// usage in October, recorded as metering reports it (which makes the account due).
-async fn owing<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
+pub(crate) async fn owing<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
     h: &PurchaseHarness<S, G>,
     label: &str,
     card: Option<&str>,
@@ -108,7 +108,7 @@ async fn owing<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
     account
 }
 
-async fn use_for<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
+pub(crate) async fn use_for<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
     h: &PurchaseHarness<S, G>,
     account: &AccountId,
     id: &str,
@@ -125,7 +125,7 @@ async fn use_for<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static
     record_usage(&h.store, &event, occurred_at).await.unwrap();
 }
 
-fn job(account: &AccountId) -> ChargeJob {
+pub(crate) fn job(account: &AccountId) -> ChargeJob {
     ChargeJob {
         account: account.clone(),
         period: october(),
@@ -141,7 +141,7 @@ async fn charge<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>
     charge_account(p, &job(account), at).await.unwrap()
 }
 
-async fn invoice_of<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
+pub(crate) async fn invoice_of<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
     h: &PurchaseHarness<S, G>,
     account: &AccountId,
 ) -> Invoice {
@@ -153,8 +153,9 @@ async fn invoice_of<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'sta
         .value
 }
 
-/// Subjects of the emails sent to the account, oldest first.
-async fn emails<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
+/// Subjects and HTML bodies of the emails sent to the account, in no promised order (the embedded
+/// outbox lists newest first).
+pub(crate) async fn emails<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(
     h: &PurchaseHarness<S, G>,
     account: &AccountId,
 ) -> Vec<(String, String)> {
@@ -169,7 +170,7 @@ async fn emails<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>
         .collect()
 }
 
-fn count(emails: &[(String, String)], subject_start: &str) -> usize {
+pub(crate) fn count(emails: &[(String, String)], subject_start: &str) -> usize {
     emails
         .iter()
         .filter(|(subject, _)| subject.starts_with(subject_start))

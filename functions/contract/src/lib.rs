@@ -12,6 +12,7 @@ pub mod invoice;
 pub mod mailer;
 pub mod purchase;
 pub mod queue;
+pub mod recovery;
 pub mod store;
 pub mod usage;
 

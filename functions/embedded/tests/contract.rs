@@ -179,3 +179,10 @@ mod monthly {
     use super::purchase_harness;
     billing_contract::invoice_contract!(purchase_harness);
 }
+
+// Getting paid after a failed charge: retries on days 3, 5 and 7, declines that wait for the
+// user, a new card paying at once, sweeps run twice or stopped half way.
+mod recovery {
+    use super::purchase_harness;
+    billing_contract::recovery_contract!(purchase_harness);
+}

@@ -45,14 +45,17 @@ PARAMETERS = {
 # Each function's own variables, as the template sets them (TABLE_NAME and RUST_LOG are
 # everyone's).
 FUNCTION_VARIABLES = {
-    "cards": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER},
+    "cards": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
+              "LINK_SECRET_PARAMETER": "/billing/links/secret", "PUBLIC_BASE_URL": "https://billing.example.com"},
     "usage": {},
     "credits": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
                 "LINK_SECRET_PARAMETER": "/billing/links/secret",
                 "PUBLIC_BASE_URL": "https://billing.example.com", "STRIPE_PUBLISHABLE_KEY": "pk_test_bench"},
     "webhook": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
-                "STRIPE_WEBHOOK_SECRET_PARAMETER": "/billing/stripe/webhook-secret"},
-    "sweep": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com"},
+                "STRIPE_WEBHOOK_SECRET_PARAMETER": "/billing/stripe/webhook-secret",
+                "LINK_SECRET_PARAMETER": "/billing/links/secret", "PUBLIC_BASE_URL": "https://billing.example.com"},
+    "sweep": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
+              "CHARGE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/billing-charge"},
 }
 POLL_PATH = "/2018-06-01/runtime/invocation/next"
 SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")

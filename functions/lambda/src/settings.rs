@@ -1,5 +1,5 @@
 //! Settings from the environment, one struct per port, so that each function reads only the
-//! variables of the ports it builds (the card function never asks for `SENDER_EMAIL`).
+//! variables of the ports it builds (the usage function never asks for `SENDER_EMAIL`).
 
 use billing_core::rules::retry::RetrySchedule;
 
@@ -95,14 +95,19 @@ impl MailSettings {
     }
 }
 
-/// What the card function reads: its table and how to reach Stripe. It sends no mail, so it
-/// has no sender address.
+/// What the card function reads: its table, how to reach Stripe, and what a card put needs to
+/// charge the invoices waiting for a card: the sender of their emails and the authorization
+/// page's links.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CardsSettings {
     /// The table.
     pub table: TableSettings,
     /// Stripe.
     pub stripe: StripeSettings,
+    /// Invoice emails (receipt, decline, authorization link).
+    pub mail: MailSettings,
+    /// The authorization page's links.
+    pub links: LinkSettings,
 }
 
 impl CardsSettings {
@@ -111,6 +116,8 @@ impl CardsSettings {
         Ok(Self {
             table: TableSettings::from(env)?,
             stripe: StripeSettings::from(env)?,
+            mail: MailSettings::from(env)?,
+            links: LinkSettings::from(env)?,
         })
     }
 }
@@ -219,8 +226,10 @@ impl WebhookSettings {
     }
 }
 
-/// What the sweep function reads: its table, Stripe (asked about every stuck purchase) and
-/// the receipts' sender (a purchase it settles is owed one). No links, no webhook secret.
+/// What the sweep function reads: its table, Stripe (asked about every stuck purchase), the
+/// receipts' sender (a purchase it settles is owed one) and `CHARGE_QUEUE_URL` (the charge
+/// queue it sends the invoices due a collection visit to). No links, no webhook secret: the
+/// charge worker charges the invoices and sends their emails.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SweepSettings {
     /// The table.
@@ -229,6 +238,8 @@ pub struct SweepSettings {
     pub stripe: StripeSettings,
     /// Receipts.
     pub mail: MailSettings,
+    /// The charge queue's URL.
+    pub queue_url: String,
 }
 
 impl SweepSettings {
@@ -238,6 +249,7 @@ impl SweepSettings {
             table: TableSettings::from(env)?,
             stripe: StripeSettings::from(env)?,
             mail: MailSettings::from(env)?,
+            queue_url: required(env, "CHARGE_QUEUE_URL")?,
         })
     }
 }
@@ -348,7 +360,9 @@ pub struct ChargeWorkerSettings {
 }
 
 /// `PAYMENT_RETRY_DAYS`: the days after the charge a declined invoice is retried on, e.g.
-/// `3,5,7` (the default when unset; empty: no retries).
+/// `2,4,6,10`; `3,5,7` when unset. An empty variable reads as unset ([`ProcessEnv`]), so on
+/// Lambda it is the default too, not "no retries": the template's `PaymentRetryDays` requires
+/// at least one day, so that nobody deploys "none" and gets three.
 pub fn retry_schedule(env: &impl Env) -> Result<RetrySchedule, ConfigError> {
     match env.var("PAYMENT_RETRY_DAYS") {
         None => Ok(RetrySchedule::default()),
@@ -402,10 +416,13 @@ mod tests {
     }
 
     #[test]
-    fn the_card_function_reads_its_table_and_stripe_settings_and_no_sender() {
+    fn the_card_function_reads_table_stripe_sender_and_links_and_no_queue_or_retries() {
         let env = Recorded::new(&[
             ("TABLE_NAME", "billing"),
             ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
+            ("SENDER_EMAIL", "billing@example.com"),
+            ("PUBLIC_BASE_URL", "https://billing.example.com"),
+            ("LINK_SECRET_PARAMETER", "/billing/links/secret"),
         ]);
 
         let settings = CardsSettings::from(&env).expect("settings");
@@ -416,9 +433,34 @@ mod tests {
             "/billing/stripe/secret-key"
         );
         assert_eq!(settings.stripe.api_base, None);
+        assert_eq!(settings.mail.sender, "billing@example.com");
+        assert_eq!(settings.links.secret_parameter, "/billing/links/secret");
         assert_eq!(
             *env.asked.borrow(),
-            ["TABLE_NAME", "STRIPE_SECRET_PARAMETER", "STRIPE_API_BASE"]
+            [
+                "TABLE_NAME",
+                "STRIPE_SECRET_PARAMETER",
+                "STRIPE_API_BASE",
+                "SENDER_EMAIL",
+                "PUBLIC_BASE_URL",
+                "LINK_SECRET_PARAMETER"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_card_function_requires_the_links_it_signs() {
+        let env = Recorded::new(&[
+            ("TABLE_NAME", "billing"),
+            ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
+            ("SENDER_EMAIL", "billing@example.com"),
+        ]);
+
+        let error = CardsSettings::from(&env).expect_err("no links");
+
+        assert_eq!(
+            error.to_string(),
+            "environment variable PUBLIC_BASE_URL is not set"
         );
     }
 
@@ -538,24 +580,43 @@ mod tests {
     }
 
     #[test]
-    fn the_sweep_function_reads_table_stripe_and_sender_only() {
+    fn the_sweep_function_reads_table_stripe_sender_and_charge_queue_only() {
         let env = Recorded::new(&[
             ("TABLE_NAME", "billing"),
             ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
             ("SENDER_EMAIL", "billing@example.com"),
+            ("CHARGE_QUEUE_URL", "https://sqs.example/charge"),
         ]);
 
         let settings = SweepSettings::from(&env).expect("settings");
 
         assert_eq!(settings.mail.sender, "billing@example.com");
+        assert_eq!(settings.queue_url, "https://sqs.example/charge");
         assert_eq!(
             *env.asked.borrow(),
             [
                 "TABLE_NAME",
                 "STRIPE_SECRET_PARAMETER",
                 "STRIPE_API_BASE",
-                "SENDER_EMAIL"
+                "SENDER_EMAIL",
+                "CHARGE_QUEUE_URL"
             ]
+        );
+    }
+
+    #[test]
+    fn the_sweep_function_requires_the_charge_queue() {
+        let env = Recorded::new(&[
+            ("TABLE_NAME", "billing"),
+            ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
+            ("SENDER_EMAIL", "billing@example.com"),
+        ]);
+
+        let error = SweepSettings::from(&env).expect_err("no queue");
+
+        assert_eq!(
+            error.to_string(),
+            "environment variable CHARGE_QUEUE_URL is not set"
         );
     }
 
@@ -608,6 +669,8 @@ mod tests {
         let default = ChargeWorkerSettings::from(&Recorded::new(&WORKER)).expect("settings");
         assert_eq!(default.retries.days(), &[3, 5, 7]);
 
+        let template_default = retry_schedule(&Recorded::new(&[("PAYMENT_RETRY_DAYS", "3,5,7")]));
+        assert_eq!(template_default.expect("a schedule").days(), &[3, 5, 7]);
         let custom = retry_schedule(&Recorded::new(&[("PAYMENT_RETRY_DAYS", "1, 2")]));
         assert_eq!(custom.expect("a schedule").days(), &[1, 2]);
         let error = retry_schedule(&Recorded::new(&[("PAYMENT_RETRY_DAYS", "7,3")]))

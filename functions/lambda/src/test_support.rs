@@ -4,12 +4,17 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use billing_core::domain::invoice::Invoice;
 use billing_core::ports::links::AuthorizationLinks;
+use billing_core::ports::store::InvoiceStore;
+use billing_core::rules::period::BillingPeriod;
 use billing_core::rules::retry::RetrySchedule;
+use billing_core::usecases::card::{Holder, set_card};
+use billing_core::usecases::usage::{UsageEvent, record_usage_batch};
 use billing_core::usecases::{invoice, purchase};
-use billing_core::{AccountId, InvoiceId, PurchaseId};
+use billing_core::{AccountId, EmailAddress, InvoiceId, PaymentMethodId, PurchaseId};
 use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
 /// The embedded store, card network and outbox, each in a folder of its own.
@@ -72,6 +77,54 @@ impl Embedded {
             retries: &RetrySchedule::STANDARD,
         }
     }
+
+    /// An account that used 12.34 USD in October, with `card` on file (or none).
+    pub async fn owing(&self, account: &str, card: Option<&str>) {
+        let id = AccountId::parse(account).unwrap();
+        let october_20 = Utc.with_ymd_and_hms(2026, 10, 20, 12, 0, 0).unwrap();
+        if let Some(card) = card {
+            let email = EmailAddress::parse(&format!("{account}@example.com")).unwrap();
+            let holder = Holder {
+                account: &id,
+                email: Some(&email),
+            };
+            set_card(
+                &self.store,
+                &self.network,
+                &holder,
+                &PaymentMethodId::parse(card).unwrap(),
+                october_20,
+            )
+            .await
+            .expect("card on file");
+        }
+        let event: UsageEvent = serde_json::from_value(json!({
+            "id": format!("evt_{account}"),
+            "account_id": account,
+            "amount_micros": 12_340_000,
+            "occurred_at": "2026-10-20T11:00:00Z",
+        }))
+        .unwrap();
+        record_usage_batch(&self.store, &[event], october_20)
+            .await
+            .unwrap();
+    }
+
+    /// The account's October invoice.
+    pub async fn october_invoice(&self, account: &str) -> Invoice {
+        let id = InvoiceId::parse("in_202610").unwrap();
+        self.store
+            .invoice(&AccountId::parse(account).unwrap(), &id)
+            .await
+            .unwrap()
+            .expect("the October invoice")
+            .value
+    }
+}
+
+/// October 2026, the month the test accounts used.
+pub(crate) fn october() -> BillingPeriod {
+    BillingPeriod::new(2026, 10).unwrap()
 }
 
 /// An SQS event from `queue` as Lambda delivers it: `(message id, body)` per record.

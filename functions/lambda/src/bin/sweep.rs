@@ -1,6 +1,8 @@
 //! The sweep function: EventBridge Scheduler invokes it every five minutes; it resolves every
-//! purchase unsettled past the 15-minute window. Store, Stripe gateway, SES mailer (a purchase
-//! it settles is owed a receipt) and the clock.
+//! purchase unsettled past the 15-minute window, and sends a charge job to the charge queue
+//! for every invoice due a collection visit (a retry whose time has come, a stalled attempt or
+//! email). Store, Stripe gateway, SES mailer (a purchase it settles is owed a receipt), the
+//! charge queue and the clock.
 
 use billing_api::clock::SystemClock;
 use billing_core::ports::clock::Clock;
@@ -20,6 +22,8 @@ async fn main() -> Result<(), Error> {
     let store = aws.store(settings.table);
     let gateway = aws.stripe_gateway(&settings.stripe, stripe_key)?;
     let mailer = aws.mailer(settings.mail);
+    let queue = aws.charge_queue(settings.queue_url);
+    let queue = queue.as_ref();
     let ports = Ports {
         store: store.as_ref(),
         gateway: gateway.as_ref(),
@@ -27,7 +31,7 @@ async fn main() -> Result<(), Error> {
     };
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ScheduledEvent>| async move {
-            run_sweep(ports, event.payload, SystemClock.now()).await
+            run_sweep(ports, queue, event.payload, SystemClock.now()).await
         },
     ))
     .await

@@ -1,13 +1,11 @@
 use async_trait::async_trait;
+use billing_core::AccountId;
 use billing_core::domain::invoice::InvoiceStatus;
 use billing_core::ports::store::{
-    InvoiceStore, ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
+    ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
 };
 use billing_core::rules::ledger::BalanceState;
 use billing_core::rules::period::BillingPeriod;
-use billing_core::usecases::card::{Holder, set_card};
-use billing_core::usecases::usage::{UsageEvent, record_usage_batch};
-use billing_core::{AccountId, EmailAddress, InvoiceId, PaymentMethodId};
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 
@@ -32,48 +30,6 @@ impl Clock for Fixed {
 }
 
 impl Embedded {
-    /// An account that used 12.34 USD in October, with `card` on file (or none).
-    async fn owing(&self, account: &str, card: Option<&str>) {
-        let id = AccountId::parse(account).unwrap();
-        let october_20 = Utc.with_ymd_and_hms(2026, 10, 20, 12, 0, 0).unwrap();
-        if let Some(card) = card {
-            let email = EmailAddress::parse(&format!("{account}@example.com")).unwrap();
-            let holder = Holder {
-                account: &id,
-                email: Some(&email),
-            };
-            set_card(
-                &self.store,
-                &self.network,
-                &holder,
-                &PaymentMethodId::parse(card).unwrap(),
-                october_20,
-            )
-            .await
-            .expect("card on file");
-        }
-        let event: UsageEvent = serde_json::from_value(json!({
-            "id": format!("evt_{account}"),
-            "account_id": account,
-            "amount_micros": 12_340_000,
-            "occurred_at": "2026-10-20T11:00:00Z",
-        }))
-        .unwrap();
-        record_usage_batch(&self.store, &[event], october_20)
-            .await
-            .unwrap();
-    }
-
-    async fn october_invoice(&self, account: &str) -> billing_core::domain::invoice::Invoice {
-        let id = InvoiceId::parse("in_202610").unwrap();
-        self.store
-            .invoice(&AccountId::parse(account).unwrap(), &id)
-            .await
-            .unwrap()
-            .expect("the October invoice")
-            .value
-    }
-
     fn payments_made(&self) -> usize {
         self.network
             .pending_events(1_000)
