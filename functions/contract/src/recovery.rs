@@ -31,7 +31,9 @@ use billing_core::{
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 
 use crate::instrument::{Instrumented, Probe};
-use crate::invoice::{address, charge_time, count, emails, invoice_of, job, october, owing, ports};
+use crate::invoice::{
+    CONCURRENT, address, charge_time, count, emails, invoice_of, job, october, owing, ports,
+};
 use crate::purchase::PurchaseHarness;
 
 pub use issuer::Issuer;
@@ -613,6 +615,71 @@ pub async fn a_new_card_cancels_the_payment_waiting_for_authorization_first<
     assert!(!overview.past_due);
 }
 
+/// [`CONCURRENT`] workers given the retry day's job at once (SQS delivering it to every
+/// invocation), then as many collections for a new card at once (the card put by as many
+/// requests): one retry attempt and one new-card attempt, one PaymentIntent each,
+/// one email each.
+pub async fn twenty_five_workers_and_new_card_collections_at_once_make_one_attempt_each<
+    S: Store + Clone + 'static,
+    G: PaymentGateway + Clone + 'static,
+>(
+    h: PurchaseHarness<S, G>,
+) {
+    let account = owing(&h, "retry-crowd", Some(DECLINING), 20_000_000).await;
+    let network = Issuer::declining_with(h.gateway.clone(), "insufficient_funds");
+    charge_account(ports(&h.store, &network, &h), &job(&account), charge_time())
+        .await
+        .unwrap();
+    let retry_day = charge_time() + TimeDelta::days(3);
+    let h = Arc::new(h);
+
+    let workers: Vec<_> = (0..CONCURRENT)
+        .map(|_| {
+            let (h, network, job) = (h.clone(), network.clone(), job(&account));
+            tokio::spawn(async move {
+                charge_account(ports(&h.store, &network, &h), &job, retry_day).await
+            })
+        })
+        .collect();
+    for worker in workers {
+        // Losing every race in a row is allowed: the job is delivered again.
+        if let Err(error) = worker.await.unwrap() {
+            assert!(error.is_retryable(), "{error:?}");
+        }
+    }
+    let retried = invoice_of(&h, &account).await;
+    assert_eq!(retried.attempts.len(), 2, "{:?}", retried.attempts);
+    assert_eq!(
+        network.payments_by_key().len(),
+        2,
+        "one PaymentIntent per attempt"
+    );
+
+    let now = retry_day + TimeDelta::hours(1);
+    replace_card(&h, &account, "pm_card_visa", now).await;
+    let collections: Vec<_> = (0..CONCURRENT)
+        .map(|_| {
+            let (h, account) = (h.clone(), account.clone());
+            tokio::spawn(async move {
+                pay_with_card_on_file(ports(&h.store, &h.gateway, &h), &account, now).await
+            })
+        })
+        .collect();
+    for collection in collections {
+        if let Err(error) = collection.await.unwrap() {
+            assert!(error.is_retryable(), "{error:?}");
+        }
+    }
+
+    let paid = invoice_of(&h, &account).await;
+    assert_eq!(paid.status, InvoiceStatus::Paid);
+    assert_eq!(paid.attempts.len(), 3, "{:?}", paid.attempts);
+    assert_eq!(paid.amount_paid, paid.amount_due);
+    let mails = emails(&h, &account).await;
+    assert_eq!(count(&mails, "Payment failed"), 2, "one per failed attempt");
+    assert_eq!(count(&mails, "Receipt"), 1);
+}
+
 /// Stamps out the recovery contract. `$make` is an async fn returning a [`PurchaseHarness`]
 /// whose store and gateway are `Clone + 'static`.
 #[macro_export]
@@ -627,6 +694,7 @@ macro_rules! recovery_contract {
             a_sweep_stopped_after_each_step_makes_no_second_payment,
             a_declined_purchase_never_becomes_a_retried_charge,
             a_new_card_cancels_the_payment_waiting_for_authorization_first,
+            twenty_five_workers_and_new_card_collections_at_once_make_one_attempt_each,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
