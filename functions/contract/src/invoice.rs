@@ -4,7 +4,7 @@
 //! declined, no card). `invoice_contract!` stamps the cases out; they drive the use cases, so
 //! they run on the embedded adapters and on the production ones alike.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use billing_core::domain::account::Account;
@@ -12,7 +12,7 @@ use billing_core::domain::event::{NetworkEvent, NetworkEventKind};
 use billing_core::domain::invoice::{AttemptOutcome, Invoice, InvoiceStatus};
 use billing_core::ports::gateway::{ChargeOutcome, PaymentGateway};
 use billing_core::ports::mailer::{Email, MailError, Mailer};
-use billing_core::ports::queue::{ChargeJob, JobQueue, QueueError};
+use billing_core::ports::queue::ChargeJob;
 use billing_core::ports::store::{
     Expect, InvoiceStore, ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction,
     Versioned, Write,
@@ -33,6 +33,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use crate::PlainLinks;
 use crate::instrument::{Instrumented, Probe};
 use crate::purchase::PurchaseHarness;
+use crate::queue::Jobs;
 use crate::unique_account;
 
 /// Concurrent workers of the race case (redelivered and duplicated jobs).
@@ -123,6 +124,26 @@ pub(crate) async fn use_for<S: Store + Clone + 'static, G: PaymentGateway + Clon
         description: "model calls".into(),
     };
     record_usage(&h.store, &event, occurred_at).await.unwrap();
+}
+
+/// An account owing `micros` with no card on file, and its monthly charge at [`charge_time`]
+/// (which fails with `card_required`) through a gateway whose probe counts what the network is
+/// asked; returns the account and that gateway.
+pub(crate) async fn charged_without_a_card<S, G>(
+    h: &PurchaseHarness<S, G>,
+    label: &str,
+    micros: i64,
+) -> (AccountId, Instrumented<G>)
+where
+    S: Store + Clone + 'static,
+    G: PaymentGateway + Clone + 'static,
+{
+    let account = owing(h, label, None, micros).await;
+    let gateway = Instrumented::with_probe(h.gateway.clone(), Arc::new(Probe::default()));
+    charge_account(ports(&h.store, &gateway, h), &job(&account), charge_time())
+        .await
+        .unwrap();
+    (account, gateway)
 }
 
 pub(crate) fn job(account: &AccountId) -> ChargeJob {
@@ -235,18 +256,6 @@ pub async fn an_owing_account_is_invoiced_and_paid_once<
     assert_eq!(count(&emails(&h, &account).await, "Receipt"), 1);
 }
 
-/// A job queue that keeps what it is given (the planner's output, for the test to read).
-#[derive(Default)]
-struct Collected(Mutex<Vec<ChargeJob>>);
-
-#[async_trait]
-impl JobQueue for Collected {
-    async fn enqueue(&self, jobs: &[ChargeJob]) -> Result<(), QueueError> {
-        self.0.lock().unwrap().extend_from_slice(jobs);
-        Ok(())
-    }
-}
-
 /// The planner enqueues a job for every account with usage in the month (through the due
 /// index) and none for an account without; the accounts in credit or under the minimum are
 /// visited and invoiced nothing.
@@ -259,7 +268,7 @@ pub async fn the_planner_enqueues_every_owing_account_and_no_other<
     let paying = owing(&h, "plan-paying", Some("pm_card_visa"), 3_000_000).await;
     let small = owing(&h, "plan-small", Some("pm_card_visa"), 400_000).await;
     let idle = owing(&h, "plan-idle", Some("pm_card_visa"), 0).await;
-    let queue = Collected::default();
+    let queue = Jobs::default();
 
     for shard in shards() {
         plan_shard(&h.store, &queue, october(), shard)
@@ -267,7 +276,7 @@ pub async fn the_planner_enqueues_every_owing_account_and_no_other<
             .unwrap();
     }
 
-    let jobs = queue.0.into_inner().unwrap();
+    let jobs = queue.take();
     let planned = |account: &AccountId| jobs.iter().filter(|j| j.account == *account).count();
     assert_eq!(planned(&paying), 1);
     assert_eq!(planned(&small), 1);
@@ -303,17 +312,11 @@ async fn jobs_for<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'stati
     h: &PurchaseHarness<S, G>,
     period: BillingPeriod,
 ) -> Vec<AccountId> {
-    let queue = Collected::default();
+    let queue = Jobs::default();
     for shard in shards() {
         plan_shard(&h.store, &queue, period, shard).await.unwrap();
     }
-    queue
-        .0
-        .into_inner()
-        .unwrap()
-        .into_iter()
-        .map(|j| j.account)
-        .collect()
+    queue.take().into_iter().map(|j| j.account).collect()
 }
 
 /// A decline fails the invoice with its code and one email naming the reason and what to
@@ -378,13 +381,7 @@ pub async fn no_card_fails_the_invoice_with_card_required<
 >(
     h: PurchaseHarness<S, G>,
 ) {
-    let account = owing(&h, "monthly-nocard", None, 7_500_000).await;
-    let probe = Arc::new(Probe::default());
-    let gateway = Instrumented::with_probe(h.gateway.clone(), probe.clone());
-
-    charge_account(ports(&h.store, &gateway, &h), &job(&account), charge_time())
-        .await
-        .unwrap();
+    let (account, gateway) = charged_without_a_card(&h, "monthly-nocard", 7_500_000).await;
 
     let invoice = invoice_of(&h, &account).await;
     assert_eq!(invoice.status, InvoiceStatus::PaymentFailed);
@@ -393,7 +390,7 @@ pub async fn no_card_fails_the_invoice_with_card_required<
         invoice.attempts[0].decline_code.as_deref(),
         Some("card_required")
     );
-    assert_eq!(probe.count("charge"), 0);
+    assert_eq!(gateway.probe.count("charge"), 0);
     let sent = emails(&h, &account).await;
     assert_eq!(count(&sent, "Add a card"), 1, "{sent:?}");
 }

@@ -1,10 +1,30 @@
 //! The job queue contract.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use billing_core::ports::queue::{ChargeJob, JobQueue};
+use billing_core::ports::queue::{ChargeJob, JobQueue, QueueError};
 use billing_core::rules::period::BillingPeriod;
+
+/// An in-memory job queue that keeps what it is given, for a test to read (what a sweep or
+/// the planner enqueued).
+#[derive(Debug, Default)]
+pub struct Jobs(Mutex<Vec<ChargeJob>>);
+
+impl Jobs {
+    /// Removes and returns every job kept so far, oldest first.
+    pub fn take(&self) -> Vec<ChargeJob> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[async_trait]
+impl JobQueue for Jobs {
+    async fn enqueue(&self, jobs: &[ChargeJob]) -> Result<(), QueueError> {
+        self.0.lock().unwrap().extend_from_slice(jobs);
+        Ok(())
+    }
+}
 
 /// Reads what an adapter queued.
 #[async_trait]

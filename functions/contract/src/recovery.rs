@@ -10,12 +10,11 @@
 mod issuer;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use billing_core::domain::invoice::{AttemptOutcome, AttemptTrigger, Invoice, InvoiceStatus};
 use billing_core::ports::gateway::{ChargeOutcome, PaymentGateway};
-use billing_core::ports::queue::{ChargeJob, JobQueue, QueueError};
+use billing_core::ports::queue::ChargeJob;
 use billing_core::ports::store::{InvoiceStore, Store};
 use billing_core::rules::purchase::PurchaseLimits;
 use billing_core::usecases::close::invoice_id;
@@ -32,23 +31,13 @@ use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 
 use crate::instrument::{Instrumented, Probe};
 use crate::invoice::{
-    CONCURRENT, address, charge_time, count, emails, invoice_of, job, october, owing, ports,
+    CONCURRENT, address, charge_time, charged_without_a_card, count, emails, invoice_of, job,
+    october, owing, ports,
 };
 use crate::purchase::PurchaseHarness;
+use crate::queue::Jobs;
 
 pub use issuer::Issuer;
-
-/// A job queue that keeps what the sweep gives it.
-#[derive(Default)]
-struct Jobs(Mutex<Vec<ChargeJob>>);
-
-#[async_trait]
-impl JobQueue for Jobs {
-    async fn enqueue(&self, jobs: &[ChargeJob]) -> Result<(), QueueError> {
-        self.0.lock().unwrap().extend_from_slice(jobs);
-        Ok(())
-    }
-}
 
 /// The card that attaches and declines every charge afterwards.
 const DECLINING: &str = "pm_card_chargeCustomerFail";
@@ -70,9 +59,7 @@ where
     let queue = Jobs::default();
     sweep_invoices(store, &queue, now).await.unwrap();
     let mine: Vec<ChargeJob> = queue
-        .0
-        .into_inner()
-        .unwrap()
+        .take()
         .into_iter()
         .filter(|job| job.account == *account)
         .collect();
@@ -111,9 +98,40 @@ where
     visited
 }
 
-/// A month of sweeps after the charge.
-fn a_month_after_the_charge() -> DateTime<Utc> {
-    charge_time() + TimeDelta::days(31)
+/// A month of sweeps after the charge (see [`sweeps_until`]); returns when a job ran for
+/// `account`.
+async fn a_month_of_sweeps<S, G>(
+    h: &PurchaseHarness<S, G>,
+    gateway: &dyn PaymentGateway,
+    account: &AccountId,
+) -> Vec<DateTime<Utc>>
+where
+    S: Store + Clone + 'static,
+    G: PaymentGateway + Clone + 'static,
+{
+    let a_month_later = charge_time() + TimeDelta::days(31);
+    sweeps_until(h, gateway, account, charge_time(), a_month_later).await
+}
+
+/// An account owing `micros` with the [`DECLINING`] card, and its monthly charge at
+/// [`charge_time`] declined by an issuer that answers `code`; returns the account and that
+/// issuer, which the case goes on charging through.
+async fn declined_at_the_charge<S, G>(
+    h: &PurchaseHarness<S, G>,
+    label: &str,
+    micros: i64,
+    code: &'static str,
+) -> (AccountId, Issuer<G>)
+where
+    S: Store + Clone + 'static,
+    G: PaymentGateway + Clone + 'static,
+{
+    let account = owing(h, label, Some(DECLINING), micros).await;
+    let network = Issuer::declining_with(h.gateway.clone(), code);
+    charge_account(ports(&h.store, &network, h), &job(&account), charge_time())
+        .await
+        .unwrap();
+    (account, network)
 }
 
 fn day(month: u32, day: u32) -> NaiveDate {
@@ -130,20 +148,10 @@ pub async fn a_soft_decline_is_retried_on_days_3_5_7_then_uncollectible<
 >(
     h: PurchaseHarness<S, G>,
 ) {
-    let account = owing(&h, "retry-funds", Some(DECLINING), 20_000_000).await;
-    let network = Issuer::declining_with(h.gateway.clone(), "insufficient_funds");
-    charge_account(ports(&h.store, &network, &h), &job(&account), charge_time())
-        .await
-        .unwrap();
+    let (account, network) =
+        declined_at_the_charge(&h, "retry-funds", 20_000_000, "insufficient_funds").await;
 
-    let visited = sweeps_until(
-        &h,
-        &network,
-        &account,
-        charge_time(),
-        a_month_after_the_charge(),
-    )
-    .await;
+    let visited = a_month_of_sweeps(&h, &network, &account).await;
 
     let invoice = invoice_of(&h, &account).await;
     assert_eq!(invoice.status, InvoiceStatus::Uncollectible);
@@ -228,20 +236,10 @@ pub async fn a_never_retry_decline_gets_no_attempt_from_a_month_of_sweeps<
     h: PurchaseHarness<S, G>,
 ) {
     for code in ["lost_card", "incorrect_cvc"] {
-        let account = owing(&h, &format!("retry-{code}"), Some(DECLINING), 20_000_000).await;
-        let network = Issuer::declining_with(h.gateway.clone(), code);
-        charge_account(ports(&h.store, &network, &h), &job(&account), charge_time())
-            .await
-            .unwrap();
+        let (account, network) =
+            declined_at_the_charge(&h, &format!("retry-{code}"), 20_000_000, code).await;
 
-        let visited = sweeps_until(
-            &h,
-            &network,
-            &account,
-            charge_time(),
-            a_month_after_the_charge(),
-        )
-        .await;
+        let visited = a_month_of_sweeps(&h, &network, &account).await;
 
         assert!(
             visited.is_empty(),
@@ -265,27 +263,15 @@ pub async fn card_required_gets_no_attempt_from_a_month_of_sweeps<
 >(
     h: PurchaseHarness<S, G>,
 ) {
-    let account = owing(&h, "retry-nocard", None, 7_500_000).await;
-    let probe = Arc::new(Probe::default());
-    let network = Instrumented::with_probe(h.gateway.clone(), probe.clone());
-    charge_account(ports(&h.store, &network, &h), &job(&account), charge_time())
-        .await
-        .unwrap();
+    let (account, network) = charged_without_a_card(&h, "retry-nocard", 7_500_000).await;
 
-    let visited = sweeps_until(
-        &h,
-        &network,
-        &account,
-        charge_time(),
-        a_month_after_the_charge(),
-    )
-    .await;
+    let visited = a_month_of_sweeps(&h, &network, &account).await;
 
     assert!(
         visited.is_empty(),
         "no sweep finds the invoice: {visited:?}"
     );
-    assert_eq!(probe.count("charge"), 0);
+    assert_eq!(network.probe.count("charge"), 0);
     let invoice = invoice_of(&h, &account).await;
     assert_eq!(invoice.attempts.len(), 1);
     assert_eq!(invoice.attempts[0].outcome, AttemptOutcome::CardRequired);
@@ -416,11 +402,8 @@ pub async fn two_sweeps_and_a_job_delivered_twice_on_one_day_make_one_attempt<
 >(
     h: PurchaseHarness<S, G>,
 ) {
-    let account = owing(&h, "retry-twice", Some(DECLINING), 20_000_000).await;
-    let network = Issuer::declining_with(h.gateway.clone(), "insufficient_funds");
-    charge_account(ports(&h.store, &network, &h), &job(&account), charge_time())
-        .await
-        .unwrap();
+    let (account, network) =
+        declined_at_the_charge(&h, "retry-twice", 20_000_000, "insufficient_funds").await;
     let retry_day = charge_time() + TimeDelta::days(3);
 
     let first = sweep_and_work(&h, &h.store, &network, &account, retry_day).await;
@@ -454,11 +437,9 @@ pub async fn a_sweep_stopped_after_each_step_makes_no_second_payment<
 ) {
     let retry_day = charge_time() + TimeDelta::days(3);
     for step in 0.. {
-        let account = owing(&h, &format!("retry-stop{step}"), Some(DECLINING), 6_000_000).await;
-        let network = Issuer::declining_with(h.gateway.clone(), "insufficient_funds");
-        charge_account(ports(&h.store, &network, &h), &job(&account), charge_time())
-            .await
-            .unwrap();
+        let label = format!("retry-stop{step}");
+        let (account, network) =
+            declined_at_the_charge(&h, &label, 6_000_000, "insufficient_funds").await;
         let probe = Arc::new(Probe::default());
         let store = Instrumented::with_probe(h.store.clone(), probe.clone());
         let gateway = Instrumented::with_probe(network.clone(), probe.clone());
@@ -533,14 +514,7 @@ pub async fn a_declined_purchase_never_becomes_a_retried_charge<
         "{bought:?}"
     );
 
-    let visited = sweeps_until(
-        &h,
-        &network,
-        &account,
-        charge_time(),
-        a_month_after_the_charge(),
-    )
-    .await;
+    let visited = a_month_of_sweeps(&h, &network, &account).await;
 
     assert!(
         visited.is_empty(),
@@ -625,11 +599,8 @@ pub async fn twenty_five_workers_and_new_card_collections_at_once_make_one_attem
 >(
     h: PurchaseHarness<S, G>,
 ) {
-    let account = owing(&h, "retry-crowd", Some(DECLINING), 20_000_000).await;
-    let network = Issuer::declining_with(h.gateway.clone(), "insufficient_funds");
-    charge_account(ports(&h.store, &network, &h), &job(&account), charge_time())
-        .await
-        .unwrap();
+    let (account, network) =
+        declined_at_the_charge(&h, "retry-crowd", 20_000_000, "insufficient_funds").await;
     let retry_day = charge_time() + TimeDelta::days(3);
     let h = Arc::new(h);
 
