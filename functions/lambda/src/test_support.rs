@@ -1,11 +1,12 @@
-//! What the handlers' unit tests share: the embedded adapters in a folder of their own, and SQS
-//! events as Lambda delivers them.
+//! What the handlers' unit tests share: the embedded adapters in a folder of their own, SQS
+//! events as Lambda delivers them, and a queue that is down.
 
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use billing_core::domain::invoice::Invoice;
 use billing_core::ports::links::AuthorizationLinks;
+use billing_core::ports::queue::{ChargeJob, JobQueue, QueueError};
 use billing_core::ports::store::InvoiceStore;
 use billing_core::rules::period::BillingPeriod;
 use billing_core::rules::retry::RetrySchedule;
@@ -23,6 +24,18 @@ pub(crate) struct Embedded {
     pub store: EmbeddedStore,
     pub network: SimulatedCardNetwork,
     pub outbox: OutboxMailer,
+}
+
+/// A charge queue that is down: every enqueue times out.
+pub(crate) struct DownQueue;
+
+#[async_trait::async_trait]
+impl JobQueue for DownQueue {
+    async fn enqueue(&self, _: &[ChargeJob]) -> Result<(), QueueError> {
+        Err(QueueError::Unavailable(
+            "SendMessageBatch: timed out".into(),
+        ))
+    }
 }
 
 /// Links as the API signs them, without the signing: the emails only need an address.

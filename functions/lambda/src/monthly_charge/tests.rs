@@ -11,6 +11,7 @@ use chrono::TimeZone;
 use serde_json::json;
 
 use super::*;
+use crate::test_support::DownQueue;
 
 /// When the schedule fires in November: it charges October.
 fn fired() -> DateTime<Utc> {
@@ -83,18 +84,6 @@ impl JobQueue for RecordingQueue {
         self.jobs.lock().unwrap().extend_from_slice(jobs);
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         Ok(())
-    }
-}
-
-/// A queue that is down.
-struct DownQueue;
-
-#[async_trait]
-impl JobQueue for DownQueue {
-    async fn enqueue(&self, _: &[ChargeJob]) -> Result<(), QueueError> {
-        Err(QueueError::Unavailable(
-            "SendMessageBatch: timed out".into(),
-        ))
     }
 }
 

@@ -1,9 +1,8 @@
-use std::sync::Mutex;
-
 use async_trait::async_trait;
+use billing_contract::queue::Jobs;
 use billing_core::domain::invoice::{AttemptTrigger, InvoiceStatus};
 use billing_core::ports::gateway::{ChargeOutcome, PaymentGateway};
-use billing_core::ports::queue::{ChargeJob, QueueError};
+use billing_core::ports::queue::ChargeJob;
 use billing_core::ports::store::{ListQuery, Page};
 use billing_core::ports::store::{
     PurchaseStore, Record, RecordKey, Store, StoreError, Transaction, Versioned,
@@ -17,37 +16,7 @@ use billing_core::{AccountId, Cents, Currency, EmailAddress, Micros, PaymentMeth
 use chrono::{TimeDelta, TimeZone};
 
 use super::*;
-use crate::test_support::{Embedded, october};
-
-/// A charge queue that keeps what it is sent.
-#[derive(Default)]
-struct Jobs(Mutex<Vec<ChargeJob>>);
-
-#[async_trait]
-impl JobQueue for Jobs {
-    async fn enqueue(&self, jobs: &[ChargeJob]) -> Result<(), QueueError> {
-        self.0.lock().unwrap().extend_from_slice(jobs);
-        Ok(())
-    }
-}
-
-impl Jobs {
-    fn take(&self) -> Vec<ChargeJob> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-/// A charge queue that is down.
-struct DownQueue;
-
-#[async_trait]
-impl JobQueue for DownQueue {
-    async fn enqueue(&self, _: &[ChargeJob]) -> Result<(), QueueError> {
-        Err(QueueError::Unavailable(
-            "SendMessageBatch: timed out".into(),
-        ))
-    }
-}
+use crate::test_support::{DownQueue, Embedded, october};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap()
