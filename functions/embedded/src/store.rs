@@ -5,7 +5,7 @@
 //! under their uniqueness scope (`usage:<event>` for usage, `account#entry-id` otherwise),
 //! one balance item per account (balance, version, usage totals by period); and two sparse
 //! indexes kept with the records they follow: unsettled purchase slots (see [`unsettled`]) and
-//! invoices the collection sweep must visit (see [`collect`]). A [`Transaction`] is all or nothing: every
+//! invoices the collection sweep must visit (see [`collect`]), which share [`sparse_index`]. A [`Transaction`] is all or nothing: every
 //! condition is checked before anything of it is written, and the first one that fails
 //! refuses it with nothing written, the index included.
 //!
@@ -17,6 +17,7 @@
 //! of a group: checking first is what keeps a refused member from writing.)
 
 mod collect;
+mod sparse_index;
 mod unsettled;
 
 use std::path::Path;
@@ -125,8 +126,8 @@ enum Step {
     Record {
         key: String,
         bytes: Option<Vec<u8>>,
-        index: unsettled::Change,
-        collect: collect::Change,
+        index: sparse_index::Change,
+        collect: sparse_index::Change,
     },
     /// A new ledger entry.
     Entry { key: String, bytes: Vec<u8> },
@@ -383,8 +384,8 @@ impl EmbeddedStore {
                         None => tables.records.remove(key.as_str()),
                     }
                     .map_err(storage)?;
-                    unsettled::apply(&mut tables.unsettled, index)?;
-                    collect::apply(&mut tables.collect, collect)?;
+                    sparse_index::apply(&mut tables.unsettled, index)?;
+                    sparse_index::apply(&mut tables.collect, collect)?;
                 }
                 Step::Entry { key, bytes } => {
                     tables

@@ -9,15 +9,12 @@
 //! [`ListQuery::Collect`]: billing_core::ports::store::ListQuery::Collect
 //! [`Invoice::visit_at`]: billing_core::domain::invoice::Invoice::visit_at
 
-use std::ops::Bound;
-
 use billing_core::ports::store::{Page, Record, StoreError};
 use billing_core::{AccountId, InvoiceId};
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, Table};
 
-use super::unsettled::instant;
-use super::{corrupt, storage};
+use super::sparse_index::{self, Change, Entry, instant};
 
 /// The index key of an invoice visited at `visit_at`. Ids cannot contain `#`, and every
 /// character an id may hold sorts after it, so text order is (visit, account, invoice) order.
@@ -29,23 +26,16 @@ fn key(
     Ok(format!("{}#{account}#{invoice}", instant(visit_at)?))
 }
 
-/// The index key of a record that belongs in the index: an invoice with a visit set.
-fn entry(record: &Record) -> Result<Option<String>, StoreError> {
+/// The entry of a record at the record key `at` that belongs in the index (an invoice with a
+/// visit set): its index key, holding `at`.
+fn entry(at: &str, record: &Record) -> Result<Option<Entry>, StoreError> {
     match record {
         Record::Invoice(invoice) => invoice
             .visit_at()
-            .map(|at| key(at, &invoice.account, &invoice.id))
+            .map(|visit| Ok((key(visit, &invoice.account, &invoice.id)?, at.to_owned())))
             .transpose(),
         _ => Ok(None),
     }
-}
-
-/// What a write changes in the index: the key it removes, the key it inserts and the record
-/// key that one holds.
-#[derive(Debug, Default)]
-pub(super) struct Change {
-    remove: Option<String>,
-    insert: Option<(String, String)>,
 }
 
 /// What moving from the record `before` to the record `after` at the record key `at` (`None`:
@@ -57,26 +47,7 @@ pub(super) fn change(
     before: Option<&Record>,
     after: Option<&Record>,
 ) -> Result<Change, StoreError> {
-    let remove = before.map(entry).transpose()?.flatten();
-    let insert = after
-        .map(entry)
-        .transpose()?
-        .flatten()
-        .map(|new| (new, at.to_owned()));
-    Ok(Change { remove, insert })
-}
-
-/// Writes a [`Change`].
-pub(super) fn apply(index: &mut Table<&str, &str>, change: Change) -> Result<(), StoreError> {
-    if let Some(old) = change.remove {
-        index.remove(old.as_str()).map_err(storage)?;
-    }
-    if let Some((new, record_key)) = change.insert {
-        index
-            .insert(new.as_str(), record_key.as_str())
-            .map_err(storage)?;
-    }
-    Ok(())
+    sparse_index::change(before, after, |record| entry(at, record))
 }
 
 /// Fills the index from the stored invoices (a data folder written before it existed).
@@ -84,13 +55,7 @@ pub(super) fn rebuild(
     records: &impl ReadableTable<&'static str, &'static [u8]>,
     index: &mut Table<&str, &str>,
 ) -> Result<(), StoreError> {
-    // '$' sorts right after '#'.
-    for item in records.range("invoice#".."invoice$").map_err(storage)? {
-        let (key, value) = item.map_err(storage)?;
-        let stored: super::Stored = serde_json::from_slice(value.value()).map_err(corrupt)?;
-        apply(index, change(key.value(), None, Some(&stored.record))?)?;
-    }
-    Ok(())
+    sparse_index::rebuild(records, "invoice", index, entry)
 }
 
 /// One page of the record keys of the invoices whose visit is due at or before `due_at`,
@@ -105,34 +70,11 @@ pub(super) fn list(
     // after '#': the range ends before `<due_at>$`, which keeps `due_at` itself (inclusive)
     // and nothing later (instants have one width, so a later one sorts above in the instant).
     let end = format!("{}$", instant(due_at)?);
-    let start = match after {
-        None => Bound::Unbounded,
-        Some((at, account, invoice)) => Bound::Excluded(key(*at, account, invoice)?),
-    };
-    let mut items = Vec::with_capacity(limit);
-    if matches!(&start, Bound::Excluded(cursor) if *cursor >= end) {
-        return Ok(Page {
-            items,
-            has_more: false,
-        });
-    }
-    let range = (
-        start.as_ref().map(String::as_str),
-        Bound::Excluded(end.as_str()),
-    );
-    for item in index.range::<&str>(range).map_err(storage)? {
-        let (_, record_key) = item.map_err(storage)?;
-        if items.len() == limit {
-            return Ok(Page {
-                items,
-                has_more: true,
-            });
-        }
-        items.push(record_key.value().to_owned());
-    }
-    Ok(Page {
-        items,
-        has_more: false,
+    let after = after
+        .map(|(at, account, invoice)| key(*at, account, invoice))
+        .transpose()?;
+    sparse_index::page(index, after, &end, limit, |record_key| {
+        Ok(record_key.to_owned())
     })
 }
 
