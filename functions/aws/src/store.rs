@@ -191,8 +191,7 @@ impl DynamoStore {
 
     /// Unsettled purchase slots started before `started_before`, oldest first. Every key is
     /// `<start>#<account>`, so `gsi1sk < <started_before>` (the bare instant) is exactly
-    /// "started before". With a cursor the range is a BETWEEN, inclusive, so the cursor's own
-    /// item (if it is still unsettled) is read and dropped.
+    /// "started before".
     async fn list_unsettled(
         &self,
         started_before: DateTime<Utc>,
@@ -200,46 +199,16 @@ impl DynamoStore {
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
         let before = keys::instant(started_before)?;
-        let mut values = HashMap::from([
-            (
-                ":unsettled".to_owned(),
-                AttributeValue::S(keys::UNSETTLED.to_owned()),
-            ),
-            (":before".to_owned(), AttributeValue::S(before.clone())),
-        ]);
-        let (condition, want, cursor) = match after {
-            None => (
-                format!("{GSI1_PK} = :unsettled AND {GSI1_SK} < :before"),
-                limit + 1,
-                None,
-            ),
-            Some((at, account)) => {
-                let cursor = keys::unsettled(*at, account)?;
-                if cursor >= before {
-                    // Nothing lies between; DynamoDB refuses a BETWEEN whose bounds are reversed.
-                    return Ok(Vec::new());
-                }
-                values.insert(":after".to_owned(), AttributeValue::S(cursor.clone()));
-                (
-                    format!("{GSI1_PK} = :unsettled AND {GSI1_SK} BETWEEN :after AND :before"),
-                    limit + 2,
-                    Some(AttributeValue::S(cursor)),
-                )
-            }
-        };
-        let mut found = self
-            .query(|| self.gsi1_query(&condition, &values), Some(want))
-            .await?;
-        if let Some(cursor) = cursor {
-            found.retain(|item| item.get(GSI1_SK) != Some(&cursor));
-        }
-        Ok(found)
+        let cursor = after
+            .map(|(at, account)| keys::unsettled(*at, account))
+            .transpose()?;
+        self.gsi1_range(keys::UNSETTLED, before, cursor, limit)
+            .await
     }
 
     /// Invoices whose collection visit is due at or before `due_at`, earliest first. Every key
     /// is `<visit>#<account>#<invoice>`, so `gsi1sk < <due_at>$` is exactly "due at or before"
-    /// (see [`keys::collect_end`]). With a cursor the range is a BETWEEN, inclusive, so the
-    /// cursor's own item (if it is still listed there) is read and dropped.
+    /// (see [`keys::collect_end`]).
     async fn list_collect(
         &self,
         due_at: DateTime<Utc>,
@@ -247,30 +216,42 @@ impl DynamoStore {
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
         let end = keys::collect_end(due_at)?;
+        let cursor = after
+            .map(|(at, account, invoice)| keys::collect(*at, account, invoice))
+            .transpose()?;
+        self.gsi1_range(keys::COLLECT, end, cursor, limit).await
+    }
+
+    /// The items of the GSI1 partition `pk` whose sort key lies after `cursor` (`None`: from
+    /// the first) and before `end`, in key order: `limit` of them and one more when there is
+    /// one (to tell that there are more). With a cursor the range is a BETWEEN, inclusive at
+    /// both ends, so the cursor's own item (if it is still listed there) is read and dropped;
+    /// the upper bound reads nothing more, as no key may equal `end` (each has `#` there).
+    async fn gsi1_range(
+        &self,
+        pk: &str,
+        end: String,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut values = HashMap::from([
-            (
-                ":collect".to_owned(),
-                AttributeValue::S(keys::COLLECT.to_owned()),
-            ),
+            (":pk".to_owned(), AttributeValue::S(pk.to_owned())),
             (":end".to_owned(), AttributeValue::S(end.clone())),
         ]);
-        let (condition, want, cursor) = match after {
+        let (condition, want, cursor) = match cursor {
             None => (
-                format!("{GSI1_PK} = :collect AND {GSI1_SK} < :end"),
+                format!("{GSI1_PK} = :pk AND {GSI1_SK} < :end"),
                 limit + 1,
                 None,
             ),
-            Some((at, account, invoice)) => {
-                let cursor = keys::collect(*at, account, invoice)?;
+            Some(cursor) => {
                 if cursor >= end {
                     // Nothing lies between; DynamoDB refuses a BETWEEN whose bounds are reversed.
                     return Ok(Vec::new());
                 }
                 values.insert(":after".to_owned(), AttributeValue::S(cursor.clone()));
-                // No key equals `<due_at>$` (every key has `#` there), so the inclusive upper
-                // bound of BETWEEN reads nothing later than `< :end` would.
                 (
-                    format!("{GSI1_PK} = :collect AND {GSI1_SK} BETWEEN :after AND :end"),
+                    format!("{GSI1_PK} = :pk AND {GSI1_SK} BETWEEN :after AND :end"),
                     limit + 2,
                     Some(AttributeValue::S(cursor)),
                 )
