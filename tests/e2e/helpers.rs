@@ -172,13 +172,20 @@ impl LocalServer {
         );
     }
 
-    /// Runs the monthly charge of the trigger fired at `time`; its summary.
-    pub async fn monthly_charge(&self, time: &str) -> Value {
-        let (status, body) = call(
-            self.request(reqwest::Method::POST, "/_local/events/monthly-charge", None)
+    /// Fires the scheduled event `name` (`monthly-charge`, `sweep`) at `time`: status and
+    /// answer.
+    pub async fn fire(&self, name: &str, time: &str) -> (u16, Value) {
+        let path = format!("/_local/events/{name}");
+        call(
+            self.request(reqwest::Method::POST, &path, None)
                 .json(&scheduled_event(time)),
         )
-        .await;
+        .await
+    }
+
+    /// Runs the monthly charge of the trigger fired at `time`; its summary.
+    pub async fn monthly_charge(&self, time: &str) -> Value {
+        let (status, body) = self.fire("monthly-charge", time).await;
         assert_eq!(status, 200, "{body}");
         body
     }
@@ -186,11 +193,7 @@ impl LocalServer {
     /// Moves the local clock to `now` and runs the sweep then; its summary.
     pub async fn sweep_at(&self, now: &str) -> Value {
         self.set_clock(now).await;
-        let (status, body) = call(
-            self.request(reqwest::Method::POST, "/_local/events/sweep", None)
-                .json(&scheduled_event(now)),
-        )
-        .await;
+        let (status, body) = self.fire("sweep", now).await;
         assert_eq!(status, 200, "{body}");
         body
     }

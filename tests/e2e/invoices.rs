@@ -17,51 +17,13 @@ const DECEMBER_CHARGE: &str = "2027-01-03T03:00:00Z";
 async fn start() -> (LocalServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let server = LocalServer::start(dir.path()).await;
-    set_clock(&server, NOW).await;
+    server.set_clock(NOW).await;
     (server, dir)
 }
 
-async fn set_clock(server: &LocalServer, now: &str) {
-    let (status, body) = call(
-        server
-            .request(Method::POST, "/_local/clock", None)
-            .json(&json!({ "now": now })),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-}
-
 async fn with_card(server: &LocalServer, account: &str, card: &str) {
-    let (status, body) = call(
-        server
-            .request(Method::PUT, "/v1/billing/card", Some(account))
-            .json(&json!({ "payment_method": card })),
-    )
-    .await;
+    let (status, body) = server.put_card(account, card).await;
     assert_eq!(status, 200, "{body}");
-}
-
-async fn usage(server: &LocalServer, account: &str, id: &str, micros: i64, occurred_at: &str) {
-    let event = json!({"id": id, "account_id": account, "amount_micros": micros,
-                       "occurred_at": occurred_at, "description": "tokens"});
-    let (status, body) = call(
-        server
-            .request(Method::POST, "/_local/usage", None)
-            .json(&event),
-    )
-    .await;
-    assert_eq!((status, &body["recorded"]), (200, &json!(1)), "{body}");
-}
-
-async fn monthly_charge(server: &LocalServer, time: &str) -> (u16, Value) {
-    let event = json!({"version": "0", "id": "e2e", "detail-type": "Scheduled Event",
-                       "source": "aws.scheduler", "time": time, "detail": {}});
-    call(
-        server
-            .request(Method::POST, "/_local/events/monthly-charge", None)
-            .json(&event),
-    )
-    .await
 }
 
 async fn get(server: &LocalServer, path: &str, account: &str) -> (u16, Value) {
@@ -69,33 +31,17 @@ async fn get(server: &LocalServer, path: &str, account: &str) -> (u16, Value) {
 }
 
 async fn invoice(server: &LocalServer, account: &str, id: &str) -> Value {
-    let (status, body) = get(server, &format!("/v1/billing/invoices/{id}"), account).await;
-    assert_eq!(status, 200, "{body}");
-    body
+    let path = format!("/v1/billing/invoices/{id}");
+    server.get_json(&path, account).await
 }
 
 async fn billing_status(server: &LocalServer, account: &str) -> Value {
-    let (status, body) = get(server, "/v1/billing", account).await;
-    assert_eq!(status, 200, "{body}");
-    body["status"].clone()
-}
-
-/// The emails sent to an account, newest first.
-async fn mails_to(server: &LocalServer, account: &str) -> Vec<Value> {
-    let (_, outbox) = call(server.request(Method::GET, "/_local/outbox", None)).await;
-    let to = format!("{account}@example.com");
-    outbox
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["to"] == to.as_str())
-        .cloned()
-        .collect()
+    server.get_json("/v1/billing", account).await["status"].clone()
 }
 
 /// The account's one email, which must have a subject starting `subject`; its text part.
 async fn only_mail(server: &LocalServer, account: &str, subject: &str) -> String {
-    let mails = mails_to(server, account).await;
+    let mails = server.mails_to(account).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
     let got = mails[0]["subject"].as_str().unwrap();
     assert!(got.starts_with(subject), "{got}");
@@ -120,14 +66,22 @@ fn summary(period: &str, counts: [u64; 6]) -> Value {
 async fn a_month_of_usage_is_invoiced_charged_and_listed_with_lines_that_add_up() {
     let (server, _dir) = start().await;
     with_card(&server, "payer", "pm_card_visa").await;
-    usage(&server, "payer", "u-1", 12_345_678, "2026-12-10T10:00:00Z").await;
-    usage(&server, "payer", "u-2", 2_000_000, "2026-12-31T23:59:59Z").await;
+    server
+        .usage("payer", "u-1", 12_345_678, "2026-12-10T10:00:00Z")
+        .await;
+    server
+        .usage("payer", "u-2", 2_000_000, "2026-12-31T23:59:59Z")
+        .await;
     // January's usage is billed with January, never with December.
-    usage(&server, "payer", "u-3", 9_000_000, "2027-01-02T00:00:00Z").await;
+    server
+        .usage("payer", "u-3", 9_000_000, "2027-01-02T00:00:00Z")
+        .await;
     // Under the 0.50 USD minimum: carried over, no invoice.
-    usage(&server, "small", "u-4", 300_000, "2026-12-10T10:00:00Z").await;
+    server
+        .usage("small", "u-4", 300_000, "2026-12-10T10:00:00Z")
+        .await;
 
-    let (status, run) = monthly_charge(&server, DECEMBER_CHARGE).await;
+    let (status, run) = server.fire("monthly-charge", DECEMBER_CHARGE).await;
 
     assert_eq!((status, run), (200, summary("2026-12", [2, 1, 1, 0, 0, 1])));
     let (status, list) = get(&server, "/v1/billing/invoices", "payer").await;
@@ -171,18 +125,20 @@ async fn a_month_of_usage_is_invoiced_charged_and_listed_with_lines_that_add_up(
 async fn the_same_event_again_invoices_and_charges_nothing_new() {
     let (server, _dir) = start().await;
     with_card(&server, "twice", "pm_card_visa").await;
-    usage(&server, "twice", "u-1", 25_000_000, "2026-12-10T10:00:00Z").await;
-    let (_, first) = monthly_charge(&server, DECEMBER_CHARGE).await;
+    server
+        .usage("twice", "u-1", 25_000_000, "2026-12-10T10:00:00Z")
+        .await;
+    let (_, first) = server.fire("monthly-charge", DECEMBER_CHARGE).await;
     let before = invoice(&server, "twice", "in_202612").await;
 
-    let (status, again) = monthly_charge(&server, DECEMBER_CHARGE).await;
+    let (status, again) = server.fire("monthly-charge", DECEMBER_CHARGE).await;
 
     assert_eq!(first, summary("2026-12", [1, 1, 1, 0, 0, 0]));
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["invoices"], 0, "{again}");
     assert_eq!(invoice(&server, "twice", "in_202612").await, before);
     assert_eq!(before["attempts"].as_array().unwrap().len(), 1);
-    assert_eq!(mails_to(&server, "twice").await.len(), 1);
+    assert_eq!(server.mails_to("twice").await.len(), 1);
 }
 
 #[tokio::test]
@@ -191,19 +147,19 @@ async fn two_runs_at_once_write_one_invoice_and_send_one_receipt() {
     for n in 0..6 {
         let account = format!("both-{n}");
         with_card(&server, &account, "pm_card_visa").await;
-        usage(
-            &server,
-            &account,
-            &format!("u-{n}"),
-            7_000_000,
-            "2026-12-10T10:00:00Z",
-        )
-        .await;
+        server
+            .usage(
+                &account,
+                &format!("u-{n}"),
+                7_000_000,
+                "2026-12-10T10:00:00Z",
+            )
+            .await;
     }
 
     let (first, second) = tokio::join!(
-        monthly_charge(&server, DECEMBER_CHARGE),
-        monthly_charge(&server, DECEMBER_CHARGE)
+        server.fire("monthly-charge", DECEMBER_CHARGE),
+        server.fire("monthly-charge", DECEMBER_CHARGE)
     );
 
     assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
@@ -215,7 +171,7 @@ async fn two_runs_at_once_write_one_invoice_and_send_one_receipt() {
             invoice(&server, &account, "in_202612").await["status"],
             "paid"
         );
-        assert_eq!(mails_to(&server, &account).await.len(), 1);
+        assert_eq!(server.mails_to(&account).await.len(), 1);
     }
 }
 
@@ -232,9 +188,11 @@ async fn a_declined_charge_fails_the_invoice_and_emails_the_reason() {
     .await;
     assert_eq!(refused, 402);
     with_card(&server, "broke", "pm_card_chargeCustomerFail").await;
-    usage(&server, "broke", "u-1", 25_000_000, "2026-12-10T10:00:00Z").await;
+    server
+        .usage("broke", "u-1", 25_000_000, "2026-12-10T10:00:00Z")
+        .await;
 
-    let (_, run) = monthly_charge(&server, DECEMBER_CHARGE).await;
+    let (_, run) = server.fire("monthly-charge", DECEMBER_CHARGE).await;
 
     assert_eq!(run, summary("2026-12", [1, 1, 0, 0, 1, 0]));
     let failed = invoice(&server, "broke", "in_202612").await;
@@ -264,16 +222,11 @@ async fn an_account_without_a_card_gets_a_failed_invoice_and_an_email_asking_for
     let (status, body) =
         call(server.request(Method::POST, "/v1/billing/setup-intents", Some("cardless"))).await;
     assert_eq!(status, 201, "{body}");
-    usage(
-        &server,
-        "cardless",
-        "u-1",
-        25_000_000,
-        "2026-12-10T10:00:00Z",
-    )
-    .await;
+    server
+        .usage("cardless", "u-1", 25_000_000, "2026-12-10T10:00:00Z")
+        .await;
 
-    let (_, run) = monthly_charge(&server, DECEMBER_CHARGE).await;
+    let (_, run) = server.fire("monthly-charge", DECEMBER_CHARGE).await;
 
     assert_eq!(run, summary("2026-12", [1, 1, 0, 0, 1, 0]));
     let failed = invoice(&server, "cardless", "in_202612").await;
@@ -294,9 +247,11 @@ async fn an_account_without_a_card_gets_a_failed_invoice_and_an_email_asking_for
 async fn a_charge_the_bank_asks_about_is_authorized_through_the_emailed_link() {
     let (server, _dir) = start().await;
     with_card(&server, "asked", "pm_card_authenticationRequired").await;
-    usage(&server, "asked", "u-1", 25_000_000, "2026-12-10T10:00:00Z").await;
+    server
+        .usage("asked", "u-1", 25_000_000, "2026-12-10T10:00:00Z")
+        .await;
 
-    let (_, run) = monthly_charge(&server, DECEMBER_CHARGE).await;
+    let (_, run) = server.fire("monthly-charge", DECEMBER_CHARGE).await;
 
     assert_eq!(run, summary("2026-12", [1, 1, 0, 1, 0, 0]));
     let waiting = invoice(&server, "asked", "in_202612").await;
@@ -348,7 +303,7 @@ async fn a_charge_the_bank_asks_about_is_authorized_through_the_emailed_link() {
             .filter(|m| m["subject"].as_str().unwrap().starts_with("Receipt"))
             .count()
     };
-    assert_eq!(receipts(mails_to(&server, "asked").await), 1);
+    assert_eq!(receipts(server.mails_to("asked").await), 1);
     // Answering again, or the event the network sent meanwhile, pays and sends nothing more.
     let again = browser
         .post(link)
@@ -359,7 +314,7 @@ async fn a_charge_the_bank_asks_about_is_authorized_through_the_emailed_link() {
         .unwrap();
     assert_eq!(again.status(), 200);
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    assert_eq!(receipts(mails_to(&server, "asked").await), 1);
+    assert_eq!(receipts(server.mails_to("asked").await), 1);
 }
 
 #[tokio::test]
@@ -374,10 +329,12 @@ async fn invoices_are_listed_newest_first_in_pages() {
     .into_iter()
     .enumerate()
     {
-        set_clock(&server, month).await;
-        usage(&server, "pager", &format!("u-{n}"), 10_000_000, month).await;
-        set_clock(&server, charge).await;
-        let (status, run) = monthly_charge(&server, charge).await;
+        server.set_clock(month).await;
+        server
+            .usage("pager", &format!("u-{n}"), 10_000_000, month)
+            .await;
+        server.set_clock(charge).await;
+        let (status, run) = server.fire("monthly-charge", charge).await;
         assert_eq!((status, &run["invoices"]), (200, &json!(1)), "{run}");
     }
     let ids = |page: &Value| -> Vec<String> {
@@ -443,8 +400,10 @@ async fn a_bad_limit_or_cursor_is_refused_with_its_code() {
 async fn another_account_s_invoice_is_not_found() {
     let (server, _dir) = start().await;
     with_card(&server, "owner", "pm_card_visa").await;
-    usage(&server, "owner", "u-1", 25_000_000, "2026-12-10T10:00:00Z").await;
-    monthly_charge(&server, DECEMBER_CHARGE).await;
+    server
+        .usage("owner", "u-1", 25_000_000, "2026-12-10T10:00:00Z")
+        .await;
+    server.fire("monthly-charge", DECEMBER_CHARGE).await;
 
     let (status, body) = get(&server, "/v1/billing/invoices/in_202612", "stranger").await;
     let (malformed, _) = get(&server, "/v1/billing/invoices/not%20an%20id", "owner").await;
@@ -461,9 +420,11 @@ async fn another_account_s_invoice_is_not_found() {
 async fn a_trigger_for_a_month_not_ended_or_not_scheduled_is_refused_and_charges_nothing() {
     let (server, _dir) = start().await;
     with_card(&server, "early", "pm_card_visa").await;
-    usage(&server, "early", "u-1", 25_000_000, "2027-01-02T10:00:00Z").await;
+    server
+        .usage("early", "u-1", 25_000_000, "2027-01-02T10:00:00Z")
+        .await;
 
-    let (status, body) = monthly_charge(&server, "2027-02-03T03:00:00Z").await;
+    let (status, body) = server.fire("monthly-charge", "2027-02-03T03:00:00Z").await;
     let (no_time, no_time_body) = call(
         server
             .request(Method::POST, "/_local/events/monthly-charge", None)
@@ -499,5 +460,5 @@ async fn a_trigger_for_a_month_not_ended_or_not_scheduled_is_refused_and_charges
     );
     let (_, list) = get(&server, "/v1/billing/invoices", "early").await;
     assert_eq!(list, json!({"data": [], "has_more": false}));
-    assert!(mails_to(&server, "early").await.is_empty());
+    assert!(server.mails_to("early").await.is_empty());
 }

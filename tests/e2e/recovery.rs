@@ -83,6 +83,17 @@ fn attempt(trigger: &str, day: &str, outcome: &str) -> (String, String, String) 
     (trigger.to_owned(), day.to_owned(), outcome.to_owned())
 }
 
+/// The attempts of an October invoice whose card kept declining until it was given up: the
+/// charge on November 3rd, then the retries of days 3, 5 and 7.
+fn declined_on_the_charge_and_every_retry_day() -> [(String, String, String); 4] {
+    [
+        attempt("monthly", "2026-11-03", "declined"),
+        attempt("retry", "2026-11-06", "declined"),
+        attempt("retry", "2026-11-08", "declined"),
+        attempt("retry", "2026-11-10", "declined"),
+    ]
+}
+
 /// The sweep's invoice counts with everything zero but `counts`.
 fn invoices_swept(counts: Value) -> Value {
     let mut swept = json!({"visited": 0, "paid": 0, "requires_authorization": 0, "failed": 0,
@@ -148,12 +159,7 @@ async fn a_failing_card_is_retried_on_the_6th_8th_and_10th_then_uncollectible() 
     assert!(given_up.get("next_payment_attempt").is_none(), "{given_up}");
     assert_eq!(
         attempts(&given_up),
-        [
-            attempt("monthly", "2026-11-03", "declined"),
-            attempt("retry", "2026-11-06", "declined"),
-            attempt("retry", "2026-11-08", "declined"),
-            attempt("retry", "2026-11-10", "declined"),
-        ]
+        declined_on_the_charge_and_every_retry_day()
     );
     assert!(
         given_up["attempts"]
@@ -404,12 +410,7 @@ async fn a_server_restarted_between_sweeps_makes_each_attempt_once() {
     assert_eq!(invoice["status"], "uncollectible");
     assert_eq!(
         attempts(&invoice),
-        [
-            attempt("monthly", "2026-11-03", "declined"),
-            attempt("retry", "2026-11-06", "declined"),
-            attempt("retry", "2026-11-08", "declined"),
-            attempt("retry", "2026-11-10", "declined"),
-        ]
+        declined_on_the_charge_and_every_retry_day()
     );
     assert_eq!(server.mails_to("restarted").await.len(), 4);
     server.stop().await;
