@@ -39,6 +39,39 @@ fn put(record: Record, expect: Expect) -> Transaction {
     Transaction::new().with(Write::Put { record, expect })
 }
 
+/// One transaction creating every record of `records`.
+fn create_all(records: impl IntoIterator<Item = Record>) -> Transaction {
+    let mut transaction = Transaction::new();
+    for record in records {
+        transaction.push(Write::Put {
+            record,
+            expect: Expect::Absent,
+        });
+    }
+    transaction
+}
+
+/// Commits a put of `record` (expecting `expect`) followed by a check that `account` is at
+/// version 9, which fails (no case writes an account that often), and asserts the store
+/// refuses the transaction at that check.
+async fn put_in_a_failing_transaction(
+    store: &SharedStore,
+    record: Record,
+    expect: Expect,
+    account: &AccountId,
+) {
+    let fails = Transaction::new()
+        .with(Write::Put { record, expect })
+        .with(Write::Check {
+            key: RecordKey::Account(account.clone()),
+            expect: Expect::Version(9),
+        });
+    assert_eq!(
+        store.commit(fails).await,
+        Err(StoreError::Conflict { index: 1 })
+    );
+}
+
 fn usage(event: &str, micros: i64, at: DateTime<Utc>) -> LedgerEntry {
     LedgerEntry::usage(
         &UsageEventId::parse(event).unwrap(),
@@ -755,26 +788,15 @@ pub async fn unsettled_slots_list_oldest_first_before_the_instant_in_pages(store
         slot(&ids[6], "cp_6", PurchaseStatus::Failed, minute(1)),
         slot(&ids[7], "cp_7", PurchaseStatus::Processing, before),
     ];
-    let mut transaction = Transaction::new();
-    for slot in &written {
-        transaction.push(Write::Put {
-            record: Record::PurchaseSlot(slot.clone()),
-            expect: Expect::Absent,
-        });
-    }
     let mut started = purchase(&ids[0], "cp_0");
     started.created_at = minute(1);
-    for record in [
+    let others = [
         Record::Purchase(started),
         Record::Account(Account::new(ids[0].clone(), None, minute(1))),
         Record::Event(HandledEvent::new(ids[0].clone(), "evt_1", minute(1))),
-    ] {
-        transaction.push(Write::Put {
-            record,
-            expect: Expect::Absent,
-        });
-    }
-    store.commit(transaction).await.unwrap();
+    ];
+    let slots = written.iter().cloned().map(Record::PurchaseSlot);
+    store.commit(create_all(slots.chain(others))).await.unwrap();
 
     let pages = unsettled_pages(&store, window, before, 2).await;
 
@@ -838,19 +860,8 @@ pub async fn a_slot_leaves_the_unsettled_listing_once_written_settled(store: Sha
     assert_eq!(listing().await, listed(&[&id]));
 
     let settled = slot(&id, "cp_1", PurchaseStatus::Succeeded, window);
-    let fails = Transaction::new()
-        .with(Write::Put {
-            record: Record::PurchaseSlot(settled.clone()),
-            expect: Expect::Version(2),
-        })
-        .with(Write::Check {
-            key: RecordKey::Account(id.clone()),
-            expect: Expect::Version(9),
-        });
-    assert_eq!(
-        store.commit(fails).await,
-        Err(StoreError::Conflict { index: 1 })
-    );
+    let settling = Record::PurchaseSlot(settled.clone());
+    put_in_a_failing_transaction(&store, settling, Expect::Version(2), &id).await;
     assert_eq!(listing().await, listed(&[&id]));
 
     store
@@ -1078,18 +1089,12 @@ pub async fn invoices_to_visit_list_earliest_first_up_to_and_including_the_insta
         visited(&ids[5], january, None),
         visited(&ids[6], january, Some(due_at + Duration::nanoseconds(1))),
     ];
-    let mut transaction = Transaction::new();
-    for invoice in &written {
-        transaction.push(Write::Put {
-            record: Record::Invoice(invoice.clone()),
-            expect: Expect::Absent,
-        });
-    }
-    transaction.push(Write::Put {
-        record: Record::PurchaseSlot(slot(&ids[5], "cp_1", PurchaseStatus::Processing, minute(1))),
-        expect: Expect::Absent,
-    });
-    store.commit(transaction).await.unwrap();
+    let other = Record::PurchaseSlot(slot(&ids[5], "cp_1", PurchaseStatus::Processing, minute(1)));
+    let invoices = written.iter().cloned().map(Record::Invoice);
+    store
+        .commit(create_all(invoices.chain([other])))
+        .await
+        .unwrap();
 
     let pages = collect_pages(&store, window, due_at, 2).await;
 
@@ -1175,19 +1180,8 @@ pub async fn an_invoice_leaves_the_collect_listing_once_paid(store: SharedStore)
         next_payment_attempt: None,
         ..declined.clone()
     };
-    let fails = Transaction::new()
-        .with(Write::Put {
-            record: Record::Invoice(paid.clone()),
-            expect: Expect::Version(2),
-        })
-        .with(Write::Check {
-            key: RecordKey::Account(id.clone()),
-            expect: Expect::Version(9),
-        });
-    assert_eq!(
-        store.commit(fails).await,
-        Err(StoreError::Conflict { index: 1 })
-    );
+    let paying = Record::Invoice(paid.clone());
+    put_in_a_failing_transaction(&store, paying, Expect::Version(2), &id).await;
     assert_eq!(listing(due_at).await, mine(&declined));
 
     store
