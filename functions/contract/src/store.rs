@@ -51,6 +51,12 @@ fn create_all(records: impl IntoIterator<Item = Record>) -> Transaction {
     transaction
 }
 
+/// The first hundred records of a listing (the store is shared: other cases' records may be
+/// among them).
+async fn first_hundred(store: &SharedStore, query: &ListQuery) -> Vec<Record> {
+    store.list(query, 100).await.unwrap().items
+}
+
 /// Commits a put of `record` (expecting `expect`) followed by a check that `account` is at
 /// version 9, which fails (no case writes an account that often), and asserts the store
 /// refuses the transaction at that check.
@@ -809,18 +815,12 @@ pub async fn unsettled_slots_list_oldest_first_before_the_instant_in_pages(store
             (expected(&[0]), false)
         ]
     );
-    let from_the_start = store
-        .list(
-            &ListQuery::Unsettled {
-                started_before: before,
-                after: None,
-            },
-            100,
-        )
-        .await
-        .unwrap();
+    let from_the_start = ListQuery::Unsettled {
+        started_before: before,
+        after: None,
+    };
     let mut listed = Vec::new();
-    for record in from_the_start.items {
+    for record in first_hundred(&store, &from_the_start).await {
         let Record::PurchaseSlot(slot) = record else {
             panic!("the unsettled listing returned {record:?}")
         };
@@ -1112,18 +1112,12 @@ pub async fn invoices_to_visit_list_earliest_first_up_to_and_including_the_insta
             (expected(&[2, 0]), false)
         ]
     );
-    let from_the_start = store
-        .list(
-            &ListQuery::Collect {
-                due_at,
-                after: None,
-            },
-            100,
-        )
-        .await
-        .unwrap();
+    let from_the_start = ListQuery::Collect {
+        due_at,
+        after: None,
+    };
     let mut listed = Vec::new();
-    for record in from_the_start.items {
+    for record in first_hundred(&store, &from_the_start).await {
         let Record::Invoice(invoice) = record else {
             panic!("the collect listing returned {record:?}")
         };
