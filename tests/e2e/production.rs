@@ -251,6 +251,14 @@ struct Wire {
 
 impl Wire {
     async fn with_visa(label: &str, email: Option<&billing_core::EmailAddress>) -> Self {
+        Self::with_card(label, email, "pm_card_visa").await
+    }
+
+    async fn with_card(
+        label: &str,
+        email: Option<&billing_core::EmailAddress>,
+        card: &str,
+    ) -> Self {
         let account = unique_account(label);
         let key = format!("sk_test_{}", account.as_str().replace(['-', '.'], ""));
         let (store, table) = moto_store().await;
@@ -264,8 +272,8 @@ impl Wire {
             account: &account,
             email,
         };
-        let visa = PaymentMethodId::parse("pm_card_visa").unwrap();
-        set_card(&store, &gateway, &holder, &visa, now())
+        let card = PaymentMethodId::parse(card).unwrap();
+        set_card(&store, &gateway, &holder, &card, now())
             .await
             .unwrap();
         Self {
@@ -451,6 +459,71 @@ async fn a_monthly_charge_makes_one_stripe_and_four_dynamodb_requests_at_the_wir
         ],
         "read account, invoice and balance; write the invoice with its claimed attempt and \
          the ledger entry; record the payment and claim the receipt; mark it sent"
+    );
+    let shapes: Vec<String> = stripe.iter().map(|request| shape(request)).collect();
+    assert_eq!(shapes, ["POST /v1/payment_intents"], "one PaymentIntent");
+}
+
+#[tokio::test]
+async fn a_scheduled_retry_makes_one_stripe_and_five_dynamodb_requests_at_the_wire() {
+    use billing_core::ports::queue::ChargeJob;
+    use billing_core::rules::period::BillingPeriod;
+    use billing_core::rules::retry::RetrySchedule;
+    use billing_core::usecases::invoice::{Charged, Ports, charge_account, sweep_invoices};
+    use billing_core::usecases::usage::{UsageEvent, record_usage};
+    use billing_core::{EmailAddress, UsageEventId};
+    use chrono::TimeZone;
+
+    let email = EmailAddress::parse("wire-retry@example.com").unwrap();
+    let wire = Wire::with_card("wire-retry", Some(&email), "pm_card_chargeCustomerFail").await;
+    let (account, store, gateway) = (&wire.account, &wire.store, &wire.gateway);
+    let mailer = ses_mailer().await;
+    let october = BillingPeriod::new(2026, 10).unwrap();
+    let occurred_at = chrono::Utc.with_ymd_and_hms(2026, 10, 9, 8, 0, 0).unwrap();
+    let usage = UsageEvent {
+        id: UsageEventId::parse(&format!("{account}-1")).unwrap(),
+        account_id: account.clone(),
+        amount_micros: 31_400_000,
+        occurred_at,
+        description: "model calls".into(),
+    };
+    record_usage(store, &usage, occurred_at).await.unwrap();
+    let ports = Ports {
+        store,
+        gateway,
+        mailer: &mailer,
+        links: &billing_contract::PlainLinks,
+        retries: &RetrySchedule::STANDARD,
+    };
+    let job = ChargeJob {
+        account: account.clone(),
+        period: october,
+    };
+    charge_account(ports, &job, october.charge_at())
+        .await
+        .unwrap();
+    let retry_day = october.charge_at() + chrono::TimeDelta::days(3);
+    let mark = wire.mark().await;
+
+    let queue = billing_contract::queue::Jobs::default();
+    let enqueued = sweep_invoices(store, &queue, retry_day).await.unwrap();
+    let (sweep_dynamo, sweep_stripe) = wire.since(mark).await;
+    let mark = wire.mark().await;
+    let retried = charge_account(ports, &job, retry_day).await.unwrap();
+
+    assert_eq!(enqueued, 1);
+    assert_eq!(sweep_dynamo, ["Query"], "one page of the collect index");
+    assert_eq!(sweep_stripe, Vec::<String>::new());
+    assert!(
+        matches!(retried, Charged::Invoiced { created: false, .. }),
+        "{retried:?}"
+    );
+    let (dynamo, stripe) = wire.since(mark).await;
+    assert_eq!(
+        dynamo,
+        ["BatchGetItem", "UpdateItem", "UpdateItem", "UpdateItem"],
+        "read account, invoice and balance; claim the retry; record the decline and claim its \
+         email; mark it sent"
     );
     let shapes: Vec<String> = stripe.iter().map(|request| shape(request)).collect();
     assert_eq!(shapes, ["POST /v1/payment_intents"], "one PaymentIntent");
