@@ -285,6 +285,51 @@ impl Wire {
         }
     }
 
+    /// A wire whose account has `card` on file, an address, and 31.40 USD of October usage:
+    /// the October charge job owes it.
+    async fn owing_october(
+        label: &str,
+        card: &str,
+    ) -> (Self, billing_core::ports::queue::ChargeJob) {
+        use billing_core::rules::period::BillingPeriod;
+        use billing_core::usecases::usage::{UsageEvent, record_usage};
+        use billing_core::{EmailAddress, UsageEventId};
+        use chrono::TimeZone;
+
+        let email = EmailAddress::parse(&format!("{label}@example.com")).unwrap();
+        let wire = Self::with_card(label, Some(&email), card).await;
+        let occurred_at = chrono::Utc.with_ymd_and_hms(2026, 10, 9, 8, 0, 0).unwrap();
+        let usage = UsageEvent {
+            id: UsageEventId::parse(&format!("{}-1", wire.account)).unwrap(),
+            account_id: wire.account.clone(),
+            amount_micros: 31_400_000,
+            occurred_at,
+            description: "model calls".into(),
+        };
+        record_usage(&wire.store, &usage, occurred_at)
+            .await
+            .unwrap();
+        let job = billing_core::ports::queue::ChargeJob {
+            account: wire.account.clone(),
+            period: BillingPeriod::new(2026, 10).unwrap(),
+        };
+        (wire, job)
+    }
+
+    /// The invoice use cases' ports on this wire's store and gateway.
+    fn invoice_ports<'a>(
+        &'a self,
+        mailer: &'a billing_aws::SesMailer,
+    ) -> billing_core::usecases::invoice::Ports<'a> {
+        billing_core::usecases::invoice::Ports {
+            store: &self.store,
+            gateway: &self.gateway,
+            mailer,
+            links: &billing_contract::PlainLinks,
+            retries: &billing_core::rules::retry::RetrySchedule::STANDARD,
+        }
+    }
+
     /// How many requests each stand-in has seen so far.
     async fn mark(&self) -> (usize, usize) {
         (
@@ -406,41 +451,13 @@ async fn a_keyed_purchase_makes_one_stripe_and_six_dynamodb_requests_at_the_wire
 
 #[tokio::test]
 async fn a_monthly_charge_makes_one_stripe_and_four_dynamodb_requests_at_the_wire() {
-    use billing_core::ports::queue::ChargeJob;
-    use billing_core::rules::period::BillingPeriod;
-    use billing_core::usecases::invoice::{Charged, Ports, charge_account};
-    use billing_core::usecases::usage::{UsageEvent, record_usage};
-    use billing_core::{EmailAddress, UsageEventId};
-    use chrono::TimeZone;
+    use billing_core::usecases::invoice::{Charged, charge_account};
 
-    let email = EmailAddress::parse("wire-monthly@example.com").unwrap();
-    let wire = Wire::with_visa("wire-monthly", Some(&email)).await;
-    let (account, store, gateway) = (&wire.account, &wire.store, &wire.gateway);
+    let (wire, job) = Wire::owing_october("wire-monthly", "pm_card_visa").await;
     let mailer = ses_mailer().await;
-    let october = BillingPeriod::new(2026, 10).unwrap();
-    let occurred_at = chrono::Utc.with_ymd_and_hms(2026, 10, 9, 8, 0, 0).unwrap();
-    let usage = UsageEvent {
-        id: UsageEventId::parse(&format!("{account}-1")).unwrap(),
-        account_id: account.clone(),
-        amount_micros: 31_400_000,
-        occurred_at,
-        description: "model calls".into(),
-    };
-    record_usage(store, &usage, occurred_at).await.unwrap();
     let mark = wire.mark().await;
 
-    let ports = Ports {
-        store,
-        gateway,
-        mailer: &mailer,
-        links: &billing_contract::PlainLinks,
-        retries: &billing_core::rules::retry::RetrySchedule::STANDARD,
-    };
-    let job = ChargeJob {
-        account: account.clone(),
-        period: october,
-    };
-    let charged = charge_account(ports, &job, october.charge_at())
+    let charged = charge_account(wire.invoice_ports(&mailer), &job, job.period.charge_at())
         .await
         .unwrap();
 
@@ -465,48 +482,22 @@ async fn a_monthly_charge_makes_one_stripe_and_four_dynamodb_requests_at_the_wir
 }
 
 #[tokio::test]
-async fn a_scheduled_retry_makes_one_stripe_and_five_dynamodb_requests_at_the_wire() {
-    use billing_core::ports::queue::ChargeJob;
-    use billing_core::rules::period::BillingPeriod;
-    use billing_core::rules::retry::RetrySchedule;
-    use billing_core::usecases::invoice::{Charged, Ports, charge_account, sweep_invoices};
-    use billing_core::usecases::usage::{UsageEvent, record_usage};
-    use billing_core::{EmailAddress, UsageEventId};
-    use chrono::TimeZone;
+async fn a_scheduled_retry_makes_one_stripe_and_four_dynamodb_requests_at_the_wire() {
+    use billing_core::usecases::invoice::{Charged, charge_account, sweep_invoices};
 
-    let email = EmailAddress::parse("wire-retry@example.com").unwrap();
-    let wire = Wire::with_card("wire-retry", Some(&email), "pm_card_chargeCustomerFail").await;
-    let (account, store, gateway) = (&wire.account, &wire.store, &wire.gateway);
+    let (wire, job) = Wire::owing_october("wire-retry", "pm_card_chargeCustomerFail").await;
     let mailer = ses_mailer().await;
-    let october = BillingPeriod::new(2026, 10).unwrap();
-    let occurred_at = chrono::Utc.with_ymd_and_hms(2026, 10, 9, 8, 0, 0).unwrap();
-    let usage = UsageEvent {
-        id: UsageEventId::parse(&format!("{account}-1")).unwrap(),
-        account_id: account.clone(),
-        amount_micros: 31_400_000,
-        occurred_at,
-        description: "model calls".into(),
-    };
-    record_usage(store, &usage, occurred_at).await.unwrap();
-    let ports = Ports {
-        store,
-        gateway,
-        mailer: &mailer,
-        links: &billing_contract::PlainLinks,
-        retries: &RetrySchedule::STANDARD,
-    };
-    let job = ChargeJob {
-        account: account.clone(),
-        period: october,
-    };
-    charge_account(ports, &job, october.charge_at())
+    let ports = wire.invoice_ports(&mailer);
+    charge_account(ports, &job, job.period.charge_at())
         .await
         .unwrap();
-    let retry_day = october.charge_at() + chrono::TimeDelta::days(3);
+    let retry_day = job.period.charge_at() + chrono::TimeDelta::days(3);
     let mark = wire.mark().await;
 
     let queue = billing_contract::queue::Jobs::default();
-    let enqueued = sweep_invoices(store, &queue, retry_day).await.unwrap();
+    let enqueued = sweep_invoices(&wire.store, &queue, retry_day)
+        .await
+        .unwrap();
     let (sweep_dynamo, sweep_stripe) = wire.since(mark).await;
     let mark = wire.mark().await;
     let retried = charge_account(ports, &job, retry_day).await.unwrap();

@@ -140,6 +140,30 @@ pub struct ChargeAttempt {
     pub updated_at: DateTime<Utc>,
 }
 
+impl ChargeAttempt {
+    /// Attempt `number`, claimed at `now` to charge `payment_method` (none when there is no
+    /// card): nothing sent yet.
+    pub fn pending(
+        number: u32,
+        trigger: AttemptTrigger,
+        payment_method: Option<PaymentMethodId>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            number,
+            trigger,
+            at: now,
+            payment_method,
+            payment: None,
+            client_secret: None,
+            outcome: AttemptOutcome::Pending,
+            decline_code: None,
+            notice: Notice::None,
+            updated_at: now,
+        }
+    }
+}
+
 /// A monthly invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invoice {

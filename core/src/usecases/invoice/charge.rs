@@ -146,18 +146,12 @@ fn with_first_attempt(
 ) -> (Invoice, Option<DateTime<Utc>>) {
     let card = account.and_then(|a| a.customer.as_ref().and(a.card.as_ref()));
     invoice.retry_at = retries.instants(now);
-    invoice.attempts.push(ChargeAttempt {
-        number: 1,
-        trigger: AttemptTrigger::Monthly,
-        at: now,
-        payment_method: card.map(|c| c.payment_method.clone()),
-        payment: None,
-        client_secret: None,
-        outcome: AttemptOutcome::Pending,
-        decline_code: None,
-        notice: Notice::None,
-        updated_at: now,
-    });
+    invoice.attempts.push(ChargeAttempt::pending(
+        1,
+        AttemptTrigger::Monthly,
+        card.map(|c| c.payment_method.clone()),
+        now,
+    ));
     if card.is_some() {
         return (invoice, None);
     }

@@ -247,18 +247,12 @@ pub fn claim(
             AttemptTrigger::NewCard
         }
     };
-    next.attempts.push(ChargeAttempt {
-        number: latest.number + 1,
+    next.attempts.push(ChargeAttempt::pending(
+        latest.number + 1,
         trigger,
-        at: now,
-        payment_method: card.cloned(),
-        payment: None,
-        client_secret: None,
-        outcome: AttemptOutcome::Pending,
-        decline_code: None,
-        notice: Notice::None,
-        updated_at: now,
-    });
+        card.cloned(),
+        now,
+    ));
     next.status = InvoiceStatus::Open;
     next.next_payment_attempt = None;
     Some(next)
