@@ -1,9 +1,10 @@
 //! **The retry schedule**: when a declined invoice is charged again.
 //!
 //! An invoice's retries are fixed when it is created: the schedule's days after the charge
-//! (3, 5 and 7 by default). A retry is made only after a decline that a later attempt may
-//! overcome ([`RetryPolicy::Retry`]), never on the same calendar day (UTC) as the attempt
-//! before it, and after the last one the invoice is uncollectible. A decline that cannot
+//! date (3, 5 and 7 by default), each due from the start of its day (UTC), so any sweep on
+//! that day makes it. A retry is made only after a decline that a later attempt may overcome
+//! ([`RetryPolicy::Retry`]), never on the same calendar day (UTC) as the attempt before it,
+//! and after the last one the invoice is uncollectible. A decline that cannot
 //! succeed, a missing card and a bank asking for authentication wait for the user instead
 //! and use up no retry.
 
@@ -84,11 +85,13 @@ impl RetrySchedule {
         &self.days
     }
 
-    /// When the retries of an invoice charged at `charged_at` are due.
+    /// When the retries of an invoice charged at `charged_at` are due: the start (00:00 UTC)
+    /// of each scheduled day after the charge date.
     pub fn instants(&self, charged_at: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let charge_date = start_of_day(charged_at);
         self.days
             .iter()
-            .map(|d| charged_at + Days::new(u64::from(*d)))
+            .map(|d| charge_date + Days::new(u64::from(*d)))
             .collect()
     }
 }
@@ -134,8 +137,15 @@ pub fn after_decline(
 
 /// The start of the calendar day (UTC) after `at`: no invoice is charged twice on one day.
 pub fn next_day(at: DateTime<Utc>) -> DateTime<Utc> {
-    let day = at.date_naive() + Days::new(1);
-    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+    start_of_day(at) + Days::new(1)
+}
+
+/// 00:00 UTC of `at`'s day.
+fn start_of_day(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.date_naive()
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
 }
 
 #[cfg(test)]
@@ -149,11 +159,16 @@ mod tests {
     }
 
     #[test]
-    fn the_default_schedule_retries_three_five_and_seven_days_after_the_charge() {
+    fn the_default_schedule_retries_from_the_start_of_days_three_five_and_seven_after_the_charge() {
         let schedule = RetrySchedule::default();
         assert_eq!(
             schedule.instants(at(3, 3)),
-            vec![at(6, 3), at(8, 3), at(10, 3)]
+            vec![at(6, 0), at(8, 0), at(10, 0)]
+        );
+        assert_eq!(
+            schedule.instants(at(3, 23)),
+            schedule.instants(at(3, 0)),
+            "the charge date counts, not its hour"
         );
     }
 
@@ -180,11 +195,11 @@ mod tests {
         let retry_at = RetrySchedule::default().instants(at(3, 3));
         assert_eq!(
             after_decline(&retry_at, 0, RetryPolicy::Retry, at(3, 3)),
-            AfterDecline::RetryAt(at(6, 3))
+            AfterDecline::RetryAt(at(6, 0))
         );
         assert_eq!(
             after_decline(&retry_at, 2, RetryPolicy::Retry, at(8, 3)),
-            AfterDecline::RetryAt(at(10, 3))
+            AfterDecline::RetryAt(at(10, 0))
         );
     }
 
@@ -192,7 +207,11 @@ mod tests {
     fn a_retry_is_never_made_on_the_day_of_the_attempt_before_it() {
         let retry_at = RetrySchedule::default().instants(at(3, 3));
         // A new card declined on the 7th, after the first retry: the second is due on the
-        // 8th as planned; one declined late on the 8th moves it to the 9th.
+        // 8th as planned; one declined on the 8th itself moves it to the 9th.
+        assert_eq!(
+            after_decline(&retry_at, 1, RetryPolicy::Retry, at(7, 23)),
+            AfterDecline::RetryAt(at(8, 0))
+        );
         assert_eq!(
             after_decline(&retry_at, 1, RetryPolicy::Retry, at(8, 23)),
             AfterDecline::RetryAt(at(9, 0))

@@ -7,9 +7,9 @@
 //!
 //! Running every five minutes adds no retries: the once-a-day rule is the core's
 //! (`billing_core::rules::retry`), and a claimed retry is not due again, so a retry is made at
-//! most once a day per invoice however often the sweep runs. The short period is what makes a
-//! retry come at about the charge's time of day, and what picks up a stalled attempt within
-//! minutes.
+//! most once a day per invoice however often the sweep runs. A retry is due from 00:00 UTC of
+//! its day, so the day's first sweep enqueues it; the short period is what picks up a stalled
+//! attempt within minutes.
 
 use billing_core::ports::queue::JobQueue;
 use billing_core::usecases::error::UseCaseError;

@@ -304,7 +304,7 @@ fn a_soft_decline_schedules_the_retries_and_the_last_one_makes_the_invoice_uncol
         &declined(1, "insufficient_funds"),
         at(1),
     );
-    for (retry, due) in [day(6, 3), day(8, 3), day(10, 3)].into_iter().enumerate() {
+    for (retry, due) in [day(6, 0), day(8, 0), day(10, 0)].into_iter().enumerate() {
         assert_eq!(invoice.status, InvoiceStatus::PaymentFailed);
         assert_eq!(invoice.next_payment_attempt, Some(due), "retry {retry}");
         assert_eq!(
