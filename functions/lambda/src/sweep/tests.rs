@@ -184,8 +184,13 @@ fn charged_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 3, 3, 5, 0).unwrap()
 }
 
+/// When the October invoice's retry `n` days after the charge date is due: 00:00 UTC that day.
+fn retry_day(n: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 3, 0, 0, 0).unwrap() + TimeDelta::days(n)
+}
+
 /// An account whose October invoice was declined by a card a later attempt may still
-/// charge (a generic decline): its first retry is due three days later.
+/// charge (a generic decline): its first retry is due three days after the charge date.
 async fn declined(embedded: &Embedded, account: &str) {
     embedded
         .owing(account, Some("pm_card_chargeCustomerFail"))
@@ -199,17 +204,14 @@ async fn declined(embedded: &Embedded, account: &str) {
         .expect("charged");
     let invoice = embedded.october_invoice(account).await;
     assert_eq!(invoice.status, InvoiceStatus::PaymentFailed);
-    assert_eq!(
-        invoice.next_payment_attempt,
-        Some(charged_at() + TimeDelta::days(3))
-    );
+    assert_eq!(invoice.next_payment_attempt, Some(retry_day(3)));
 }
 
 #[tokio::test]
 async fn a_due_retry_is_enqueued_and_the_worker_makes_it_once_with_its_own_key() {
     let embedded = Embedded::open();
     declined(&embedded, "sweep-retry").await;
-    let due = charged_at() + TimeDelta::days(3);
+    let due = retry_day(3);
     let queue = Jobs::default();
     let expected = vec![ChargeJob {
         account: AccountId::parse("sweep-retry").unwrap(),
@@ -270,10 +272,7 @@ async fn a_due_retry_is_enqueued_and_the_worker_makes_it_once_with_its_own_key()
         "invoice-sweep-retry-in_202610-2"
     );
     assert_eq!(invoice.status, InvoiceStatus::PaymentFailed);
-    assert_eq!(
-        invoice.next_payment_attempt,
-        Some(charged_at() + TimeDelta::days(5))
-    );
+    assert_eq!(invoice.next_payment_attempt, Some(retry_day(5)));
     assert_eq!(after.invoices.enqueued, 0, "nothing due again that day");
     assert!(queue.take().is_empty());
 }
@@ -282,7 +281,7 @@ async fn a_due_retry_is_enqueued_and_the_worker_makes_it_once_with_its_own_key()
 async fn a_charge_queue_that_is_down_fails_the_invocation_after_the_purchases_were_swept() {
     let embedded = Embedded::open();
     declined(&embedded, "sweep-queue-down").await;
-    let due = charged_at() + TimeDelta::days(3);
+    let due = retry_day(3);
 
     let error = run_sweep(embedded.purchase_ports(), &DownQueue, scheduled(due), due)
         .await
