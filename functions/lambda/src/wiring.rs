@@ -11,8 +11,10 @@ use billing_core::ports::queue::JobQueue;
 use billing_core::ports::store::Store;
 use billing_stripe::{RateLimit, StripeGateway};
 
+use billing_api::links::{LinkSigner, SignedLinks};
+
 use crate::settings::{
-    ConfigError, MailSettings, StripeRateSettings, StripeSettings, TableSettings,
+    ConfigError, LinkSettings, MailSettings, StripeRateSettings, StripeSettings, TableSettings,
 };
 
 /// The AWS SDK configuration (region, credentials, HTTP client), loaded once per process and
@@ -80,6 +82,23 @@ impl Aws {
             .map_err(|e| ConfigError::new(format!("cannot build the Stripe client: {e}")))?
             .with_rate_limit(Some(RateLimit::per_second(per_invocation)));
         Ok(Arc::new(gateway))
+    }
+
+    /// The Stripe secret key and the authorization page's signed links, their two secrets read
+    /// in one SSM call ([`Aws::secure_parameters`]).
+    pub async fn stripe_key_and_links(
+        &self,
+        stripe: &StripeSettings,
+        links: LinkSettings,
+    ) -> Result<(String, SignedLinks), ConfigError> {
+        let [stripe_key, link_secret] = self
+            .secure_parameters(&[&stripe.secret_parameter, &links.secret_parameter])
+            .await?;
+        let links = SignedLinks {
+            signer: LinkSigner::new(link_secret.as_bytes()),
+            base: links.base_url,
+        };
+        Ok((stripe_key, links))
     }
 
     /// The values of the SSM SecureStrings `names`, decrypted, in the same order, read in one

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::middleware::map_request;
 use billing_api::clock::SystemClock;
-use billing_api::links::{LinkSigner, SignedLinks};
 use billing_api::state::{CollectionServices, Services};
 use billing_api::{AppState, AuthMode, cards_router, finish};
 use billing_lambda::{Aws, CardsSettings, ProcessEnv, init_tracing, with_authorizer_claims};
@@ -19,11 +18,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let settings = CardsSettings::from(&ProcessEnv)?;
     let aws = Aws::load().await;
-    let [stripe_key, link_secret] = aws
-        .secure_parameters(&[
-            &settings.stripe.secret_parameter,
-            &settings.links.secret_parameter,
-        ])
+    let (stripe_key, links) = aws
+        .stripe_key_and_links(&settings.stripe, settings.links)
         .await?;
     let services = Services {
         store: aws.store(settings.table),
@@ -32,10 +28,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     };
     let collection = CollectionServices {
         mailer: aws.mailer(settings.mail),
-        links: Arc::new(SignedLinks {
-            signer: LinkSigner::new(link_secret.as_bytes()),
-            base: settings.links.base_url,
-        }),
+        links: Arc::new(links),
     };
     let state = Arc::new(AppState::new(services, AuthMode::ApiGateway).with_collection(collection));
     let router = finish(cards_router(), state).layer(map_request(with_authorizer_claims));

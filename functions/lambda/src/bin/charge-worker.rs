@@ -6,7 +6,6 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use billing_api::clock::SystemClock;
-use billing_api::links::{LinkSigner, SignedLinks};
 use billing_core::usecases::invoice::Ports;
 use billing_lambda::charge_worker::charge_messages;
 use billing_lambda::{Aws, ChargeWorkerSettings, ProcessEnv, init_tracing};
@@ -17,19 +16,12 @@ async fn main() -> Result<(), Error> {
     init_tracing();
     let settings = ChargeWorkerSettings::from(&ProcessEnv)?;
     let aws = Aws::load().await;
-    let [stripe_key, link_secret] = aws
-        .secure_parameters(&[
-            &settings.stripe.secret_parameter,
-            &settings.links.secret_parameter,
-        ])
+    let (stripe_key, links) = aws
+        .stripe_key_and_links(&settings.stripe, settings.links)
         .await?;
     let store = aws.store(settings.table);
     let gateway = aws.charge_gateway(&settings.stripe, stripe_key, settings.rate)?;
     let mailer = aws.mailer(settings.mail);
-    let links = SignedLinks {
-        signer: LinkSigner::new(link_secret.as_bytes()),
-        base: settings.links.base_url,
-    };
     let ports = Ports {
         store: store.as_ref(),
         gateway: gateway.as_ref(),

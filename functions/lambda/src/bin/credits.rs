@@ -12,7 +12,6 @@ use billing_api::authorize::{
     authorize_router,
 };
 use billing_api::clock::SystemClock;
-use billing_api::links::{LinkSigner, SignedLinks};
 use billing_api::state::{AuthorizationLinks, PurchaseServices, Services};
 use billing_api::{AppState, AuthMode, credits_router, finish, telemetry};
 use billing_core::rules::purchase::PurchaseLimits;
@@ -23,21 +22,15 @@ async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let settings = CreditsSettings::from(&ProcessEnv)?;
     let aws = Aws::load().await;
-    let [stripe_key, link_secret] = aws
-        .secure_parameters(&[
-            &settings.stripe.secret_parameter,
-            &settings.links.secret_parameter,
-        ])
+    let (stripe_key, links) = aws
+        .stripe_key_and_links(&settings.stripe, settings.links)
         .await?;
-    let signer = LinkSigner::new(link_secret.as_bytes());
+    let signer = links.signer.clone();
     let clock = Arc::new(SystemClock);
     let store = aws.store(settings.table);
     let gateway = aws.stripe_gateway(&settings.stripe, stripe_key)?;
     let mailer = aws.mailer(settings.mail);
-    let links: Arc<dyn AuthorizationLinks> = Arc::new(SignedLinks {
-        signer: signer.clone(),
-        base: settings.links.base_url,
-    });
+    let links: Arc<dyn AuthorizationLinks> = Arc::new(links);
     // The page settles through the same ports as the API routes.
     let flow = PaymentAuthorizations {
         purchases: Arc::new(PurchaseAuthorizations {
