@@ -202,13 +202,16 @@ pub(super) async fn resume_invoice(
     mut claimed_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Invoice, UseCaseError> {
-    let card = card_on_file(account);
-    if let Some(claimed) = update(ports, current.clone(), |invoice| {
-        claim(invoice, Claim::Retry, card, now)
-    })
-    .await?
-    {
-        current = claimed;
+    let retry_due = current
+        .value
+        .next_payment_attempt
+        .is_some_and(|at| at <= now);
+    if retry_due {
+        let card = card_on_file(account);
+        let retry = |invoice: &Invoice| claim(invoice, Claim::Retry, card, now);
+        if let Some(claimed) = update(ports, current.clone(), retry).await? {
+            current = claimed;
+        }
     }
     let latest = current.value.latest().cloned();
     match latest {

@@ -221,8 +221,8 @@ pub fn claim(
     now: DateTime<Utc>,
 ) -> Option<Invoice> {
     let latest = invoice.latest()?;
-    let mut next = invoice.clone();
-    let trigger = match claim {
+    // Decided before anything is copied: the charge asks this of every invoice it resumes.
+    let (trigger, supersedes) = match claim {
         Claim::Retry => {
             let due = invoice.status == InvoiceStatus::PaymentFailed
                 && latest.outcome.is_failed()
@@ -230,23 +230,24 @@ pub fn claim(
             if !due {
                 return None;
             }
-            AttemptTrigger::Retry
+            (AttemptTrigger::Retry, false)
         }
-        Claim::NewCard { canceled } => {
-            match new_card_charge(invoice, card?)? {
-                NewCardCharge::Now => {}
-                NewCardCharge::AfterCanceling(payment) if canceled == Some(&payment) => {
-                    let superseded = next.attempts.last_mut().expect("latest exists");
-                    superseded.outcome = AttemptOutcome::Declined;
-                    superseded.decline_code = Some(PAYMENT_CANCELED.to_owned());
-                    superseded.client_secret = None;
-                    superseded.updated_at = now;
-                }
-                NewCardCharge::AfterCanceling(_) => return None,
+        Claim::NewCard { canceled } => match new_card_charge(invoice, card?)? {
+            NewCardCharge::Now => (AttemptTrigger::NewCard, false),
+            NewCardCharge::AfterCanceling(payment) if canceled == Some(&payment) => {
+                (AttemptTrigger::NewCard, true)
             }
-            AttemptTrigger::NewCard
-        }
+            NewCardCharge::AfterCanceling(_) => return None,
+        },
     };
+    let mut next = invoice.clone();
+    if supersedes {
+        let superseded = next.attempts.last_mut().expect("latest exists");
+        superseded.outcome = AttemptOutcome::Declined;
+        superseded.decline_code = Some(PAYMENT_CANCELED.to_owned());
+        superseded.client_secret = None;
+        superseded.updated_at = now;
+    }
     next.attempts.push(ChargeAttempt::pending(
         latest.number + 1,
         trigger,
