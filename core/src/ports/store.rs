@@ -392,6 +392,17 @@ pub enum ListQuery {
         /// page.
         after: Option<(DateTime<Utc>, AccountId, InvoiceId)>,
     },
+    /// Every record of one account, of every kind (not its balance item or ledger entries),
+    /// after the record whose key is `after`, in an order of the store's choosing that is the
+    /// same on every page. Read by key, with strong consistency, never from an index: account
+    /// deletion pages through it to erase what the account left. A record written or deleted
+    /// while paging may or may not be listed; every other record is listed exactly once.
+    AccountRecords {
+        /// The account.
+        account: AccountId,
+        /// Exclusive cursor: the key of the last record of the previous page.
+        after: Option<RecordKey>,
+    },
 }
 
 /// One page of a listing.
@@ -542,6 +553,27 @@ macro_rules! typed_get {
 /// Accounts, typed.
 pub trait AccountStore: Store {
     typed_get!(account, Account, Account, (id: &AccountId), RecordKey::Account(id.clone()));
+
+    /// One page of every record the account has (see [`ListQuery::AccountRecords`]).
+    fn account_records(
+        &self,
+        account: &AccountId,
+        after: Option<RecordKey>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Page<Record>, StoreError>> + Send {
+        let query = ListQuery::AccountRecords {
+            account: account.clone(),
+            after,
+        };
+        async move {
+            typed_page(self.list(&query, limit).await?, |record| {
+                match record.key().account() == account {
+                    true => Ok(record),
+                    false => Err(unexpected(&record.key(), &record)),
+                }
+            })
+        }
+    }
 }
 
 /// Purchases, typed.
