@@ -42,6 +42,7 @@ pub mod ports {
 pub mod usecases {
     pub mod card;
     pub mod close;
+    pub mod deletion;
     pub mod error;
     pub mod invoice;
     pub mod overview;

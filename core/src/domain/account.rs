@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{AccountId, CustomerId, EmailAddress, PaymentMethodId};
+use crate::domain::ids::{AccountId, CustomerId, EmailAddress, InvoiceId, PaymentMethodId};
+use crate::domain::invoice::Notice;
+use crate::domain::money::Micros;
 use crate::rules::card::Funding;
 
 /// Lifecycle of an account's billing.
@@ -56,6 +58,55 @@ pub struct Account {
     /// A card change in progress: the per-account lease that serialises card changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card_change: Option<CardChange>,
+    /// The account's deletion, once started (kept after it is done, without personal data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<Deletion>,
+}
+
+/// An account deletion (PRODUCT.md, Behaviour 7): started by the user, resumed by any later
+/// request until done. While it runs the account is [`AccountStatus::Deleting`] and a lease
+/// keeps a second request from running the same steps at the same time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletion {
+    /// When the user asked for it (names its final invoice and ledger entry).
+    pub started_at: DateTime<Utc>,
+    /// How far it got.
+    pub step: DeletionStep,
+    /// Until when the request running the steps holds them; after this instant it is presumed
+    /// dead and the next request takes over.
+    pub lease_until: DateTime<Utc>,
+    /// Where the confirmation goes: the address captured when deletion started, erased from
+    /// the record once the confirmation is sent.
+    pub email: Option<EmailAddress>,
+    /// The final invoice (unbilled usage up to the start), when there was an amount to charge.
+    pub final_invoice: Option<InvoiceId>,
+    /// Credits left when the balance was closed, forfeited (micro-USD, zero or more).
+    pub forfeited: Micros,
+    /// Owed but too little to charge (under the minimum charge, or a fraction of a cent),
+    /// written off (micro-USD, zero or more).
+    pub written_off: Micros,
+    /// The confirmation email.
+    pub notice: Notice,
+}
+
+impl Deletion {
+    /// How long a request holds a deletion's steps.
+    pub const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+}
+
+/// The steps of a deletion, in order. Each is resumable: run again, it finishes what a stopped
+/// run left and repeats nothing that was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletionStep {
+    /// Collecting what is owed: every unpaid invoice, and the final one, charged on the card
+    /// on file. A failure ends the deletion (the account is active again, nothing erased).
+    Collecting,
+    /// Everything owed is paid: cards detached, customer deleted, records erased, the
+    /// balance closed. Nothing can stop it now; it only resumes.
+    Erasing,
+    /// Erased: the account is [`AccountStatus::Deleted`]; only the confirmation may be owed.
+    Done,
 }
 
 /// The lease a card change holds on its account while it changes the customer's cards.
@@ -84,6 +135,7 @@ impl Account {
             card: None,
             created_at: now,
             card_change: None,
+            deletion: None,
         }
     }
 }

@@ -111,6 +111,8 @@ pub enum AttemptTrigger {
     Retry,
     /// A card added or replaced since the last attempt.
     NewCard,
+    /// The account's deletion, which charges everything owed before erasing anything.
+    Deletion,
 }
 
 /// One attempt to collect an invoice: one PaymentIntent, made with the attempt's own key.

@@ -82,6 +82,20 @@ pub enum UseCaseError {
     /// A monthly trigger named a period that has not ended yet.
     #[error(transparent)]
     PeriodNotEnded(#[from] crate::usecases::invoice::PeriodNotEnded),
+    /// An account deletion's confirmation did not name the account.
+    #[error("the confirmation does not name the account")]
+    ConfirmationMismatch,
+    /// Another request is running the account's deletion; it ends (or is presumed dead and
+    /// resumed) within `retry_after` seconds.
+    #[error("the account's deletion is in progress")]
+    DeletionInProgress {
+        /// Seconds until the other request's lease ends.
+        retry_after: u64,
+    },
+    /// The charge of what is owed, made before an account is deleted, did not pay: the
+    /// account stays active and nothing was erased.
+    #[error(transparent)]
+    FinalCharge(#[from] crate::usecases::deletion::FinalChargeFailed),
 }
 
 impl UseCaseError {
@@ -98,7 +112,8 @@ impl UseCaseError {
             Self::CardChangeInProgress { .. }
             | Self::ConcurrentUpdate
             | Self::PurchaseInProgress { .. }
-            | Self::IdempotencyKeyInUse { .. } => true,
+            | Self::IdempotencyKeyInUse { .. }
+            | Self::DeletionInProgress { .. } => true,
             Self::Invalid(_)
             | Self::Money(_)
             | Self::AccountDeleted
@@ -109,7 +124,9 @@ impl UseCaseError {
             | Self::AmountRefused(_)
             | Self::IdempotencyKeyReused
             | Self::PeriodNotEnded(_)
-            | Self::UsageEventConflict(_) => false,
+            | Self::UsageEventConflict(_)
+            | Self::ConfirmationMismatch
+            | Self::FinalCharge(_) => false,
         }
     }
 }

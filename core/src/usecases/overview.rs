@@ -43,6 +43,12 @@ pub async fn billing_overview<S: Store + ?Sized>(
     now: DateTime<Utc>,
 ) -> Result<BillingOverview, UseCaseError> {
     let record = store.account(account).await?.map(|v| v.value);
+    if record
+        .as_ref()
+        .is_some_and(|a| a.status == AccountStatus::Deleted)
+    {
+        return Err(UseCaseError::AccountDeleted);
+    }
     let view = BalanceView::of(store.balance(account).await?.amount)?;
 
     let mut unpaid = Cents::ZERO;

@@ -54,7 +54,8 @@ pub enum Charged {
         /// Whether this visit created it.
         created: bool,
     },
-    /// The account is deleted or being deleted: the monthly charge leaves it alone.
+    /// The account is deleted or being deleted (the monthly charge leaves it alone), or the
+    /// invoice the job named no longer exists.
     Skipped,
 }
 
@@ -71,7 +72,8 @@ pub async fn charge_account(
     now: DateTime<Utc>,
 ) -> Result<Charged, UseCaseError> {
     let account = &job.account;
-    let id = invoice_id(job.period);
+    let named = job.invoice.is_some();
+    let id = job.invoice.clone().unwrap_or_else(|| invoice_id(job.period));
     let keys = [
         RecordKey::Account(account.clone()),
         RecordKey::Invoice(account.clone(), id.clone()),
@@ -86,6 +88,10 @@ pub async fn charge_account(
         let record = typed_account(record)?;
         if let Some(invoice) = typed_invoice(invoice)? {
             return resume(ports, invoice, record.as_ref(), None, now).await;
+        }
+        if named {
+            // The invoice named is gone (its account was erased): nothing to collect.
+            return Ok(Charged::Skipped);
         }
         if record
             .as_ref()
@@ -103,7 +109,13 @@ pub async fn charge_account(
                 carried: closing.close.carried,
             });
         };
-        let (invoice, claimed_at) = with_first_attempt(open, record.as_ref(), ports.retries, now);
+        let (invoice, claimed_at) = with_first_attempt(
+            open,
+            AttemptTrigger::Monthly,
+            record.as_ref(),
+            ports.retries,
+            now,
+        );
         closing.invoice = Some(invoice);
         let mut transaction = closing.transaction(&state, pinned, now)?;
         if closing.close.carried.is_positive() {
@@ -138,8 +150,9 @@ pub async fn charge_account(
 
 /// The invoice with its first attempt: claimed with the card on file, or failed at once for
 /// want of one (claiming the email that asks for a card, at the instant returned).
-fn with_first_attempt(
+pub(crate) fn with_first_attempt(
     mut invoice: Invoice,
+    trigger: AttemptTrigger,
     account: Option<&Account>,
     retries: &RetrySchedule,
     now: DateTime<Utc>,
@@ -148,7 +161,7 @@ fn with_first_attempt(
     invoice.retry_at = retries.instants(now);
     invoice.attempts.push(ChargeAttempt::pending(
         1,
-        AttemptTrigger::Monthly,
+        trigger,
         card.map(|c| c.payment_method.clone()),
         now,
     ));
@@ -195,7 +208,7 @@ async fn resume(
 /// `Pending` attempt's charge (again), asks the network about an attempt processing for too
 /// long, and delivers an email still owed (an email not sent is left claimed, for the sweep).
 /// Returns the invoice as it stands afterwards.
-pub(super) async fn resume_invoice(
+pub(crate) async fn resume_invoice(
     ports: Ports<'_>,
     mut current: Versioned<Invoice>,
     account: Option<&Account>,
@@ -255,7 +268,7 @@ pub(super) async fn resume_invoice(
 }
 
 /// The card the account has on file, when it can be charged (it has a customer).
-pub(super) fn card_on_file(account: Option<&Account>) -> Option<&PaymentMethodId> {
+pub(crate) fn card_on_file(account: Option<&Account>) -> Option<&PaymentMethodId> {
     account
         .and_then(|a| a.customer.as_ref().and(a.card.as_ref()))
         .map(|card| &card.payment_method)
@@ -318,7 +331,7 @@ pub(super) async fn record(
 /// Writes `change` of the invoice on the version read, reading again (and deciding again)
 /// while someone else moves it. `None` when the change, decided on the latest version, is
 /// nothing.
-pub(super) async fn update(
+pub(crate) async fn update(
     ports: Ports<'_>,
     mut current: Versioned<Invoice>,
     mut change: impl FnMut(&Invoice) -> Option<Invoice>,

@@ -40,6 +40,7 @@ pub async fn sweep_invoices(
             .map(|invoice| ChargeJob {
                 account: invoice.account.clone(),
                 period: invoice.period,
+                invoice: Some(invoice.id.clone()),
             })
             .collect();
         if !jobs.is_empty() {

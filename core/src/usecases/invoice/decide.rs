@@ -177,6 +177,9 @@ pub enum Claim<'a> {
         /// then collect the invoice twice.
         canceled: Option<&'a PaymentId>,
     },
+    /// The account's deletion charges the card on file (the same card too) for an invoice
+    /// whose latest attempt failed.
+    Deletion,
 }
 
 /// What charging the card on file requires of an invoice.
@@ -239,6 +242,16 @@ pub fn claim(
             }
             NewCardCharge::AfterCanceling(_) => return None,
         },
+        Claim::Deletion => {
+            let failed = matches!(
+                invoice.status,
+                InvoiceStatus::PaymentFailed | InvoiceStatus::Uncollectible
+            ) && latest.outcome.is_failed();
+            if !failed || card.is_none() {
+                return None;
+            }
+            (AttemptTrigger::Deletion, false)
+        }
     };
     let mut next = invoice.clone();
     if supersedes {

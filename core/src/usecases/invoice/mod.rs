@@ -14,7 +14,7 @@
 //!   attempts and emails picked up again, and a new card charged at once.
 //! - [`get_invoice`] and [`list_invoices`]: the invoices API.
 
-mod charge;
+pub(crate) mod charge;
 mod collect;
 pub mod decide;
 mod notices;

@@ -59,10 +59,7 @@ pub async fn plan_shard(
         let jobs: Vec<ChargeJob> = page
             .items
             .iter()
-            .map(|account| ChargeJob {
-                account: account.clone(),
-                period,
-            })
+            .map(|account| ChargeJob::monthly(account.clone(), period))
             .collect();
         if !jobs.is_empty() {
             queue.enqueue(&jobs).await?;

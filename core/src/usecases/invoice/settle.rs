@@ -11,6 +11,7 @@ use crate::domain::ids::{AccountId, InvoiceId};
 use crate::domain::invoice::{AttemptOutcome, Invoice};
 use crate::ports::gateway::ChargeOutcome;
 use crate::ports::store::{InvoiceStore, Page, Store, Versioned};
+use crate::usecases::deletion::refuse_deleted;
 use crate::usecases::error::UseCaseError;
 
 /// Most invoices one page of the list holds; the default is [`DEFAULT_PAGE`].
@@ -24,6 +25,7 @@ pub async fn get_invoice(
     account: &AccountId,
     invoice: &InvoiceId,
 ) -> Result<Invoice, UseCaseError> {
+    refuse_deleted(store, account).await?;
     store
         .invoice(account, invoice)
         .await?
@@ -38,6 +40,7 @@ pub async fn list_invoices(
     starting_after: Option<InvoiceId>,
     limit: usize,
 ) -> Result<Page<Invoice>, UseCaseError> {
+    refuse_deleted(store, account).await?;
     let limit = limit.clamp(1, MAX_PAGE);
     Ok(store.invoices(account, starting_after, limit).await?)
 }

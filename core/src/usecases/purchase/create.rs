@@ -26,8 +26,8 @@ use crate::domain::money::{Cents, Currency};
 use crate::domain::purchase::{Purchase, PurchaseSlot, Receipt};
 use crate::ports::gateway::{ChargeOutcome, ChargeRequest, Decline};
 use crate::ports::store::{
-    AccountStore, Expect, IdempotencyStore, PurchaseStore, Record, StoreError, Transaction,
-    Versioned, Write,
+    AccountStore, Expect, IdempotencyStore, PurchaseStore, Record, RecordKey, StoreError,
+    Transaction, Versioned, Write,
 };
 use crate::rules::decline::decline_advice;
 use crate::rules::purchase::{PurchaseGate, PurchaseLimits, PurchaseStatus, purchase_gate};
@@ -127,12 +127,14 @@ pub async fn create_purchase(
             KeyState::Fresh(expect) => Some((keyed, expect)),
         },
     };
-    let account = ports
+    let Versioned {
+        value: account,
+        version: account_version,
+    } = ports
         .store
         .account(request.account)
         .await?
-        .ok_or(UseCaseError::CardRequired)?
-        .value;
+        .ok_or(UseCaseError::CardRequired)?;
     if account.status != AccountStatus::Active {
         return Err(UseCaseError::AccountDeleted);
     }
@@ -156,7 +158,8 @@ pub async fn create_purchase(
         created_at: request.now,
         updated_at: request.now,
     };
-    let (key, slot_version) = record_start(ports, &request, &purchase, key_claim).await?;
+    let (key, slot_version) =
+        record_start(ports, &request, &purchase, key_claim, account_version).await?;
     let known = Known {
         purchase: Some(Versioned {
             value: purchase,
@@ -175,6 +178,7 @@ async fn record_start(
     request: &PurchaseRequest<'_>,
     purchase: &Purchase,
     key_claim: Option<(&Keyed, Expect)>,
+    account_version: u64,
 ) -> Result<(Option<Versioned<IdempotencyRecord>>, u64), UseCaseError> {
     let account = request.account;
     for _ in 0..ATTEMPTS {
@@ -223,6 +227,13 @@ async fn record_start(
             });
             record
         });
+        // The account as read: a deletion starting (or the card changing) since then makes
+        // this purchase start over rather than charge an account on its way out.
+        let account_check = transaction.writes().len();
+        transaction.push(Write::Check {
+            key: RecordKey::Account(account.clone()),
+            expect: Expect::Version(account_version),
+        });
         match ports.store.commit(transaction).await {
             Ok(()) => {
                 let version = match expect_of(key_claim) {
@@ -234,6 +245,9 @@ async fn record_start(
                     claimed.map(|value| Versioned { value, version }),
                     slot_version,
                 ));
+            }
+            Err(StoreError::Conflict { index }) if index == account_check => {
+                return Err(UseCaseError::ConcurrentUpdate);
             }
             // The key was claimed by a concurrent request with it.
             Err(StoreError::Conflict { index: 2 }) => {

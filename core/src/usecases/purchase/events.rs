@@ -64,6 +64,14 @@ pub async fn handle_network_event(
             return Ok(EventHandled::Ignored("card of no customer"));
         }
     };
+    // A deleted account's records are erased: news about its payments or cards is
+    // acknowledged and nothing is written (not even that the event was seen).
+    if crate::usecases::deletion::refuse_deleted(ports.store, &account)
+        .await
+        .is_err_and(|error| matches!(error, UseCaseError::AccountDeleted))
+    {
+        return Ok(EventHandled::Ignored("account deleted"));
+    }
     if ports
         .store
         .handled_event(&account, &event.id)

@@ -18,7 +18,7 @@ pub mod decide;
 mod events;
 mod receipt;
 mod settle;
-mod sweep;
+pub(crate) mod sweep;
 
 pub use create::{Keyed, PurchaseAnswer, PurchaseRequest, create_purchase};
 pub use events::{EventHandled, handle_network_event};

@@ -27,6 +27,7 @@ pub async fn get_purchase(
     account: &AccountId,
     id: &PurchaseId,
 ) -> Result<Purchase, UseCaseError> {
+    crate::usecases::deletion::refuse_deleted(store, account).await?;
     store
         .purchase(account, id)
         .await?

@@ -33,7 +33,7 @@ pub struct SweepSummary {
 /// again when its answer was never received: the network answers with the payment it made,
 /// or makes it now), cancels it if it is not final, and settles the result. A settled
 /// purchase only gets its owed receipt finished.
-pub(super) async fn resolve(
+pub(crate) async fn resolve(
     ports: Ports<'_>,
     account: &AccountId,
     id: &PurchaseId,

@@ -137,7 +137,8 @@ impl<'a, S: Store + ?Sized> AccountWriter<'a, S> {
 
     async fn read(&mut self) {
         self.state = match self.store.account(self.account).await {
-            Ok(Some(record)) if record.value.status == AccountStatus::Deleted => {
+            // Refused from the moment deletion starts: the final invoice closed the balance.
+            Ok(Some(record)) if record.value.status != AccountStatus::Active => {
                 tracing::warn!(account = %self.account, "usage for a deleted account refused");
                 Err(UsageOutcome::Refused(UsageRefusal::AccountDeleted))
             }
