@@ -12,6 +12,7 @@ use billing_core::ports::store::StoreError;
 use billing_core::rules::card::CardRefusal;
 use billing_core::rules::decline::decline_advice;
 use billing_core::rules::purchase::AmountRefusal;
+use billing_core::usecases::deletion::FinalChargeFailed;
 use billing_core::usecases::error::UseCaseError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -32,6 +33,10 @@ pub struct ApiError {
     pub decline_code: Option<String>,
     /// `error.retry_after` (and the `Retry-After` header), in seconds.
     pub retry_after: Option<u64>,
+    /// `error.invoice`: the invoice a failed final charge is about.
+    pub invoice: Option<String>,
+    /// `error.authorization_url`: where the cardholder authorizes that invoice's payment.
+    pub authorization_url: Option<String>,
     /// What went wrong inside, for a 5xx: logged when the response is sent, never returned.
     cause: Option<String>,
 }
@@ -62,6 +67,14 @@ pub struct ErrorObject {
     /// Seconds until the request may succeed (`purchase_in_progress`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// The invoice a failed final charge is about (`DELETE /v1/account`: `authorization_required`,
+    /// `card_declined`, `card_required`, `payment_in_progress`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice: Option<String>,
+    /// The page where the cardholder authorizes that invoice's payment
+    /// (`authorization_required`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_url: Option<String>,
 }
 
 impl ApiError {
@@ -73,6 +86,8 @@ impl ApiError {
             param: None,
             decline_code: None,
             retry_after: None,
+            invoice: None,
+            authorization_url: None,
             cause: None,
         }
     }
@@ -127,9 +142,57 @@ impl ApiError {
                 param: self.param.clone(),
                 decline_code: self.decline_code.clone(),
                 retry_after: self.retry_after,
+                invoice: self.invoice.clone(),
+                authorization_url: self.authorization_url.clone(),
             },
         }
     }
+}
+
+/// What a deletion answers when the charge of what is owed did not pay (nothing was erased).
+fn final_charge(failed: FinalChargeFailed) -> ApiError {
+    let (mut error, invoice) = match failed {
+        FinalChargeFailed::AuthorizationRequired { invoice, url } => {
+            let mut error = ApiError::new(
+                ErrorCode::AuthorizationRequired,
+                format!("Your bank needs you to authorize the payment of invoice {invoice} before the account can be deleted: open `authorization_url`, then delete the account again. Nothing was erased."),
+            );
+            error.authorization_url = Some(url);
+            (error, invoice)
+        }
+        FinalChargeFailed::Declined {
+            invoice,
+            decline_code,
+        } => {
+            let advice = decline_advice(Some(&decline_code));
+            let mut error = ApiError::new(
+                ErrorCode::CardDeclined,
+                format!("{} Invoice {invoice} must be paid before the account can be deleted; nothing was erased.", advice.message()),
+            );
+            error.decline_code = Some(advice.code.to_owned());
+            (error, invoice)
+        }
+        FinalChargeFailed::CardRequired { invoice } => (
+            ApiError::new(
+                ErrorCode::CardRequired,
+                format!("Invoice {invoice} must be paid before the account can be deleted: add a credit or debit card first. Nothing was erased."),
+            ),
+            invoice,
+        ),
+        FinalChargeFailed::InProgress {
+            invoice,
+            retry_after,
+        } => {
+            let mut error = ApiError::new(
+                ErrorCode::PaymentInProgress,
+                format!("The payment of invoice {invoice} is still being settled; delete the account again after `retry_after` seconds. Nothing was erased."),
+            );
+            error.retry_after = Some(retry_after);
+            (error, invoice)
+        }
+    };
+    error.invoice = Some(invoice.to_string());
+    error
 }
 
 /// The API code of each card refusal of the acceptance rule.
@@ -228,6 +291,20 @@ impl From<UseCaseError> for ApiError {
             UseCaseError::PeriodNotEnded(refusal) => {
                 ApiError::new(ErrorCode::PeriodNotEnded, refusal.to_string()).with_param("time")
             }
+            UseCaseError::ConfirmationMismatch => ApiError::new(
+                ErrorCode::ConfirmationMismatch,
+                "To delete the account, send its id in `confirm`.",
+            )
+            .with_param("confirm"),
+            UseCaseError::DeletionInProgress { retry_after } => {
+                let mut error = ApiError::new(
+                    ErrorCode::DeletionInProgress,
+                    "The account is being deleted by another request. Try again after `retry_after` seconds to see it done.",
+                );
+                error.retry_after = Some(retry_after);
+                error
+            }
+            UseCaseError::FinalCharge(failed) => final_charge(failed),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod links;
 pub mod openapi;
 pub mod routes {
     //! Handlers, one module per resource.
+    pub mod account;
     pub mod billing;
     pub mod card;
     pub mod invoice;
@@ -61,6 +62,16 @@ pub fn credits_routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(routes::purchase::get_credit_purchase))
         .routes(routes!(routes::invoice::list_invoices_route))
         .routes(routes!(routes::invoice::get_invoice_route))
+}
+
+/// The account function's route with its documentation: deleting the account.
+pub fn account_routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::new().routes(routes!(routes::account::delete_account_route))
+}
+
+/// The account function: see [`account_routes`].
+pub fn account_router() -> Router<Arc<AppState>> {
+    account_routes().into()
 }
 
 /// The webhook function's route with its documentation.

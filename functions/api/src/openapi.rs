@@ -25,6 +25,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorObject, ErrorType};
         (name = "card", description = "The card on file."),
         (name = "credits", description = "Prepaid credits bought with the card on file."),
         (name = "invoices", description = "Monthly invoices, newest first."),
+        (name = "account", description = "Deleting the account: what is owed is charged first, then personal data is erased."),
         (name = "webhooks", description = "Events from Stripe, signed with the endpoint's secret."),
         (name = "meta", description = "This document."),
     )
@@ -55,6 +56,7 @@ pub fn document() -> Document {
     // Later functions' routers join here, so the document covers every route once.
     document.merge(crate::cards_routes().into_openapi());
     document.merge(crate::credits_routes().into_openapi());
+    document.merge(crate::account_routes().into_openapi());
     document.merge(crate::webhook_routes().into_openapi());
     document
 }

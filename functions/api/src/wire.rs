@@ -11,7 +11,9 @@ use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod account;
 mod invoice;
+pub use account::{AccountDeleted, DeleteAccount, DeletedStatus};
 pub use invoice::{
     AttemptOutcomeBody, AttemptTriggerBody, InvoiceAttempt, InvoiceBody, InvoiceLineBody,
     InvoiceList, InvoiceListQuery, InvoicePeriod, InvoiceStatusBody, failure_message,

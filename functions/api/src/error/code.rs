@@ -140,11 +140,15 @@ error_codes! {
     InvalidLimit = ("invalid_limit", BAD_REQUEST, InvalidRequestError),
     /// A monthly trigger whose period (the month before its `time`) has not ended yet.
     PeriodNotEnded = ("period_not_ended", BAD_REQUEST, InvalidRequestError),
-    // Account deletion (PRODUCT.md; route not built yet).
+    // Account deletion (PRODUCT.md).
     /// `confirm` is not the account id.
     ConfirmationMismatch = ("confirmation_mismatch", BAD_REQUEST, InvalidRequestError),
-    /// The final charge needs the bank's authorization.
+    /// The final charge needs the bank's authorization (`invoice`, `authorization_url`).
     AuthorizationRequired = ("authorization_required", PAYMENT_REQUIRED, CardError),
+    /// Another request is deleting the account (`retry_after` seconds).
+    DeletionInProgress = ("deletion_in_progress", CONFLICT, RateLimitError),
+    /// The final charge is still being settled by the network (`retry_after` seconds).
+    PaymentInProgress = ("payment_in_progress", CONFLICT, RateLimitError),
     // Stripe webhook (PRODUCT.md).
     /// A bad, missing or stale `Stripe-Signature`.
     InvalidSignature = ("invalid_signature", BAD_REQUEST, InvalidRequestError),

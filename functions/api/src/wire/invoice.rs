@@ -119,6 +119,8 @@ pub enum AttemptTriggerBody {
     Retry,
     /// A card added or replaced.
     NewCard,
+    /// The account's deletion, which charges what is owed first.
+    Deletion,
 }
 
 impl From<AttemptTrigger> for AttemptTriggerBody {
@@ -127,6 +129,7 @@ impl From<AttemptTrigger> for AttemptTriggerBody {
             AttemptTrigger::Monthly => Self::Monthly,
             AttemptTrigger::Retry => Self::Retry,
             AttemptTrigger::NewCard => Self::NewCard,
+            AttemptTrigger::Deletion => Self::Deletion,
         }
     }
 }
