@@ -312,6 +312,7 @@ impl Wire {
         let job = billing_core::ports::queue::ChargeJob {
             account: wire.account.clone(),
             period: BillingPeriod::new(2026, 10).unwrap(),
+            invoice: None,
         };
         (wire, job)
     }

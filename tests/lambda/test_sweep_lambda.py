@@ -99,7 +99,7 @@ def test_a_due_retry_is_sent_to_the_worker_once_and_made_once_with_its_own_key(
     messages = take_messages(stand, sweep_queue)
 
     assert report["invoices"]["enqueued"] == len(messages), report
-    assert jobs_for(messages, RETRIED) == [{"account": RETRIED, "period": PERIOD}]
+    assert jobs_for(messages, RETRIED) == [{"account": RETRIED, "period": PERIOD, "invoice": INVOICE}]
     stand.stripe_calls_reset()
     charge(worker_watch, sqs_event(messages, arn), tmp_path)
     assert stand.idempotency_keys("POST", "/v1/payment_intents") == [f"invoice-{RETRIED}-{INVOICE}-2"]

@@ -147,10 +147,7 @@ where
 }
 
 pub(crate) fn job(account: &AccountId) -> ChargeJob {
-    ChargeJob {
-        account: account.clone(),
-        period: october(),
-    }
+    ChargeJob::monthly(account.clone(), october())
 }
 
 async fn charge<S: Store + Clone + 'static, G: PaymentGateway + Clone + 'static>(

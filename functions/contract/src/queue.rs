@@ -40,10 +40,7 @@ pub type QueueHarness = (Arc<dyn JobQueue>, Arc<dyn QueueInspector>);
 pub async fn every_enqueued_job_is_delivered((queue, inspector): QueueHarness) {
     let period = BillingPeriod::new(2026, 10).unwrap();
     let jobs: Vec<_> = (0..25)
-        .map(|n| ChargeJob {
-            account: crate::unique_account(&format!("job{n}")),
-            period,
-        })
+        .map(|n| ChargeJob::monthly(crate::unique_account(&format!("job{n}")), period))
         .collect();
     queue.enqueue(&jobs).await.unwrap();
     let mut delivered = inspector.drain().await;

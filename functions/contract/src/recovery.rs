@@ -339,10 +339,7 @@ pub async fn a_replaced_card_pays_the_oldest_invoice_first_even_an_uncollectible
     november_usage(&h, &account, 3_000_000).await;
     let november_charge = Utc.with_ymd_and_hms(2026, 12, 4, 3, 0, 0).unwrap();
     sweeps_until(&h, &h.gateway, &account, charge_time(), november_charge).await;
-    let november = ChargeJob {
-        account: account.clone(),
-        period: october().next(),
-    };
+    let november = ChargeJob::monthly(account.clone(), october().next());
     charge_account(ports(&h.store, &h.gateway, &h), &november, november_charge)
         .await
         .unwrap();

@@ -45,6 +45,7 @@ fn job(account: &str) -> String {
     serde_json::to_string(&ChargeJob {
         account: AccountId::parse(account).unwrap(),
         period: october(),
+        invoice: None,
     })
     .unwrap()
 }

@@ -195,10 +195,7 @@ async fn declined(embedded: &Embedded, account: &str) {
     embedded
         .owing(account, Some("pm_card_chargeCustomerFail"))
         .await;
-    let job = ChargeJob {
-        account: AccountId::parse(account).unwrap(),
-        period: october(),
-    };
+    let job = ChargeJob::monthly(AccountId::parse(account).unwrap(), october());
     charge_account(embedded.invoice_ports(), &job, charged_at())
         .await
         .expect("charged");
@@ -216,6 +213,7 @@ async fn a_due_retry_is_enqueued_and_the_worker_makes_it_once_with_its_own_key()
     let expected = vec![ChargeJob {
         account: AccountId::parse("sweep-retry").unwrap(),
         period: october(),
+        invoice: Some(billing_core::InvoiceId::parse("in_202610").unwrap()),
     }];
 
     let before = run_sweep(
