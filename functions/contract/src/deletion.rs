@@ -11,13 +11,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use billing_core::domain::account::{Account, AccountStatus};
+use billing_core::domain::event::{NetworkEvent, NetworkEventKind};
 use billing_core::domain::invoice::{AttemptTrigger, InvoiceStatus};
 use billing_core::domain::purchase::PurchaseSlot;
-use billing_core::ports::gateway::{GatewayError, PaymentGateway};
+use billing_core::ports::gateway::{ChargeOutcome, GatewayError, PaymentGateway};
 use billing_core::ports::mailer::Mailer;
 use billing_core::ports::store::{
-    AccountStore, Expect, InvoiceStore, LedgerStore, PurchaseStore, Record, Store, Transaction,
-    Write,
+    AccountStore, EventStore, Expect, InvoiceStore, LedgerStore, PurchaseStore, Record, Store,
+    Transaction, Write,
 };
 use billing_core::rules::purchase::PurchaseStatus;
 use billing_core::usecases::deletion::{
@@ -26,6 +27,7 @@ use billing_core::usecases::deletion::{
 use billing_core::usecases::error::UseCaseError;
 use billing_core::usecases::invoice::{Charged, Ports, charge_account};
 use billing_core::usecases::overview::billing_overview;
+use billing_core::usecases::purchase::{EventHandled, handle_network_event};
 use billing_core::usecases::usage::{UsageEvent, record_usage};
 use billing_core::{
     AccountId, Cents, CustomerId, Micros, PaymentMethodId, PurchaseId, UsageEventId,
@@ -583,7 +585,8 @@ pub async fn twenty_five_deletions_at_once_delete_once<
 }
 
 /// After deletion: reads refuse (`AccountDeleted`), usage is refused and recorded with the
-/// reason, and the monthly charge of the month skips the account.
+/// reason, the monthly charge of the month skips the account, and a webhook about its
+/// payment is acknowledged and ignored without writing anything.
 pub async fn a_deleted_account_refuses_reads_and_usage_and_is_not_charged<
     S: Store + Clone + 'static,
     G: PaymentGateway + Clone + 'static,
@@ -592,15 +595,19 @@ pub async fn a_deleted_account_refuses_reads_and_usage_and_is_not_charged<
     _scan: Scan<S>,
 ) {
     let account = owing(&h, "delete-after", Some("pm_card_visa"), 2_000_000).await;
-    delete(
+    let network = Issuer::new(h.gateway.clone());
+    let deleted = delete(
         &h.store,
-        &h.gateway,
+        &network,
         h.mail.0.as_ref(),
         &account,
         deletion_time(),
     )
     .await
     .unwrap();
+    let final_invoice = deleted.final_invoice.expect("a final invoice");
+    let (_, payments) = network.payments_by_key().pop_first().expect("one payment");
+    let payment = payments.first().cloned().expect("its PaymentIntent");
     let later = deletion_time() + TimeDelta::hours(2);
     let event = UsageEvent {
         id: UsageEventId::parse(&format!("{account}-late")).unwrap(),
@@ -616,6 +623,21 @@ pub async fn a_deleted_account_refuses_reads_and_usage_and_is_not_charged<
         billing_core::ports::queue::ChargeJob::monthly(account.clone(), october().next());
     let december_3rd = Utc.with_ymd_and_hms(2026, 12, 3, 3, 0, 0).unwrap();
     let charged = charge_account(ports(&h.store, &h.gateway, &h), &november, december_3rd).await;
+    let late_news = NetworkEvent {
+        id: format!("evt_late_{account}"),
+        created: later,
+        kind: NetworkEventKind::Payment {
+            account: Some(account.clone()),
+            reference: Some(final_invoice.to_string()),
+            outcome: ChargeOutcome::Succeeded { payment },
+        },
+    };
+    let purchases = billing_core::usecases::purchase::Ports {
+        store: &h.store,
+        gateway: &h.gateway,
+        mailer: h.mail.0.as_ref(),
+    };
+    let webhook = handle_network_event(purchases, &PlainLinks, &late_news, later).await;
 
     assert!(
         matches!(usage, Err(UseCaseError::AccountDeleted)),
@@ -631,6 +653,16 @@ pub async fn a_deleted_account_refuses_reads_and_usage_and_is_not_charged<
         "{overview:?}"
     );
     assert_eq!(charged.unwrap(), Charged::Skipped);
+    assert_eq!(webhook.unwrap(), EventHandled::Ignored("account deleted"));
+    let remembered = h
+        .store
+        .handled_event(&account, &late_news.id)
+        .await
+        .unwrap();
+    assert!(
+        remembered.is_none(),
+        "nothing is written about a deleted account"
+    );
     assert_eq!(
         h.store.balance(&account).await.unwrap().amount,
         Micros::ZERO
