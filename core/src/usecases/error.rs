@@ -85,11 +85,11 @@ pub enum UseCaseError {
     /// An account deletion's confirmation did not name the account.
     #[error("the confirmation does not name the account")]
     ConfirmationMismatch,
-    /// Another request is running the account's deletion; it ends (or is presumed dead and
-    /// resumed) within `retry_after` seconds.
+    /// Another request is running the account's deletion; asking again after `retry_after`
+    /// seconds usually finds it done (a request that died is taken over when its lease ends).
     #[error("the account's deletion is in progress")]
     DeletionInProgress {
-        /// Seconds until the other request's lease ends.
+        /// Seconds to wait before asking again.
         retry_after: u64,
     },
     /// The charge of what is owed, made before an account is deleted, did not pay: the

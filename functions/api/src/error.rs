@@ -27,18 +27,26 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// `error.message`.
     pub message: String,
-    /// `error.param`, when one field is at fault.
-    pub param: Option<String>,
+    /// `error.param`, when one field is at fault (boxed, like `unpaid`, to keep results small).
+    pub param: Option<Box<str>>,
     /// `error.decline_code` of a declined card.
     pub decline_code: Option<String>,
     /// `error.retry_after` (and the `Retry-After` header), in seconds.
     pub retry_after: Option<u64>,
-    /// `error.invoice`: the invoice a failed final charge is about.
-    pub invoice: Option<String>,
-    /// `error.authorization_url`: where the cardholder authorizes that invoice's payment.
-    pub authorization_url: Option<String>,
+    /// `error.invoice` and `error.authorization_url`: the invoice a failed final charge is
+    /// about (boxed: rare, and it keeps every `Result<_, ApiError>` small).
+    pub unpaid: Option<Box<Unpaid>>,
     /// What went wrong inside, for a 5xx: logged when the response is sent, never returned.
     cause: Option<String>,
+}
+
+/// The invoice an account deletion could not collect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpaid {
+    /// Its id.
+    pub invoice: String,
+    /// Where the cardholder authorizes its payment, when the bank asks for that.
+    pub authorization_url: Option<String>,
 }
 
 /// The error body: `{"error": {...}}`.
@@ -86,8 +94,7 @@ impl ApiError {
             param: None,
             decline_code: None,
             retry_after: None,
-            invoice: None,
-            authorization_url: None,
+            unpaid: None,
             cause: None,
         }
     }
@@ -95,7 +102,7 @@ impl ApiError {
     /// Names the field at fault.
     #[must_use]
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
-        self.param = Some(param.into());
+        self.param = Some(param.into().into_boxed_str());
         self
     }
 
@@ -139,11 +146,14 @@ impl ApiError {
                 kind: self.code.kind(),
                 code: self.code,
                 message: self.message.clone(),
-                param: self.param.clone(),
+                param: self.param.as_deref().map(str::to_owned),
                 decline_code: self.decline_code.clone(),
                 retry_after: self.retry_after,
-                invoice: self.invoice.clone(),
-                authorization_url: self.authorization_url.clone(),
+                invoice: self.unpaid.as_ref().map(|u| u.invoice.clone()),
+                authorization_url: self
+                    .unpaid
+                    .as_ref()
+                    .and_then(|u| u.authorization_url.clone()),
             },
         }
     }
@@ -151,15 +161,16 @@ impl ApiError {
 
 /// What a deletion answers when the charge of what is owed did not pay (nothing was erased).
 fn final_charge(failed: FinalChargeFailed) -> ApiError {
+    let mut link = None;
     let (mut error, invoice) = match failed {
         FinalChargeFailed::AuthorizationRequired { invoice, url } => {
-            let mut error = ApiError::new(
+            link = Some(url);
+            let error = ApiError::new(
                 ErrorCode::AuthorizationRequired,
                 format!(
                     "Your bank needs you to authorize the payment of invoice {invoice} before the account can be deleted: open `authorization_url`, then delete the account again. Nothing was erased."
                 ),
             );
-            error.authorization_url = Some(url);
             (error, invoice)
         }
         FinalChargeFailed::Declined {
@@ -200,7 +211,10 @@ fn final_charge(failed: FinalChargeFailed) -> ApiError {
             (error, invoice)
         }
     };
-    error.invoice = Some(invoice.to_string());
+    error.unpaid = Some(Box::new(Unpaid {
+        invoice: invoice.to_string(),
+        authorization_url: link,
+    }));
     error
 }
 

@@ -57,6 +57,9 @@ use crate::usecases::invoice::charge::with_first_attempt;
 /// the network.
 const STALE_PURCHASE_RETRY_AFTER: u64 = 60;
 
+/// Seconds a request finding another one running the deletion is asked to wait at most.
+const DELETION_RETRY_AFTER: u64 = 5;
+
 /// Times a step's write is tried again on a fresh read when another writer moved the account.
 const ATTEMPTS: usize = 6;
 
@@ -175,8 +178,11 @@ async fn lease(
             }
             (AccountStatus::Deleting, Some(deletion)) => {
                 if deletion.lease_until > now {
+                    // A deletion takes a second or two: asking again soon usually finds it
+                    // done (and at the latest when the lease ends, it resumes).
+                    let lease_ends = seconds_until(deletion.lease_until, now);
                     return Err(UseCaseError::DeletionInProgress {
-                        retry_after: seconds_until(deletion.lease_until, now),
+                        retry_after: lease_ends.min(DELETION_RETRY_AFTER),
                     });
                 }
                 deletion.lease_until = now + Deletion::LEASE;

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use billing_core::PaymentMethodId;
 use billing_core::usecases::card::{Holder, create_setup_intent, set_card};
+use billing_core::usecases::deletion::refuse_deleted;
 use billing_core::usecases::error::UseCaseError;
 use billing_core::usecases::invoice::pay_with_card_on_file;
 
@@ -152,8 +153,13 @@ pub async fn put_card(
         (status = 401, description = "`unauthenticated`.", body = ErrorBody),
         (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
         (status = 409, description = "`card_required`: replace the card instead, or delete the account.", body = ErrorBody),
+        (status = 410, description = "`account_deleted`: the account, and its card, are gone already.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
     )
 )]
-pub async fn delete_card(_caller: Caller) -> ApiError {
-    UseCaseError::CardRequired.into()
+pub async fn delete_card(State(state): State<Arc<AppState>>, caller: Caller) -> ApiError {
+    match refuse_deleted(state.store.as_ref(), &caller.account).await {
+        Err(error) => error.into(),
+        Ok(()) => UseCaseError::CardRequired.into(),
+    }
 }
