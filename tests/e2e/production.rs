@@ -111,6 +111,44 @@ mod recovery {
     billing_contract::recovery_contract!(purchase_harness);
 }
 
+// Account deletion on DynamoDB + Stripe + SES, as on the embedded adapters; the erasure is
+// checked on a Scan of the whole table.
+mod deletion {
+    use super::{purchase_harness, scan_table};
+    billing_contract::deletion_contract!(purchase_harness, scan_table);
+}
+
+/// Every item of the store's table, as text: a Scan of the whole table in moto.
+fn scan_table(
+    store: &DynamoStore,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<String>> + Send + '_>> {
+    Box::pin(async move {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(env("BILLING_TEST_MOTO_URL"))
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "e2e"))
+            .load()
+            .await;
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(store.table_name())
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("Scan of the table");
+            items.extend(page.items().iter().map(|item| format!("{item:?}")));
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return items;
+            }
+        }
+    })
+}
+
 fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }

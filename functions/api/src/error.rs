@@ -155,7 +155,9 @@ fn final_charge(failed: FinalChargeFailed) -> ApiError {
         FinalChargeFailed::AuthorizationRequired { invoice, url } => {
             let mut error = ApiError::new(
                 ErrorCode::AuthorizationRequired,
-                format!("Your bank needs you to authorize the payment of invoice {invoice} before the account can be deleted: open `authorization_url`, then delete the account again. Nothing was erased."),
+                format!(
+                    "Your bank needs you to authorize the payment of invoice {invoice} before the account can be deleted: open `authorization_url`, then delete the account again. Nothing was erased."
+                ),
             );
             error.authorization_url = Some(url);
             (error, invoice)
@@ -167,7 +169,10 @@ fn final_charge(failed: FinalChargeFailed) -> ApiError {
             let advice = decline_advice(Some(&decline_code));
             let mut error = ApiError::new(
                 ErrorCode::CardDeclined,
-                format!("{} Invoice {invoice} must be paid before the account can be deleted; nothing was erased.", advice.message()),
+                format!(
+                    "{} Invoice {invoice} must be paid before the account can be deleted; nothing was erased.",
+                    advice.message()
+                ),
             );
             error.decline_code = Some(advice.code.to_owned());
             (error, invoice)
@@ -175,7 +180,9 @@ fn final_charge(failed: FinalChargeFailed) -> ApiError {
         FinalChargeFailed::CardRequired { invoice } => (
             ApiError::new(
                 ErrorCode::CardRequired,
-                format!("Invoice {invoice} must be paid before the account can be deleted: add a credit or debit card first. Nothing was erased."),
+                format!(
+                    "Invoice {invoice} must be paid before the account can be deleted: add a credit or debit card first. Nothing was erased."
+                ),
             ),
             invoice,
         ),
@@ -185,7 +192,9 @@ fn final_charge(failed: FinalChargeFailed) -> ApiError {
         } => {
             let mut error = ApiError::new(
                 ErrorCode::PaymentInProgress,
-                format!("The payment of invoice {invoice} is still being settled; delete the account again after `retry_after` seconds. Nothing was erased."),
+                format!(
+                    "The payment of invoice {invoice} is still being settled; delete the account again after `retry_after` seconds. Nothing was erased."
+                ),
             );
             error.retry_after = Some(retry_after);
             (error, invoice)

@@ -52,6 +52,11 @@ impl DynamoStore {
         Self::from_client(Client::new(config), table)
     }
 
+    /// The table's name.
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+
     /// A store on `table` with a client built by the caller.
     pub fn from_client(client: Client, table: impl Into<String>) -> Self {
         Self {

@@ -21,6 +21,7 @@
 mod account_records;
 mod collect;
 mod due_by_account;
+mod dump;
 mod sparse_index;
 mod unsettled;
 

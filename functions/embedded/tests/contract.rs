@@ -186,3 +186,17 @@ mod recovery {
     use super::purchase_harness;
     billing_contract::recovery_contract!(purchase_harness);
 }
+
+// Account deletion: the final charge, a failure erasing nothing, erasure checked on every
+// record the store holds, a deletion stopped after each call in turn, 25 deletions at once.
+mod deletion {
+    use super::{purchase_harness, scan_store};
+    billing_contract::deletion_contract!(purchase_harness, scan_store);
+}
+
+/// Every record the embedded store holds, as text.
+fn scan_store(
+    store: &EmbeddedStore,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<String>> + Send + '_>> {
+    Box::pin(async move { store.dump().expect("the store reads") })
+}

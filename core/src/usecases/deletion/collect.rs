@@ -69,7 +69,9 @@ async fn pay(
         InvoiceStatus::PaymentFailed | InvoiceStatus::Uncollectible
     ) {
         let Some(card) = card_on_file(Some(account)) else {
-            return Ok(Err(FinalChargeFailed::CardRequired { invoice: id.clone() }));
+            return Ok(Err(FinalChargeFailed::CardRequired {
+                invoice: id.clone(),
+            }));
         };
         let latest = current.value.latest();
         let hopeless = latest.is_some_and(|a| {
@@ -90,7 +92,11 @@ async fn pay(
 }
 
 /// Whether the invoice, as it stands, is paid; why not otherwise.
-fn outcome(ports: Ports<'_>, invoice: &Invoice, now: DateTime<Utc>) -> Result<(), FinalChargeFailed> {
+fn outcome(
+    ports: Ports<'_>,
+    invoice: &Invoice,
+    now: DateTime<Utc>,
+) -> Result<(), FinalChargeFailed> {
     let id = invoice.id.clone();
     let latest = invoice.latest();
     match invoice.status {

@@ -107,9 +107,10 @@ async fn erase_records(ports: Ports<'_>, account: &AccountId) -> Result<(), UseC
 /// The invoice without anything that names the customer at the network (card, payment,
 /// client secret); `None` when it has none left.
 pub(crate) fn anonymised(invoice: &Invoice) -> Option<Invoice> {
-    let named = invoice.attempts.iter().any(|a| {
-        a.payment_method.is_some() || a.payment.is_some() || a.client_secret.is_some()
-    });
+    let named = invoice
+        .attempts
+        .iter()
+        .any(|a| a.payment_method.is_some() || a.payment.is_some() || a.client_secret.is_some());
     if !named {
         return None;
     }

@@ -39,12 +39,13 @@ pub use notice::deletion_email;
 
 use crate::domain::account::{Account, AccountStatus, Deletion, DeletionStep};
 use crate::domain::ids::{AccountId, EmailAddress, InvoiceId};
-use crate::domain::invoice::{AttemptTrigger, Notice};
+use crate::domain::invoice::{AttemptTrigger, InvoiceLine, Notice};
 use crate::domain::money::Micros;
 use crate::ports::store::{
     AccountStore, Expect, PurchaseStore, Record, RecordKey, StoreError, Transaction, Versioned,
     Write,
 };
+use crate::rules::ledger::PeriodClose;
 use crate::rules::period::BillingPeriod;
 use crate::rules::purchase::SETTLEMENT_WINDOW;
 use crate::usecases::close::Closing;
@@ -256,6 +257,7 @@ async fn start(
     let closing = Closing::decide(&account.id, period, &state, now)?;
     let final_invoice = closing.invoice.clone().map(|mut invoice| {
         invoice.id = final_invoice_id(period, now);
+        invoice.lines = final_lines(&closing.close, now);
         let (invoice, _) = with_first_attempt(
             invoice,
             AttemptTrigger::Deletion,
@@ -303,6 +305,33 @@ pub async fn refuse_deleted(
         }
         _ => Ok(()),
     }
+}
+
+/// How a final invoice's amount is made up: everything owed and not yet invoiced when the
+/// deletion started, less what is too small to charge (written off when the account is erased).
+fn final_lines(close: &PeriodClose, now: DateTime<Utc>) -> Vec<InvoiceLine> {
+    let lines = [
+        (
+            format!(
+                "Usage not yet invoiced, after credits, up to {}",
+                now.format("%B %-d, %Y %H:%M UTC")
+            ),
+            close.owed,
+        ),
+        (
+            "Written off with the account's deletion (less than a cent, or under the minimum charge)"
+                .to_owned(),
+            close.carried.checked_neg().unwrap_or(Micros::ZERO),
+        ),
+    ];
+    lines
+        .into_iter()
+        .filter(|(_, amount)| *amount != Micros::ZERO)
+        .map(|(description, amount_micros)| InvoiceLine {
+            description,
+            amount_micros,
+        })
+        .collect()
 }
 
 /// The id of the final invoice of a deletion started at `at`: the period's, with the instant,

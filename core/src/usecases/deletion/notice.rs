@@ -67,7 +67,10 @@ pub(super) async fn confirm(
         }
     }
     let Some(to) = deletion.email.clone() else {
-        advance(ports, current, |account| set_notice(account, Notice::Unaddressed)).await?;
+        advance(ports, current, |account| {
+            set_notice(account, Notice::Unaddressed)
+        })
+        .await?;
         return Ok(answer);
     };
     if let Err(error) = ports.mailer.send(&deletion_email(to, &deletion)).await {

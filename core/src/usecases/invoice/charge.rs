@@ -73,7 +73,10 @@ pub async fn charge_account(
 ) -> Result<Charged, UseCaseError> {
     let account = &job.account;
     let named = job.invoice.is_some();
-    let id = job.invoice.clone().unwrap_or_else(|| invoice_id(job.period));
+    let id = job
+        .invoice
+        .clone()
+        .unwrap_or_else(|| invoice_id(job.period));
     let keys = [
         RecordKey::Account(account.clone()),
         RecordKey::Invoice(account.clone(), id.clone()),

@@ -22,6 +22,7 @@ use crate::wire::Billing;
         (status = 200, description = "The account's billing.", body = Billing),
         (status = 401, description = "`unauthenticated`.", body = ErrorBody),
         (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
+        (status = 410, description = "`account_deleted`: the account was deleted; its old token gets no data.", body = ErrorBody),
         (status = 500, description = "`internal_error`.", body = ErrorBody),
         (status = 503, description = "`service_unavailable`.", body = ErrorBody),
     )

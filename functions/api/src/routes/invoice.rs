@@ -112,6 +112,7 @@ fn list_params(pairs: Vec<(String, String)>) -> Result<ListParams, ApiError> {
         (status = 400, description = "`invalid_limit` (not an integer from 1 to 100); `parameter_invalid` (`starting_after` not an invoice id, or a parameter given twice); `parameter_unknown`; `invalid_request`.", body = ErrorBody),
         (status = 401, description = "`unauthenticated`.", body = ErrorBody),
         (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
+        (status = 410, description = "`account_deleted`: the account was deleted; its old token gets no data.", body = ErrorBody),
         (status = 500, description = "`internal_error`.", body = ErrorBody),
         (status = 503, description = "`service_unavailable`.", body = ErrorBody),
     )
@@ -156,6 +157,7 @@ pub async fn list_invoices_route(
         (status = 401, description = "`unauthenticated`.", body = ErrorBody),
         (status = 404, description = "`not_found` (another account's id, or no invoice id at all, included).", body = ErrorBody),
         (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
+        (status = 410, description = "`account_deleted`: the account was deleted; its old token gets no data.", body = ErrorBody),
         (status = 500, description = "`internal_error`.", body = ErrorBody),
         (status = 503, description = "`service_unavailable`.", body = ErrorBody),
     )
