@@ -220,3 +220,25 @@ impl LocalServer {
             .collect()
     }
 }
+
+/// Account deletion and what the network holds afterwards, for the deletion tests.
+impl LocalServer {
+    /// `DELETE /v1/account` as `account`, confirming with `confirm`: status and answer.
+    pub async fn delete_account(&self, account: &str, confirm: &str) -> (u16, Value) {
+        let body = serde_json::json!({ "confirm": confirm });
+        call(
+            self.request(reqwest::Method::DELETE, "/v1/account", Some(account))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `GET /_local/accounts/{account}/network`: what the simulated card network holds for
+    /// the account (its customer, the default and every attached card).
+    pub async fn network(&self, account: &str) -> Value {
+        let path = format!("/_local/accounts/{account}/network");
+        let (status, body) = call(self.request(reqwest::Method::GET, &path, None)).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+}

@@ -2,6 +2,7 @@
 
 mod cards;
 mod credits;
+mod deletion;
 mod helpers;
 mod invoices;
 mod local_server;
