@@ -186,6 +186,7 @@ async fn afterwards_the_old_token_gets_410_usage_is_refused_and_the_monthly_char
         (Method::GET, "/v1/billing/invoices", None),
         (Method::GET, final_path.as_str(), None),
         (Method::PUT, "/v1/billing/card", Some(&card)),
+        (Method::DELETE, "/v1/billing/card", None),
         (Method::POST, "/v1/billing/setup-intents", None),
         (
             Method::POST,
