@@ -277,8 +277,8 @@ pub async fn a_declined_final_charge_erases_nothing<
 }
 
 /// A bank that wants the cardholder: the answer is the invoice's authorization link, nothing
-/// is erased, and once the cardholder authorized, deleting again charges nothing more and
-/// finishes.
+/// is erased, and the invoice waits for the cardholder (tests/e2e/deletion.rs approves it on
+/// the page and deletes again).
 pub async fn authorization_required_answers_the_link_and_erases_nothing<
     S: Store + Clone + 'static,
     G: PaymentGateway + Clone + 'static,
