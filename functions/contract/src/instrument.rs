@@ -1,4 +1,4 @@
-//! A decorator for any gateway or store: counts calls per operation, can make the next call of
+//! A decorator for any gateway, store or mailer: counts calls per operation, can make the next call of
 //! one operation fail as an outage would, and can stop the work dead after its n-th call (as a
 //! killed process would). Tests use it to measure how many calls a use case makes, to fail
 //! each step in turn, and to stop after each step in turn. A store and a gateway can share one
@@ -12,6 +12,7 @@ use billing_core::ports::gateway::{
     ChargeOutcome, ChargeRequest, CustomerCards, GatewayError, PaymentGateway, PaymentMethod,
     SetupIntent,
 };
+use billing_core::ports::mailer::{Email, MailError, Mailer};
 use billing_core::ports::store::{
     ListQuery, Page, Record, RecordKey, Store, StoreError, Transaction, Versioned,
 };
@@ -310,5 +311,17 @@ impl<S: Store> Store for Instrumented<S> {
             store_outage(),
             self.inner.commit(transaction)
         )
+    }
+}
+
+#[async_trait]
+impl Mailer for Instrumented<Arc<dyn Mailer>> {
+    async fn send(&self, email: &Email) -> Result<(), MailError> {
+        match self.probe.enter("send_email") {
+            Entry::Proceed => {}
+            Entry::Fail => return Err(MailError::Unavailable("injected outage".into())),
+            Entry::Hang => std::future::pending::<()>().await,
+        }
+        self.inner.send(email).await
     }
 }

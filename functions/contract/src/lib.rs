@@ -6,6 +6,7 @@
 //! same cases. Cases use fresh ids, so one adapter instance may serve them all.
 
 pub mod card;
+pub mod deletion;
 pub mod gateway;
 pub mod instrument;
 pub mod invoice;

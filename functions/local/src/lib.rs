@@ -20,7 +20,8 @@ use billing_api::state::{
     AuthorizationLinks, CollectionServices, PurchaseServices, Services, WebhookState,
 };
 use billing_api::{
-    AppState, AuthMode, cards_router, credits_router, finish, telemetry, webhook_router,
+    AppState, AuthMode, account_router, cards_router, credits_router, finish, telemetry,
+    webhook_router,
 };
 use billing_core::ports::gateway::PaymentGateway;
 use billing_core::rules::purchase::PurchaseLimits;
@@ -166,7 +167,12 @@ pub fn build_with_gateway(
         retries: config.retries.clone(),
         charge_queue: tokio::sync::Mutex::new(()),
     });
-    let api = finish(cards_router().merge(credits_router()), state.clone());
+    let api = finish(
+        cards_router()
+            .merge(credits_router())
+            .merge(account_router()),
+        state.clone(),
+    );
     // The controls get the same request span and access line as the API.
     let controls =
         controls::router(controls).layer(axum::middleware::from_fn(telemetry::trace_request));
