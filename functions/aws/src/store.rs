@@ -3,11 +3,13 @@
 //! Calls per method (each call one request, before the SDK's own retries):
 //! `get` 1 GetItem; `balance` 1 GetItem; `get_with_balance` 1 BatchGetItem (again only for
 //! keys DynamoDB left unprocessed); `list` 1 Query per page read (one for any page of
-//! up to 100 records); `commit` 1 request —
+//! up to 100 records; an account's records take more only while its balance item and ledger
+//! entries fill the pages DynamoDB returns, see [`account_records`]); `commit` 1 request —
 //! UpdateItem or DeleteItem when the transaction is one single-item write, otherwise one
 //! TransactWriteItems (sent again, at most [`CONFLICT_ATTEMPTS`] times in all, while
 //! DynamoDB cancels it only for a concurrent transaction on the same items).
 
+mod account_records;
 mod commit;
 mod errors;
 mod items;
@@ -371,6 +373,10 @@ impl Store for DynamoStore {
             }
             ListQuery::Collect { due_at, after } => {
                 self.list_collect(*due_at, after.as_ref(), limit).await?
+            }
+            ListQuery::AccountRecords { account, after } => {
+                self.list_account_records(account, after.as_ref(), limit)
+                    .await?
             }
         };
         let has_more = found.len() > limit;

@@ -24,6 +24,9 @@ use crate::unique_account;
 
 pub use crate::usage::*;
 
+mod account_records;
+pub use account_records::*;
+
 /// A store as the cases take it.
 pub type SharedStore = Arc<dyn Store>;
 
@@ -1250,6 +1253,10 @@ macro_rules! store_contract {
             invoices_to_visit_list_earliest_first_up_to_and_including_the_instant,
             an_invoice_leaves_the_collect_listing_once_paid,
             an_invoice_visit_or_collect_listing_beyond_year_9999_is_refused,
+            account_records_list_every_record_of_the_account_once_and_nothing_else,
+            account_records_page_on_when_each_listed_record_is_deleted,
+            an_account_without_records_lists_one_empty_page,
+            an_account_records_cursor_of_another_account_is_refused,
             usage_of_i64_max_is_refused_and_the_account_still_reads,
             a_batch_with_an_invalid_second_event_writes_nothing,
             a_reused_event_id_with_other_content_is_refused_and_counts_once,

@@ -1,11 +1,13 @@
 //! The embedded durable store: one redb file in the data folder.
 //!
-//! Five tables: versioned records (JSON) under `kind#account[#id]` keys (due marks under
+//! Six tables: versioned records (JSON) under `kind#account[#id]` keys (due marks under
 //! `due#period#shard#account`, so one shard of a period is one key range), ledger entries
 //! under their uniqueness scope (`usage:<event>` for usage, `account#entry-id` otherwise),
-//! one balance item per account (balance, version, usage totals by period); and two sparse
+//! one balance item per account (balance, version, usage totals by period); two sparse
 //! indexes kept with the records they follow: unsettled purchase slots (see [`unsettled`]) and
-//! invoices the collection sweep must visit (see [`collect`]), which share [`sparse_index`]. A [`Transaction`] is all or nothing: every
+//! invoices the collection sweep must visit (see [`collect`]), which share [`sparse_index`];
+//! and each account's due marks (see [`due_by_account`]), so that every record of an account
+//! is found by key ranges (see [`account_records`]). A [`Transaction`] is all or nothing: every
 //! condition is checked before anything of it is written, and the first one that fails
 //! refuses it with nothing written, the index included.
 //!
@@ -16,7 +18,9 @@
 //! only be taken before a write transaction writes anything, so they cannot undo one member
 //! of a group: checking first is what keeps a refused member from writing.)
 
+mod account_records;
 mod collect;
+mod due_by_account;
 mod sparse_index;
 mod unsettled;
 
@@ -49,6 +53,8 @@ const UNSETTLED: TableDefinition<&str, &str> = TableDefinition::new("unsettled_s
 /// Invoices with a collection visit set, by `<visit_at>#<account>#<invoice>` (value: the
 /// invoice's record key).
 const COLLECT: TableDefinition<&str, &str> = TableDefinition::new("collect_invoices");
+/// Due marks by `<account>#<period>` (value: the mark's record key).
+const DUE_BY_ACCOUNT: TableDefinition<&str, &str> = TableDefinition::new("due_marks_by_account");
 
 /// redb's page cache for the store file. Its default (1 GiB) lets memory grow with the data;
 /// the working set of a monthly run is a few pages per account.
@@ -81,7 +87,7 @@ struct StoredVersion {
 }
 
 /// A stored record as the write path needs it: its version, and the record itself only under
-/// the keys of the kinds an index follows (purchase slots, invoices).
+/// the keys of the kinds an index follows (purchase slots, invoices, due marks).
 struct Current {
     version: u64,
     record: Option<Record>,
@@ -106,6 +112,7 @@ struct Tables<'t> {
     balances: Table<'t, &'static str, &'static [u8]>,
     unsettled: Table<'t, &'static str, &'static str>,
     collect: Table<'t, &'static str, &'static str>,
+    due_by_account: Table<'t, &'static str, &'static str>,
 }
 
 impl<'t> Tables<'t> {
@@ -116,11 +123,15 @@ impl<'t> Tables<'t> {
             balances: txn.open_table(BALANCES).map_err(storage)?,
             unsettled: txn.open_table(UNSETTLED).map_err(storage)?,
             collect: txn.open_table(COLLECT).map_err(storage)?,
+            due_by_account: txn.open_table(DUE_BY_ACCOUNT).map_err(storage)?,
         })
     }
 }
 
 /// One write of a planned transaction, encoded and checked.
+// Steps live only while one transaction is written (at most 100 of them): boxing the index
+// changes of a record step would cost allocations on every write and save a few kilobytes.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     /// A record put (`Some`) or deleted (`None`), with what it changes in the indexes.
     Record {
@@ -128,6 +139,7 @@ enum Step {
         bytes: Option<Vec<u8>>,
         index: sparse_index::Change,
         collect: sparse_index::Change,
+        due: sparse_index::Change,
     },
     /// A new ledger entry.
     Entry { key: String, bytes: Vec<u8> },
@@ -180,7 +192,7 @@ fn current(table: &Table<&str, &[u8]>, key: &str) -> Result<Option<Current>, Sto
     let Some(bytes) = table.get(key).map_err(storage)? else {
         return Ok(None);
     };
-    if key.starts_with("slot#") || key.starts_with("invoice#") {
+    if key.starts_with("slot#") || key.starts_with("invoice#") || key.starts_with("due#") {
         let stored: Stored = serde_json::from_slice(bytes.value()).map_err(corrupt)?;
         return Ok(Some(Current {
             version: stored.version,
@@ -219,8 +231,11 @@ fn forward_range(query: &ListQuery) -> (String, String, Option<&AccountId>) {
             let end = format!("{}$", prefix.trim_end_matches('#'));
             (prefix, end, after.as_ref())
         }
-        ListQuery::Invoices { .. } | ListQuery::Unsettled { .. } | ListQuery::Collect { .. } => {
-            unreachable!("invoices and unsettled slots have listings of their own")
+        ListQuery::Invoices { .. }
+        | ListQuery::Unsettled { .. }
+        | ListQuery::Collect { .. }
+        | ListQuery::AccountRecords { .. } => {
+            unreachable!("invoices, indexes and account records have listings of their own")
         }
     }
 }
@@ -244,7 +259,8 @@ impl EmbeddedStore {
         let new = |definition: TableDefinition<&str, &str>| {
             !tables.iter().any(|name| name == definition.name())
         };
-        let (unsettled_new, collect_new) = (new(UNSETTLED), new(COLLECT));
+        let (unsettled_new, collect_new, due_new) =
+            (new(UNSETTLED), new(COLLECT), new(DUE_BY_ACCOUNT));
         let records = txn.open_table(RECORDS).map_err(storage)?;
         let mut index = txn.open_table(UNSETTLED).map_err(storage)?;
         if unsettled_new {
@@ -256,7 +272,12 @@ impl EmbeddedStore {
             // Likewise its invoices.
             collect::rebuild(&records, &mut visits)?;
         }
-        drop((records, index, visits));
+        let mut due_marks = txn.open_table(DUE_BY_ACCOUNT).map_err(storage)?;
+        if due_new {
+            // And its due marks.
+            due_by_account::rebuild(&records, &mut due_marks)?;
+        }
+        drop((records, index, visits, due_marks));
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
         let writer = GroupWriter::start("embedded-store-writer", {
@@ -288,6 +309,7 @@ impl EmbeddedStore {
                     let old = before.as_ref().and_then(|stored| stored.record.as_ref());
                     let index = unsettled::change(old, Some(record))?;
                     let collect = collect::change(&key, old, Some(record))?;
+                    let due = due_by_account::change(&key, old, Some(record))?;
                     let stored = StoredRef {
                         version: version.unwrap_or(0) + 1,
                         record,
@@ -298,6 +320,7 @@ impl EmbeddedStore {
                         bytes: Some(bytes),
                         index,
                         collect,
+                        due,
                     });
                 }
                 Write::Delete { key, expect } => {
@@ -309,11 +332,13 @@ impl EmbeddedStore {
                     let old = before.as_ref().and_then(|stored| stored.record.as_ref());
                     let index = unsettled::change(old, None)?;
                     let collect = collect::change(&key, old, None)?;
+                    let due = due_by_account::change(&key, old, None)?;
                     steps.push(Step::Record {
                         key,
                         bytes: None,
                         index,
                         collect,
+                        due,
                     });
                 }
                 Write::Check { key, expect } => {
@@ -378,6 +403,7 @@ impl EmbeddedStore {
                     bytes,
                     index,
                     collect,
+                    due,
                 } => {
                     match bytes {
                         Some(bytes) => tables.records.insert(key.as_str(), bytes.as_slice()),
@@ -386,6 +412,7 @@ impl EmbeddedStore {
                     .map_err(storage)?;
                     sparse_index::apply(&mut tables.unsettled, index)?;
                     sparse_index::apply(&mut tables.collect, collect)?;
+                    sparse_index::apply(&mut tables.due_by_account, due)?;
                 }
                 Step::Entry { key, bytes } => {
                     tables
@@ -525,6 +552,10 @@ impl EmbeddedStore {
                     items.push(decode(bytes.value())?);
                 }
             }
+            ListQuery::AccountRecords { account, after } => {
+                let due_marks = txn.open_table(DUE_BY_ACCOUNT).map_err(storage)?;
+                return account_records::list(&records, &due_marks, account, after.as_ref(), limit);
+            }
         }
         Ok(Page { items, has_more })
     }
@@ -605,7 +636,7 @@ mod tests {
         AttemptOutcome, AttemptTrigger, ChargeAttempt, Invoice, InvoiceStatus, Notice,
     };
     use billing_core::domain::money::{Cents, Currency};
-    use billing_core::ports::store::InvoiceStore;
+    use billing_core::ports::store::{AccountStore, DueMark, InvoiceStore};
     use billing_core::{InvoiceId, rules::period::BillingPeriod};
     use chrono::{Duration, TimeZone, Utc};
 
@@ -672,5 +703,39 @@ mod tests {
                 .items
                 .is_empty()
         );
+    }
+
+    #[tokio::test]
+    async fn a_data_folder_from_before_the_due_table_lists_its_due_marks_once_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("billing.redb");
+        let account = AccountId::parse("acct_old").unwrap();
+        let marks: Vec<Record> = [9, 10]
+            .map(|month| {
+                Record::Due(DueMark {
+                    account: account.clone(),
+                    period: BillingPeriod::new(2026, month).unwrap(),
+                })
+            })
+            .into();
+        // Written as a store from before the table left it: the records table alone.
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            let mut records = txn.open_table(RECORDS).unwrap();
+            for record in &marks {
+                let bytes = serde_json::to_vec(&StoredRef { version: 1, record }).unwrap();
+                let key = record_key(&record.key());
+                records.insert(key.as_str(), bytes.as_slice()).unwrap();
+            }
+            drop(records);
+            txn.commit().unwrap();
+        }
+
+        let store = EmbeddedStore::open(&path).unwrap();
+
+        let listed = store.account_records(&account, None, 10).await.unwrap();
+        assert_eq!(listed.items, marks);
+        assert!(!listed.has_more);
     }
 }

@@ -3,6 +3,8 @@
 //! nanoseconds (so that text order is time order), each key holding one string (an account,
 //! a record key). Each index says which records belong in it and under what key; this module
 //! keeps it in step with the records, in the same write transaction, and reads one key range.
+//! The table of each account's due marks ([due_by_account](super::due_by_account)) is kept in
+//! step the same way, though its keys start with the account.
 
 use std::ops::Bound;
 
@@ -46,6 +48,9 @@ pub(super) fn change(
         .flatten()
         .map(|(key, _)| key);
     let insert = after.map(&entry).transpose()?.flatten();
+    // A record rewritten under the same index key (a due mark written again with more usage)
+    // needs only the insert, which replaces what the key held.
+    let remove = remove.filter(|old| insert.as_ref().is_none_or(|(new, _)| new != old));
     Ok(Change { remove, insert })
 }
 
