@@ -187,6 +187,19 @@ class Stand:
             return sum(1 for r in json.load(response)
                        if r["method"] == method and r["path"].startswith(path_prefix))
 
+    def stripe_requests(self) -> list[dict]:
+        """Every Stripe request received since the last reset: `{method, path, idempotency_key, …}`."""
+        with urllib.request.urlopen(self.stripe.rstrip("/") + "/_compat/requests") as response:
+            return json.load(response)
+
+    def scan(self) -> list[dict]:
+        """Every item of the table, every page of the scan read."""
+        items: list[dict] = []
+        pages = self.dynamodb.get_paginator("scan").paginate(TableName=TABLE, ConsistentRead=True)
+        for page in pages:
+            items.extend(page["Items"])
+        return items
+
     def stripe_get(self, path: str) -> dict:
         request = urllib.request.Request(self.stripe.rstrip("/") + path,
                                          headers={"Authorization": "Bearer sk_test_lambda_local"})
@@ -233,6 +246,11 @@ SETTINGS = {
         LINK_SECRET_PARAMETER=LINK_SECRET_PARAMETER, PUBLIC_BASE_URL="https://billing.example.com",
     ),
     "CardsFunction": dict(
+        TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
+        SENDER_EMAIL=SENDER, LINK_SECRET_PARAMETER=LINK_SECRET_PARAMETER,
+        PUBLIC_BASE_URL="https://billing.example.com",
+    ),
+    "AccountFunction": dict(
         TABLE_NAME=TABLE, RUST_LOG="warn", STRIPE_SECRET_PARAMETER=STRIPE_KEY_PARAMETER,
         SENDER_EMAIL=SENDER, LINK_SECRET_PARAMETER=LINK_SECRET_PARAMETER,
         PUBLIC_BASE_URL="https://billing.example.com",

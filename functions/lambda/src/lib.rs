@@ -17,8 +17,9 @@ pub mod wiring;
 
 pub use authorizer::with_authorizer_claims;
 pub use settings::{
-    CardsSettings, ChargeWorkerSettings, ConfigError, CreditsSettings, MonthlyChargeSettings,
-    ProcessEnv, StripeRateSettings, SweepSettings, UsageSettings, WebhookSettings,
+    AccountSettings, CardsSettings, ChargeWorkerSettings, ConfigError, CreditsSettings,
+    MonthlyChargeSettings, ProcessEnv, StripeRateSettings, SweepSettings, UsageSettings,
+    WebhookSettings,
 };
 pub use wiring::Aws;
 

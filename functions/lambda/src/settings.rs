@@ -122,6 +122,34 @@ impl CardsSettings {
     }
 }
 
+/// What the account function reads: the card function's settings, for the same reasons. A
+/// deletion charges what is owed on a final invoice (its receipt or decline is mailed, and a
+/// charge the bank wants authorized answers with a link to the authorization page), then
+/// mails the confirmation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountSettings {
+    /// The table.
+    pub table: TableSettings,
+    /// Stripe.
+    pub stripe: StripeSettings,
+    /// The final invoice's emails and the confirmation of the deletion.
+    pub mail: MailSettings,
+    /// The authorization page's links.
+    pub links: LinkSettings,
+}
+
+impl AccountSettings {
+    /// Reads the account function's variables, and no other.
+    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: TableSettings::from(env)?,
+            stripe: StripeSettings::from(env)?,
+            mail: MailSettings::from(env)?,
+            links: LinkSettings::from(env)?,
+        })
+    }
+}
+
 /// What the usage function reads: its table, and nothing else (no Stripe, no mail).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageSettings {
@@ -461,6 +489,53 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "environment variable PUBLIC_BASE_URL is not set"
+        );
+    }
+
+    #[test]
+    fn the_account_function_reads_table_stripe_sender_and_links_and_nothing_else() {
+        let env = Recorded::new(&[
+            ("TABLE_NAME", "billing"),
+            ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
+            ("SENDER_EMAIL", "billing@example.com"),
+            ("PUBLIC_BASE_URL", "https://billing.example.com/"),
+            ("LINK_SECRET_PARAMETER", "/billing/links/secret"),
+            ("STRIPE_PUBLISHABLE_KEY", "pk_test_123"),
+            ("CHARGE_QUEUE_URL", "https://sqs.example/charge"),
+        ]);
+
+        let settings = AccountSettings::from(&env).expect("settings");
+
+        assert_eq!(settings.table.table, "billing");
+        assert_eq!(settings.mail.sender, "billing@example.com");
+        assert_eq!(settings.links.base_url, "https://billing.example.com");
+        assert_eq!(
+            *env.asked.borrow(),
+            [
+                "TABLE_NAME",
+                "STRIPE_SECRET_PARAMETER",
+                "STRIPE_API_BASE",
+                "SENDER_EMAIL",
+                "PUBLIC_BASE_URL",
+                "LINK_SECRET_PARAMETER"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_account_function_requires_the_sender_of_its_confirmation() {
+        let env = Recorded::new(&[
+            ("TABLE_NAME", "billing"),
+            ("STRIPE_SECRET_PARAMETER", "/billing/stripe/secret-key"),
+            ("PUBLIC_BASE_URL", "https://billing.example.com"),
+            ("LINK_SECRET_PARAMETER", "/billing/links/secret"),
+        ]);
+
+        let error = AccountSettings::from(&env).expect_err("no sender");
+
+        assert_eq!(
+            error.to_string(),
+            "environment variable SENDER_EMAIL is not set"
         );
     }
 
