@@ -558,3 +558,67 @@ async fn a_scheduled_retry_makes_one_stripe_and_four_dynamodb_requests_at_the_wi
     let shapes: Vec<String> = stripe.iter().map(|request| shape(request)).collect();
     assert_eq!(shapes, ["POST /v1/payment_intents"], "one PaymentIntent");
 }
+
+#[tokio::test]
+async fn a_deletion_makes_five_stripe_and_seventeen_dynamodb_requests_at_the_wire() {
+    use billing_core::usecases::deletion::{DeletionRequest, delete_account};
+
+    let (wire, _) = Wire::owing_october("wire-delete", "pm_card_visa").await;
+    let mailer = ses_mailer().await;
+    let email = billing_core::EmailAddress::parse("wire-delete@example.com").unwrap();
+    let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 27, 9, 30, 0).unwrap();
+    let mark = wire.mark().await;
+
+    let request = DeletionRequest {
+        account: &wire.account,
+        email: Some(&email),
+        confirm: wire.account.as_str(),
+        now: at,
+    };
+    let deleted = delete_account(wire.invoice_ports(&mailer), request)
+        .await
+        .unwrap();
+
+    assert!(deleted.final_invoice.is_some(), "{deleted:?}");
+    let (dynamo, stripe) = wire.since(mark).await;
+    let shapes: Vec<String> = stripe.iter().map(|request| shape(request)).collect();
+    assert_eq!(
+        dynamo,
+        [
+            "GetItem",
+            "GetItem",
+            "GetItem",
+            "TransactWriteItems",
+            "Query",
+            "GetItem",
+            "UpdateItem",
+            "UpdateItem",
+            "UpdateItem",
+            "Query",
+            "DeleteItem",
+            "GetItem",
+            "UpdateItem",
+            "GetItem",
+            "TransactWriteItems",
+            "UpdateItem",
+            "UpdateItem",
+        ],
+        "start: read the account, the purchase slot and the balance, then mark it deleting with \
+         the final invoice and its entry; collect: list the invoices, read the final one, record \
+         its payment and claim the receipt, mark it sent, move on to erasing; erase: list the \
+         account's records, delete the due mark, read and anonymise the invoice, read the \
+         balance and close it, mark the account deleted claiming the confirmation; mark it sent"
+    );
+    assert_eq!(
+        shapes,
+        [
+            "POST /v1/payment_intents",
+            "GET /v1/customers/{id}",
+            "GET /v1/payment_methods",
+            "POST /v1/payment_methods/{id}/detach",
+            "DELETE /v1/customers/{id}",
+        ],
+        "one PaymentIntent for the final invoice; the customer's cards read, each detached; the \
+         customer deleted"
+    );
+}

@@ -145,9 +145,16 @@ pub async fn delete_account(
                     == Some(Notice::Sending { since: now });
                 erased
             }
-            Some(DeletionStep::Done) | None => {
+            Some(DeletionStep::Done) => {
                 return notice::confirm(ports, current, claimed, now).await;
             }
+            None if current.value.status == AccountStatus::Deleted => {
+                return notice::confirm(ports, current, claimed, now).await;
+            }
+            // Another request ended the deletion meanwhile (its charge failed): nothing is
+            // deleted, and this request says so rather than answer for a deletion it did not
+            // see through.
+            None => return Err(UseCaseError::ConcurrentUpdate),
         };
     }
 }
