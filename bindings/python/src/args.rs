@@ -2,6 +2,8 @@
 //! amounts of money that fit a signed 64-bit integer, and enumeration values spelt exactly.
 //! Every refusal names the argument and is an `InvalidInput` (or `MoneyOverflow` for money).
 
+use std::fmt::Display;
+
 use pyo3::exceptions::PyOverflowError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyString};
@@ -32,7 +34,7 @@ fn i64_of(value: &Bound<'_, PyAny>) -> Result<i64, NotI64> {
     })
 }
 
-fn not_an_int(field: &str, value: &Bound<'_, PyAny>) -> PyErr {
+fn not_an_int(field: impl Display + Copy, value: &Bound<'_, PyAny>) -> PyErr {
     invalid_type(
         value.py(),
         field,
@@ -42,7 +44,7 @@ fn not_an_int(field: &str, value: &Bound<'_, PyAny>) -> PyErr {
 
 /// An int argument that must fit `T`; `range` says which values are allowed, for the message.
 pub(crate) fn int<T: TryFrom<i64>>(
-    field: &str,
+    field: impl Display + Copy,
     value: &Bound<'_, PyAny>,
     range: &str,
 ) -> PyResult<T> {
@@ -62,7 +64,11 @@ pub(crate) fn int<T: TryFrom<i64>>(
 
 /// An amount of money (`unit` is "cents" or "micros"): an int in the int64 range. Larger is
 /// `MoneyOverflow`, as the same amount computed in billing-core would be.
-pub(crate) fn money(field: &str, value: &Bound<'_, PyAny>, unit: &str) -> PyResult<i64> {
+pub(crate) fn money(
+    field: impl Display + Copy,
+    value: &Bound<'_, PyAny>,
+    unit: &str,
+) -> PyResult<i64> {
     match i64_of(value) {
         Ok(n) => Ok(n),
         Err(NotI64::Range) => Err(money_overflow(
@@ -86,7 +92,7 @@ pub(crate) fn money(field: &str, value: &Bound<'_, PyAny>, unit: &str) -> PyResu
 
 /// An optional amount of money that may not be negative (a limit or a minimum).
 pub(crate) fn optional_limit(
-    field: &str,
+    field: impl Display + Copy,
     value: Option<&Bound<'_, PyAny>>,
     unit: &str,
 ) -> PyResult<Option<i64>> {
@@ -106,7 +112,7 @@ pub(crate) fn optional_limit(
 
 /// A str argument.
 pub(crate) fn text<'a, 'py>(
-    field: &str,
+    field: impl Display + Copy,
     value: &'a Bound<'py, PyAny>,
 ) -> PyResult<&'a Bound<'py, PyString>> {
     value.cast::<PyString>().map_err(|_| {
@@ -122,7 +128,7 @@ pub(crate) fn text<'a, 'py>(
 /// module constant listing them, for the message).
 pub(crate) fn one_of<T: Copy>(
     py: Python<'_>,
-    field: &str,
+    field: impl Display + Copy,
     name: &str,
     table: &[(&str, T)],
     listed: &str,

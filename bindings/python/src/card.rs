@@ -1,6 +1,8 @@
 //! The card acceptance rule: `accept_card` (one card, raises `CardRefused`) and
 //! `accept_cards` (columns of many cards, returns refusal codes).
 
+use std::fmt::{self, Display};
+
 use std::convert::Infallible;
 
 use billing_core::rules::card::{
@@ -54,7 +56,7 @@ const CHECKS: [(&str, CheckResult); 4] = [
 /// Stripe's `card.funding`, spelt exactly. Missing is "the network did not say", which the
 /// rule refuses as an unsupported funding; a value Stripe does not send (`"Credit"`) is bad
 /// input, never read as a funding.
-fn funding(py: Python<'_>, field: &str, value: Option<&str>) -> PyResult<Funding> {
+fn funding(py: Python<'_>, field: &dyn Display, value: Option<&str>) -> PyResult<Funding> {
     value.map_or(Ok(Funding::Unknown), |name| {
         one_of(py, field, name, &FUNDINGS, "FUNDING_VALUES")
     })
@@ -62,7 +64,7 @@ fn funding(py: Python<'_>, field: &str, value: Option<&str>) -> PyResult<Funding
 
 /// A `card.checks.*` value, spelt exactly; missing is unchecked. `"FAIL"` or `"failed"` is bad
 /// input: read as anything, it could let a failed check pass.
-fn check(py: Python<'_>, field: &str, value: Option<&str>) -> PyResult<CheckResult> {
+fn check(py: Python<'_>, field: &dyn Display, value: Option<&str>) -> PyResult<CheckResult> {
     value.map_or(Ok(CheckResult::Unchecked), |name| {
         one_of(py, field, name, &CHECKS, "CHECK_VALUES")
     })
@@ -91,17 +93,17 @@ fn optional_enum<T>(
     mapping: Option<&Bound<'_, PyAny>>,
     parent: &str,
     key: &Bound<'_, PyString>,
-    parse: fn(Python<'_>, &str, Option<&str>) -> PyResult<T>,
+    parse: fn(Python<'_>, &dyn Display, Option<&str>) -> PyResult<T>,
 ) -> PyResult<T> {
     let py = key.py();
-    let field = format!("{parent}.{key}");
+    let field = Dotted(parent, key);
     let Some(value) = mapping.map(|m| get(m, key)).transpose()?.flatten() else {
         return parse(py, &field, None);
     };
     let text = value.cast::<PyString>().map_err(|_| {
         invalid_type(
             py,
-            &field,
+            field,
             &format!("expected a str, got {}", type_name(&value)),
         )
     })?;
@@ -113,10 +115,20 @@ fn required_int<T: TryFrom<i64>>(
     key: &Bound<'_, PyString>,
     range: &str,
 ) -> PyResult<T> {
-    let field = format!("card.{key}");
+    let field = Dotted("card", key);
     let value = get(card, key)?
-        .ok_or_else(|| invalid_type(card.py(), &field, "is missing (expected an int)"))?;
-    int(&field, &value, range)
+        .ok_or_else(|| invalid_type(card.py(), field, "is missing (expected an int)"))?;
+    int(field, &value, range)
+}
+
+/// `parent.key`, formatted only when a message needs it (every card is read on every call).
+#[derive(Clone, Copy)]
+struct Dotted<'a, 'py>(&'a str, &'a Bound<'py, PyString>);
+
+impl Display for Dotted<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
 }
 
 /// Reads Stripe's PaymentMethod (or its `card` object) into the facts the rule needs.
@@ -227,14 +239,14 @@ fn outcomes<'a, 'py>(
 ) -> PyResult<Vec<Outcome>> {
     let today = day("today", today)?;
     let fundings = category_column("funding", funding, &FUNDINGS.map(|(n, _)| n), |v| {
-        self::funding(py, "funding", v)
+        self::funding(py, &"funding", v)
     })?;
     let months = columns::int_column("exp_month", exp_month)?;
     let years = columns::int_column("exp_year", exp_year)?;
     let rows = fundings.len();
     let read_checks = |name: &str, column: Option<&'a Bound<'py, PyAny>>| match column {
         Some(column) => category_column(name, column, &CHECKS.map(|(n, _)| n), |v| {
-            check(py, name, v)
+            check(py, &name, v)
         }),
         None => Ok(CategoryColumn::repeat(CheckResult::Unchecked, rows)),
     };

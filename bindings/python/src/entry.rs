@@ -8,6 +8,8 @@
 //! is priced, and stores `-cost_micros`. A usage amount with the wrong sign is refused, never
 //! read as a credit.
 
+use std::fmt::{self, Display};
+
 use billing_core::domain::money::Micros;
 use billing_core::rules::ledger::{EntryId, EntryKind, LedgerEntry};
 use chrono::{DateTime, Utc};
@@ -50,7 +52,7 @@ fn kind_name(kind: EntryKind) -> &'static str {
 }
 
 /// A kind named exactly (`"usage"`, never `"Usage"`); `field` names where it was read.
-pub(crate) fn kind(py: Python<'_>, field: &str, name: &str) -> PyResult<EntryKind> {
+pub(crate) fn kind(py: Python<'_>, field: impl Display + Copy, name: &str) -> PyResult<EntryKind> {
     one_of(py, field, name, &ENTRY_KINDS, "ENTRY_KINDS")
 }
 
@@ -64,7 +66,12 @@ pub(crate) fn sign_ok(kind: EntryKind, amount: i64) -> bool {
 }
 
 /// Checks the sign rule for a movement of `amount` micros of `kind`, read from `field`.
-pub(crate) fn signed(py: Python<'_>, field: &str, kind: EntryKind, amount: i64) -> PyResult<i64> {
+pub(crate) fn signed(
+    py: Python<'_>,
+    field: impl Display + Copy,
+    kind: EntryKind,
+    amount: i64,
+) -> PyResult<i64> {
     if sign_ok(kind, amount) {
         return Ok(amount);
     }
@@ -258,20 +265,31 @@ fn one<'py>(i: usize, item: &Bound<'py, PyAny>) -> PyResult<Entry> {
             ),
         ));
     };
-    let kind_field = format!("entries[{i}].kind");
-    let kind = kind(py, &kind_field, &text(&kind_field, &k)?.to_cow()?)?;
-    let amount_field = format!("entries[{i}].amount_micros");
+    let kind_field = EntryField(i, "kind");
+    let kind = kind(py, kind_field, &text(kind_field, &k)?.to_cow()?)?;
+    let amount_field = EntryField(i, "amount_micros");
     let amount = signed(
         py,
-        &amount_field,
+        amount_field,
         kind,
-        money(&amount_field, &amount, "micros")?,
+        money(amount_field, &amount, "micros")?,
     )?;
     Ok(Entry {
         kind,
         amount,
-        at: instant(&format!("entries[{i}].effective_at"), &at)?,
+        at: instant(EntryField(i, "effective_at"), &at)?,
     })
+}
+
+/// `entries[i].name`, formatted only when a message needs it: most entries are good, and
+/// formatting three names per entry would cost more than reading it.
+#[derive(Clone, Copy)]
+struct EntryField(usize, &'static str);
+
+impl Display for EntryField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "entries[{}].{}", self.0, self.1)
+    }
 }
 
 /// **The one parser of ledger entries** for every function that takes them: an iterable of

@@ -6,6 +6,8 @@
 //! written for the standard library catches them too. Those three have two bases, which
 //! `create_exception!` cannot express: they are made with `type(...)` when the module loads.
 
+use std::fmt::Display;
+
 use billing_core::error::{MoneyError, ParseError as CoreParseError};
 use billing_core::rules::card::CardRefusal;
 use billing_core::rules::purchase::AmountRefusal;
@@ -138,30 +140,38 @@ fn finish(result: PyResult<PyErr>) -> PyErr {
 fn about_field(
     py: Python<'_>,
     class: fn(Python<'_>) -> PyResult<&Py<PyType>>,
-    field: &str,
+    field: impl Display + Copy,
     message: &str,
 ) -> PyErr {
     finish((|| {
         let err = PyErr::from_type(class(py)?.bind(py).clone(), format!("{field}: {message}"));
-        with_attrs(py, err, &[("field", field.into_pyobject(py)?.into_any())])
+        with_attrs(
+            py,
+            err,
+            &[("field", field.to_string().into_pyobject(py)?.into_any())],
+        )
     })())
 }
 
 /// `InvalidType` (a `TypeError` too): `field` got a value of the wrong type.
-pub(crate) fn invalid_type(py: Python<'_>, field: &str, message: &str) -> PyErr {
+pub(crate) fn invalid_type(py: Python<'_>, field: impl Display + Copy, message: &str) -> PyErr {
     about_field(py, invalid_type_class, field, message)
 }
 
 /// `InvalidValue` (a `ValueError` too): `field` got a value the rules cannot take.
-pub(crate) fn invalid_value(py: Python<'_>, field: &str, message: &str) -> PyErr {
+pub(crate) fn invalid_value(py: Python<'_>, field: impl Display + Copy, message: &str) -> PyErr {
     about_field(py, invalid_value_class, field, message)
 }
 
 /// `MoneyOverflow` for an amount given in `field` that does not fit a signed 64-bit integer.
-pub(crate) fn money_overflow(py: Python<'_>, field: &str, message: &str) -> PyErr {
+pub(crate) fn money_overflow(py: Python<'_>, field: impl Display + Copy, message: &str) -> PyErr {
     finish((|| {
         let err = MoneyOverflow::new_err(format!("{field}: {message}"));
-        with_attrs(py, err, &[("field", field.into_pyobject(py)?.into_any())])
+        with_attrs(
+            py,
+            err,
+            &[("field", field.to_string().into_pyobject(py)?.into_any())],
+        )
     })())
 }
 

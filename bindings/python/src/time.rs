@@ -1,7 +1,10 @@
 //! `datetime` / `date` at the boundary: aware datetimes in (any offset, converted to UTC),
 //! UTC datetimes out. Refused: naive datetimes, because guessing their zone could move an
 //! instant into another billing period; bare ints and floats, because an epoch number could be
-//! seconds, milliseconds or microseconds and a wrong guess moves it by decades.
+//! seconds, milliseconds or microseconds and a wrong guess moves it by decades. A
+//! `numpy.datetime64` with an explicit unit is taken too (read as UTC, as numpy does).
+
+use std::fmt::Display;
 
 use std::ops::Range;
 
@@ -21,9 +24,15 @@ const PASS_AWARE: &str =
 pub(crate) const INSTANT_MICROS: Range<i64> = 0..253_370_764_800_000_000;
 
 /// An aware `datetime` as a UTC instant, within `INSTANT_MICROS`.
-pub(crate) fn instant(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
+pub(crate) fn instant(
+    field: impl Display + Copy,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<DateTime<Utc>> {
     let py = value.py();
     let Ok(datetime) = value.cast::<PyDateTime>() else {
+        if let Some(micros) = datetime64_micros(field, value)? {
+            return from_micros(field, value, micros);
+        }
         let got = if value.cast::<PyInt>().is_ok() || value.cast::<PyFloat>().is_ok() {
             format!(
                 "got a bare {} ({}), which could be seconds, milliseconds or microseconds",
@@ -66,8 +75,67 @@ pub(crate) fn instant(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DateTim
     Ok(at)
 }
 
+/// A `numpy.datetime64` scalar as epoch microseconds (UTC, as numpy reads it), or None for
+/// anything else. numpy is not imported here: a value of its type means it is loaded. The unit
+/// must be explicit (`datetime64[s]`, `[us]`...): a generic `datetime64` says nothing about what
+/// its number counts, the same guess a bare int asks for.
+fn datetime64_micros(
+    field: impl Display + Copy,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Option<i64>> {
+    let py = value.py();
+    let kind = value.get_type();
+    if kind.name()? != "datetime64" || kind.module()? != "numpy" {
+        return Ok(None);
+    }
+    let dtype: String = value.getattr("dtype")?.getattr("str")?.extract()?;
+    if !dtype.ends_with(']') {
+        return Err(invalid_value(
+            py,
+            field,
+            &format!(
+                "numpy.datetime64 without a unit ({dtype}); {PASS_AWARE}, or datetime64 with a unit"
+            ),
+        ));
+    }
+    let micros: i64 = value
+        .call_method1("astype", ("datetime64[us]",))?
+        .call_method1("astype", ("int64",))?
+        .extract()?;
+    if micros == i64::MIN {
+        return Err(invalid_value(
+            py,
+            field,
+            &format!("NaT (not a time); {PASS_AWARE}"),
+        ));
+    }
+    Ok(Some(micros))
+}
+
+/// Epoch microseconds read from `value`, within `INSTANT_MICROS`.
+fn from_micros(
+    field: impl Display + Copy,
+    value: &Bound<'_, PyAny>,
+    micros: i64,
+) -> PyResult<DateTime<Utc>> {
+    INSTANT_MICROS
+        .contains(&micros)
+        .then(|| DateTime::from_timestamp_micros(micros))
+        .flatten()
+        .ok_or_else(|| {
+            invalid_value(
+                value.py(),
+                field,
+                &format!(
+                    "{} is outside 1970-01-01 to 9998-12-31 UTC",
+                    value.str().map(|s| s.to_string()).unwrap_or_default()
+                ),
+            )
+        })
+}
+
 /// A `date` (a UTC calendar day). A `datetime` is refused: which day it is depends on its zone.
-pub(crate) fn day(field: &str, value: &Bound<'_, PyAny>) -> PyResult<NaiveDate> {
+pub(crate) fn day(field: impl Display + Copy, value: &Bound<'_, PyAny>) -> PyResult<NaiveDate> {
     if value.cast::<PyDateTime>().is_ok() || value.cast::<PyDate>().is_err() {
         return Err(invalid_type(
             value.py(),

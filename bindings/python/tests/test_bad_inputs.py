@@ -380,3 +380,26 @@ def test_good_inputs_at_the_edges_are_still_accepted():
     assert br.decline_advice(None).code == "generic_decline"
     assert br.purchase_gate(None, WHEN).is_open
     assert br.Usage(0, WHEN).amount_micros == 0 and br.Adjustment(0, WHEN).amount_micros == 0
+
+
+def test_a_numpy_datetime64_with_a_unit_is_an_instant_read_as_utc():
+    np = pytest.importorskip("numpy")
+    for unit in ("s", "ms", "us", "ns"):
+        at = np.datetime64("2026-10-31T23:30:00", unit)
+        assert br.next_charge_at(at) == datetime(2026, 11, 3, 3, tzinfo=UTC)
+        assert str(br.BillingPeriod.containing(at)) == "2026-10"
+    assert br.close_period([br.Usage(1_000_000, np.datetime64("2026-10-15", "D"))],
+                           "2026-10").owed == 1_000_000
+
+
+@pytest.mark.parametrize("make", [
+    lambda np: np.datetime64("NaT"),  # no unit: the only generic datetime64 numpy makes
+    lambda np: np.datetime64("NaT", "us"),
+    lambda np: np.datetime64("1969-12-31T23:59:59", "s"),
+    lambda np: np.datetime64("9999-01-01T00:00:00", "us"),
+], ids=["generic NaT", "NaT", "before 1970", "after 9998"])
+def test_a_numpy_datetime64_without_a_unit_or_out_of_range_is_refused(make):
+    np = pytest.importorskip("numpy")
+    with pytest.raises(br.InvalidValue) as refused:
+        br.next_charge_at(make(np))
+    assert refused.value.field == "now"
