@@ -7,11 +7,11 @@ use billing_core::error::MoneyError;
 use billing_core::rules::ledger::{
     self, BalanceView, EntryKind, PeriodClose, PeriodCloser, STRIPE_MINIMUM_CHARGE,
 };
-use pyo3::exceptions::PyIndexError;
+use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::args::{money, optional_limit};
+use crate::args::{int, money, optional_limit};
 use crate::columns::{self, CategoryColumn, IntColumn, category_column, each};
 use crate::entry::{self, ENTRY_KINDS, entries_from};
 use crate::errors::{invalid_type, invalid_value, money_error};
@@ -179,14 +179,23 @@ impl PyPeriodCloses {
         self.0.len()
     }
 
-    fn __getitem__(&self, index: isize) -> PyResult<PyPeriodClose> {
+    /// The close of ledger `index` (negative counts from the end). An index that is not an int
+    /// is `InvalidType` (a `TypeError`, as for a list); one past either end, however large, is
+    /// `IndexError`.
+    fn __getitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<PyPeriodClose> {
+        let out_of_range = || PyIndexError::new_err("PeriodCloses index out of range");
+        let index: isize = match int::<isize>("index", index, "the ledgers") {
+            Ok(index) => index,
+            Err(e) if e.is_instance_of::<PyValueError>(index.py()) => return Err(out_of_range()),
+            Err(e) => return Err(e),
+        };
         let len = self.0.len() as isize;
         let at = if index < 0 { index + len } else { index };
         usize::try_from(at)
             .ok()
             .and_then(|i| self.0.get(i))
             .map(|close| PyPeriodClose(*close))
-            .ok_or_else(|| PyIndexError::new_err("PeriodCloses index out of range"))
+            .ok_or_else(out_of_range)
     }
 
     /// `owed` of every ledger (micros), in order.

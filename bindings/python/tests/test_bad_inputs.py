@@ -210,6 +210,10 @@ def table():
                      lambda: br.close_periods("2026-10", [1], ["usage"], [-1],
                                               array("q", [-1]).tobytes()),
                      br.InvalidValue, "effective_at[0]"))
+    closes = br.close_periods("2026-10", *ONE_LEDGER)
+    for label, bad in (("str", "0"), ("float", 0.0), ("None", None), ("bool", False)):
+        rows.append(case(f"PeriodCloses[{label}]", lambda b=bad: closes[b], br.InvalidType,
+                         "index"))
     # Cards, one at a time.
     for label, bad, error in NOT_DAYS:
         rows.append(case(f"accept_card today {label}", lambda b=bad: br.accept_card(GOOD_CARD, b),
@@ -368,6 +372,14 @@ def test_an_unknown_kind_names_the_kinds_without_rust_debug_text():
     assert str(refused.value) == (
         "entries[0].kind: 'refund' is not one of 'credit_purchase', 'usage', 'invoiced', "
         "'adjustment' (ENTRY_KINDS; exact, lowercase)")
+
+
+def test_an_index_past_either_end_of_period_closes_is_an_index_error_however_large():
+    closes = br.close_periods("2026-10", *ONE_LEDGER)
+    assert closes[0] == closes[-1]
+    for index in (1, -2, 2**70, -(2**70)):
+        with pytest.raises(IndexError):
+            closes[index]
 
 
 def test_good_inputs_at_the_edges_are_still_accepted():
