@@ -1,6 +1,8 @@
 //! The card acceptance rule: `accept_card` (one card, raises `CardRefused`) and
 //! `accept_cards` (columns of many cards, returns refusal codes).
 
+use std::fmt::{self, Display};
+
 use std::convert::Infallible;
 
 use billing_core::rules::card::{
@@ -10,23 +12,25 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use crate::args::{int, one_of};
 use crate::columns::{self, CategoryColumn, category_column};
-use crate::errors::{card_refused, invalid};
+use crate::errors::{card_refused, invalid_type, invalid_value};
 use crate::parallel;
 use crate::time::{day, type_name};
-
-/// `card.funding` values, in the order of their packed one-byte codes.
-const FUNDING_VALUES: [&str; 4] = ["credit", "debit", "prepaid", "unknown"];
-/// `card.checks.*` values, in the order of their packed one-byte codes.
-const CHECK_VALUES: [&str; 4] = ["pass", "fail", "unavailable", "unchecked"];
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(accept_card, m)?)?;
     m.add_function(wrap_pyfunction!(accept_cards, m)?)?;
     m.add_function(wrap_pyfunction!(accept_cards_packed, m)?)?;
-    m.add("FUNDING_VALUES", PyTuple::new(py, FUNDING_VALUES)?)?;
-    m.add("CHECK_VALUES", PyTuple::new(py, CHECK_VALUES)?)?;
+    m.add(
+        "FUNDING_VALUES",
+        PyTuple::new(py, FUNDINGS.map(|(name, _)| name))?,
+    )?;
+    m.add(
+        "CHECK_VALUES",
+        PyTuple::new(py, CHECKS.map(|(name, _)| name))?,
+    )?;
     m.add(
         "CARD_REFUSAL_CODES",
         PyTuple::new(py, CardRefusal::ALL.map(CardRefusal::code))?,
@@ -34,13 +38,42 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-fn funding(value: Option<&str>) -> PyResult<Funding> {
-    // A missing funding is "the network did not say", which the rule refuses.
-    Ok(Funding::from_stripe(value.unwrap_or_default()))
+/// `card.funding` values, in the order of their packed one-byte codes (`FUNDING_VALUES`).
+const FUNDINGS: [(&str, Funding); 4] = [
+    ("credit", Funding::Credit),
+    ("debit", Funding::Debit),
+    ("prepaid", Funding::Prepaid),
+    ("unknown", Funding::Unknown),
+];
+/// `card.checks.*` values, in the order of their packed one-byte codes (`CHECK_VALUES`).
+const CHECKS: [(&str, CheckResult); 4] = [
+    ("pass", CheckResult::Pass),
+    ("fail", CheckResult::Fail),
+    ("unavailable", CheckResult::Unavailable),
+    ("unchecked", CheckResult::Unchecked),
+];
+
+/// Stripe's `card.funding`, spelt exactly. Missing is "the network did not say", which the
+/// rule refuses as an unsupported funding; a value Stripe does not send (`"Credit"`) is bad
+/// input, never read as a funding.
+fn funding(py: Python<'_>, field: &dyn Display, value: Option<&str>) -> PyResult<Funding> {
+    value.map_or(Ok(Funding::Unknown), |name| {
+        one_of(py, field, name, &FUNDINGS, "FUNDING_VALUES")
+    })
 }
 
-fn check(value: Option<&str>) -> PyResult<CheckResult> {
-    Ok(CheckResult::from_stripe(value))
+/// A `card.checks.*` value, spelt exactly; missing is unchecked. `"FAIL"` or `"failed"` is bad
+/// input: read as anything, it could let a failed check pass.
+fn check(py: Python<'_>, field: &dyn Display, value: Option<&str>) -> PyResult<CheckResult> {
+    value.map_or(Ok(CheckResult::Unchecked), |name| {
+        one_of(py, field, name, &CHECKS, "CHECK_VALUES")
+    })
+}
+
+/// Whether a value can be read as a mapping (a dict, or anything with `.get`), but not a str.
+fn is_mapping(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(value.cast::<PyDict>().is_ok()
+        || (value.cast::<PyString>().is_err() && value.hasattr(intern!(value.py(), "get"))?))
 }
 
 fn get<'py>(
@@ -55,53 +88,105 @@ fn get<'py>(
     Ok(value.filter(|v| !v.is_none()))
 }
 
-fn optional_str(
+/// `parent.key` as an optional exact value of an enumeration, read by `parse`.
+fn optional_enum<T>(
     mapping: Option<&Bound<'_, PyAny>>,
+    parent: &str,
     key: &Bound<'_, PyString>,
-) -> PyResult<Option<String>> {
-    let Some(mapping) = mapping else {
-        return Ok(None);
+    parse: fn(Python<'_>, &dyn Display, Option<&str>) -> PyResult<T>,
+) -> PyResult<T> {
+    let py = key.py();
+    let field = Dotted(parent, key);
+    let Some(value) = mapping.map(|m| get(m, key)).transpose()?.flatten() else {
+        return parse(py, &field, None);
     };
-    get(mapping, key)?
-        .map(|v| {
-            v.extract::<String>()
-                .map_err(|_| invalid(format!("card.{key}: expected a str, got {}", type_name(&v))))
-        })
-        .transpose()
+    let text = value.cast::<PyString>().map_err(|_| {
+        invalid_type(
+            py,
+            field,
+            &format!("expected a str, got {}", type_name(&value)),
+        )
+    })?;
+    parse(py, &field, Some(&text.to_cow()?))
 }
 
-fn required_int<T: for<'a, 'py> FromPyObject<'a, 'py>>(
+fn required_int<T: TryFrom<i64>>(
     card: &Bound<'_, PyAny>,
     key: &Bound<'_, PyString>,
+    range: &str,
 ) -> PyResult<T> {
-    let value = get(card, key)?.ok_or_else(|| invalid(format!("card.{key} is missing")))?;
-    value
-        .extract::<T>()
-        .map_err(|_| invalid(format!("card.{key}: expected an int in range, got {value}")))
+    let field = Dotted("card", key);
+    let value = get(card, key)?
+        .ok_or_else(|| invalid_type(card.py(), field, "is missing (expected an int)"))?;
+    int(field, &value, range)
+}
+
+/// `parent.key`, formatted only when a message needs it (every card is read on every call).
+#[derive(Clone, Copy)]
+struct Dotted<'a, 'py>(&'a str, &'a Bound<'py, PyString>);
+
+impl Display for Dotted<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
 }
 
 /// Reads Stripe's PaymentMethod (or its `card` object) into the facts the rule needs.
 fn card_facts(payment_method: &Bound<'_, PyAny>) -> PyResult<CardFacts> {
     let py = payment_method.py();
-    if payment_method.cast::<PyString>().is_ok() || !payment_method.hasattr(intern!(py, "get"))? {
-        return Err(invalid(format!(
-            "card: expected a mapping shaped like Stripe's PaymentMethod or its `card`, got {}",
-            type_name(payment_method)
-        )));
+    if !is_mapping(payment_method)? {
+        return Err(invalid_type(
+            py,
+            "card",
+            &format!(
+                "expected a mapping shaped like Stripe's PaymentMethod or its `card`, got {}",
+                type_name(payment_method)
+            ),
+        ));
     }
     let card = get(payment_method, intern!(py, "card"))?.unwrap_or_else(|| payment_method.clone());
+    if !is_mapping(&card)? {
+        return Err(invalid_type(
+            py,
+            "card.card",
+            &format!("expected a mapping, got {}", type_name(&card)),
+        ));
+    }
     let checks = get(&card, intern!(py, "checks"))?;
+    if let Some(checks) = &checks
+        && !is_mapping(checks)?
+    {
+        return Err(invalid_type(
+            py,
+            "card.checks",
+            &format!("expected a mapping, got {}", type_name(checks)),
+        ));
+    }
     let checks = checks.as_ref();
+    let exp_month: u32 = required_int(&card, intern!(py, "exp_month"), "1-12")?;
+    if !(1..=12).contains(&exp_month) {
+        return Err(invalid_value(
+            py,
+            "card.exp_month",
+            &format!("{exp_month} is not a month (1-12)"),
+        ));
+    }
     Ok(CardFacts {
-        funding: funding(optional_str(Some(&card), intern!(py, "funding"))?.as_deref())?,
-        exp_month: required_int(&card, intern!(py, "exp_month"))?,
-        exp_year: required_int(&card, intern!(py, "exp_year"))?,
-        cvc_check: check(optional_str(checks, intern!(py, "cvc_check"))?.as_deref())?,
-        address_line1_check: check(
-            optional_str(checks, intern!(py, "address_line1_check"))?.as_deref(),
+        funding: optional_enum(Some(&card), "card", intern!(py, "funding"), funding)?,
+        exp_month,
+        exp_year: required_int(&card, intern!(py, "exp_year"), "a 32-bit year")?,
+        cvc_check: optional_enum(checks, "card.checks", intern!(py, "cvc_check"), check)?,
+        address_line1_check: optional_enum(
+            checks,
+            "card.checks",
+            intern!(py, "address_line1_check"),
+            check,
         )?,
-        address_postal_code_check: check(
-            optional_str(checks, intern!(py, "address_postal_code_check"))?.as_deref(),
+        address_postal_code_check: optional_enum(
+            checks,
+            "card.checks",
+            intern!(py, "address_postal_code_check"),
+            check,
         )?,
     })
 }
@@ -125,7 +210,8 @@ fn accept_card(py: Python<'_>, card: &Bound<'_, PyAny>, today: &Bound<'_, PyAny>
 /// (and so in `CARD_REFUSAL_CODES`).
 type Outcome = u8;
 
-/// Marks a card whose expiry does not fit the rule's integer types (never a real outcome).
+/// Marks a card whose expiry month is not 1-12 or whose year does not fit an i32 (never a real
+/// outcome).
 const OUT_OF_RANGE: Outcome = Outcome::MAX;
 
 fn outcome(refusal: Option<CardRefusal>) -> Outcome {
@@ -152,13 +238,17 @@ fn outcomes<'a, 'py>(
     address_postal_code_check: Option<&'a Bound<'py, PyAny>>,
 ) -> PyResult<Vec<Outcome>> {
     let today = day("today", today)?;
-    let fundings = category_column("funding", funding, &FUNDING_VALUES, self::funding)?;
+    let fundings = category_column("funding", funding, &FUNDINGS.map(|(n, _)| n), |v| {
+        self::funding(py, &"funding", v)
+    })?;
     let months = columns::int_column("exp_month", exp_month)?;
     let years = columns::int_column("exp_year", exp_year)?;
     let rows = fundings.len();
     let read_checks = |name: &str, column: Option<&'a Bound<'py, PyAny>>| match column {
-        Some(column) => category_column(name, column, &CHECK_VALUES, check),
-        None => Ok(CategoryColumn::repeat(CheckResult::from_stripe(None), rows)),
+        Some(column) => category_column(name, column, &CHECKS.map(|(n, _)| n), |v| {
+            check(py, &name, v)
+        }),
+        None => Ok(CategoryColumn::repeat(CheckResult::Unchecked, rows)),
     };
     let cvc = read_checks("cvc_check", cvc_check)?;
     let line1 = read_checks("address_line1_check", address_line1_check)?;
@@ -183,8 +273,10 @@ fn outcomes<'a, 'py>(
             for (slot, ((funding, (month, year)), ((cvc, line1), postal))) in
                 out.iter_mut().zip(cards)
             {
-                let (Ok(exp_month), Ok(exp_year)) = (u32::try_from(month), i32::try_from(year))
-                else {
+                let (Some(exp_month), Ok(exp_year)) = (
+                    u32::try_from(month).ok().filter(|m| (1..=12).contains(m)),
+                    i32::try_from(year),
+                ) else {
                     *slot = OUT_OF_RANGE;
                     continue;
                 };
@@ -206,11 +298,16 @@ fn outcomes<'a, 'py>(
     if outcomes.iter().fold(0, |largest, &o| largest.max(o)) == OUT_OF_RANGE
         && let Some(i) = outcomes.iter().position(|&o| o == OUT_OF_RANGE)
     {
-        return Err(invalid(format!(
-            "card {i}: exp_month {} / exp_year {} is out of range",
-            months.get(i),
-            years.get(i)
-        )));
+        let (month, year) = (months.get(i), years.get(i));
+        return Err(if (1..=12).contains(&month) {
+            invalid_value(py, "exp_year", &format!("card {i}: {year} is out of range"))
+        } else {
+            invalid_value(
+                py,
+                "exp_month",
+                &format!("card {i}: {month} is not a month (1-12)"),
+            )
+        });
     }
     Ok(outcomes)
 }

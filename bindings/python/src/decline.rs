@@ -4,6 +4,8 @@ use billing_core::rules::decline::{self, Advice, DeclineAdvice, RetryPolicy, kno
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
+use crate::args::text;
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDeclineAdvice>()?;
     m.add_function(wrap_pyfunction!(decline_advice, m)?)?;
@@ -72,9 +74,14 @@ impl PyDeclineAdvice {
 }
 
 /// **The decline rule**: advice for a Stripe decline code. None or an unknown code is treated
-/// as `generic_decline` (retryable, generic advice) rather than an error.
+/// as `generic_decline` (retryable, generic advice) rather than an error: Stripe adds codes.
+/// Anything but a str or None is `InvalidInput`.
 #[pyfunction]
 #[pyo3(signature = (code=None))]
-fn decline_advice(code: Option<&str>) -> PyDeclineAdvice {
-    PyDeclineAdvice(decline::decline_advice(code))
+fn decline_advice(code: Option<&Bound<'_, PyAny>>) -> PyResult<PyDeclineAdvice> {
+    let code = code
+        .filter(|c| !c.is_none())
+        .map(|c| text("code", c)?.to_cow().map(|c| c.into_owned()))
+        .transpose()?;
+    Ok(PyDeclineAdvice(decline::decline_advice(code.as_deref())))
 }

@@ -1,13 +1,21 @@
 //! One Python exception per error kind of billing-core, all under `BillingError`.
 //!
-//! Each core error enum is mapped here, in one place, with an exhaustive `match`.
+//! Each core error enum is mapped here, in one place, with an exhaustive `match`. Bad input is
+//! `InvalidInput`, raised as `InvalidType` (also a `TypeError`) or `InvalidValue` (also a
+//! `ValueError`, and the base of `ParseError`), so `except TypeError` / `except ValueError`
+//! written for the standard library catches them too. Those three have two bases, which
+//! `create_exception!` cannot express: they are made with `type(...)` when the module loads.
+
+use std::fmt::Display;
 
 use billing_core::error::{MoneyError, ParseError as CoreParseError};
 use billing_core::rules::card::CardRefusal;
 use billing_core::rules::purchase::AmountRefusal;
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 create_exception!(
     billing_rules,
@@ -19,13 +27,7 @@ create_exception!(
     billing_rules,
     InvalidInput,
     BillingError,
-    "An argument has the wrong shape or type: a naive datetime, a missing key, an unknown enum value, a negative expiry month, ragged batch columns..."
-);
-create_exception!(
-    billing_rules,
-    ParseError,
-    InvalidInput,
-    "A value did not parse into a domain type (billing-core's ParseError). `field` names the field, `reason` says what is wrong."
+    "An argument cannot be read as given. Raised as one of its two subclasses: `InvalidType` (also a `TypeError`) or `InvalidValue` (also a `ValueError`). `field` names the argument (or None for a whole batch)."
 );
 create_exception!(
     billing_rules,
@@ -52,11 +54,68 @@ create_exception!(
     "A purchase amount is outside the limits. `code` is `amount_too_small` or `amount_too_large`, `limit` the bound crossed in cents, `message` what to tell the person."
 );
 
+/// `InvalidType(InvalidInput, TypeError)`, made in `register`.
+static INVALID_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+/// `InvalidValue(InvalidInput, ValueError)`, made in `register`.
+static INVALID_VALUE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+/// `ParseError(InvalidValue)`, made in `register`.
+static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+const INVALID_TYPE_DOC: &str = "An argument has the wrong type: None, a str or a float where an int is expected, a bool where an int is expected, a bare int where an instant is expected, a naive datetime. Also a TypeError. `field` names the argument.";
+const INVALID_VALUE_DOC: &str = "An argument has the right type but a value the rules cannot take: an enumeration value not spelt exactly, a month outside 1-12, an int out of range, an instant outside 1970-9998, a usage amount with the wrong sign, ragged batch columns. Also a ValueError. `field` names the argument.";
+const PARSE_ERROR_DOC: &str = "A value did not parse into a domain type (billing-core's ParseError), e.g. a period that is not YYYY-MM. `field` names the field, `reason` says what is wrong.";
+
+/// A class named `name` in `billing_rules` with the given bases, as `class name(*bases)` would.
+fn class<'py>(
+    py: Python<'py>,
+    name: &str,
+    doc: &str,
+    bases: Bound<'py, PyTuple>,
+) -> PyResult<Py<PyType>> {
+    let namespace = PyDict::new(py);
+    namespace.set_item("__module__", "billing_rules")?;
+    namespace.set_item("__doc__", doc)?;
+    Ok(py
+        .get_type::<PyType>()
+        .call1((name, bases, namespace))?
+        .cast_into::<PyType>()?
+        .unbind())
+}
+
+fn invalid_type_class(py: Python<'_>) -> PyResult<&Py<PyType>> {
+    INVALID_TYPE.get_or_try_init(py, || {
+        let bases = PyTuple::new(
+            py,
+            [py.get_type::<InvalidInput>(), py.get_type::<PyTypeError>()],
+        )?;
+        class(py, "InvalidType", INVALID_TYPE_DOC, bases)
+    })
+}
+
+fn invalid_value_class(py: Python<'_>) -> PyResult<&Py<PyType>> {
+    INVALID_VALUE.get_or_try_init(py, || {
+        let bases = PyTuple::new(
+            py,
+            [py.get_type::<InvalidInput>(), py.get_type::<PyValueError>()],
+        )?;
+        class(py, "InvalidValue", INVALID_VALUE_DOC, bases)
+    })
+}
+
+fn parse_error_class(py: Python<'_>) -> PyResult<&Py<PyType>> {
+    PARSE_ERROR.get_or_try_init(py, || {
+        let bases = PyTuple::new(py, [invalid_value_class(py)?.bind(py).clone()])?;
+        class(py, "ParseError", PARSE_ERROR_DOC, bases)
+    })
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("BillingError", py.get_type::<BillingError>())?;
     m.add("InvalidInput", py.get_type::<InvalidInput>())?;
-    m.add("ParseError", py.get_type::<ParseError>())?;
+    m.add("InvalidType", invalid_type_class(py)?.bind(py))?;
+    m.add("InvalidValue", invalid_value_class(py)?.bind(py))?;
+    m.add("ParseError", parse_error_class(py)?.bind(py))?;
     m.add("MoneyOverflow", py.get_type::<MoneyOverflow>())?;
     m.add("UnsupportedCurrency", py.get_type::<UnsupportedCurrency>())?;
     m.add("CardRefused", py.get_type::<CardRefused>())?;
@@ -77,11 +136,55 @@ fn finish(result: PyResult<PyErr>) -> PyErr {
     result.unwrap_or_else(|failed_to_build| failed_to_build)
 }
 
-/// `MoneyError` → `MoneyOverflow` / `UnsupportedCurrency`.
+/// An exception of `class` saying `"{field}: {message}"`, with `.field`.
+fn about_field(
+    py: Python<'_>,
+    class: fn(Python<'_>) -> PyResult<&Py<PyType>>,
+    field: impl Display + Copy,
+    message: &str,
+) -> PyErr {
+    finish((|| {
+        let err = PyErr::from_type(class(py)?.bind(py).clone(), format!("{field}: {message}"));
+        with_attrs(
+            py,
+            err,
+            &[("field", field.to_string().into_pyobject(py)?.into_any())],
+        )
+    })())
+}
+
+/// `InvalidType` (a `TypeError` too): `field` got a value of the wrong type.
+pub(crate) fn invalid_type(py: Python<'_>, field: impl Display + Copy, message: &str) -> PyErr {
+    about_field(py, invalid_type_class, field, message)
+}
+
+/// `InvalidValue` (a `ValueError` too): `field` got a value the rules cannot take.
+pub(crate) fn invalid_value(py: Python<'_>, field: impl Display + Copy, message: &str) -> PyErr {
+    about_field(py, invalid_value_class, field, message)
+}
+
+/// `MoneyOverflow` for an amount given in `field` that does not fit a signed 64-bit integer.
+pub(crate) fn money_overflow(py: Python<'_>, field: impl Display + Copy, message: &str) -> PyErr {
+    finish((|| {
+        let err = MoneyOverflow::new_err(format!("{field}: {message}"));
+        with_attrs(
+            py,
+            err,
+            &[("field", field.to_string().into_pyobject(py)?.into_any())],
+        )
+    })())
+}
+
+/// `MoneyError` → `MoneyOverflow` / `UnsupportedCurrency`. An overflow while computing (a
+/// balance that leaves int64) is no one argument's fault: its `field` is None.
 pub(crate) fn money_error(py: Python<'_>, error: MoneyError) -> PyErr {
     let message = error.to_string();
     match error {
-        MoneyError::Overflow => MoneyOverflow::new_err(message),
+        MoneyError::Overflow => finish(with_attrs(
+            py,
+            MoneyOverflow::new_err(message),
+            &[("field", py.None().into_bound(py))],
+        )),
         MoneyError::UnsupportedCurrency(code) => finish((|| {
             with_attrs(
                 py,
@@ -98,7 +201,7 @@ pub(crate) fn parse_error(py: Python<'_>, error: CoreParseError) -> PyErr {
     finish((|| {
         with_attrs(
             py,
-            ParseError::new_err(message),
+            PyErr::from_type(parse_error_class(py)?.bind(py).clone(), message),
             &[
                 ("field", error.field.into_pyobject(py)?.into_any()),
                 ("reason", error.reason.into_pyobject(py)?.into_any()),
@@ -106,7 +209,6 @@ pub(crate) fn parse_error(py: Python<'_>, error: CoreParseError) -> PyErr {
         )
     })())
 }
-
 /// `CardRefusal` → `CardRefused` with `code` and `message`.
 pub(crate) fn card_refused(py: Python<'_>, refusal: CardRefusal) -> PyErr {
     let message = refusal.message();
@@ -142,7 +244,14 @@ pub(crate) fn amount_refused(py: Python<'_>, refusal: AmountRefusal) -> PyErr {
     })())
 }
 
-/// An `InvalidInput` with a message.
+/// An `InvalidValue` with a message and no `field`: for the batch columns, whose messages name
+/// the column themselves. Prefer `invalid_type` / `invalid_value`, which set `field`.
 pub(crate) fn invalid(message: impl Into<String>) -> PyErr {
-    InvalidInput::new_err(message.into())
+    let message = message.into();
+    Python::attach(|py| {
+        finish((|| {
+            let err = PyErr::from_type(invalid_value_class(py)?.bind(py).clone(), message);
+            with_attrs(py, err, &[("field", py.None().into_bound(py))])
+        })())
+    })
 }

@@ -1,36 +1,25 @@
 //! Balance and period close from ledger entries.
 //!
-//! An entry crosses the boundary as `(kind, amount_micros, effective_at)`, a tuple or a mapping
-//! with those keys; `effective_at` is an aware datetime or int microseconds since the Unix epoch.
+//! Entries are read by `entry::entries_from` (typed entries, tuples or dicts, each checked).
 
 use billing_core::domain::money::{Cents, Micros};
 use billing_core::error::MoneyError;
 use billing_core::rules::ledger::{
-    self, BalanceView, EntryId, EntryKind, LedgerEntry, PeriodClose, PeriodCloser,
-    STRIPE_MINIMUM_CHARGE,
+    self, BalanceView, EntryKind, PeriodClose, PeriodCloser, STRIPE_MINIMUM_CHARGE,
 };
-use chrono::{DateTime, Utc};
-use pyo3::exceptions::PyIndexError;
-use pyo3::intern;
+use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::PyBytes;
 
+use crate::args::{int, money, optional_limit};
 use crate::columns::{self, CategoryColumn, IntColumn, category_column, each};
-use crate::errors::{invalid, money_error};
+use crate::entry::{self, ENTRY_KINDS, entries_from};
+use crate::errors::{invalid_type, invalid_value, money_error};
 use crate::parallel;
 use crate::period::period_arg;
-use crate::time::{instant_or_micros, type_name};
-
-/// Entry kinds, in the order of their packed one-byte codes.
-const ENTRY_KINDS: [(&str, EntryKind); 4] = [
-    ("credit_purchase", EntryKind::CreditPurchase),
-    ("usage", EntryKind::Usage),
-    ("invoiced", EntryKind::Invoiced),
-    ("adjustment", EntryKind::Adjustment),
-];
+use crate::time::{INSTANT_MICROS, instant};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = m.py();
     m.add_class::<PyPeriodClose>()?;
     m.add_class::<PyBalanceView>()?;
     m.add_class::<PyPeriodCloses>()?;
@@ -39,10 +28,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(close_period, m)?)?;
     m.add_function(wrap_pyfunction!(close_periods, m)?)?;
     m.add("STRIPE_MINIMUM_CHARGE", STRIPE_MINIMUM_CHARGE.get())?;
-    m.add(
-        "ENTRY_KINDS",
-        PyTuple::new(py, ENTRY_KINDS.map(|(name, _)| name))?,
-    )?;
     Ok(())
 }
 
@@ -116,79 +101,23 @@ impl PyBalanceView {
     }
 }
 
-fn kind(value: Option<&str>) -> PyResult<EntryKind> {
-    ENTRY_KINDS
-        .iter()
-        .find(|(name, _)| Some(*name) == value)
-        .map(|&(_, kind)| kind)
-        .ok_or_else(|| invalid(format!("kind: {value:?} is not one of ENTRY_KINDS")))
-}
-
-/// The rules read only kind, amount and time; id and description are placeholders.
-fn entry(n: usize, kind: EntryKind, amount: i64, effective_at: DateTime<Utc>) -> LedgerEntry {
-    LedgerEntry {
-        id: EntryId::adjustment(&format!("python-{n}")),
-        kind,
-        amount: Micros::new(amount),
-        effective_at,
-        description: String::new(),
-    }
-}
-
-fn entries<'py>(value: &Bound<'py, PyAny>) -> PyResult<Vec<LedgerEntry>> {
-    let py = value.py();
-    let mut n = 0;
-    each("entries", value, |item| {
-        let (k, amount, at) = if let Ok(tuple) = item.cast::<PyTuple>() {
-            let [k, amount, at] =
-                <[Bound<'py, PyAny>; 3]>::try_from(tuple.iter().collect::<Vec<_>>()).map_err(
-                    |_| invalid("entries: a tuple entry is (kind, amount_micros, effective_at)"),
-                )?;
-            (k, amount, at)
-        } else if let Ok(dict) = item.cast::<PyDict>() {
-            let field = |key: &Bound<'py, PyString>| -> PyResult<Bound<'py, PyAny>> {
-                dict.get_item(key)?
-                    .ok_or_else(|| invalid(format!("entries: an entry has no `{key}`")))
-            };
-            (
-                field(intern!(py, "kind"))?,
-                field(intern!(py, "amount_micros"))?,
-                field(intern!(py, "effective_at"))?,
-            )
-        } else {
-            return Err(invalid(format!(
-                "entries: expected (kind, amount_micros, effective_at) tuples or dicts, got {}",
-                type_name(item)
-            )));
-        };
-        let k = kind(Some(
-            &k.extract::<String>()
-                .map_err(|_| invalid("entries: kind must be a str"))?,
-        ))?;
-        let amount = amount
-            .extract::<i64>()
-            .map_err(|_| invalid("entries: amount_micros must be an int in the int64 range"))?;
-        n += 1;
-        Ok(entry(n, k, amount, instant_or_micros("effective_at", &at)?))
-    })
-}
-
-fn minimum(cents: Option<i64>) -> Cents {
-    cents.map_or(STRIPE_MINIMUM_CHARGE, Cents::new)
+/// `minimum_charge` (cents, not negative), or the default `STRIPE_MINIMUM_CHARGE`.
+fn minimum(cents: Option<&Bound<'_, PyAny>>) -> PyResult<Cents> {
+    Ok(optional_limit("minimum_charge", cents, "cents")?.map_or(STRIPE_MINIMUM_CHARGE, Cents::new))
 }
 
 /// The balance (micros) after the entries. Raises `MoneyOverflow` if it leaves int64.
 #[pyfunction]
 fn balance(py: Python<'_>, entries: &Bound<'_, PyAny>) -> PyResult<i64> {
-    ledger::balance(&self::entries(entries)?)
+    ledger::balance(&entries_from(entries)?)
         .map(Micros::get)
         .map_err(|e| money_error(py, e))
 }
 
 /// Splits a signed balance (micros) into credits and uninvoiced debt, in whole cents.
 #[pyfunction]
-fn balance_view(py: Python<'_>, balance: i64) -> PyResult<PyBalanceView> {
-    BalanceView::of(Micros::new(balance))
+fn balance_view(py: Python<'_>, balance: &Bound<'_, PyAny>) -> PyResult<PyBalanceView> {
+    BalanceView::of(Micros::new(money("balance", balance, "micros")?))
         .map(PyBalanceView)
         .map_err(|e| money_error(py, e))
 }
@@ -203,12 +132,12 @@ fn close_period(
     py: Python<'_>,
     entries: &Bound<'_, PyAny>,
     period: &Bound<'_, PyAny>,
-    minimum_charge: Option<i64>,
+    minimum_charge: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyPeriodClose> {
     ledger::close_period(
-        &self::entries(entries)?,
+        &entries_from(entries)?,
         period_arg(period)?,
-        minimum(minimum_charge),
+        minimum(minimum_charge)?,
     )
     .map(PyPeriodClose)
     .map_err(|e| money_error(py, e))
@@ -219,17 +148,22 @@ enum Failure {
     Money(MoneyError),
     /// The entry row whose packed epoch micros are outside the range of instants.
     Time(usize),
+    /// The entry row whose amount has the wrong sign for its kind (a positive usage).
+    Sign(usize),
 }
 
-/// The `effective_at` column as epoch microseconds: packed bytes borrowed as they are, aware
-/// datetimes and ints converted (and range-checked) while reading. Python datetimes have
+/// The `effective_at` column as epoch microseconds: packed bytes (whose layout says they are
+/// micros) borrowed as they are, aware datetimes converted and range-checked while reading; a
+/// bare int is refused, as everywhere an instant is expected. Python datetimes have
 /// microsecond resolution, so nothing is lost.
 fn effective_at_column<'a>(column: &'a Bound<'_, PyAny>) -> PyResult<IntColumn<'a>> {
     if column.cast::<PyBytes>().is_ok() {
         return columns::int_column("effective_at", column);
     }
+    let mut row = 0;
     each("effective_at", column, |item| {
-        instant_or_micros("effective_at", item).map(|at| at.timestamp_micros())
+        row += 1;
+        instant(&format!("effective_at[{}]", row - 1), item).map(|at| at.timestamp_micros())
     })
     .map(|micros| IntColumn::from_values(&micros))
 }
@@ -245,14 +179,23 @@ impl PyPeriodCloses {
         self.0.len()
     }
 
-    fn __getitem__(&self, index: isize) -> PyResult<PyPeriodClose> {
+    /// The close of ledger `index` (negative counts from the end). An index that is not an int
+    /// is `InvalidType` (a `TypeError`, as for a list); one past either end, however large, is
+    /// `IndexError`.
+    fn __getitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<PyPeriodClose> {
+        let out_of_range = || PyIndexError::new_err("PeriodCloses index out of range");
+        let index: isize = match int::<isize>("index", index, "the ledgers") {
+            Ok(index) => index,
+            Err(e) if e.is_instance_of::<PyValueError>(index.py()) => return Err(out_of_range()),
+            Err(e) => return Err(e),
+        };
         let len = self.0.len() as isize;
         let at = if index < 0 { index + len } else { index };
         usize::try_from(at)
             .ok()
             .and_then(|i| self.0.get(i))
             .map(|close| PyPeriodClose(*close))
-            .ok_or_else(|| PyIndexError::new_err("PeriodCloses index out of range"))
+            .ok_or_else(out_of_range)
     }
 
     /// `owed` of every ledger (micros), in order.
@@ -281,10 +224,11 @@ impl PyPeriodCloses {
 /// The close rule over many ledgers at once, all for the same `period`.
 ///
 /// The entries of every ledger are given as three columns, one element per entry, ledger after
-/// ledger: `kinds` (str, see `ENTRY_KINDS`), `amounts_micros` (int) and `effective_at` (aware
-/// datetime or int microseconds since the Unix epoch); `lengths` gives how many entries each
-/// ledger has, in order. Each column may instead be a `bytes` object in the packed layout (ints
-/// as little-endian int64; kinds as one byte, the index in `ENTRY_KINDS`).
+/// ledger: `kinds` (str, see `ENTRY_KINDS`), `amounts_micros` (int, the signed movement) and
+/// `effective_at` (aware datetimes); `lengths` gives how many entries each ledger has, in order.
+/// Each column may instead be a `bytes` object in the packed layout (ints as little-endian
+/// int64, `effective_at` as int64 microseconds since the Unix epoch; kinds as one byte, the
+/// index in `ENTRY_KINDS`).
 ///
 /// Returns a `PeriodCloses`: item `i` equals `close_period` on ledger `i`.
 #[pyfunction]
@@ -296,12 +240,15 @@ fn close_periods<'py>(
     kinds: &Bound<'py, PyAny>,
     amounts_micros: &Bound<'py, PyAny>,
     effective_at: &Bound<'py, PyAny>,
-    minimum_charge: Option<i64>,
+    minimum_charge: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<PyPeriodCloses> {
     let period = period_arg(period)?;
-    let minimum = minimum(minimum_charge);
-    let names: Vec<&str> = ENTRY_KINDS.iter().map(|(name, _)| *name).collect();
-    let kinds = category_column("kinds", kinds, &names, kind)?;
+    let minimum = minimum(minimum_charge)?;
+    let names = ENTRY_KINDS.map(|(name, _)| name);
+    let kinds = category_column("kinds", kinds, &names, |name| match name {
+        Some(name) => entry::kind(py, "kinds", name),
+        None => Err(invalid_type(py, "kinds", "expected a str, got NoneType")),
+    })?;
     let amounts = columns::int_column("amounts_micros", amounts_micros)?;
     let times = effective_at_column(effective_at)?;
     let total = columns::same_length(&[
@@ -326,15 +273,19 @@ fn close_periods<'py>(
             .and_then(|n| start.checked_add(n))
             .filter(|&end| end <= total)
             .ok_or_else(|| {
-                invalid(format!(
-                    "lengths[{i}]: {length} entries do not fit the {total} given"
-                ))
+                invalid_value(
+                    py,
+                    &format!("lengths[{i}]"),
+                    &format!("{length} entries do not fit the {total} given"),
+                )
             })?;
     }
     if start != total {
-        return Err(invalid(format!(
-            "lengths add up to {start} entries but {total} were given"
-        )));
+        return Err(invalid_value(
+            py,
+            "lengths",
+            &format!("they add up to {start} entries but {total} were given"),
+        ));
     }
     part_starts.resize(plan.len(), total);
     let closer = PeriodCloser::new(period, minimum);
@@ -355,10 +306,25 @@ fn close_periods<'py>(
     .map(|()| PyPeriodCloses(closes))
     .map_err(|failure| match failure {
         Failure::Money(e) => money_error(py, e),
-        Failure::Time(row) => invalid(format!(
-            "effective_at[{row}]: {} microseconds is out of range",
-            times.get(row)
-        )),
+        Failure::Time(row) => invalid_value(
+            py,
+            &format!("effective_at[{row}]"),
+            &format!(
+                "{} microseconds is out of range (1970-01-01 to 9998-12-31 UTC)",
+                times.get(row)
+            ),
+        ),
+        Failure::Sign(row) => {
+            let kind = kinds.rows(row..row + 1).next().expect("a row of the batch");
+            // The same message close_period gives for this entry.
+            entry::signed(
+                py,
+                &format!("amounts_micros[{row}]"),
+                kind,
+                amounts.get(row),
+            )
+            .expect_err("the row breaks the sign rule")
+        }
     })
 }
 
@@ -376,29 +342,36 @@ fn close_each(
     times: &IntColumn<'_>,
     closer: PeriodCloser,
 ) -> Result<(), Failure> {
-    // Micros that are an instant (what `DateTime::from_timestamp_micros` accepts), so packed
-    // input is refused exactly where `close_period` on the same instants would refuse it.
-    let instants =
-        DateTime::<Utc>::MIN_UTC.timestamp_micros()..=DateTime::<Utc>::MAX_UTC.timestamp_micros();
+    // The instants every other argument accepts, so packed input is refused exactly where
+    // `close_period` on the same instants would refuse them.
+    let instants = INSTANT_MICROS;
     for (slot, length) in out.iter_mut().zip(lengths) {
         let rows = start..start + usize::try_from(length).expect("lengths were checked");
         start = rows.end;
-        let mut all_instants = true;
+        let mut all_valid = true;
         let entries = kinds
             .rows(rows.clone())
             .zip(amounts.rows(rows.clone()))
             .zip(times.rows(rows.clone()))
             .map(|((kind, amount), at)| {
-                all_instants &= instants.contains(&at);
+                all_valid &= entry::sign_ok(kind, amount) & instants.contains(&at);
                 (kind, Micros::new(amount), at)
             });
         let close = closer.close(entries);
-        // A time out of range is the ledger's failure even when the close stopped (on an
-        // overflow) before reaching it, as when the entries are built before closing.
-        if !all_instants || close.is_err() {
-            let mut times = times.rows(rows.clone());
-            if let Some(offset) = times.position(|at| !instants.contains(&at)) {
-                return Err(Failure::Time(rows.start + offset));
+        // A bad entry is the ledger's failure even when the close stopped (on an overflow)
+        // before reaching it, as when the entries are checked before closing.
+        if !all_valid || close.is_err() {
+            let rows_of = kinds
+                .rows(rows.clone())
+                .zip(amounts.rows(rows.clone()))
+                .zip(times.rows(rows.clone()));
+            for (row, ((kind, amount), at)) in rows.clone().zip(rows_of) {
+                if !entry::sign_ok(kind, amount) {
+                    return Err(Failure::Sign(row));
+                }
+                if !instants.contains(&at) {
+                    return Err(Failure::Time(row));
+                }
             }
         }
         *slot = close.map_err(Failure::Money)?;

@@ -6,9 +6,11 @@
 
 use pyo3::prelude::*;
 
+mod args;
 mod card;
 mod columns;
 mod decline;
+mod entry;
 mod errors;
 mod ledger;
 mod money;
@@ -22,6 +24,7 @@ fn _billing_rules(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     card::register(m)?;
     decline::register(m)?;
+    entry::register(m)?;
     ledger::register(m)?;
     money::register(m)?;
     period::register(m)?;

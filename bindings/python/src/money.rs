@@ -5,6 +5,7 @@ use billing_core::domain::money::{CentSplit, Currency, MICROS_PER_CENT, Micros};
 use pyo3::prelude::*;
 use pyo3::types::PyIterator;
 
+use crate::args::{money, text};
 use crate::errors::money_error;
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -54,15 +55,17 @@ impl PyCentSplit {
 /// **The rounding rule** ("truncate and carry"): splits micros into whole cents toward zero
 /// and the sub-cent remainder to carry. Nothing is lost: `cents * 10_000 + remainder == micros`.
 #[pyfunction]
-fn split_cents(micros: i64) -> PyCentSplit {
-    PyCentSplit(Micros::new(micros).split_cents())
+fn split_cents(micros: &Bound<'_, PyAny>) -> PyResult<PyCentSplit> {
+    Ok(PyCentSplit(
+        Micros::new(money("micros", micros, "micros")?).split_cents(),
+    ))
 }
 
 /// Checks a lowercase ISO 4217 code and returns it; raises `UnsupportedCurrency` for any
 /// currency the platform does not bill in (only `"usd"` is supported).
 #[pyfunction]
-fn parse_currency(py: Python<'_>, code: &str) -> PyResult<&'static str> {
-    Currency::parse(code)
+fn parse_currency(code: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    Currency::parse(&text("code", code)?.to_cow()?)
         .map(Currency::code)
-        .map_err(|e| money_error(py, e))
+        .map_err(|e| money_error(code.py(), e))
 }

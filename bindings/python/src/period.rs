@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::errors::{invalid, parse_error};
+use crate::args::{int, text};
+use crate::errors::{invalid_type, invalid_value, parse_error};
 use crate::time::{instant, type_name};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -33,22 +34,31 @@ pub(crate) struct PyBillingPeriod(pub(crate) BillingPeriod);
 
 #[pymethods]
 impl PyBillingPeriod {
-    /// The period for a year (1970–9998) and a month (1–12); `InvalidInput` otherwise.
+    /// The period for a year (1970–9998) and a month (1–12), both ints; `InvalidInput`
+    /// (naming `year` or `month`) otherwise.
     #[new]
-    fn new(year: i32, month: u32) -> PyResult<Self> {
-        BillingPeriod::new(year, month).map(Self).ok_or_else(|| {
-            invalid(format!(
-                "no billing period {year:04}-{month:02}: month must be 1-12 and year 1970-9998"
-            ))
-        })
+    fn new(year: &Bound<'_, PyAny>, month: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let py = year.py();
+        let year: i32 = int("year", year, "1970-9998")?;
+        let month: u32 = int("month", month, "1-12")?;
+        if !(1..=12).contains(&month) {
+            return Err(invalid_value(
+                py,
+                "month",
+                &format!("{month} is not a month (1-12)"),
+            ));
+        }
+        BillingPeriod::new(year, month)
+            .map(Self)
+            .ok_or_else(|| invalid_value(py, "year", &format!("{year} is outside 1970-9998")))
     }
 
     /// Parses `YYYY-MM`; raises `ParseError` otherwise.
     #[staticmethod]
-    fn parse(py: Python<'_>, raw: &str) -> PyResult<Self> {
-        BillingPeriod::parse(raw)
+    fn parse(raw: &Bound<'_, PyAny>) -> PyResult<Self> {
+        BillingPeriod::parse(&text("raw", raw)?.to_cow()?)
             .map(Self)
-            .map_err(|e| parse_error(py, e))
+            .map_err(|e| parse_error(raw.py(), e))
     }
 
     /// The period containing an aware datetime.
@@ -93,14 +103,14 @@ impl PyBillingPeriod {
         self.0.charge_at()
     }
 
-    /// The period after this one.
-    fn next(&self) -> Self {
-        Self(self.0.next())
+    /// The period after this one; `InvalidValue` after 9998-12.
+    fn next(&self, py: Python<'_>) -> PyResult<Self> {
+        within_range(py, self.0.next())
     }
 
-    /// The period before this one.
-    fn previous(&self) -> Self {
-        Self(self.0.previous())
+    /// The period before this one; `InvalidValue` before 1970-01.
+    fn previous(&self, py: Python<'_>) -> PyResult<Self> {
+        within_range(py, self.0.previous())
     }
 
     /// Whether an aware datetime falls inside the period.
@@ -117,6 +127,20 @@ impl PyBillingPeriod {
     }
 }
 
+/// `period` if `BillingPeriod(year, month)` would accept it: billing-core's `next`/`previous`
+/// step past the range without a check.
+fn within_range(py: Python<'_>, period: BillingPeriod) -> PyResult<PyBillingPeriod> {
+    BillingPeriod::new(period.year(), period.month())
+        .map(PyBillingPeriod)
+        .ok_or_else(|| {
+            invalid_value(
+                py,
+                "period",
+                &format!("{period} is outside 1970-01 to 9998-12"),
+            )
+        })
+}
+
 /// A period argument: a `BillingPeriod` or its `"YYYY-MM"` text.
 pub(crate) fn period_arg(value: &Bound<'_, PyAny>) -> PyResult<BillingPeriod> {
     if let Ok(period) = value.cast::<PyBillingPeriod>() {
@@ -125,10 +149,14 @@ pub(crate) fn period_arg(value: &Bound<'_, PyAny>) -> PyResult<BillingPeriod> {
     if let Ok(text) = value.cast::<PyString>() {
         return BillingPeriod::parse(&text.to_cow()?).map_err(|e| parse_error(value.py(), e));
     }
-    Err(invalid(format!(
-        "period: expected a BillingPeriod or \"YYYY-MM\", got {}",
-        type_name(value)
-    )))
+    Err(invalid_type(
+        value.py(),
+        "period",
+        &format!(
+            "expected a BillingPeriod or \"YYYY-MM\", got {}",
+            type_name(value)
+        ),
+    ))
 }
 
 /// The next charge instant strictly after an aware datetime `now`, in UTC.

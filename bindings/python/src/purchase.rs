@@ -7,7 +7,8 @@ use billing_core::rules::purchase::{
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::errors::{amount_refused, invalid};
+use crate::args::{money, one_of, optional_limit, text};
+use crate::errors::{amount_refused, invalid_type, invalid_value};
 use crate::time::{instant, type_name};
 
 const STATUSES: [(&str, PurchaseStatus); 4] = [
@@ -76,29 +77,34 @@ impl PyPurchaseGate {
 }
 
 fn status(value: &Bound<'_, PyAny>) -> PyResult<PurchaseStatus> {
-    let text: String = value
-        .extract()
-        .map_err(|_| invalid(format!("status: expected a str, got {}", type_name(value))))?;
-    STATUSES
-        .iter()
-        .find(|(name, _)| *name == text)
-        .map(|&(_, status)| status)
-        .ok_or_else(|| invalid(format!("status: {text:?} is not one of PURCHASE_STATUSES")))
+    let field = "latest.status";
+    let name = text(field, value)?.to_cow()?;
+    one_of(value.py(), field, &name, &STATUSES, "PURCHASE_STATUSES")
 }
 
 /// **The in-flight rule**: `latest` is None or `(status, created_at)` of the account's latest
 /// purchase; it blocks a new one while unsettled and younger than `SETTLEMENT_WINDOW`.
 #[pyfunction]
+#[pyo3(signature = (latest, now))]
 fn purchase_gate(
     latest: Option<&Bound<'_, PyAny>>,
     now: &Bound<'_, PyAny>,
 ) -> PyResult<PyPurchaseGate> {
     let latest = latest
+        .filter(|pair| !pair.is_none())
         .map(|pair| {
-            let (s, created_at): (Bound<'_, PyAny>, Bound<'_, PyAny>) = pair
-                .extract()
-                .map_err(|_| invalid("latest: expected None or a (status, created_at) tuple"))?;
-            Ok::<_, PyErr>((status(&s)?, instant("created_at", &created_at)?))
+            let (s, created_at): (Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                pair.extract().map_err(|_| {
+                    invalid_type(
+                        pair.py(),
+                        "latest",
+                        &format!(
+                            "expected None or a (status, created_at) tuple, got {}",
+                            type_name(pair)
+                        ),
+                    )
+                })?;
+            Ok::<_, PyErr>((status(&s)?, instant("latest.created_at", &created_at)?))
         })
         .transpose()?;
     Ok(PyPurchaseGate(purchase::purchase_gate(
@@ -109,19 +115,32 @@ fn purchase_gate(
 
 /// Checks a purchase amount (cents) against the limits, inclusive (defaults
 /// `PURCHASE_MINIMUM`..`PURCHASE_MAXIMUM`). Returns the amount, or raises `AmountRefused`.
+/// Limits that are negative, or a minimum above the maximum, are `InvalidInput`.
 #[pyfunction]
 #[pyo3(signature = (amount, *, minimum=None, maximum=None))]
 fn check_amount(
-    py: Python<'_>,
-    amount: i64,
-    minimum: Option<i64>,
-    maximum: Option<i64>,
+    amount: &Bound<'_, PyAny>,
+    minimum: Option<&Bound<'_, PyAny>>,
+    maximum: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<i64> {
+    let py = amount.py();
+    let amount = money("amount", amount, "cents")?;
     let defaults = PurchaseLimits::default();
     let limits = PurchaseLimits {
-        minimum: minimum.map_or(defaults.minimum, Cents::new),
-        maximum: maximum.map_or(defaults.maximum, Cents::new),
+        minimum: optional_limit("minimum", minimum, "cents")?.map_or(defaults.minimum, Cents::new),
+        maximum: optional_limit("maximum", maximum, "cents")?.map_or(defaults.maximum, Cents::new),
     };
+    if limits.minimum > limits.maximum {
+        return Err(invalid_value(
+            py,
+            "minimum",
+            &format!(
+                "{} cents is above the maximum, {} cents",
+                limits.minimum.get(),
+                limits.maximum.get()
+            ),
+        ));
+    }
     limits
         .check(Cents::new(amount))
         .map(Cents::get)

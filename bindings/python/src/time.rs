@@ -1,61 +1,152 @@
 //! `datetime` / `date` at the boundary: aware datetimes in (any offset, converted to UTC),
-//! UTC datetimes out; naive datetimes refused, because guessing their zone could move an
-//! instant into another billing period.
+//! UTC datetimes out. Refused: naive datetimes, because guessing their zone could move an
+//! instant into another billing period; bare ints and floats, because an epoch number could be
+//! seconds, milliseconds or microseconds and a wrong guess moves it by decades. A
+//! `numpy.datetime64` with an explicit unit is taken too (read as UTC, as numpy does).
+
+use std::fmt::Display;
+
+use std::ops::Range;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use pyo3::prelude::*;
-use pyo3::types::{PyDate, PyDateTime, PyInt};
+use pyo3::types::{PyDate, PyDateTime, PyFloat, PyInt};
 
-use crate::errors::invalid;
+use crate::errors::{invalid_type, invalid_value};
 
-/// An aware `datetime` as a UTC instant.
-pub(crate) fn instant(name: &str, value: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
+/// What to pass, said in every refusal of an instant.
+const PASS_AWARE: &str =
+    "pass a timezone-aware datetime, e.g. datetime(2026, 11, 3, 3, tzinfo=timezone.utc)";
+
+/// The instants accepted, as microseconds since the Unix epoch: 1970-01-01T00:00Z up to (not
+/// including) 9999-01-01T00:00Z, the months `BillingPeriod` covers. Every instant derived from
+/// one of them (a period's end, its charge instant) is then a valid Python `datetime`.
+pub(crate) const INSTANT_MICROS: Range<i64> = 0..253_370_764_800_000_000;
+
+/// An aware `datetime` as a UTC instant, within `INSTANT_MICROS`.
+pub(crate) fn instant(
+    field: impl Display + Copy,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<DateTime<Utc>> {
     let py = value.py();
     let Ok(datetime) = value.cast::<PyDateTime>() else {
-        return Err(invalid(format!(
-            "{name}: expected a timezone-aware datetime, got {}",
-            type_name(value)
-        )));
+        if let Some(micros) = datetime64_micros(field, value)? {
+            return from_micros(field, value, micros);
+        }
+        let got = if value.cast::<PyInt>().is_ok() || value.cast::<PyFloat>().is_ok() {
+            format!(
+                "got a bare {} ({}), which could be seconds, milliseconds or microseconds",
+                type_name(value),
+                value.str()?
+            )
+        } else {
+            format!("got {}", type_name(value))
+        };
+        return Err(invalid_type(py, field, &format!("{got}; {PASS_AWARE}")));
     };
     if datetime.call_method0("utcoffset")?.is_none() {
-        return Err(invalid(format!(
-            "{name}: naive datetime {}; pass a timezone-aware datetime, e.g. datetime(2026, 11, 3, 3, tzinfo=timezone.utc)",
-            value.str()?
-        )));
+        return Err(invalid_type(
+            py,
+            field,
+            &format!("naive datetime {}; {PASS_AWARE}", value.str()?),
+        ));
     }
     let utc = Utc.into_pyobject(py)?;
-    value
-        .call_method1("astimezone", (utc,))?
-        .extract::<DateTime<Utc>>()
-        .map_err(|e| invalid(format!("{name}: {e}")))
+    let at = value
+        .call_method1("astimezone", (utc,))
+        .and_then(|v| v.extract::<DateTime<Utc>>())
+        .map_err(|_| {
+            invalid_value(
+                py,
+                field,
+                &format!(
+                    "{} is outside 1970-01-01 to 9998-12-31 UTC",
+                    value.str().map(|s| s.to_string()).unwrap_or_default()
+                ),
+            )
+        })?;
+    if !INSTANT_MICROS.contains(&at.timestamp_micros()) {
+        return Err(invalid_value(
+            py,
+            field,
+            &format!("{at} is outside 1970-01-01 to 9998-12-31 UTC"),
+        ));
+    }
+    Ok(at)
+}
+
+/// A `numpy.datetime64` scalar as epoch microseconds (UTC, as numpy reads it), or None for
+/// anything else. numpy is not imported here: a value of its type means it is loaded. The unit
+/// must be explicit (`datetime64[s]`, `[us]`...): a generic `datetime64` says nothing about what
+/// its number counts, the same guess a bare int asks for.
+fn datetime64_micros(
+    field: impl Display + Copy,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Option<i64>> {
+    let py = value.py();
+    let kind = value.get_type();
+    if kind.name()? != "datetime64" || kind.module()? != "numpy" {
+        return Ok(None);
+    }
+    let dtype: String = value.getattr("dtype")?.getattr("str")?.extract()?;
+    if !dtype.ends_with(']') {
+        return Err(invalid_value(
+            py,
+            field,
+            &format!(
+                "numpy.datetime64 without a unit ({dtype}); {PASS_AWARE}, or datetime64 with a unit"
+            ),
+        ));
+    }
+    let micros: i64 = value
+        .call_method1("astype", ("datetime64[us]",))?
+        .call_method1("astype", ("int64",))?
+        .extract()?;
+    if micros == i64::MIN {
+        return Err(invalid_value(
+            py,
+            field,
+            &format!("NaT (not a time); {PASS_AWARE}"),
+        ));
+    }
+    Ok(Some(micros))
+}
+
+/// Epoch microseconds read from `value`, within `INSTANT_MICROS`.
+fn from_micros(
+    field: impl Display + Copy,
+    value: &Bound<'_, PyAny>,
+    micros: i64,
+) -> PyResult<DateTime<Utc>> {
+    INSTANT_MICROS
+        .contains(&micros)
+        .then(|| DateTime::from_timestamp_micros(micros))
+        .flatten()
+        .ok_or_else(|| {
+            invalid_value(
+                value.py(),
+                field,
+                &format!(
+                    "{} is outside 1970-01-01 to 9998-12-31 UTC",
+                    value.str().map(|s| s.to_string()).unwrap_or_default()
+                ),
+            )
+        })
 }
 
 /// A `date` (a UTC calendar day). A `datetime` is refused: which day it is depends on its zone.
-pub(crate) fn day(name: &str, value: &Bound<'_, PyAny>) -> PyResult<NaiveDate> {
+pub(crate) fn day(field: impl Display + Copy, value: &Bound<'_, PyAny>) -> PyResult<NaiveDate> {
     if value.cast::<PyDateTime>().is_ok() || value.cast::<PyDate>().is_err() {
-        return Err(invalid(format!(
-            "{name}: expected a date (the UTC calendar day, e.g. datetime.now(timezone.utc).date()), got {}",
-            type_name(value)
-        )));
+        return Err(invalid_type(
+            value.py(),
+            field,
+            &format!(
+                "expected a date (the UTC calendar day, e.g. datetime.now(timezone.utc).date()), got {}",
+                type_name(value)
+            ),
+        ));
     }
     value.extract::<NaiveDate>()
-}
-
-/// An instant given as an aware datetime or as integer microseconds since the Unix epoch.
-pub(crate) fn instant_or_micros(name: &str, value: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
-    if value.cast::<PyInt>().is_ok() {
-        let micros: i64 = value
-            .extract()
-            .map_err(|_| invalid(format!("{name}: microseconds out of range")))?;
-        return from_micros(name, micros);
-    }
-    instant(name, value)
-}
-
-/// Microseconds since the Unix epoch as a UTC instant.
-pub(crate) fn from_micros(name: &str, micros: i64) -> PyResult<DateTime<Utc>> {
-    DateTime::from_timestamp_micros(micros)
-        .ok_or_else(|| invalid(format!("{name}: {micros} microseconds is out of range")))
 }
 
 pub(crate) fn type_name(value: &Bound<'_, PyAny>) -> String {

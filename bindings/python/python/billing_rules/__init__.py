@@ -6,10 +6,16 @@ Conventions:
   purchase amounts; **micros** (millionths of a dollar, ``MICROS_PER_CENT`` per cent) for
   usage, balances, ``owed`` and ``carried``. ``split_cents`` is the one rounding rule between
   the two.
-* Time: instants are timezone-aware ``datetime`` objects (any offset; converted to UTC);
-  naive datetimes raise ``InvalidInput``. Instants returned are aware UTC datetimes. Calendar
-  days (``today``) are ``date`` objects, the UTC day.
-* Errors: every exception raised is a ``BillingError``; see the subclasses.
+* Time: instants are timezone-aware ``datetime`` objects (any offset; converted to UTC) from
+  1970 to 9998; a naive datetime, a ``date`` or a bare int/float (seconds? microseconds?) raises
+  ``InvalidType``. Instants returned are aware UTC datetimes. Calendar days (``today``) are
+  ``date`` objects, the UTC day.
+* Ledger entries: ``Usage(cost_micros, occurred_at)``, ``CreditPurchase``, ``Invoiced``,
+  ``Adjustment``, or ``(kind, amount_micros, effective_at)`` tuples; ``amount_micros`` is the
+  signed movement of the balance (usage <= 0), checked.
+* Errors: every exception raised is a ``BillingError``. Bad input is ``InvalidType`` (also a
+  ``TypeError``) or ``InvalidValue`` (also a ``ValueError``), both ``InvalidInput`` with
+  ``.field`` naming the argument; enumeration values are exact and lowercase.
 * Batch functions (``accept_cards``, ``accept_cards_packed``, ``close_periods``) take
   columns and run the rules outside the GIL, on every core.
 
@@ -30,20 +36,26 @@ from billing_rules._billing_rules import (
     PURCHASE_STATUSES,
     SETTLEMENT_WINDOW,
     STRIPE_MINIMUM_CHARGE,
+    Adjustment,
     AmountRefused,
     BalanceView,
     BillingError,
     BillingPeriod,
     CardRefused,
     CentSplit,
+    CreditPurchase,
     DeclineAdvice,
     InvalidInput,
+    InvalidType,
+    InvalidValue,
+    Invoiced,
     MoneyOverflow,
     ParseError,
     PeriodClose,
     PeriodCloses,
     PurchaseGate,
     UnsupportedCurrency,
+    Usage,
     accept_card,
     accept_cards,
     accept_cards_packed,
@@ -73,20 +85,26 @@ __all__ = [
     "PURCHASE_STATUSES",
     "SETTLEMENT_WINDOW",
     "STRIPE_MINIMUM_CHARGE",
+    "Adjustment",
     "AmountRefused",
     "BalanceView",
     "BillingError",
     "BillingPeriod",
     "CardRefused",
     "CentSplit",
+    "CreditPurchase",
     "DeclineAdvice",
     "InvalidInput",
+    "InvalidType",
+    "InvalidValue",
+    "Invoiced",
     "MoneyOverflow",
     "ParseError",
     "PeriodClose",
     "PeriodCloses",
     "PurchaseGate",
     "UnsupportedCurrency",
+    "Usage",
     "accept_card",
     "accept_cards",
     "accept_cards_packed",

@@ -7,8 +7,12 @@ from typing import Any, Final, Literal, Optional, Tuple, Union, final
 # Columns of a batch: a sequence (one element per row) or ``bytes`` in the packed layout.
 _IntColumn = Union[Sequence[int], bytes]
 _CategoryColumn = Union[Sequence[Optional[str]], bytes]
-_InstantColumn = Union[Sequence[Union[datetime, int]], bytes]
-_Entry = Union[Tuple[str, int, Union[datetime, int]], Mapping[str, Any]]
+# Instants: aware datetimes; packed bytes hold int64 microseconds since the Unix epoch.
+_InstantColumn = Union[Sequence[datetime], bytes]
+# A ledger entry: typed, or (kind, amount_micros, effective_at) as a tuple or a dict.
+_Entry = Union[
+    Usage, CreditPurchase, Invoiced, Adjustment, Tuple[str, int, datetime], Mapping[str, Any]
+]
 
 CARD_REFUSAL_CODES: Final[Tuple[str, ...]]
 CHARGE_DAY: Final[int]
@@ -28,16 +32,33 @@ class BillingError(Exception):
     """Base class of every error raised by billing_rules."""
 
 class InvalidInput(BillingError):
-    """An argument has the wrong shape or type (naive datetime, missing key, unknown value...)."""
+    """An argument cannot be read as given; raised as ``InvalidType`` or ``InvalidValue``.
 
-class ParseError(InvalidInput):
+    ``field`` names the argument (``"year"``, ``"card.checks.cvc_check"``,
+    ``"entries[3].amount_micros"``); None only for a batch whose columns disagree.
+    """
+
+    field: Optional[str]
+
+class InvalidType(InvalidInput, TypeError):
+    """Wrong type: None/str/float/bool for an int, a bare int or naive datetime for an instant."""
+
+class InvalidValue(InvalidInput, ValueError):
+    """Right type, unusable value: inexact enum, month 13, int out of range, wrong sign..."""
+
+class ParseError(InvalidValue):
     """A value did not parse into a domain type."""
 
     field: str
     reason: str
 
 class MoneyOverflow(BillingError):
-    """An amount left the range of a signed 64-bit integer."""
+    """An amount left the range of a signed 64-bit integer.
+
+    ``field`` names the argument that held it, or is None when a computed sum overflowed.
+    """
+
+    field: Optional[str]
 
 class UnsupportedCurrency(BillingError):
     """A currency the platform does not bill in."""
@@ -88,6 +109,62 @@ class BillingPeriod:
     def __gt__(self, value: BillingPeriod, /) -> bool: ...
     def __ge__(self, value: BillingPeriod, /) -> bool: ...
     def __hash__(self) -> int: ...
+
+@final
+class Usage:
+    """Metered usage: ``cost_micros`` (0 or more) lowers the balance; ``amount_micros`` is its negation."""
+
+    def __new__(cls, cost_micros: int, occurred_at: datetime) -> Usage: ...
+    @property
+    def kind(self) -> Literal["usage"]: ...
+    @property
+    def amount_micros(self) -> int: ...
+    @property
+    def effective_at(self) -> datetime: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class CreditPurchase:
+    """A settled credit purchase: ``amount_micros`` is 0 or more."""
+
+    def __new__(cls, amount_micros: int, settled_at: datetime) -> CreditPurchase: ...
+    @property
+    def kind(self) -> Literal["credit_purchase"]: ...
+    @property
+    def amount_micros(self) -> int: ...
+    @property
+    def effective_at(self) -> datetime: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class Invoiced:
+    """Debt moved onto an invoice when a period closed: ``amount_micros`` is 0 or more."""
+
+    def __new__(cls, amount_micros: int, at: datetime) -> Invoiced: ...
+    @property
+    def kind(self) -> Literal["invoiced"]: ...
+    @property
+    def amount_micros(self) -> int: ...
+    @property
+    def effective_at(self) -> datetime: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class Adjustment:
+    """A correction by staff or a write-off: ``amount_micros`` of either sign."""
+
+    def __new__(cls, amount_micros: int, at: datetime) -> Adjustment: ...
+    @property
+    def kind(self) -> Literal["adjustment"]: ...
+    @property
+    def amount_micros(self) -> int: ...
+    @property
+    def effective_at(self) -> datetime: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
 
 @final
 class CentSplit:
@@ -225,20 +302,26 @@ __all__ = [
     "PURCHASE_STATUSES",
     "SETTLEMENT_WINDOW",
     "STRIPE_MINIMUM_CHARGE",
+    "Adjustment",
     "AmountRefused",
     "BalanceView",
     "BillingError",
     "BillingPeriod",
     "CardRefused",
     "CentSplit",
+    "CreditPurchase",
     "DeclineAdvice",
     "InvalidInput",
+    "InvalidType",
+    "InvalidValue",
+    "Invoiced",
     "MoneyOverflow",
     "ParseError",
     "PeriodClose",
     "PeriodCloses",
     "PurchaseGate",
     "UnsupportedCurrency",
+    "Usage",
     "accept_card",
     "accept_cards",
     "accept_cards_packed",
