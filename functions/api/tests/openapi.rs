@@ -15,7 +15,8 @@ use billing_api::authorize::{
 use billing_api::links::{LinkSigner, LinkSubject, SignedLinks};
 use billing_api::state::{Services, WebhookState};
 use billing_api::{
-    ApiError, AppState, AuthMode, cards_router, credits_router, finish, webhook_router,
+    ApiError, AppState, AuthMode, account_router, cards_router, credits_router, finish,
+    webhook_router,
 };
 use billing_embedded::{EmbeddedStore, LocalClock, OutboxMailer, SimulatedCardNetwork};
 use http_body_util::BodyExt;
@@ -102,9 +103,14 @@ fn router(dir: &tempfile::TempDir) -> Router {
         flow: Arc::new(NoPayments),
         clock: clock.clone(),
     }));
-    finish(cards_router().merge(credits_router()), state)
-        .merge(webhook)
-        .merge(pages)
+    finish(
+        cards_router()
+            .merge(credits_router())
+            .merge(account_router()),
+        state,
+    )
+    .merge(webhook)
+    .merge(pages)
 }
 
 fn document() -> Value {
@@ -222,19 +228,25 @@ fn the_document_is_openapi_3_1_with_every_error_status_the_routes_answer() {
     );
     assert_eq!(
         status_of("get", "/v1/billing"),
-        set(&["200", "401", "405", "500", "503"])
+        set(&["200", "401", "405", "410", "500", "503"])
     );
     assert_eq!(
         status_of("delete", "/v1/billing/card"),
-        set(&["401", "405", "409"])
+        set(&["401", "405", "409", "410", "503"])
     );
     assert_eq!(
         status_of("get", "/v1/billing/invoices"),
-        set(&["200", "400", "401", "405", "500", "503"])
+        set(&["200", "400", "401", "405", "410", "500", "503"])
     );
     assert_eq!(
         status_of("get", "/v1/billing/invoices/{id}"),
-        set(&["200", "401", "404", "405", "500", "503"])
+        set(&["200", "401", "404", "405", "410", "500", "503"])
+    );
+    assert_eq!(
+        status_of("delete", "/v1/account"),
+        set(&[
+            "200", "400", "401", "402", "405", "409", "413", "415", "500", "503"
+        ])
     );
     let limit = document["paths"]["/v1/billing/invoices"]["get"]["parameters"]
         .as_array()
