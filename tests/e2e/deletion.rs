@@ -167,7 +167,7 @@ async fn deleting_an_owing_account_charges_a_final_invoice_forgets_the_card_and_
 }
 
 #[tokio::test]
-async fn afterwards_the_old_token_gets_410_usage_is_refused_and_the_monthly_charge_skips_it() {
+async fn afterwards_the_overview_says_deleted_the_rest_is_410_usage_is_refused_and_no_charge() {
     let (server, _dir) = start().await;
     owing(&server, "gone", "pm_card_visa", 12_345_678).await;
     // A neighbour owing for the same month shows the monthly charge does run.
@@ -181,8 +181,18 @@ async fn afterwards_the_old_token_gets_410_usage_is_refused_and_the_monthly_char
     );
     let purchase = json!({"amount": 2_500, "currency": "usd"});
     let card = json!({"payment_method": "pm_card_visa"});
+    let overview = server.get_json("/v1/billing", "gone").await;
+    assert_eq!(overview["status"], "deleted", "{overview}");
+    assert_eq!(
+        (
+            &overview["card"],
+            &overview["balance"]["credits"],
+            &overview["balance"]["outstanding"]
+        ),
+        (&Value::Null, &json!(0), &json!(0)),
+        "only the status: {overview}"
+    );
     let reads = [
-        (Method::GET, "/v1/billing", None),
         (Method::GET, "/v1/billing/invoices", None),
         (Method::GET, final_path.as_str(), None),
         (Method::PUT, "/v1/billing/card", Some(&card)),

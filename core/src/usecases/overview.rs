@@ -47,7 +47,19 @@ pub async fn billing_overview<S: Store + ?Sized>(
         .as_ref()
         .is_some_and(|a| a.status == AccountStatus::Deleted)
     {
-        return Err(UseCaseError::AccountDeleted);
+        // A deleted account's old token learns that it is deleted, and nothing else: no
+        // card, no amounts (its invoices and ledger are kept, but not shown to it).
+        return Ok(BillingOverview {
+            account_id: account.clone(),
+            status: AccountStatus::Deleted,
+            past_due: false,
+            card: None,
+            credits: Cents::ZERO,
+            outstanding: Cents::ZERO,
+            currency: Currency::Usd,
+            next_charge_at: next_charge_at(now),
+            purchase_in_flight: false,
+        });
     }
     let view = BalanceView::of(store.balance(account).await?.amount)?;
 

@@ -228,7 +228,7 @@ fn the_document_is_openapi_3_1_with_every_error_status_the_routes_answer() {
     );
     assert_eq!(
         status_of("get", "/v1/billing"),
-        set(&["200", "401", "405", "410", "500", "503"])
+        set(&["200", "401", "405", "500", "503"])
     );
     assert_eq!(
         status_of("delete", "/v1/billing/card"),

@@ -591,7 +591,8 @@ pub async fn twenty_five_deletions_at_once_delete_once<
     assert_eq!(count(&emails(&h, &account).await, CONFIRMATION), 1);
 }
 
-/// After deletion: reads refuse (`AccountDeleted`), usage is refused and recorded with the
+/// After deletion: the overview says `deleted` and nothing else, other reads refuse
+/// (`AccountDeleted`), usage is refused and recorded with the
 /// reason, the monthly charge of the month skips the account, and a webhook about its
 /// payment is acknowledged and ignored without writing anything.
 pub async fn a_deleted_account_refuses_reads_and_usage_and_is_not_charged<
@@ -655,9 +656,18 @@ pub async fn a_deleted_account_refuses_reads_and_usage_and_is_not_charged<
         refused.map(|r| r.value.reason).as_deref(),
         Some("account_deleted")
     );
+    let overview = overview.unwrap();
+    assert_eq!(overview.status, AccountStatus::Deleted);
+    assert_eq!(
+        (overview.card, overview.credits, overview.outstanding),
+        (None, Cents::ZERO, Cents::ZERO),
+        "the old token learns only that the account is deleted"
+    );
+    let invoices =
+        billing_core::usecases::invoice::list_invoices(&h.store, &account, None, 10).await;
     assert!(
-        matches!(overview, Err(UseCaseError::AccountDeleted)),
-        "{overview:?}"
+        matches!(invoices, Err(UseCaseError::AccountDeleted)),
+        "{invoices:?}"
     );
     assert_eq!(charged.unwrap(), Charged::Skipped);
     assert_eq!(webhook.unwrap(), EventHandled::Ignored("account deleted"));

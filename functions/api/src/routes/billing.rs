@@ -19,10 +19,9 @@ use crate::wire::Billing;
     operation_id = "get_billing",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The account's billing.", body = Billing),
+        (status = 200, description = "The account's billing. For a deleted account only `status: deleted` (no card, amounts zero); its other routes answer `410 account_deleted`.", body = Billing),
         (status = 401, description = "`unauthenticated`.", body = ErrorBody),
         (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
-        (status = 410, description = "`account_deleted`: the account was deleted; its old token gets no data.", body = ErrorBody),
         (status = 500, description = "`internal_error`.", body = ErrorBody),
         (status = 503, description = "`service_unavailable`.", body = ErrorBody),
     )
