@@ -126,29 +126,7 @@ impl CardsSettings {
 /// deletion charges what is owed on a final invoice (its receipt or decline is mailed, and a
 /// charge the bank wants authorized answers with a link to the authorization page), then
 /// mails the confirmation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountSettings {
-    /// The table.
-    pub table: TableSettings,
-    /// Stripe.
-    pub stripe: StripeSettings,
-    /// The final invoice's emails and the confirmation of the deletion.
-    pub mail: MailSettings,
-    /// The authorization page's links.
-    pub links: LinkSettings,
-}
-
-impl AccountSettings {
-    /// Reads the account function's variables, and no other.
-    pub fn from(env: &impl Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            table: TableSettings::from(env)?,
-            stripe: StripeSettings::from(env)?,
-            mail: MailSettings::from(env)?,
-            links: LinkSettings::from(env)?,
-        })
-    }
-}
+pub type AccountSettings = CardsSettings;
 
 /// What the usage function reads: its table, and nothing else (no Stripe, no mail).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,6 +84,29 @@ impl Aws {
         Ok(Arc::new(gateway))
     }
 
+    /// The state of an HTTP function that collects invoices (the card and account functions):
+    /// the store, Stripe, the clock, the SES mailer and the signed links, the Stripe key and
+    /// the link secret read in one SSM call.
+    pub async fn collecting_state(
+        &self,
+        settings: crate::settings::CardsSettings,
+    ) -> Result<Arc<billing_api::AppState>, ConfigError> {
+        let (stripe_key, links) = self
+            .stripe_key_and_links(&settings.stripe, settings.links)
+            .await?;
+        let services = billing_api::state::Services {
+            store: self.store(settings.table),
+            gateway: self.stripe_gateway(&settings.stripe, stripe_key)?,
+            clock: Arc::new(billing_api::clock::SystemClock),
+        };
+        let collection = billing_api::state::CollectionServices {
+            mailer: self.mailer(settings.mail),
+            links: Arc::new(links),
+        };
+        let state = billing_api::AppState::new(services, billing_api::AuthMode::ApiGateway);
+        Ok(Arc::new(state.with_collection(collection)))
+    }
+
     /// The Stripe secret key and the authorization page's signed links, their two secrets read
     /// in one SSM call ([`Aws::secure_parameters`]).
     pub async fn stripe_key_and_links(

@@ -9,33 +9,17 @@
 //! handful of requests (a charge per unpaid invoice, a detach per card, one customer delete),
 //! sent one after the other by a person's request, not a batch.
 
-use std::sync::Arc;
-
 use axum::middleware::map_request;
-use billing_api::clock::SystemClock;
-use billing_api::state::{CollectionServices, Services};
-use billing_api::{AppState, AuthMode, account_router, finish};
+use billing_api::{account_router, finish};
 use billing_lambda::{AccountSettings, Aws, ProcessEnv, init_tracing, with_authorizer_claims};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let settings = AccountSettings::from(&ProcessEnv)?;
-    let aws = Aws::load().await;
-    let (stripe_key, links) = aws
-        .stripe_key_and_links(&settings.stripe, settings.links)
-        .await?;
-    let services = Services {
-        store: aws.store(settings.table),
-        gateway: aws.stripe_gateway(&settings.stripe, stripe_key)?,
-        clock: Arc::new(SystemClock),
-    };
-    // Without these the route answers 503: the deletion's final invoice is collected with them.
-    let collection = CollectionServices {
-        mailer: aws.mailer(settings.mail),
-        links: Arc::new(links),
-    };
-    let state = Arc::new(AppState::new(services, AuthMode::ApiGateway).with_collection(collection));
+    // With the mailer and links: without them the route answers 503 (the final invoice is
+    // collected with them).
+    let state = Aws::load().await.collecting_state(settings).await?;
     let router = finish(account_router(), state).layer(map_request(with_authorizer_claims));
     lambda_http::run(router).await
 }

@@ -5,32 +5,15 @@
 //! links to the authorization page); the Stripe key and the link secret come from SSM in one
 //! call at cold start.
 
-use std::sync::Arc;
-
 use axum::middleware::map_request;
-use billing_api::clock::SystemClock;
-use billing_api::state::{CollectionServices, Services};
-use billing_api::{AppState, AuthMode, cards_router, finish};
+use billing_api::{cards_router, finish};
 use billing_lambda::{Aws, CardsSettings, ProcessEnv, init_tracing, with_authorizer_claims};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let settings = CardsSettings::from(&ProcessEnv)?;
-    let aws = Aws::load().await;
-    let (stripe_key, links) = aws
-        .stripe_key_and_links(&settings.stripe, settings.links)
-        .await?;
-    let services = Services {
-        store: aws.store(settings.table),
-        gateway: aws.stripe_gateway(&settings.stripe, stripe_key)?,
-        clock: Arc::new(SystemClock),
-    };
-    let collection = CollectionServices {
-        mailer: aws.mailer(settings.mail),
-        links: Arc::new(links),
-    };
-    let state = Arc::new(AppState::new(services, AuthMode::ApiGateway).with_collection(collection));
+    let state = Aws::load().await.collecting_state(settings).await?;
     let router = finish(cards_router(), state).layer(map_request(with_authorizer_claims));
     lambda_http::run(router).await
 }
