@@ -135,7 +135,7 @@ fn entry(n: usize, kind: EntryKind, amount: i64, effective_at: DateTime<Utc>) ->
     }
 }
 
-fn entries<'py>(value: &Bound<'py, PyAny>) -> PyResult<Vec<LedgerEntry>> {
+pub(crate) fn entries<'py>(value: &Bound<'py, PyAny>) -> PyResult<Vec<LedgerEntry>> {
     let py = value.py();
     let mut n = 0;
     each("entries", value, |item| {

@@ -10,6 +10,8 @@ mod card;
 mod columns;
 mod decline;
 mod errors;
+// billing_rules for finance and support (issue 12, items 3 and 5).
+mod finance;
 mod ledger;
 mod money;
 mod parallel;
@@ -26,5 +28,7 @@ fn _billing_rules(m: &Bound<'_, PyModule>) -> PyResult<()> {
     money::register(m)?;
     period::register(m)?;
     purchase::register(m)?;
+    // Finance and support tools (issue 12, items 3 and 5).
+    finance::register(m)?;
     Ok(())
 }

@@ -18,6 +18,7 @@ Nothing here is implemented in Python: everything below is re-exported from the 
 
 from billing_rules._billing_rules import (
     CARD_REFUSAL_CODES,
+    DIFFERENCE_KINDS,
     CHARGE_DAY,
     CHARGE_HOUR,
     CHECK_VALUES,
@@ -36,8 +37,11 @@ from billing_rules._billing_rules import (
     BillingPeriod,
     CardRefused,
     CentSplit,
+    ChargePreview,
     DeclineAdvice,
+    Difference,
     InvalidInput,
+    InvoiceLine,
     MoneyOverflow,
     ParseError,
     PeriodClose,
@@ -55,12 +59,15 @@ from billing_rules._billing_rules import (
     decline_advice,
     next_charge_at,
     parse_currency,
+    preview_charge,
     purchase_gate,
+    reconcile,
     split_cents,
 )
 
 __all__ = [
     "CARD_REFUSAL_CODES",
+    "DIFFERENCE_KINDS",
     "CHARGE_DAY",
     "CHARGE_HOUR",
     "CHECK_VALUES",
@@ -79,8 +86,11 @@ __all__ = [
     "BillingPeriod",
     "CardRefused",
     "CentSplit",
+    "ChargePreview",
     "DeclineAdvice",
+    "Difference",
     "InvalidInput",
+    "InvoiceLine",
     "MoneyOverflow",
     "ParseError",
     "PeriodClose",
@@ -98,6 +108,8 @@ __all__ = [
     "decline_advice",
     "next_charge_at",
     "parse_currency",
+    "preview_charge",
     "purchase_gate",
+    "reconcile",
     "split_cents",
 ]

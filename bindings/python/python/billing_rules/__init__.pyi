@@ -3,6 +3,7 @@
 
 from billing_rules._billing_rules import (
     CARD_REFUSAL_CODES,
+    DIFFERENCE_KINDS,
     CHARGE_DAY,
     CHARGE_HOUR,
     CHECK_VALUES,
@@ -21,8 +22,11 @@ from billing_rules._billing_rules import (
     BillingPeriod,
     CardRefused,
     CentSplit,
+    ChargePreview,
     DeclineAdvice,
+    Difference,
     InvalidInput,
+    InvoiceLine,
     MoneyOverflow,
     ParseError,
     PeriodClose,
@@ -40,12 +44,15 @@ from billing_rules._billing_rules import (
     decline_advice,
     next_charge_at,
     parse_currency,
+    preview_charge,
     purchase_gate,
+    reconcile,
     split_cents,
 )
 
 __all__ = [
     "CARD_REFUSAL_CODES",
+    "DIFFERENCE_KINDS",
     "CHARGE_DAY",
     "CHARGE_HOUR",
     "CHECK_VALUES",
@@ -64,8 +71,11 @@ __all__ = [
     "BillingPeriod",
     "CardRefused",
     "CentSplit",
+    "ChargePreview",
     "DeclineAdvice",
+    "Difference",
     "InvalidInput",
+    "InvoiceLine",
     "MoneyOverflow",
     "ParseError",
     "PeriodClose",
@@ -83,6 +93,8 @@ __all__ = [
     "decline_advice",
     "next_charge_at",
     "parse_currency",
+    "preview_charge",
     "purchase_gate",
+    "reconcile",
     "split_cents",
 ]

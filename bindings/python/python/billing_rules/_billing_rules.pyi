@@ -213,6 +213,7 @@ def decline_advice(code: Optional[str] = None) -> DeclineAdvice: ...
 
 __all__ = [
     "CARD_REFUSAL_CODES",
+    "DIFFERENCE_KINDS",
     "CHARGE_DAY",
     "CHARGE_HOUR",
     "CHECK_VALUES",
@@ -231,8 +232,11 @@ __all__ = [
     "BillingPeriod",
     "CardRefused",
     "CentSplit",
+    "ChargePreview",
     "DeclineAdvice",
+    "Difference",
     "InvalidInput",
+    "InvoiceLine",
     "MoneyOverflow",
     "ParseError",
     "PeriodClose",
@@ -250,6 +254,85 @@ __all__ = [
     "decline_advice",
     "next_charge_at",
     "parse_currency",
+    "preview_charge",
     "purchase_gate",
+    "reconcile",
     "split_cents",
 ]
+
+# --- Finance and support tools (issue 12, item 3): preview_charge, reconcile ---
+
+DIFFERENCE_KINDS: Final[Tuple[str, ...]]
+
+_DifferenceKind = Literal[
+    "payment_without_reference",
+    "duplicate_credit",
+    "duplicate_payment",
+    "paid_not_credited",
+    "credited_not_paid",
+    "currency_differs",
+    "amount_differs",
+]
+
+@final
+class InvoiceLine:
+    """One line of an invoice: what it is, and its amount in micros."""
+
+    @property
+    def description(self) -> str: ...
+    @property
+    def amount_micros(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class ChargePreview:
+    """What the charge on the 3rd will do for one account and period."""
+
+    @property
+    def invoice(self) -> int: ...
+    @property
+    def owed(self) -> int: ...
+    @property
+    def carried(self) -> int: ...
+    @property
+    def charge_at(self) -> datetime: ...
+    @property
+    def lines(self) -> Tuple[InvoiceLine, ...]: ...
+    @property
+    def reason(self) -> Optional[Literal["nothing_owed", "under_minimum_charge"]]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class Difference:
+    """One difference between the ledger and a Stripe export; amounts in cents."""
+
+    @property
+    def kind(self) -> _DifferenceKind: ...
+    @property
+    def account_id(self) -> Optional[str]: ...
+    @property
+    def reference(self) -> Optional[str]: ...
+    @property
+    def ledger_amount(self) -> Optional[int]: ...
+    @property
+    def stripe_amount(self) -> Optional[int]: ...
+    @property
+    def ledger_currency(self) -> Optional[str]: ...
+    @property
+    def stripe_currency(self) -> Optional[str]: ...
+    @property
+    def payment_ids(self) -> list[str]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+def preview_charge(
+    entries: Iterable[_Entry],
+    period: Union[BillingPeriod, str],
+    minimum_charge: Optional[int] = None,
+) -> ChargePreview: ...
+def reconcile(
+    ledger_rows: Iterable[Mapping[str, Any]],
+    stripe_rows: Iterable[Mapping[str, Any]],
+) -> list[Difference]: ...
