@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use pyo3::exceptions::PyIndexError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::columns::{self, CategoryColumn, IntColumn, category_column, each};
 use crate::errors::{invalid, money_error};
@@ -224,9 +224,13 @@ enum Failure {
 /// The `effective_at` column as epoch microseconds: packed bytes borrowed as they are, aware
 /// datetimes and ints converted (and range-checked) while reading. Python datetimes have
 /// microsecond resolution, so nothing is lost.
-fn effective_at_column<'a>(column: &'a Bound<'_, PyAny>) -> PyResult<IntColumn<'a>> {
-    if column.cast::<PyBytes>().is_ok() {
-        return columns::int_column("effective_at", column);
+fn effective_at_column<'a>(
+    column: &'a Bound<'_, PyAny>,
+    unit: Option<&str>,
+) -> PyResult<IntColumn<'a>> {
+    // Packed bytes and arrays (datetime64, or integers in `unit`): see `columns::instant_column`.
+    if let Some(micros) = columns::instant_column("effective_at", column, unit)? {
+        return Ok(micros);
     }
     each("effective_at", column, |item| {
         instant_or_micros("effective_at", item).map(|at| at.timestamp_micros())
@@ -288,7 +292,7 @@ impl PyPeriodCloses {
 ///
 /// Returns a `PeriodCloses`: item `i` equals `close_period` on ledger `i`.
 #[pyfunction]
-#[pyo3(signature = (period, lengths, kinds, amounts_micros, effective_at, minimum_charge=None))]
+#[pyo3(signature = (period, lengths, kinds, amounts_micros, effective_at, minimum_charge=None, effective_at_unit=None))]
 fn close_periods<'py>(
     py: Python<'py>,
     period: &Bound<'py, PyAny>,
@@ -297,13 +301,14 @@ fn close_periods<'py>(
     amounts_micros: &Bound<'py, PyAny>,
     effective_at: &Bound<'py, PyAny>,
     minimum_charge: Option<i64>,
+    effective_at_unit: Option<&str>,
 ) -> PyResult<PyPeriodCloses> {
     let period = period_arg(period)?;
     let minimum = minimum(minimum_charge);
     let names: Vec<&str> = ENTRY_KINDS.iter().map(|(name, _)| *name).collect();
     let kinds = category_column("kinds", kinds, &names, kind)?;
     let amounts = columns::int_column("amounts_micros", amounts_micros)?;
-    let times = effective_at_column(effective_at)?;
+    let times = effective_at_column(effective_at, effective_at_unit)?;
     let total = columns::same_length(&[
         ("kinds", kinds.len()),
         ("amounts_micros", amounts.len()),

@@ -2,12 +2,20 @@
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Final, Literal, Optional, Tuple, Union, final
+from typing import Any, Final, Literal, Optional, Protocol, Tuple, Union, final
 
-# Columns of a batch: a sequence (one element per row) or ``bytes`` in the packed layout.
-_IntColumn = Union[Sequence[int], bytes]
-_CategoryColumn = Union[Sequence[Optional[str]], bytes]
-_InstantColumn = Union[Sequence[Union[datetime, int]], bytes]
+from typing_extensions import Buffer
+
+class _ArrayLike(Protocol):
+    """A pandas or Arrow column: anything numpy can view as an array."""
+
+    def __array__(self) -> Any: ...
+
+# Columns of a batch: a sequence (one element per row), ``bytes`` in the packed layout, or an
+# array read through the buffer protocol (numpy, ``array.array``, ``memoryview``, pandas/Arrow).
+_IntColumn = Union[Sequence[int], bytes, Buffer, _ArrayLike]
+_CategoryColumn = Union[Sequence[Optional[str]], bytes, Buffer, _ArrayLike]
+_InstantColumn = Union[Sequence[Union[datetime, int]], bytes, Buffer, _ArrayLike]
 _Entry = Union[Tuple[str, int, Union[datetime, int]], Mapping[str, Any]]
 
 CARD_REFUSAL_CODES: Final[Tuple[str, ...]]
@@ -204,6 +212,7 @@ def close_periods(
     amounts_micros: _IntColumn,
     effective_at: _InstantColumn,
     minimum_charge: Optional[int] = None,
+    effective_at_unit: Optional[Literal["s", "ms", "us", "ns"]] = None,
 ) -> PeriodCloses: ...
 def purchase_gate(latest: Optional[Tuple[str, datetime]], now: datetime) -> PurchaseGate: ...
 def check_amount(
