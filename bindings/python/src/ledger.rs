@@ -293,6 +293,8 @@ impl PyPeriodCloses {
 /// Returns a `PeriodCloses`: item `i` equals `close_period` on ledger `i`.
 #[pyfunction]
 #[pyo3(signature = (period, lengths, kinds, amounts_micros, effective_at, minimum_charge=None, effective_at_unit=None))]
+// The Python signature: one argument per column, as Python callers pass them.
+#[allow(clippy::too_many_arguments)]
 fn close_periods<'py>(
     py: Python<'py>,
     period: &Bound<'py, PyAny>,
