@@ -385,7 +385,7 @@ pub(crate) fn instant_column<'a>(
     }
     if column.cast::<PyList>().is_ok() || column.cast::<PyTuple>().is_ok() {
         return match given {
-            None | Some(1) => Ok(None),
+            None | Some(1) => Ok(Some(IntColumn::from_values(&utc_datetimes(name, column)?))),
             Some(_) => Err(invalid(format!(
                 "{name}_unit applies to arrays and packed bytes; a list holds aware datetimes or epoch microseconds"
             ))),
@@ -464,4 +464,56 @@ fn scaled<'a>(name: &str, column: IntColumn<'a>, factor: i64) -> PyResult<IntCol
         micros.extend_from_slice(&converted.to_le_bytes());
     }
     Ok(IntColumn(Packed::Owned(micros)))
+}
+
+/// A list or tuple of instants as epoch microseconds: ints are microseconds; `datetime`s in
+/// `timezone.utc` (what exports and `datetime.now(timezone.utc)` give) are read from their
+/// pickled state, ten bytes holding the fields, in one call; anything else (another zone, a
+/// subclass such as a pandas `Timestamp`, a naive datetime) goes through `instant_or_micros`.
+/// Reading the fields one attribute at a time costs more than the close rule itself.
+fn utc_datetimes(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    let py = column.py();
+    let datetime = py.import(intern!(py, "datetime"))?;
+    let datetime_type = datetime.getattr(intern!(py, "datetime"))?;
+    let utc = datetime
+        .getattr(intern!(py, "timezone"))?
+        .getattr(intern!(py, "utc"))?;
+    each(name, column, |item| {
+        if item.get_type().is(&datetime_type) {
+            let (_, state): (Bound<'_, PyAny>, Bound<'_, PyTuple>) =
+                item.call_method0(intern!(py, "__reduce__"))?.extract()?;
+            if state.len() == 2 && state.get_item(1)?.is(&utc) {
+                let fields = state.get_item(0)?;
+                if let Some(micros) = fields
+                    .cast::<PyBytes>()
+                    .ok()
+                    .and_then(|fields| utc_micros(fields.as_bytes()))
+                {
+                    return Ok(micros);
+                }
+            }
+        }
+        crate::time::instant_or_micros(name, item).map(|at| at.timestamp_micros())
+    })
+}
+
+/// Epoch microseconds from a UTC `datetime`'s pickled state: year (2 bytes, big-endian),
+/// month (its high bit the `fold` flag, meaningless in UTC), day, hour, minute, second,
+/// microsecond (3 bytes, big-endian). None for anything else.
+fn utc_micros(state: &[u8]) -> Option<i64> {
+    let &[y1, y0, month, day, hour, minute, second, u2, u1, u0] = state else {
+        return None;
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::from(u16::from_be_bytes([y1, y0])),
+        u32::from(month & 0x7f),
+        u32::from(day),
+    )?;
+    let at = date.and_hms_micro_opt(
+        u32::from(hour),
+        u32::from(minute),
+        u32::from(second),
+        u32::from_be_bytes([0, u2, u1, u0]),
+    )?;
+    Some(at.and_utc().timestamp_micros())
 }

@@ -95,3 +95,24 @@ def test_a_pandas_like_column_is_read_through_its_array():
     times = Column(np.array(SECONDS, dtype="datetime64[s]"))
 
     assert list(br.close_periods("2026-10", lengths, kinds, amounts, times)) == EXPECTED
+
+
+def test_list_datetimes_in_utc_other_zones_and_epoch_micros_are_the_same_instants():
+    from datetime import timedelta
+    plus_two = timezone(timedelta(hours=2))
+    moments = [datetime(2026, 10, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+               datetime(2026, 11, 1, 1, 0, 0, 0, tzinfo=plus_two),  # 23:00 UTC on Oct 31
+               datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)]
+    as_micros = [(at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+                 for at in moments]
+
+    by_datetimes = br.close_periods("2026-10", [1] * 4, ["usage"] * 4, [-1_000_000] * 4, moments)
+    by_micros = br.close_periods("2026-10", [1] * 4, ["usage"] * 4, [-1_000_000] * 4, as_micros)
+
+    assert list(by_datetimes) == list(by_micros)
+    assert [close.owed for close in by_datetimes] == [1_000_000, 1_000_000, 1_000_000, 0]
+
+
+def test_a_naive_datetime_in_a_list_column_is_refused():
+    with pytest.raises(br.InvalidInput, match="naive"):
+        br.close_periods("2026-10", [1], ["usage"], [-1], [datetime(2026, 10, 5)])
