@@ -446,22 +446,31 @@ pub(crate) fn instant_column<'a>(
 /// Epoch integers in a unit (see `UNITS`) as epoch microseconds; `NaT` (the smallest int64,
 /// numpy's missing instant) and values out of range are refused by row.
 fn scaled<'a>(name: &str, column: IntColumn<'a>, factor: i64) -> PyResult<IntColumn<'a>> {
-    if factor == 1 {
-        return Ok(column);
+    // One loop per unit, so each divides or multiplies by a constant (a multiplication and a
+    // shift, not a division instruction per row).
+    match factor {
+        1_000_000 => convert(name, &column, |v| v.checked_mul(1_000_000)),
+        1_000 => convert(name, &column, |v| v.checked_mul(1_000)),
+        -1_000 => convert(name, &column, |v| Some(v.div_euclid(1_000))),
+        _ => Ok(column),
     }
-    let mut micros = Vec::with_capacity(column.0.len());
-    for (row, value) in column.rows(0..column.len()).enumerate() {
-        let converted = match (value, factor) {
-            (i64::MIN, _) => None,
-            (_, f) if f < 0 => Some(value.div_euclid(-f)),
-            (_, f) => value.checked_mul(f),
-        };
-        let converted = converted.ok_or_else(|| {
-            invalid(format!(
+}
+
+fn convert<'a>(
+    name: &str,
+    column: &IntColumn<'_>,
+    to_micros: impl Fn(i64) -> Option<i64>,
+) -> PyResult<IntColumn<'a>> {
+    let mut micros = vec![0u8; column.len() * 8];
+    let rows = column.rows(0..column.len()).zip(micros.chunks_exact_mut(8));
+    for (row, (value, slot)) in rows.enumerate() {
+        let converted = (value != i64::MIN).then(|| to_micros(value)).flatten();
+        let Some(converted) = converted else {
+            return Err(invalid(format!(
                 "{name}[{row}]: {value} is not an instant (NaT or out of range)"
-            ))
-        })?;
-        micros.extend_from_slice(&converted.to_le_bytes());
+            )));
+        };
+        slot.copy_from_slice(&converted.to_le_bytes());
     }
     Ok(IntColumn(Packed::Owned(micros)))
 }

@@ -19,7 +19,7 @@ use crate::errors::invalid;
 use crate::time::type_name;
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Difference>()?;
+    m.add_class::<PyDifference>()?;
     m.add_function(wrap_pyfunction!(reconcile, m)?)?;
     m.add("DIFFERENCE_KINDS", PyTuple::new(m.py(), DIFFERENCE_KINDS)?)?;
     Ok(())
@@ -64,7 +64,7 @@ struct StripeRow {
 /// with no row has None.
 #[pyclass(frozen, eq, get_all, name = "Difference", module = "billing_rules")]
 #[derive(Clone, PartialEq)]
-pub(crate) struct Difference {
+pub(crate) struct PyDifference {
     /// One of `DIFFERENCE_KINDS`.
     kind: &'static str,
     /// The account, None for a payment without our metadata.
@@ -84,7 +84,7 @@ pub(crate) struct Difference {
 }
 
 #[pymethods]
-impl Difference {
+impl PyDifference {
     fn __repr__(&self) -> String {
         format!(
             "Difference(kind={:?}, account_id={:?}, reference={:?}, ledger_amount={:?}, stripe_amount={:?}, payment_ids={:?})",
@@ -107,7 +107,7 @@ struct Sides<'a> {
 }
 
 /// The matching: every difference, in order of account, then reference.
-fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<Difference> {
+fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<PyDifference> {
     let mut out = Vec::new();
     let mut by_key: BTreeMap<(&str, &str), Sides<'_>> = BTreeMap::new();
     for row in ledger {
@@ -129,7 +129,7 @@ fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<Difference> {
                     sides.unpaid.push(row);
                 }
             }
-            (None, true) => out.push(Difference {
+            (None, true) => out.push(PyDifference {
                 kind: "payment_without_reference",
                 account_id: None,
                 reference: None,
@@ -153,7 +153,7 @@ fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<Difference> {
         let stripe_currency = sides.paid.first().map(|r| r.currency.clone());
         let ids = |rows: &[&StripeRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
         let mut report = |kind: &'static str, payment_ids: Vec<String>| {
-            out.push(Difference {
+            out.push(PyDifference {
                 kind,
                 account_id: Some(account.to_owned()),
                 reference: Some(reference.to_owned()),
@@ -187,14 +187,6 @@ fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<Difference> {
         }
     }
     out
-}
-
-/// A row's field, or None when the row has no such key.
-fn field<'py>(
-    row: &Bound<'py, PyDict>,
-    key: &Bound<'py, PyString>,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
-    row.get_item(key)
 }
 
 /// A required, non-empty text field.
@@ -253,8 +245,8 @@ fn ledger_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerRow>> {
             ))
         })?;
         let amount = match (
-            field(row_dict, intern!(py, "amount"))?,
-            field(row_dict, intern!(py, "amount_micros"))?,
+            row_dict.get_item(intern!(py, "amount"))?,
+            row_dict.get_item(intern!(py, "amount_micros"))?,
         ) {
             (Some(cents), None) => minor_units(&at("amount"), Some(cents), false)?,
             (None, Some(micros)) => {
@@ -273,7 +265,10 @@ fn ledger_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerRow>> {
                 )));
             }
         };
-        let reference = text(&at("reference"), field(row_dict, intern!(py, "reference"))?)?;
+        let reference = text(
+            &at("reference"),
+            row_dict.get_item(intern!(py, "reference"))?,
+        )?;
         if !(reference.starts_with("cp_") || reference.starts_with("in_")) {
             return Err(invalid(format!(
                 "{}: {reference:?} is neither a purchase (cp_…) nor an invoice (in_…) id",
@@ -283,11 +278,11 @@ fn ledger_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerRow>> {
         let parsed = LedgerRow {
             account: text(
                 &at("account_id"),
-                field(row_dict, intern!(py, "account_id"))?,
+                row_dict.get_item(intern!(py, "account_id"))?,
             )?,
             reference,
             amount,
-            currency: text(&at("currency"), field(row_dict, intern!(py, "currency"))?)?,
+            currency: text(&at("currency"), row_dict.get_item(intern!(py, "currency"))?)?,
         };
         n += 1;
         Ok(parsed)
@@ -338,13 +333,18 @@ fn stripe_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<StripeRow>> {
             ))
         })?;
         let parsed = StripeRow {
-            id: text(&at("id"), field(row_dict, intern!(py, "id"))?)?,
-            amount: minor_units(&at("amount"), field(row_dict, intern!(py, "amount"))?, true)?,
+            id: text(&at("id"), row_dict.get_item(intern!(py, "id"))?)?,
+            amount: minor_units(
+                &at("amount"),
+                row_dict.get_item(intern!(py, "amount"))?,
+                true,
+            )?,
             // Stripe's API writes currencies lowercase; some exports upper-case them.
-            currency: text(&at("currency"), field(row_dict, intern!(py, "currency"))?)?
+            currency: text(&at("currency"), row_dict.get_item(intern!(py, "currency"))?)?
                 .to_lowercase(),
-            succeeded: text(&at("status"), field(row_dict, intern!(py, "status"))?)? == "succeeded",
-            key: metadata_key(&at("metadata"), field(row_dict, intern!(py, "metadata"))?)?,
+            succeeded: text(&at("status"), row_dict.get_item(intern!(py, "status"))?)?
+                == "succeeded",
+            key: metadata_key(&at("metadata"), row_dict.get_item(intern!(py, "metadata"))?)?,
         };
         n += 1;
         Ok(parsed)
@@ -364,7 +364,7 @@ fn stripe_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<StripeRow>> {
 fn reconcile(
     ledger_rows: &Bound<'_, PyAny>,
     stripe_rows: &Bound<'_, PyAny>,
-) -> PyResult<Vec<Difference>> {
+) -> PyResult<Vec<PyDifference>> {
     let ledger = self::ledger_rows(ledger_rows)?;
     let stripe = self::stripe_rows(stripe_rows)?;
     Ok(differences(&ledger, &stripe))
