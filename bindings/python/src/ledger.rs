@@ -221,8 +221,8 @@ enum Failure {
     Time(usize),
 }
 
-/// The `effective_at` column as epoch microseconds: packed bytes borrowed as they are, aware
-/// datetimes and ints converted (and range-checked) while reading. Python datetimes have
+/// The `effective_at` column as epoch microseconds: packed bytes borrowed as they are, arrays
+/// copied once, aware datetimes and ints converted (and range-checked) while reading. Python datetimes have
 /// microsecond resolution, so nothing is lost.
 fn effective_at_column<'a>(
     column: &'a Bound<'_, PyAny>,
@@ -289,6 +289,11 @@ impl PyPeriodCloses {
 /// datetime or int microseconds since the Unix epoch); `lengths` gives how many entries each
 /// ledger has, in order. Each column may instead be a `bytes` object in the packed layout (ints
 /// as little-endian int64; kinds as one byte, the index in `ENTRY_KINDS`).
+///
+/// Columns may also be arrays (numpy, `array.array`, pandas/Arrow through `__array__`):
+/// int64 for ints, uint8 codes for kinds, and for `effective_at` `datetime64` (any of s, ms,
+/// us, ns) or int64 epoch integers in `effective_at_unit` (`"s"`, `"ms"`, `"us"`, `"ns"`),
+/// which an integer array must name.
 ///
 /// Returns a `PeriodCloses`: item `i` equals `close_period` on ledger `i`.
 #[pyfunction]
