@@ -180,6 +180,31 @@ def main():
     row("ledgers: close_periods, packed bytes columns", t, args.ledgers, t_base)
     row("  (packing the list columns into bytes, Python; micros given)", t_pack, args.ledgers)
 
+    try:
+        import numpy as np
+    except ImportError:
+        np = None
+    if np is not None:
+        # Columns as a numpy/pandas/Arrow export holds them: read through the buffer protocol.
+        def to_numpy():
+            return (np.array(lengths, dtype=np.int64),
+                    np.array([kind_code[k] for k in kinds], dtype=np.uint8),
+                    np.array(amounts, dtype=np.int64), np.array(micros, dtype=np.int64))
+
+        t_np, (np_lengths, np_kinds, np_amounts, np_micros) = median(args.repeat, to_numpy)
+        t, got = median(args.repeat, lambda: br.close_periods(
+            PERIOD, np_lengths, np_kinds, np_amounts, np_micros, effective_at_unit="us"))
+        assert as_tuples(got) == expected
+        row("ledgers: close_periods, numpy int64 columns, epoch micros", t, args.ledgers, t_base)
+        for unit in ("us", "ns"):
+            np_times = np_micros.astype("datetime64[us]").astype(f"datetime64[{unit}]")
+            t, got = median(args.repeat, lambda: br.close_periods(
+                PERIOD, np_lengths, np_kinds, np_amounts, np_times))
+            assert as_tuples(got) == expected
+            row(f"ledgers: close_periods, numpy columns, datetime64[{unit}]", t, args.ledgers,
+                t_base)
+        row("  (building the numpy columns from the lists, Python)", t_np, args.ledgers)
+
     print(f"Python {platform.python_version()} on {platform.machine()}, "
           f"{os.cpu_count()} cores; median of {args.repeat} runs\n")
     print(f"| {'what':<62} | {'time':>9} | {'per row':>9} | {'vs baseline':>11} |")

@@ -1,27 +1,54 @@
-//! Batch columns: a column is a Python sequence (one element per row) or, fastest, a `bytes`
-//! object in a packed layout (int columns: little-endian int64, 8 bytes per row; categorical
-//! columns: one byte per row holding the value's index in the module's `*_VALUES` tuple).
+//! Batch columns: a column is a Python sequence (one element per row), a `bytes` object in a
+//! packed layout (int columns: little-endian int64, 8 bytes per row; categorical columns: one
+//! byte per row holding the value's index in the module's `*_VALUES` tuple), or an array in
+//! that layout (numpy, `array.array`, `memoryview`; pandas and Arrow columns through their
+//! `__array__`), read through the buffer protocol with no Python object per row.
 //!
-//! Columns are read (packed bytes borrowed, sequences converted into the packed layout) while
-//! the GIL is held; the rules then run without it.
+//! Columns are read (packed bytes borrowed, arrays copied once, sequences converted into the
+//! packed layout) while the GIL is held; the rules then run without it.
 
-use std::borrow::Cow;
-use std::ops::Range;
+use std::ops::{Deref, Range};
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 
 use crate::errors::invalid;
 use crate::time::type_name;
 
+mod instants;
+
+pub(crate) use instants::instant_column;
+
 /// How many distinct string objects a categorical column remembers.
 const SEEN_OBJECTS: usize = 16;
 
+/// A column's bytes in the packed layout: borrowed from a `bytes` argument, a copy of an
+/// array's buffer (held as a Python `bytes`), or converted from a sequence.
+pub(crate) enum Packed<'a> {
+    Borrowed(&'a [u8]),
+    Array(PyBackedBytes),
+    Owned(Vec<u8>),
+}
+
+impl Deref for Packed<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Packed::Borrowed(bytes) => bytes,
+            Packed::Array(bytes) => bytes,
+            Packed::Owned(bytes) => bytes,
+        }
+    }
+}
+
 /// An int column read for a batch, always in the packed layout (little-endian int64, 8 bytes
 /// per row): packed `bytes` are borrowed as they are (nothing is copied), sequences are
-/// converted element by element into an owned packed buffer. One layout means the loops over
-/// rows are straight slice walks, with no per-row dispatch.
-pub(crate) struct IntColumn<'a>(Cow<'a, [u8]>);
+/// arrays copied once, sequences converted element by element into an owned packed buffer.
+/// One layout means the loops over rows are straight slice walks, with no per-row dispatch.
+pub(crate) struct IntColumn<'a>(Packed<'a>);
 
 impl IntColumn<'_> {
     pub(crate) fn len(&self) -> usize {
@@ -42,7 +69,7 @@ impl IntColumn<'_> {
 
     /// Converted values, packed.
     pub(crate) fn from_values(values: &[i64]) -> Self {
-        Self(Cow::Owned(
+        Self(Packed::Owned(
             values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         ))
     }
@@ -51,7 +78,7 @@ impl IntColumn<'_> {
 /// A categorical column read for a batch: one byte per row, an index into `table`. Packed
 /// `bytes` are borrowed (and checked when read); sequences are converted into owned codes.
 pub(crate) struct CategoryColumn<'a, T> {
-    codes: Cow<'a, [u8]>,
+    codes: Packed<'a>,
     table: Vec<T>,
 }
 
@@ -59,7 +86,7 @@ impl<T: Copy> CategoryColumn<'_, T> {
     /// The same value for each of `rows` rows.
     pub(crate) fn repeat(value: T, rows: usize) -> Self {
         Self {
-            codes: Cow::Owned(vec![0; rows]),
+            codes: Packed::Owned(vec![0; rows]),
             table: vec![value],
         }
     }
@@ -86,7 +113,10 @@ pub(crate) fn int_column<'a>(name: &str, column: &'a Bound<'_, PyAny>) -> PyResu
                 bytes.len()
             )));
         }
-        return Ok(IntColumn(Cow::Borrowed(bytes)));
+        return Ok(IntColumn(Packed::Borrowed(bytes)));
+    }
+    if let Some(array) = array_bytes(name, column, Layout::Int64)? {
+        return Ok(IntColumn(Packed::Array(array)));
     }
     ints(name, column).map(|values| IntColumn::from_values(&values))
 }
@@ -102,8 +132,15 @@ pub(crate) fn category_column<'a, 'py, T: Copy + PartialEq>(
         .iter()
         .map(|v| parse(Some(v)))
         .collect::<PyResult<Vec<T>>>()?;
-    if let Ok(packed) = column.cast::<PyBytes>() {
-        let codes = packed.as_bytes();
+    let packed = match (
+        array_bytes(name, column, Layout::Codes)?,
+        column.cast::<PyBytes>(),
+    ) {
+        (Some(array), _) => Some(Packed::Array(array)),
+        (None, Ok(bytes)) => Some(Packed::Borrowed(bytes.as_bytes())),
+        (None, Err(_)) => None,
+    };
+    if let Some(codes) = packed {
         // The largest code first (a loop the compiler vectorises), the offending one only if
         // there is one.
         let largest = codes.iter().fold(0, |largest, &c| largest.max(c));
@@ -114,10 +151,7 @@ pub(crate) fn category_column<'a, 'py, T: Copy + PartialEq>(
                 bad.copied().unwrap_or(largest)
             )));
         }
-        return Ok(CategoryColumn {
-            codes: Cow::Borrowed(codes),
-            table,
-        });
+        return Ok(CategoryColumn { codes, table });
     }
     let parsed = categories(name, column, values, parse)?;
     let codes = parsed
@@ -134,7 +168,7 @@ pub(crate) fn category_column<'a, 'py, T: Copy + PartialEq>(
         })
         .collect::<PyResult<Vec<u8>>>()?;
     Ok(CategoryColumn {
-        codes: Cow::Owned(codes),
+        codes: Packed::Owned(codes),
         table,
     })
 }
@@ -249,4 +283,72 @@ pub(crate) fn same_length(columns: &[(&str, usize)]) -> PyResult<usize> {
         }
     }
     Ok(rows)
+}
+
+/// What an array column must hold.
+#[derive(Clone, Copy)]
+pub(crate) enum Layout {
+    /// Signed 64-bit integers in native order (little-endian on every platform wheels are
+    /// built for). Nothing narrower or unsigned is widened: `astype` says what is meant.
+    Int64,
+    /// One unsigned byte per row: the packed categorical codes.
+    Codes,
+}
+
+/// An array column (anything with the buffer protocol, or `__array__` as pandas and Arrow
+/// columns have) as a copy of its bytes in the packed layout; None for a Python sequence or
+/// `bytes`, which are read as they are. An array of another type, shape or order is refused
+/// with what to pass instead.
+pub(crate) fn array_bytes(
+    name: &str,
+    column: &Bound<'_, PyAny>,
+    layout: Layout,
+) -> PyResult<Option<PyBackedBytes>> {
+    if column.cast::<PyBytes>().is_ok()
+        || column.cast::<PyList>().is_ok()
+        || column.cast::<PyTuple>().is_ok()
+        || column.cast::<PyString>().is_ok()
+    {
+        return Ok(None);
+    }
+    let py = column.py();
+    let view = match PyMemoryView::from(column) {
+        Ok(view) => view,
+        Err(_) if column.hasattr(intern!(py, "__array__"))? => {
+            let array = column.call_method0(intern!(py, "__array__"))?;
+            PyMemoryView::from(&array).map_err(|e| {
+                invalid(format!(
+                    "{name}: its array has no buffer of plain values ({e}); pass an int64 array"
+                ))
+            })?
+        }
+        Err(_) => return Ok(None),
+    };
+    let format: String = view.getattr(intern!(py, "format"))?.extract()?;
+    let itemsize: usize = view.getattr(intern!(py, "itemsize"))?.extract()?;
+    let ndim: usize = view.getattr(intern!(py, "ndim"))?.extract()?;
+    let contiguous: bool = view.getattr(intern!(py, "c_contiguous"))?.extract()?;
+    let native = cfg!(target_endian = "little");
+    let fits = match layout {
+        Layout::Int64 => {
+            native
+                && itemsize == 8
+                && matches!(format.as_str(), "q" | "l" | "=q" | "=l" | "<q" | "<l")
+        }
+        Layout::Codes => itemsize == 1 && matches!(format.as_str(), "B" | "b" | "c"),
+    };
+    if !fits || ndim != 1 || !contiguous {
+        let wanted = match layout {
+            Layout::Int64 => "a one-dimensional contiguous int64 array (numpy: .astype(\"int64\"))",
+            Layout::Codes => "a one-dimensional contiguous uint8 array of codes",
+        };
+        return Err(invalid(format!(
+            "{name}: expected {wanted}, got a {ndim}-dimensional array of format {format:?} ({itemsize} bytes per item)"
+        )));
+    }
+    let bytes = view
+        .call_method0(intern!(py, "tobytes"))?
+        .cast_into::<PyBytes>()
+        .map_err(|_| invalid(format!("{name}: its buffer did not copy into bytes")))?;
+    Ok(Some(PyBackedBytes::from(bytes)))
 }

@@ -9,7 +9,6 @@ use billing_core::rules::ledger::{
 };
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
 
 use crate::args::{int, money, optional_limit};
 use crate::columns::{self, CategoryColumn, IntColumn, category_column, each};
@@ -156,9 +155,13 @@ enum Failure {
 /// micros) borrowed as they are, aware datetimes converted and range-checked while reading; a
 /// bare int is refused, as everywhere an instant is expected. Python datetimes have
 /// microsecond resolution, so nothing is lost.
-fn effective_at_column<'a>(column: &'a Bound<'_, PyAny>) -> PyResult<IntColumn<'a>> {
-    if column.cast::<PyBytes>().is_ok() {
-        return columns::int_column("effective_at", column);
+fn effective_at_column<'a>(
+    column: &'a Bound<'_, PyAny>,
+    unit: Option<&str>,
+) -> PyResult<IntColumn<'a>> {
+    // Packed bytes and arrays (datetime64, or integers in `unit`): see `columns::instant_column`.
+    if let Some(micros) = columns::instant_column("effective_at", column, unit)? {
+        return Ok(micros);
     }
     let mut row = 0;
     each("effective_at", column, |item| {
@@ -230,9 +233,16 @@ impl PyPeriodCloses {
 /// int64, `effective_at` as int64 microseconds since the Unix epoch; kinds as one byte, the
 /// index in `ENTRY_KINDS`).
 ///
+/// Columns may also be arrays (numpy, `array.array`, pandas/Arrow through `__array__`):
+/// int64 for ints, uint8 codes for kinds, and for `effective_at` `datetime64` (any of s, ms,
+/// us, ns) or int64 epoch integers in `effective_at_unit` (`"s"`, `"ms"`, `"us"`, `"ns"`),
+/// which an integer array must name.
+///
 /// Returns a `PeriodCloses`: item `i` equals `close_period` on ledger `i`.
 #[pyfunction]
-#[pyo3(signature = (period, lengths, kinds, amounts_micros, effective_at, minimum_charge=None))]
+#[pyo3(signature = (period, lengths, kinds, amounts_micros, effective_at, minimum_charge=None, effective_at_unit=None))]
+// The Python signature: one argument per column, as Python callers pass them.
+#[allow(clippy::too_many_arguments)]
 fn close_periods<'py>(
     py: Python<'py>,
     period: &Bound<'py, PyAny>,
@@ -241,6 +251,7 @@ fn close_periods<'py>(
     amounts_micros: &Bound<'py, PyAny>,
     effective_at: &Bound<'py, PyAny>,
     minimum_charge: Option<&Bound<'py, PyAny>>,
+    effective_at_unit: Option<&str>,
 ) -> PyResult<PyPeriodCloses> {
     let period = period_arg(period)?;
     let minimum = minimum(minimum_charge)?;
@@ -250,7 +261,7 @@ fn close_periods<'py>(
         None => Err(invalid_type(py, "kinds", "expected a str, got NoneType")),
     })?;
     let amounts = columns::int_column("amounts_micros", amounts_micros)?;
-    let times = effective_at_column(effective_at)?;
+    let times = effective_at_column(effective_at, effective_at_unit)?;
     let total = columns::same_length(&[
         ("kinds", kinds.len()),
         ("amounts_micros", amounts.len()),

@@ -12,6 +12,8 @@ mod columns;
 mod decline;
 mod entry;
 mod errors;
+// billing_rules for finance and support (issue 12, items 3 and 5).
+mod finance;
 mod ledger;
 mod money;
 mod parallel;
@@ -29,5 +31,7 @@ fn _billing_rules(m: &Bound<'_, PyModule>) -> PyResult<()> {
     money::register(m)?;
     period::register(m)?;
     purchase::register(m)?;
+    // Finance and support tools (issue 12, items 3 and 5).
+    finance::register(m)?;
     Ok(())
 }

@@ -2,13 +2,22 @@
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any, Final, Literal, Optional, Tuple, Union, final
+from typing import Any, Final, Literal, Optional, Protocol, Tuple, Union, final
 
-# Columns of a batch: a sequence (one element per row) or ``bytes`` in the packed layout.
-_IntColumn = Union[Sequence[int], bytes]
-_CategoryColumn = Union[Sequence[Optional[str]], bytes]
-# Instants: aware datetimes; packed bytes hold int64 microseconds since the Unix epoch.
-_InstantColumn = Union[Sequence[datetime], bytes]
+from typing_extensions import Buffer
+
+class _ArrayLike(Protocol):
+    """A pandas or Arrow column: anything numpy can view as an array."""
+
+    def __array__(self) -> Any: ...
+
+# Columns of a batch: a sequence (one element per row), ``bytes`` in the packed layout, or an
+# array read through the buffer protocol (numpy, ``array.array``, ``memoryview``, pandas/Arrow).
+_IntColumn = Union[Sequence[int], bytes, Buffer, _ArrayLike]
+_CategoryColumn = Union[Sequence[Optional[str]], bytes, Buffer, _ArrayLike]
+# Instants: aware datetimes; packed bytes hold int64 microseconds since the Unix epoch;
+# arrays are datetime64, or int64 epochs in the unit the call names.
+_InstantColumn = Union[Sequence[datetime], bytes, Buffer, _ArrayLike]
 # A ledger entry: typed, or (kind, amount_micros, effective_at) as a tuple or a dict.
 _Entry = Union[
     Usage, CreditPurchase, Invoiced, Adjustment, Tuple[str, int, datetime], Mapping[str, Any]
@@ -281,6 +290,7 @@ def close_periods(
     amounts_micros: _IntColumn,
     effective_at: _InstantColumn,
     minimum_charge: Optional[int] = None,
+    effective_at_unit: Optional[Literal["s", "ms", "us", "ns"]] = None,
 ) -> PeriodCloses: ...
 def purchase_gate(latest: Optional[Tuple[str, datetime]], now: datetime) -> PurchaseGate: ...
 def check_amount(
@@ -290,6 +300,7 @@ def decline_advice(code: Optional[str] = None) -> DeclineAdvice: ...
 
 __all__ = [
     "CARD_REFUSAL_CODES",
+    "DIFFERENCE_KINDS",
     "CHARGE_DAY",
     "CHARGE_HOUR",
     "CHECK_VALUES",
@@ -309,11 +320,14 @@ __all__ = [
     "BillingPeriod",
     "CardRefused",
     "CentSplit",
+    "ChargePreview",
     "CreditPurchase",
     "DeclineAdvice",
+    "Difference",
     "InvalidInput",
     "InvalidType",
     "InvalidValue",
+    "InvoiceLine",
     "Invoiced",
     "MoneyOverflow",
     "ParseError",
@@ -333,6 +347,85 @@ __all__ = [
     "decline_advice",
     "next_charge_at",
     "parse_currency",
+    "preview_charge",
     "purchase_gate",
+    "reconcile",
     "split_cents",
 ]
+
+# --- Finance and support tools (issue 12, item 3): preview_charge, reconcile ---
+
+DIFFERENCE_KINDS: Final[Tuple[str, ...]]
+
+_DifferenceKind = Literal[
+    "payment_without_reference",
+    "duplicate_credit",
+    "duplicate_payment",
+    "paid_not_credited",
+    "credited_not_paid",
+    "currency_differs",
+    "amount_differs",
+]
+
+@final
+class InvoiceLine:
+    """One line of an invoice: what it is, and its amount in micros."""
+
+    @property
+    def description(self) -> str: ...
+    @property
+    def amount_micros(self) -> int: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class ChargePreview:
+    """What the charge on the 3rd will do for one account and period."""
+
+    @property
+    def invoice(self) -> int: ...
+    @property
+    def owed(self) -> int: ...
+    @property
+    def carried(self) -> int: ...
+    @property
+    def charge_at(self) -> datetime: ...
+    @property
+    def lines(self) -> Tuple[InvoiceLine, ...]: ...
+    @property
+    def reason(self) -> Optional[Literal["nothing_owed", "under_minimum_charge"]]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+@final
+class Difference:
+    """One difference between the ledger and a Stripe export; amounts in cents."""
+
+    @property
+    def kind(self) -> _DifferenceKind: ...
+    @property
+    def account_id(self) -> Optional[str]: ...
+    @property
+    def reference(self) -> Optional[str]: ...
+    @property
+    def ledger_amount(self) -> Optional[int]: ...
+    @property
+    def stripe_amount(self) -> Optional[int]: ...
+    @property
+    def ledger_currency(self) -> Optional[str]: ...
+    @property
+    def stripe_currency(self) -> Optional[str]: ...
+    @property
+    def payment_ids(self) -> list[str]: ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __ne__(self, value: object, /) -> bool: ...
+
+def preview_charge(
+    entries: Iterable[_Entry],
+    period: Union[BillingPeriod, str],
+    minimum_charge: Optional[int] = None,
+) -> ChargePreview: ...
+def reconcile(
+    ledger_rows: Iterable[Mapping[str, Any]],
+    stripe_rows: Iterable[Mapping[str, Any]],
+) -> list[Difference]: ...

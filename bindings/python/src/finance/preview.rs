@@ -1,0 +1,175 @@
+//! `preview_charge`: what the charge on the 3rd will invoice for one account, from its ledger
+//! export, with the invoice lines the close writes and why nothing is charged when it is not.
+
+use billing_core::domain::money::{Cents, Micros};
+use billing_core::error::MoneyError;
+use billing_core::rules::ledger::{self, BalanceMove, LedgerEntry, PeriodClose};
+use billing_core::rules::period::BillingPeriod;
+use chrono::{DateTime, Utc};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::non_negative;
+use crate::errors::money_error;
+use crate::entry::entries_from;
+use crate::period::period_arg;
+
+pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyInvoiceLine>()?;
+    m.add_class::<PyChargePreview>()?;
+    m.add_function(wrap_pyfunction!(preview_charge, m)?)?;
+    Ok(())
+}
+
+/// One line of an invoice: what it is, and its amount in micros.
+#[pyclass(frozen, eq, get_all, name = "InvoiceLine", module = "billing_rules")]
+#[derive(Clone, PartialEq)]
+pub(crate) struct PyInvoiceLine {
+    /// What the line is, as the invoice shows it.
+    description: String,
+    /// Its amount (micros); the lines add up to the invoice's whole cents.
+    amount_micros: i64,
+}
+
+#[pymethods]
+impl PyInvoiceLine {
+    fn __repr__(&self) -> String {
+        format!(
+            "InvoiceLine(description={:?}, amount_micros={})",
+            self.description, self.amount_micros
+        )
+    }
+}
+
+/// What the charge on the 3rd will do for one account and period.
+#[pyclass(frozen, eq, name = "ChargePreview", module = "billing_rules")]
+#[derive(PartialEq)]
+pub(crate) struct PyChargePreview {
+    close: PeriodClose,
+    charge_at: DateTime<Utc>,
+    lines: Vec<PyInvoiceLine>,
+}
+
+#[pymethods]
+impl PyChargePreview {
+    /// The amount invoiced and charged (cents), 0 when nothing is charged.
+    #[getter]
+    fn invoice(&self) -> i64 {
+        self.close.invoice.get()
+    }
+
+    /// Everything owed (micros) for usage up to the end of the period.
+    #[getter]
+    fn owed(&self) -> i64 {
+        self.close.owed.get()
+    }
+
+    /// What carries over to the next period (micros).
+    #[getter]
+    fn carried(&self) -> i64 {
+        self.close.carried.get()
+    }
+
+    /// When the charge runs: 03:00 UTC on the 3rd of the next month.
+    #[getter]
+    fn charge_at(&self) -> DateTime<Utc> {
+        self.charge_at
+    }
+
+    /// How the invoice is made up, as the close writes it (lines of zero left out); they add
+    /// up to `invoice` in micros, so to zero when nothing is charged.
+    #[getter]
+    fn lines<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, self.lines.iter().cloned())
+    }
+
+    /// Why nothing is charged: `"nothing_owed"` or `"under_minimum_charge"`; None when
+    /// something is.
+    #[getter]
+    fn reason(&self) -> Option<&'static str> {
+        reason(&self.close)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ChargePreview(invoice={}, owed={}, carried={}, reason={})",
+            self.invoice(),
+            self.owed(),
+            self.carried(),
+            self.reason()
+                .map_or_else(|| "None".to_owned(), |r| format!("{r:?}"))
+        )
+    }
+}
+
+fn reason(close: &PeriodClose) -> Option<&'static str> {
+    match (close.has_invoice(), close.owed.is_positive()) {
+        (true, _) => None,
+        (false, true) => Some("under_minimum_charge"),
+        (false, false) => Some("nothing_owed"),
+    }
+}
+
+/// The lines `billing_core::usecases::close` writes on an invoice: the period's usage, what
+/// credits and the earlier balance changed of it, and what carries over. That builder is
+/// private to core, so this is the same computation from the same values.
+fn lines(
+    period: BillingPeriod,
+    entries: &[LedgerEntry],
+    close: &PeriodClose,
+) -> Result<Vec<PyInvoiceLine>, MoneyError> {
+    let usage = BalanceMove::of(entries)?
+        .usage
+        .get(&period)
+        .copied()
+        .unwrap_or(Micros::ZERO);
+    let month = |p: BillingPeriod| p.start().format("%B %Y").to_string();
+    let lines = [
+        (format!("Usage in {}", month(period)), usage),
+        (
+            "Credits and earlier balance".to_owned(),
+            close.owed.checked_sub(usage)?,
+        ),
+        (
+            format!(
+                "Carried over to {} (less than a cent, or under the minimum charge)",
+                month(period.next())
+            ),
+            close.carried.checked_neg()?,
+        ),
+    ];
+    Ok(lines
+        .into_iter()
+        .filter(|(_, amount)| *amount != Micros::ZERO)
+        .map(|(description, amount)| PyInvoiceLine {
+            description,
+            amount_micros: amount.get(),
+        })
+        .collect())
+}
+
+/// **What the 3rd will charge** for one account: its ledger `entries` (the forms
+/// `close_period` takes), the `period` closed (a `BillingPeriod` or `"YYYY-MM"`), and the
+/// minimum charge in cents. The same close rule as `close_period` and the monthly charge.
+#[pyfunction]
+#[pyo3(signature = (entries, period, minimum_charge=None))]
+fn preview_charge(
+    py: Python<'_>,
+    entries: &Bound<'_, PyAny>,
+    period: &Bound<'_, PyAny>,
+    minimum_charge: Option<&Bound<'_, PyAny>>,
+) -> PyResult<PyChargePreview> {
+    let period = period_arg(period)?;
+    let minimum = match minimum_charge {
+        Some(value) => Cents::new(non_negative("minimum_charge", value)?),
+        None => ledger::STRIPE_MINIMUM_CHARGE,
+    };
+    let entries = entries_from(entries)?;
+    let money = |e| money_error(py, e);
+    let close = ledger::close_period(&entries, period, minimum).map_err(money)?;
+    Ok(PyChargePreview {
+        lines: lines(period, &entries, &close).map_err(money)?,
+        close,
+        charge_at: period.charge_at(),
+    })
+}
