@@ -10,7 +10,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 wheels="$(mktemp -d)"
 trap 'rm -rf "$wheels"' EXIT
 
-"$python" -m maturin build --release --quiet -m "$here/Cargo.toml" -o "$wheels"
+"$python" -m maturin build --release --quiet -i "$python" -m "$here/Cargo.toml" -o "$wheels"
 "$python" -m pip install --quiet --force-reinstall --no-deps "$wheels"/billing_rules-*.whl
 
 # Run from outside the source tree so the installed wheel, not python/, is what is imported.
