@@ -5,16 +5,20 @@
 //! `__array__`), read through the buffer protocol with no Python object per row.
 //!
 //! Columns are read (packed bytes borrowed, arrays copied once, sequences converted into the
-//! packed layout) while the GIL is held; the rules then run without it.
+//! packed layout) while the GIL is held; the rules then run
+//! without it. Every refusal is an `InvalidType` or `InvalidValue` naming the column, and the
+//! row (`amounts_micros[3]`) when one row is at fault.
 
 use std::ops::{Deref, Range};
 
+use pyo3::buffer::PyUntypedBuffer;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyList, PyMemoryView, PyString, PyTuple};
+use pyo3::types::{PyBool, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 
-use crate::errors::invalid;
+use crate::args::int;
+use crate::errors::{invalid_type, invalid_value};
 use crate::time::type_name;
 
 mod instants;
@@ -45,9 +49,10 @@ impl Deref for Packed<'_> {
 }
 
 /// An int column read for a batch, always in the packed layout (little-endian int64, 8 bytes
-/// per row): packed `bytes` are borrowed as they are (nothing is copied), sequences are
-/// arrays copied once, sequences converted element by element into an owned packed buffer.
-/// One layout means the loops over rows are straight slice walks, with no per-row dispatch.
+/// per row): packed `bytes` are borrowed as they are (nothing is copied), int64 arrays copied
+/// once, sequences converted element by element into an owned
+/// packed buffer. One layout means the loops over rows are straight slice walks, with no
+/// per-row dispatch.
 pub(crate) struct IntColumn<'a>(Packed<'a>);
 
 impl IntColumn<'_> {
@@ -76,7 +81,8 @@ impl IntColumn<'_> {
 }
 
 /// A categorical column read for a batch: one byte per row, an index into `table`. Packed
-/// `bytes` are borrowed (and checked when read); sequences are converted into owned codes.
+/// `bytes` are borrowed and uint8 arrays copied (and checked); sequences are converted
+/// into owned codes.
 pub(crate) struct CategoryColumn<'a, T> {
     codes: Packed<'a>,
     table: Vec<T>,
@@ -103,57 +109,62 @@ impl<T: Copy> CategoryColumn<'_, T> {
     }
 }
 
-/// Reads an int column, borrowing packed bytes.
+/// Reads an int column: packed bytes, an int64 array, or a sequence of ints (never bools).
 pub(crate) fn int_column<'a>(name: &str, column: &'a Bound<'_, PyAny>) -> PyResult<IntColumn<'a>> {
     if let Ok(packed) = column.cast::<PyBytes>() {
         let bytes = packed.as_bytes();
         if bytes.len() % 8 != 0 {
-            return Err(invalid(format!(
-                "{name}: packed int64 column has {} bytes, not a multiple of 8",
-                bytes.len()
-            )));
+            return Err(invalid_value(
+                column.py(),
+                name,
+                &format!(
+                    "packed int64 column has {} bytes, not a multiple of 8",
+                    bytes.len()
+                ),
+            ));
         }
         return Ok(IntColumn(Packed::Borrowed(bytes)));
     }
-    if let Some(array) = array_bytes(name, column, Layout::Int64)? {
-        return Ok(IntColumn(Packed::Array(array)));
+    if let Some(array) = array_column(name, column, Layout::Int64)? {
+        return Ok(IntColumn(array));
     }
     ints(name, column).map(|values| IntColumn::from_values(&values))
 }
 
-/// Reads a categorical column (see `categories`), borrowing packed bytes.
+/// Reads a categorical column (see `categories`), borrowing packed bytes and uint8 arrays.
 pub(crate) fn category_column<'a, 'py, T: Copy + PartialEq>(
     name: &str,
     column: &'a Bound<'py, PyAny>,
     values: &[&str],
     parse: impl Fn(Option<&str>) -> PyResult<T>,
 ) -> PyResult<CategoryColumn<'a, T>> {
+    let py = column.py();
     let mut table = values
         .iter()
         .map(|v| parse(Some(v)))
         .collect::<PyResult<Vec<T>>>()?;
     let packed = match (
-        array_bytes(name, column, Layout::Codes)?,
+        array_column(name, column, Layout::Codes)?,
         column.cast::<PyBytes>(),
     ) {
-        (Some(array), _) => Some(Packed::Array(array)),
+        (Some(array), _) => Some(array),
         (None, Ok(bytes)) => Some(Packed::Borrowed(bytes.as_bytes())),
         (None, Err(_)) => None,
     };
     if let Some(codes) = packed {
-        // The largest code first (a loop the compiler vectorises), the offending one only if
+        // The largest code first (a loop the compiler vectorises), the offending row only if
         // there is one.
         let largest = codes.iter().fold(0, |largest, &c| largest.max(c));
         if usize::from(largest) >= values.len() {
-            let bad = codes.iter().find(|&&c| usize::from(c) >= values.len());
-            return Err(invalid(format!(
-                "{name}: packed code {} is not an index into {values:?}",
-                bad.copied().unwrap_or(largest)
-            )));
+            let row = codes
+                .iter()
+                .position(|&c| usize::from(c) >= values.len())
+                .expect("a code above the table");
+            return Err(bad_code(py, name, row, codes[row], values));
         }
         return Ok(CategoryColumn { codes, table });
     }
-    let parsed = categories(name, column, values, parse)?;
+    let parsed = categories(name, column, parse)?;
     let codes = parsed
         .into_iter()
         .map(|value| {
@@ -164,7 +175,7 @@ pub(crate) fn category_column<'a, 'py, T: Copy + PartialEq>(
                     table.len() - 1
                 }
             };
-            u8::try_from(code).map_err(|_| invalid(format!("{name}: too many distinct values")))
+            u8::try_from(code).map_err(|_| invalid_value(py, name, "too many distinct values"))
         })
         .collect::<PyResult<Vec<u8>>>()?;
     Ok(CategoryColumn {
@@ -173,28 +184,39 @@ pub(crate) fn category_column<'a, 'py, T: Copy + PartialEq>(
     })
 }
 
-/// Reads an int column.
-pub(crate) fn ints(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
-    if let Ok(packed) = column.cast::<PyBytes>() {
-        let bytes = packed.as_bytes();
-        if bytes.len() % 8 != 0 {
-            return Err(invalid(format!(
-                "{name}: packed int64 column has {} bytes, not a multiple of 8",
-                bytes.len()
-            )));
-        }
-        return Ok(bytes
-            .chunks_exact(8)
-            .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
-            .collect());
-    }
+/// The refusal of packed code `code` at `row`: not an index into `values`.
+fn bad_code(py: Python<'_>, name: &str, row: usize, code: u8, values: &[&str]) -> PyErr {
+    let names: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+    invalid_value(
+        py,
+        &format!("{name}[{row}]"),
+        &format!(
+            "packed code {code} is not an index into ({})",
+            names.join(", ")
+        ),
+    )
+}
+
+/// Reads a sequence of ints, each an `int` (or has `__index__`, as `numpy.int64`) in the int64
+/// range; a bool, a float, a str or None is refused with its row.
+fn ints(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
+    let mut row = 0usize;
     each(name, column, |item| {
-        item.extract::<i64>()
-            .map_err(|_| invalid(format!("{name}: expected an int, got {}", type_name(item))))
+        row += 1;
+        // Python counts a bool as an int; a `True` in an int column is always a mistake.
+        match item
+            .cast::<PyBool>()
+            .is_err()
+            .then(|| item.extract::<i64>())
+        {
+            Some(Ok(value)) => Ok(value),
+            _ => int::<i64>(&format!("{name}[{}]", row - 1), item, "int64"),
+        }
     })
 }
 
-/// Reads a column whose elements each convert with `convert`.
+/// Reads a column whose elements each convert with `convert`: a list, a tuple or any other
+/// iterable but a `str`.
 pub(crate) fn each<'py, T>(
     name: &str,
     column: &Bound<'py, PyAny>,
@@ -206,49 +228,37 @@ pub(crate) fn each<'py, T>(
     if let Ok(tuple) = column.cast::<PyTuple>() {
         return tuple.iter().map(|item| convert(&item)).collect();
     }
+    let not_a_column = || {
+        invalid_type(
+            column.py(),
+            name,
+            &format!(
+                "expected a list, tuple, iterable, array or bytes column, got {}",
+                type_name(column)
+            ),
+        )
+    };
     if column.cast::<PyString>().is_ok() {
-        return Err(invalid(format!("{name}: expected a column, got a str")));
+        return Err(not_a_column());
     }
     column
         .try_iter()
-        .map_err(|_| {
-            invalid(format!(
-                "{name}: expected a list, tuple, iterable or bytes column, got {}",
-                type_name(column)
-            ))
-        })?
+        .map_err(|_| not_a_column())?
         .map(|item| convert(&item?))
         .collect()
 }
 
-/// Reads a categorical column: strings (or `None`) parsed by `parse`, or packed one-byte
-/// indexes into `values`. The Python strings of a column are usually a handful of shared
+/// Reads a sequence of categories: strings (or `None`) parsed by `parse`. The Python strings of a column are usually a handful of shared
 /// objects, so the first few seen are remembered by identity and not parsed again.
-pub(crate) fn categories<'py, T: Copy>(
+fn categories<'py, T: Copy>(
     name: &str,
     column: &Bound<'py, PyAny>,
-    values: &[&str],
     parse: impl Fn(Option<&str>) -> PyResult<T>,
 ) -> PyResult<Vec<T>> {
-    if let Ok(packed) = column.cast::<PyBytes>() {
-        let table = values
-            .iter()
-            .map(|v| parse(Some(v)))
-            .collect::<PyResult<Vec<T>>>()?;
-        return packed
-            .as_bytes()
-            .iter()
-            .map(|&code| {
-                table.get(usize::from(code)).copied().ok_or_else(|| {
-                    invalid(format!(
-                        "{name}: packed code {code} is not an index into {values:?}"
-                    ))
-                })
-            })
-            .collect();
-    }
     let mut seen: Vec<(Bound<'py, PyAny>, T)> = Vec::new();
+    let mut row = 0usize;
     each(name, column, |item| {
+        row += 1;
         if let Some((_, value)) = seen.iter().find(|(obj, _)| obj.is(item)) {
             return Ok(*value);
         }
@@ -256,10 +266,11 @@ pub(crate) fn categories<'py, T: Copy>(
             parse(None)?
         } else {
             let text = item.cast::<PyString>().map_err(|_| {
-                invalid(format!(
-                    "{name}: expected a str or None, got {}",
-                    type_name(item)
-                ))
+                invalid_type(
+                    item.py(),
+                    &format!("{name}[{}]", row - 1),
+                    &format!("expected a str, got {}", type_name(item)),
+                )
             })?;
             parse(Some(&text.to_cow()?))?
         };
@@ -270,16 +281,21 @@ pub(crate) fn categories<'py, T: Copy>(
     })
 }
 
-/// Checks that every column of a batch has as many rows as the first.
+/// Checks that every column of a batch has as many rows as the first; the first that does
+/// not is the field named.
 pub(crate) fn same_length(columns: &[(&str, usize)]) -> PyResult<usize> {
     let Some(&(first, rows)) = columns.first() else {
         return Ok(0);
     };
     for &(name, len) in &columns[1..] {
         if len != rows {
-            return Err(invalid(format!(
-                "columns differ in length: {first} has {rows} rows, {name} has {len}"
-            )));
+            return Err(Python::attach(|py| {
+                invalid_value(
+                    py,
+                    name,
+                    &format!("columns differ in length: {first} has {rows} rows, {name} has {len}"),
+                )
+            }));
         }
     }
     Ok(rows)
@@ -291,19 +307,42 @@ pub(crate) enum Layout {
     /// Signed 64-bit integers in native order (little-endian on every platform wheels are
     /// built for). Nothing narrower or unsigned is widened: `astype` says what is meant.
     Int64,
-    /// One unsigned byte per row: the packed categorical codes.
+    /// One byte per row: the packed categorical codes.
     Codes,
 }
 
+impl Layout {
+    /// Whether a buffer's struct-module `format` and item size hold this layout's items in
+    /// native order. `<` counts as native only on a little-endian machine; `>` and `!` never.
+    fn fits(self, format: &[u8], itemsize: usize) -> bool {
+        let native = cfg!(target_endian = "little");
+        let code = match format {
+            [code] | [b'@' | b'=', code] => code,
+            [b'<', code] if native => code,
+            _ => return false,
+        };
+        match self {
+            Layout::Int64 => itemsize == 8 && matches!(code, b'q' | b'l'),
+            Layout::Codes => itemsize == 1 && matches!(code, b'B' | b'b' | b'c'),
+        }
+    }
+
+    fn wanted(self) -> &'static str {
+        match self {
+            Layout::Int64 => "a one-dimensional int64 array (numpy: .astype(\"int64\"))",
+            Layout::Codes => "a one-dimensional uint8 array of codes (numpy: .astype(\"uint8\"))",
+        }
+    }
+}
+
 /// An array column (anything with the buffer protocol, or `__array__` as pandas and Arrow
-/// columns have) as a copy of its bytes in the packed layout; None for a Python sequence or
-/// `bytes`, which are read as they are. An array of another type, shape or order is refused
-/// with what to pass instead.
-pub(crate) fn array_bytes(
+/// columns have) in the packed layout, copied once. None for a Python sequence or `bytes`, which
+/// are read as they are. An array of another type or shape is refused with what to pass.
+pub(crate) fn array_column<'a>(
     name: &str,
     column: &Bound<'_, PyAny>,
     layout: Layout,
-) -> PyResult<Option<PyBackedBytes>> {
+) -> PyResult<Option<Packed<'a>>> {
     if column.cast::<PyBytes>().is_ok()
         || column.cast::<PyList>().is_ok()
         || column.cast::<PyTuple>().is_ok()
@@ -312,43 +351,43 @@ pub(crate) fn array_bytes(
         return Ok(None);
     }
     let py = column.py();
-    let view = match PyMemoryView::from(column) {
-        Ok(view) => view,
+    let buffer = match PyUntypedBuffer::get(column) {
+        Ok(buffer) => buffer,
         Err(_) if column.hasattr(intern!(py, "__array__"))? => {
             let array = column.call_method0(intern!(py, "__array__"))?;
-            PyMemoryView::from(&array).map_err(|e| {
-                invalid(format!(
-                    "{name}: its array has no buffer of plain values ({e}); pass an int64 array"
-                ))
+            PyUntypedBuffer::get(&array).map_err(|e| {
+                invalid_type(
+                    py,
+                    name,
+                    &format!(
+                        "its array has no buffer of plain values ({e}); pass {}",
+                        layout.wanted()
+                    ),
+                )
             })?
         }
         Err(_) => return Ok(None),
     };
-    let format: String = view.getattr(intern!(py, "format"))?.extract()?;
-    let itemsize: usize = view.getattr(intern!(py, "itemsize"))?.extract()?;
-    let ndim: usize = view.getattr(intern!(py, "ndim"))?.extract()?;
-    let contiguous: bool = view.getattr(intern!(py, "c_contiguous"))?.extract()?;
-    let native = cfg!(target_endian = "little");
-    let fits = match layout {
-        Layout::Int64 => {
-            native
-                && itemsize == 8
-                && matches!(format.as_str(), "q" | "l" | "=q" | "=l" | "<q" | "<l")
-        }
-        Layout::Codes => itemsize == 1 && matches!(format.as_str(), "B" | "b" | "c"),
-    };
-    if !fits || ndim != 1 || !contiguous {
-        let wanted = match layout {
-            Layout::Int64 => "a one-dimensional contiguous int64 array (numpy: .astype(\"int64\"))",
-            Layout::Codes => "a one-dimensional contiguous uint8 array of codes",
-        };
-        return Err(invalid(format!(
-            "{name}: expected {wanted}, got a {ndim}-dimensional array of format {format:?} ({itemsize} bytes per item)"
-        )));
+    let format = buffer.format().to_bytes();
+    if !layout.fits(format, buffer.item_size()) || buffer.dimensions() != 1 {
+        return Err(invalid_type(
+            py,
+            name,
+            &format!(
+                "expected {}, got a {}-dimensional array of format '{}' ({} bytes per item)",
+                layout.wanted(),
+                buffer.dimensions(),
+                String::from_utf8_lossy(format),
+                buffer.item_size()
+            ),
+        ));
     }
-    let bytes = view
+    // Copied into a `bytes` (in C order, following the strides of a strided view).
+    let exporter = buffer
+        .obj(py)
+        .ok_or_else(|| invalid_type(py, name, &format!("expected {}", layout.wanted())))?;
+    let bytes = PyMemoryView::from(exporter)?
         .call_method0(intern!(py, "tobytes"))?
-        .cast_into::<PyBytes>()
-        .map_err(|_| invalid(format!("{name}: its buffer did not copy into bytes")))?;
-    Ok(Some(PyBackedBytes::from(bytes)))
+        .cast_into::<PyBytes>()?;
+    Ok(Some(Packed::Array(PyBackedBytes::from(bytes))))
 }

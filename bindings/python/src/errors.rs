@@ -243,15 +243,3 @@ pub(crate) fn amount_refused(py: Python<'_>, refusal: AmountRefusal) -> PyErr {
         )
     })())
 }
-
-/// An `InvalidValue` with a message and no `field`: for the batch columns, whose messages name
-/// the column themselves. Prefer `invalid_type` / `invalid_value`, which set `field`.
-pub(crate) fn invalid(message: impl Into<String>) -> PyErr {
-    let message = message.into();
-    Python::attach(|py| {
-        finish((|| {
-            let err = PyErr::from_type(invalid_value_class(py)?.bind(py).clone(), message);
-            with_attrs(py, err, &[("field", py.None().into_bound(py))])
-        })())
-    })
-}

@@ -5,10 +5,6 @@
 //! rule, the rounding rule); the matching of `reconcile` is a plain function over plain rows.
 
 use pyo3::prelude::*;
-use pyo3::types::PyBool;
-
-use crate::errors::invalid;
-use crate::time::type_name;
 
 mod preview;
 mod reconcile;
@@ -19,19 +15,12 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// A non-negative `int` (not a `bool`, which Python counts as an int) named `name`.
-fn non_negative(name: &str, value: &Bound<'_, PyAny>) -> PyResult<i64> {
-    if value.is_instance_of::<PyBool>() {
-        return Err(invalid(format!("{name}: expected an int, got bool")));
-    }
-    let number: i64 = value.extract().map_err(|_| {
-        invalid(format!(
-            "{name}: expected an int in the int64 range, got {}",
-            type_name(value)
-        ))
-    })?;
-    if number < 0 {
-        return Err(invalid(format!("{name}: {number} is negative")));
-    }
-    Ok(number)
+/// `Name(field=value, ...)` with each value shown by Python's `repr` (`None`, `'text'`,
+/// `['pi_1']`), never Rust's debug text.
+fn py_repr(name: &str, fields: &[(&str, Bound<'_, PyAny>)]) -> PyResult<String> {
+    let shown = fields
+        .iter()
+        .map(|(field, value)| Ok(format!("{field}={}", value.repr()?)))
+        .collect::<PyResult<Vec<String>>>()?;
+    Ok(format!("{name}({})", shown.join(", ")))
 }

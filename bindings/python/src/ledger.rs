@@ -157,7 +157,7 @@ enum Failure {
 /// microsecond resolution, so nothing is lost.
 fn effective_at_column<'a>(
     column: &'a Bound<'_, PyAny>,
-    unit: Option<&str>,
+    unit: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<IntColumn<'a>> {
     // Packed bytes and arrays (datetime64, or integers in `unit`): see `columns::instant_column`.
     if let Some(micros) = columns::instant_column("effective_at", column, unit)? {
@@ -251,7 +251,7 @@ fn close_periods<'py>(
     amounts_micros: &Bound<'py, PyAny>,
     effective_at: &Bound<'py, PyAny>,
     minimum_charge: Option<&Bound<'py, PyAny>>,
-    effective_at_unit: Option<&str>,
+    effective_at_unit: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<PyPeriodCloses> {
     let period = period_arg(period)?;
     let minimum = minimum(minimum_charge)?;

@@ -266,6 +266,134 @@ def table():
             rows.append(case(f"{name} exp_month {month}",
                              lambda b=batch, m=month: b(TODAY, ["credit"], [m], [2030]),
                              br.InvalidValue, "exp_month"))
+    rows += finance_table()
+    return rows
+
+
+# --- Finance tools (issue 12, item 3): preview_charge and reconcile -------------------------
+
+def stripe_row(**fields):
+    """A PaymentIntent as csv.DictReader gives a Stripe export row, with `fields` replaced."""
+    return {"id": "pi_1", "amount": "20.00", "currency": "usd", "status": "succeeded",
+            "created": "2026-11-03 10:00:00",
+            "metadata": '{"account_id": "acct_1", "reference": "cp_1"}', **fields}
+
+
+def ledger_row(**fields):
+    """A ledger export row, with `fields` replaced."""
+    return {"account_id": "acct_1", "reference": "cp_1", "amount": "2000", "currency": "usd",
+            **fields}
+
+
+def finance_table():
+    """(call, expected class, field) for preview_charge and reconcile."""
+    rows = []
+    for label, bad, error in NOT_PERIODS:
+        rows.append(case(f"preview_charge period {label}",
+                         lambda b=bad: br.preview_charge([], b), error, "period"))
+    for label, bad, error in NOT_MONEY:
+        if bad is not None:  # None means "the default minimum"
+            rows.append(case(f"preview_charge minimum_charge {label}",
+                             lambda b=bad: br.preview_charge([], "2026-10", b), error,
+                             "minimum_charge"))
+        rows.append(case(f"preview_charge amount {label}",
+                         lambda b=bad: br.preview_charge([("adjustment", b, WHEN)], "2026-10"),
+                         error, "entries[0].amount_micros"))
+    rows.append(case("preview_charge minimum_charge -1",
+                     lambda: br.preview_charge([], "2026-10", -1), br.InvalidValue,
+                     "minimum_charge"))
+    for label, bad, error in NOT_INSTANTS:
+        rows.append(case(f"preview_charge effective_at {label}",
+                         lambda b=bad: br.preview_charge([("usage", -1, b)], "2026-10"),
+                         error, "entries[0].effective_at"))
+    for label, entries, error, field in (
+        ("entries None", None, br.InvalidType, "entries"),
+        ("entries str", "usage", br.InvalidType, "entries"),
+        ("kind Usage", [("Usage", -1, WHEN)], br.InvalidValue, "entries[0].kind"),
+        ("positive usage", [("usage", 1, WHEN)], br.InvalidValue, "entries[0].amount_micros"),
+    ):
+        rows.append(case(f"preview_charge {label}",
+                         lambda e=entries: br.preview_charge(e, "2026-10"), error, field))
+    # reconcile: the arguments, then every field of a row, as csv or the API gives it.
+    for label, bad, error in (("None", None, br.InvalidType), ("str", "pi_1", br.InvalidType),
+                              ("int", 5, br.InvalidType)):
+        rows.append(case(f"reconcile ledger_rows {label}", lambda b=bad: br.reconcile(b, []),
+                         error, "ledger_rows"))
+        rows.append(case(f"reconcile stripe_rows {label}", lambda b=bad: br.reconcile([], b),
+                         error, "stripe_rows"))
+    for label, row, error, field in (
+        ("row a tuple", ("pi_1", 2000), br.InvalidType, "stripe_rows[0]"),
+        ("row None", None, br.InvalidType, "stripe_rows[0]"),
+        ("id missing", {k: v for k, v in stripe_row().items() if k != "id"}, br.InvalidType,
+         "stripe_rows[0].id"),
+        ("id int", stripe_row(id=5), br.InvalidType, "stripe_rows[0].id"),
+        ("amount missing", stripe_row(amount=""), br.InvalidType, "stripe_rows[0].amount"),
+        ("amount None", stripe_row(amount=None), br.InvalidType, "stripe_rows[0].amount"),
+        ("amount float", stripe_row(amount=20.0), br.InvalidType, "stripe_rows[0].amount"),
+        ("amount bool", stripe_row(amount=True), br.InvalidType, "stripe_rows[0].amount"),
+        ("amount 2**70", stripe_row(amount=2**70), br.MoneyOverflow, "stripe_rows[0].amount"),
+        ("amount -1", stripe_row(amount=-1), br.InvalidValue, "stripe_rows[0].amount"),
+        ("amount '-20.00'", stripe_row(amount="-20.00"), br.InvalidValue, "stripe_rows[0].amount"),
+        ("amount '20.5'", stripe_row(amount="20.5"), br.InvalidValue, "stripe_rows[0].amount"),
+        ("amount '20.001'", stripe_row(amount="20.001"), br.InvalidValue,
+         "stripe_rows[0].amount"),
+        ("amount '2e3'", stripe_row(amount="2e3"), br.InvalidValue, "stripe_rows[0].amount"),
+        ("amount '1,000.00'", stripe_row(amount="1,000.00"), br.InvalidValue,
+         "stripe_rows[0].amount"),
+        ("amount huge digits", stripe_row(amount="9" * 30), br.InvalidValue,
+         "stripe_rows[0].amount"),
+        ("currency missing", stripe_row(currency=""), br.InvalidType, "stripe_rows[0].currency"),
+        ("currency dollars", stripe_row(currency="dollars"), br.InvalidValue,
+         "stripe_rows[0].currency"),
+        ("status Succeeded", stripe_row(status="Succeeded"), br.InvalidValue,
+         "stripe_rows[0].status"),
+        ("status paid", stripe_row(status="paid"), br.InvalidValue, "stripe_rows[0].status"),
+        ("status None", stripe_row(status=None), br.InvalidType, "stripe_rows[0].status"),
+        ("metadata not JSON", stripe_row(metadata="{not json"), br.InvalidValue,
+         "stripe_rows[0].metadata"),
+        ("metadata a JSON list", stripe_row(metadata="[1]"), br.InvalidType,
+         "stripe_rows[0].metadata"),
+        ("metadata an int", stripe_row(metadata=5), br.InvalidType, "stripe_rows[0].metadata"),
+        ("metadata reference int", stripe_row(metadata={"account_id": "acct_1", "reference": 5}),
+         br.InvalidType, "stripe_rows[0].metadata.reference"),
+        ("metadata columns disagree", stripe_row(**{"reference (metadata)": "cp_2",
+                                                    "account_id (metadata)": "acct_1"}),
+         br.InvalidValue, "stripe_rows[0].metadata"),
+    ):
+        rows.append(case(f"reconcile stripe {label}", lambda r=row: br.reconcile([], [r]),
+                         error, field))
+    for label, row, error, field in (
+        ("row a list", ["acct_1", "cp_1"], br.InvalidType, "ledger_rows[0]"),
+        ("account_id missing", {k: v for k, v in ledger_row().items() if k != "account_id"},
+         br.InvalidType, "ledger_rows[0].account_id"),
+        ("account_id None", ledger_row(account_id=None), br.InvalidType,
+         "ledger_rows[0].account_id"),
+        ("reference missing", ledger_row(reference=""), br.InvalidType,
+         "ledger_rows[0].reference"),
+        ("reference pi_", ledger_row(reference="pi_1"), br.InvalidValue,
+         "ledger_rows[0].reference"),
+        ("id usage:", ledger_row(reference="", id="usage:ev_1"), br.InvalidValue,
+         "ledger_rows[0].id"),
+        ("id and reference disagree", ledger_row(id="purchase:cp_2"), br.InvalidValue,
+         "ledger_rows[0].reference"),
+        ("kind Credit_purchase", ledger_row(kind="Credit_purchase"), br.InvalidValue,
+         "ledger_rows[0].kind"),
+        ("kind invoiced with cp_", ledger_row(kind="invoiced"), br.InvalidValue,
+         "ledger_rows[0].reference"),
+        ("no amount", {k: v for k, v in ledger_row().items() if k != "amount"}, br.InvalidType,
+         "ledger_rows[0]"),
+        ("both amounts", ledger_row(amount_micros="20000000"), br.InvalidValue, "ledger_rows[0]"),
+        ("amount float", ledger_row(amount=20.0), br.InvalidType, "ledger_rows[0].amount"),
+        ("amount bool", ledger_row(amount=False), br.InvalidType, "ledger_rows[0].amount"),
+        ("amount '20.00'", ledger_row(amount="20.00"), br.InvalidValue, "ledger_rows[0].amount"),
+        ("amount 2**70", ledger_row(amount=2**70), br.MoneyOverflow, "ledger_rows[0].amount"),
+        ("amount -5", ledger_row(amount="-5"), br.InvalidValue, "ledger_rows[0].amount"),
+        ("amount_micros part of a cent", ledger_row(amount="", amount_micros=1), br.InvalidValue,
+         "ledger_rows[0].amount_micros"),
+        ("currency int", ledger_row(currency=840), br.InvalidType, "ledger_rows[0].currency"),
+    ):
+        rows.append(case(f"reconcile ledger {label}", lambda r=row: br.reconcile([r], []),
+                         error, field))
     return rows
 
 
@@ -288,7 +416,8 @@ def test_the_table_covers_every_public_function_and_class():
                  and not (isinstance(getattr(br, name), type)
                           and issubclass(getattr(br, name), BaseException))}
     results = {"CentSplit", "PeriodClose", "PeriodCloses", "BalanceView", "PurchaseGate",
-               "DeclineAdvice"}  # returned, never built by a caller
+               "DeclineAdvice",
+               "ChargePreview", "InvoiceLine", "Difference"}  # returned, never built by a caller
     assert not (callables - results) - {name for name in callables if name in ids}
 
 

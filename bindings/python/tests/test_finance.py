@@ -1,5 +1,7 @@
 """preview_charge and reconcile: what finance and support run, on the same core rules."""
 
+import csv
+import io
 import json
 from datetime import datetime, timezone
 
@@ -151,6 +153,75 @@ def test_duplicates_on_either_side_and_payments_without_our_metadata_are_reporte
 
 def test_an_unpaid_invoice_row_of_zero_is_nothing_to_match():
     assert br.reconcile([credit("in_202610", amount="0")], []) == []
+
+
+def test_a_dashboard_csv_and_api_dicts_of_the_same_payments_reconcile_alike():
+    dashboard = io.StringIO(
+        "id,amount,currency,status,created,account_id (metadata),reference (metadata)\n"
+        "pi_1,20.00,USD,succeeded,2026-10-01 12:00:00,acct_1,cp_1\n"
+        "pi_2,7.34,usd,succeeded,2026-11-03 03:00:00,acct_1,in_202610\n"
+        "pi_3,5.00,usd,canceled,2026-10-09 08:30:00,acct_1,cp_2\n"
+        "pi_4,1.00,usd,succeeded,2026-10-09 08:30:00,,\n")
+    api = [{"id": "pi_1", "object": "payment_intent", "amount": 2000, "currency": "usd",
+            "status": "succeeded", "created": 1790856000,
+            "metadata": {"account_id": "acct_1", "reference": "cp_1"}},
+           {"id": "pi_2", "amount": 734, "currency": "usd", "status": "succeeded",
+            "metadata": {"account_id": "acct_1", "reference": "in_202610", "note": "x"}},
+           {"id": "pi_3", "amount": 500, "currency": "usd", "status": "canceled",
+            "metadata": {"account_id": "acct_1", "reference": "cp_2"}},
+           {"id": "pi_4", "amount": 100, "currency": "usd", "status": "succeeded",
+            "metadata": {}}]
+    ledger = [credit("cp_1"), credit("in_202610", amount=734), credit("cp_2", amount=500)]
+
+    from_csv = br.reconcile(ledger, csv.DictReader(dashboard))
+    from_api = br.reconcile(ledger, api)
+
+    assert from_csv == from_api
+    assert kinds(from_csv) == [("payment_without_reference", None, None),
+                               ("credited_not_paid", "acct_1", "cp_2")]
+    assert from_csv[1].payment_ids == ["pi_3"]
+
+
+def test_a_ledger_export_is_read_by_entry_id_and_kind_with_its_other_rows_skipped():
+    export = io.StringIO(
+        "account_id,id,kind,amount_micros,effective_at\n"
+        "acct_1,purchase:cp_1,credit_purchase,20000000,2026-10-01T12:00:00Z\n"
+        "acct_1,usage:ev_9,usage,-1234567,2026-10-02T12:00:00Z\n"
+        "acct_1,adjustment:goodwill,adjustment,-5000000,2026-10-03T12:00:00Z\n"
+        "acct_1,invoice:in_202610,invoiced,7340000,2026-11-01T00:00:00Z\n")
+    stripe = [payment("pi_1", "cp_1", amount="20.00"),
+              payment("pi_2", "in_202610", amount="7.35")]
+
+    differences = br.reconcile(csv.DictReader(export), stripe)
+
+    assert kinds(differences) == [("amount_differs", "acct_1", "in_202610")]
+    assert (differences[0].ledger_amount, differences[0].stripe_amount) == (734, 735)
+    assert differences[0].ledger_currency == "usd"  # the ledger's one currency, when not given
+
+
+def test_amounts_are_read_as_integer_text_never_through_a_float():
+    # 0.29 * 100 is 28.999999999999996 in floating point.
+    stripe = [payment("pi_1", "cp_1", amount="0.29"), payment("pi_2", "cp_2", amount="29"),
+              payment("pi_3", "cp_3", amount=" 1000000.01 ")]
+    ledger = [credit("cp_1", amount="29"), credit("cp_2", amount=29),
+              credit("cp_3", amount="100000001")]
+
+    assert br.reconcile(ledger, stripe) == []
+
+
+def test_a_difference_shows_as_python_values_not_rust_debug_text():
+    differences = br.reconcile([], [payment("pi_1", "cp_1"),
+                                    {"id": "pi_2", "amount": 5, "currency": "usd",
+                                     "status": "succeeded", "metadata": None}])
+
+    assert repr(differences[0]) == (
+        "Difference(kind='payment_without_reference', account_id=None, reference=None, "
+        "ledger_amount=None, stripe_amount=5, ledger_currency=None, stripe_currency='usd', "
+        "payment_ids=['pi_2'])")
+    assert "account_id='acct_1'" in repr(differences[1])
+    line = br.preview_charge([("usage", -1_000_000, OCT_20)], "2026-10").lines[0]
+    assert repr(line) == "InvoiceLine(description='Usage in October 2026', amount_micros=1000000)"
+    assert repr(br.preview_charge([], "2026-10")).endswith("reason='nothing_owed')")
 
 
 @pytest.mark.parametrize("ledger, stripe, field", [

@@ -1,17 +1,23 @@
 //! Instant columns: `datetime64` and epoch-integer arrays, packed bytes, and lists of
-//! datetimes, read as epoch microseconds for the batch close.
+//! datetimes, read as epoch microseconds for the batch close, every row within the instants
+//! `time::instant` accepts (1970-01-01 to 9998-12-31 UTC).
 
+use chrono::DateTime;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use super::{IntColumn, Layout, Packed, array_bytes, each, int_column};
-use crate::errors::invalid;
+use super::{IntColumn, Layout, Packed, array_column, each, int_column};
+use crate::errors::{invalid_type, invalid_value};
+use crate::time::{INSTANT_MICROS, type_name};
 
 /// The units an epoch-integer instant column may be in, and how many of each make a
 /// microsecond (a negative factor divides, rounding down: a nanosecond instant falls in the
 /// same billing period as the microsecond before it).
 const UNITS: [(&str, i64); 4] = [("s", 1_000_000), ("ms", 1_000), ("us", 1), ("ns", -1_000)];
+
+/// What the range check says: the instants `time::instant` takes.
+const RANGE: &str = "is out of range (1970-01-01 to 9998-12-31 UTC)";
 
 /// An instant column given as an array or packed bytes, as epoch microseconds; None for a
 /// Python sequence (read element by element by the caller).
@@ -23,31 +29,45 @@ const UNITS: [(&str, i64); 4] = [("s", 1_000_000), ("ms", 1_000), ("us", 1), ("n
 pub(crate) fn instant_column<'a>(
     name: &str,
     column: &'a Bound<'_, PyAny>,
-    unit: Option<&str>,
+    unit: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Option<IntColumn<'a>>> {
     let py = column.py();
-    let factor = |unit: &str| {
-        UNITS
-            .iter()
-            .find(|(known, _)| *known == unit)
-            .map(|&(_, factor)| factor)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "{name}_unit: {unit:?} is not one of \"s\", \"ms\", \"us\", \"ns\""
-                ))
-            })
+    let unit_field = format!("{name}_unit");
+    let given = match unit.filter(|unit| !unit.is_none()) {
+        None => None,
+        Some(unit) => {
+            let text = unit.cast::<PyString>().map_err(|_| {
+                invalid_type(
+                    py,
+                    &unit_field,
+                    &format!(
+                        "expected a str (\"s\", \"ms\", \"us\" or \"ns\"), got {}",
+                        type_name(unit)
+                    ),
+                )
+            })?;
+            let text = text.to_cow()?;
+            Some(factor(&text).ok_or_else(|| {
+                invalid_value(
+                    py,
+                    &unit_field,
+                    &format!("'{text}' is not one of 's', 'ms', 'us', 'ns' (exact, lowercase)"),
+                )
+            })?)
+        }
     };
-    let given = unit.map(factor).transpose()?;
     if column.cast::<PyBytes>().is_ok() {
-        let micros = int_column(name, column)?;
-        return scaled(name, micros, given.unwrap_or(1)).map(Some);
+        let raw = int_column(name, column)?;
+        return scaled(py, name, raw, given.unwrap_or(1)).map(Some);
     }
     if column.cast::<PyList>().is_ok() || column.cast::<PyTuple>().is_ok() {
         return match given {
-            None | Some(1) => Ok(Some(IntColumn::from_values(&utc_datetimes(name, column)?))),
-            Some(_) => Err(invalid(format!(
-                "{name}_unit applies to arrays and packed bytes; a list holds aware datetimes or epoch microseconds"
-            ))),
+            None => Ok(Some(IntColumn::from_values(&utc_datetimes(name, column)?))),
+            Some(_) => Err(invalid_value(
+                py,
+                &unit_field,
+                "applies to integer arrays and packed bytes; a list holds aware datetimes",
+            )),
         };
     }
     let array = match column.hasattr(intern!(py, "__array__"))? {
@@ -69,76 +89,145 @@ pub(crate) fn instant_column<'a>(
             .and_then(|(_, rest)| rest.strip_suffix(']'))
             .unwrap_or_default()
             .to_owned();
-        let own = factor(&own_unit).map_err(|_| {
-            invalid(format!(
-                "{name}: datetime64 in unit {own_unit:?}; convert it to datetime64[us]"
-            ))
+        let own = factor(&own_unit).ok_or_else(|| {
+            invalid_type(
+                py,
+                name,
+                &format!("datetime64 in unit '{own_unit}'; convert it to datetime64[us]"),
+            )
         })?;
         if given.is_some_and(|given| given != own) {
-            return Err(invalid(format!(
-                "{name}: the array is datetime64[{own_unit}], but {name}_unit says otherwise"
-            )));
+            return Err(invalid_value(
+                py,
+                &unit_field,
+                &format!("the array is datetime64[{own_unit}], which says otherwise"),
+            ));
         }
+        // The same memory seen as int64 (no copy), then read through its buffer.
         let ints = array.call_method1(intern!(py, "view"), ("<i8",))?;
-        let Some(bytes) = array_bytes(name, &ints, Layout::Int64)? else {
-            return Err(invalid(format!(
-                "{name}: its datetime64 values have no buffer"
-            )));
+        let Some(packed) = array_column(name, &ints, Layout::Int64)? else {
+            return Err(invalid_type(
+                py,
+                name,
+                "its datetime64 values have no buffer",
+            ));
         };
-        return scaled(name, IntColumn(Packed::Array(bytes)), own).map(Some);
+        return scaled(py, name, IntColumn(packed), own).map(Some);
     }
     // Objects (aware datetimes, pandas Timestamps) are read one by one by the caller.
     if kind.as_deref() == Some("O") {
         return Ok(None);
     }
-    let Some(bytes) = array_bytes(name, &array, Layout::Int64)? else {
+    let Some(packed) = array_column(name, &array, Layout::Int64)? else {
         return Ok(None);
     };
     let Some(factor) = given else {
-        return Err(invalid(format!(
-            "{name}: an integer array has no unit; pass {name}_unit=\"s\", \"ms\", \"us\" or \"ns\", or datetime64 values"
-        )));
+        return Err(invalid_type(
+            py,
+            &unit_field,
+            &format!(
+                "an integer array of instants has no unit; pass {unit_field}=\"s\", \"ms\", \"us\" or \"ns\", or datetime64 values"
+            ),
+        ));
     };
-    scaled(name, IntColumn(Packed::Array(bytes)), factor).map(Some)
+    scaled(py, name, IntColumn(packed), factor).map(Some)
 }
 
-/// Epoch integers in a unit (see `UNITS`) as epoch microseconds; `NaT` (the smallest int64,
-/// numpy's missing instant) and values out of range are refused by row.
-fn scaled<'a>(name: &str, column: IntColumn<'a>, factor: i64) -> PyResult<IntColumn<'a>> {
+fn factor(unit: &str) -> Option<i64> {
+    UNITS
+        .iter()
+        .find(|(known, _)| *known == unit)
+        .map(|&(_, factor)| factor)
+}
+
+fn unit_name(factor: i64) -> &'static str {
+    UNITS
+        .iter()
+        .find(|(_, known)| *known == factor)
+        .map_or("us", |&(name, _)| name)
+}
+
+/// Epoch integers in a unit (see `UNITS`) as epoch microseconds within `INSTANT_MICROS`;
+/// `NaT` (the smallest int64, numpy's missing instant) and values out of range are refused by
+/// row. Microseconds are checked where they are, without a copy.
+fn scaled<'a>(
+    py: Python<'_>,
+    name: &str,
+    column: IntColumn<'a>,
+    factor: i64,
+) -> PyResult<IntColumn<'a>> {
     // One loop per unit, so each divides or multiplies by a constant (a multiplication and a
     // shift, not a division instruction per row).
-    match factor {
-        1_000_000 => convert(name, &column, |v| v.checked_mul(1_000_000)),
-        1_000 => convert(name, &column, |v| v.checked_mul(1_000)),
-        -1_000 => convert(name, &column, |v| Some(v.div_euclid(1_000))),
-        _ => Ok(column),
-    }
+    let converted = match factor {
+        1_000_000 => convert(&column, |v| v.checked_mul(1_000_000)),
+        1_000 => convert(&column, |v| v.checked_mul(1_000)),
+        -1_000 => convert(&column, |v| Some(v.div_euclid(1_000))),
+        _ => return in_range(py, name, &column).map(|()| column),
+    };
+    converted.map_err(|row| out_of_range(py, name, row, column.get(row), factor))
 }
 
+/// The values as microseconds, or the first row that is NaT or outside `INSTANT_MICROS`.
 fn convert<'a>(
-    name: &str,
     column: &IntColumn<'_>,
     to_micros: impl Fn(i64) -> Option<i64>,
-) -> PyResult<IntColumn<'a>> {
+) -> Result<IntColumn<'a>, usize> {
     let mut micros = vec![0u8; column.len() * 8];
     let rows = column.rows(0..column.len()).zip(micros.chunks_exact_mut(8));
     for (row, (value, slot)) in rows.enumerate() {
-        let converted = (value != i64::MIN).then(|| to_micros(value)).flatten();
+        let converted = (value != i64::MIN)
+            .then(|| to_micros(value))
+            .flatten()
+            .filter(|micros| INSTANT_MICROS.contains(micros));
         let Some(converted) = converted else {
-            return Err(invalid(format!(
-                "{name}[{row}]: {value} is not an instant (NaT or out of range)"
-            )));
+            return Err(row);
         };
         slot.copy_from_slice(&converted.to_le_bytes());
     }
     Ok(IntColumn(Packed::Owned(micros)))
 }
 
-/// A list or tuple of instants as epoch microseconds: ints are microseconds; `datetime`s in
-/// `timezone.utc` (what exports and `datetime.now(timezone.utc)` give) are read from their
-/// pickled state, ten bytes holding the fields, in one call; anything else (another zone, a
-/// subclass such as a pandas `Timestamp`, a naive datetime) goes through `instant_or_micros`.
-/// Reading the fields one attribute at a time costs more than the close rule itself.
+/// Checks epoch microseconds against `INSTANT_MICROS`: the smallest and largest first (a loop
+/// the compiler vectorises), the offending row only if there is one.
+fn in_range(py: Python<'_>, name: &str, column: &IntColumn<'_>) -> PyResult<()> {
+    let (least, most) = column
+        .rows(0..column.len())
+        .fold((i64::MAX, i64::MIN), |(least, most), v| {
+            (least.min(v), most.max(v))
+        });
+    if column.len() == 0 || (INSTANT_MICROS.contains(&least) && INSTANT_MICROS.contains(&most)) {
+        return Ok(());
+    }
+    let row = column
+        .rows(0..column.len())
+        .position(|v| !INSTANT_MICROS.contains(&v))
+        .expect("a value out of range");
+    Err(out_of_range(py, name, row, column.get(row), 1))
+}
+
+/// The refusal of `value` (in the unit of `factor`) at `row`.
+fn out_of_range(py: Python<'_>, name: &str, row: usize, value: i64, factor: i64) -> PyErr {
+    let unit = unit_name(factor);
+    let micros = match factor {
+        f if f > 0 => value.checked_mul(f),
+        f => Some(value.div_euclid(-f)),
+    };
+    let message = match micros.and_then(DateTime::from_timestamp_micros) {
+        _ if value == i64::MIN => "NaT (not a time) is not an instant".to_owned(),
+        Some(at) => format!(
+            "{} ({value} {unit} since the epoch) {RANGE}",
+            at.format("%Y-%m-%d %H:%M:%S%.f UTC")
+        ),
+        None => format!("{value} {unit} since the epoch {RANGE}"),
+    };
+    invalid_value(py, &format!("{name}[{row}]"), &message)
+}
+
+/// A list or tuple of aware datetimes as epoch microseconds: `datetime`s in `timezone.utc`
+/// (what exports and `datetime.now(timezone.utc)` give) are read from their pickled state, ten
+/// bytes holding the fields, in one call, and range-checked here; anything else (another zone,
+/// a subclass such as a pandas `Timestamp`, a naive datetime, a bare int) goes through
+/// `time::instant`. Reading the fields one attribute at a time costs more than the close rule.
 fn utc_datetimes(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
     let py = column.py();
     let datetime = py.import(intern!(py, "datetime"))?;
@@ -158,6 +247,7 @@ fn utc_datetimes(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
                     .cast::<PyBytes>()
                     .ok()
                     .and_then(|fields| utc_micros(fields.as_bytes()))
+                    .filter(|micros| INSTANT_MICROS.contains(micros))
                 {
                     return Ok(micros);
                 }

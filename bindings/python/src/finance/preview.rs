@@ -9,9 +9,10 @@ use chrono::{DateTime, Utc};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use super::non_negative;
-use crate::errors::money_error;
+use super::py_repr;
+use crate::args::optional_limit;
 use crate::entry::entries_from;
+use crate::errors::money_error;
 use crate::period::period_arg;
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -33,10 +34,19 @@ pub(crate) struct PyInvoiceLine {
 
 #[pymethods]
 impl PyInvoiceLine {
-    fn __repr__(&self) -> String {
-        format!(
-            "InvoiceLine(description={:?}, amount_micros={})",
-            self.description, self.amount_micros
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        py_repr(
+            "InvoiceLine",
+            &[
+                (
+                    "description",
+                    self.description.clone().into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "amount_micros",
+                    self.amount_micros.into_pyobject(py)?.into_any(),
+                ),
+            ],
         )
     }
 }
@@ -90,14 +100,15 @@ impl PyChargePreview {
         reason(&self.close)
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "ChargePreview(invoice={}, owed={}, carried={}, reason={})",
-            self.invoice(),
-            self.owed(),
-            self.carried(),
-            self.reason()
-                .map_or_else(|| "None".to_owned(), |r| format!("{r:?}"))
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        py_repr(
+            "ChargePreview",
+            &[
+                ("invoice", self.invoice().into_pyobject(py)?.into_any()),
+                ("owed", self.owed().into_pyobject(py)?.into_any()),
+                ("carried", self.carried().into_pyobject(py)?.into_any()),
+                ("reason", self.reason().into_pyobject(py)?.into_any()),
+            ],
         )
     }
 }
@@ -160,10 +171,8 @@ fn preview_charge(
     minimum_charge: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyChargePreview> {
     let period = period_arg(period)?;
-    let minimum = match minimum_charge {
-        Some(value) => Cents::new(non_negative("minimum_charge", value)?),
-        None => ledger::STRIPE_MINIMUM_CHARGE,
-    };
+    let minimum = optional_limit("minimum_charge", minimum_charge, "cents")?
+        .map_or(ledger::STRIPE_MINIMUM_CHARGE, Cents::new);
     let entries = entries_from(entries)?;
     let money = |e| money_error(py, e);
     let close = ledger::close_period(&entries, period, minimum).map_err(money)?;

@@ -8,15 +8,13 @@
 
 use std::collections::BTreeMap;
 
-use billing_core::domain::money::MICROS_PER_CENT;
-use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyInt, PyString, PyTuple};
+use pyo3::types::PyTuple;
 
-use super::non_negative;
-use crate::columns::each;
-use crate::errors::invalid;
-use crate::time::type_name;
+use self::rows::{LedgerRow, StripeRow};
+use super::py_repr;
+
+mod rows;
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDifference>()?;
@@ -35,30 +33,6 @@ const DIFFERENCE_KINDS: [&str; 7] = [
     "currency_differs",
     "amount_differs",
 ];
-
-/// The largest amount a row may hold (minor units): far above any payment Stripe takes
-/// (99,999,999), and small enough that sums of rows cannot leave int64.
-const AMOUNT_LIMIT: i64 = 1_000_000_000_000;
-
-/// A ledger credit or invoice payment, as read from one row.
-struct LedgerRow {
-    account: String,
-    reference: String,
-    /// Minor units, at most `AMOUNT_LIMIT`.
-    amount: i64,
-    currency: String,
-}
-
-/// A PaymentIntent of the Stripe export, as read from one row.
-struct StripeRow {
-    id: String,
-    /// Minor units.
-    amount: i64,
-    currency: String,
-    succeeded: bool,
-    /// The metadata's `(account_id, reference)`, when it has both.
-    key: Option<(String, String)>,
-}
 
 /// One difference between the ledger and Stripe. Amounts are minor units (cents); a side
 /// with no row has None.
@@ -85,15 +59,40 @@ pub(crate) struct PyDifference {
 
 #[pymethods]
 impl PyDifference {
-    fn __repr__(&self) -> String {
-        format!(
-            "Difference(kind={:?}, account_id={:?}, reference={:?}, ledger_amount={:?}, stripe_amount={:?}, payment_ids={:?})",
-            self.kind,
-            self.account_id,
-            self.reference,
-            self.ledger_amount,
-            self.stripe_amount,
-            self.payment_ids
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        py_repr(
+            "Difference",
+            &[
+                ("kind", self.kind.into_pyobject(py)?.into_any()),
+                (
+                    "account_id",
+                    self.account_id.clone().into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "reference",
+                    self.reference.clone().into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "ledger_amount",
+                    self.ledger_amount.into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "stripe_amount",
+                    self.stripe_amount.into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "ledger_currency",
+                    self.ledger_currency.clone().into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "stripe_currency",
+                    self.stripe_currency.clone().into_pyobject(py)?.into_any(),
+                ),
+                (
+                    "payment_ids",
+                    self.payment_ids.clone().into_pyobject(py)?.into_any(),
+                ),
+            ],
         )
     }
 }
@@ -189,183 +188,24 @@ fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<PyDifference> 
     out
 }
 
-/// A required, non-empty text field.
-fn text(name: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<String> {
-    let value = value.ok_or_else(|| invalid(format!("{name}: missing")))?;
-    let text = value
-        .cast::<PyString>()
-        .map_err(|_| invalid(format!("{name}: expected a str, got {}", type_name(&value))))?
-        .to_cow()?
-        .trim()
-        .to_owned();
-    if text.is_empty() {
-        return Err(invalid(format!("{name}: empty")));
-    }
-    Ok(text)
-}
-
-/// Minor units from an int or a string of digits (as `csv` gives); with `major`, also a
-/// string with exactly two decimals (`"12.34"`, as Stripe's dashboard shows amounts).
-fn minor_units(name: &str, value: Option<Bound<'_, PyAny>>, major: bool) -> PyResult<i64> {
-    let value = value.ok_or_else(|| invalid(format!("{name}: missing")))?;
-    if value.is_instance_of::<PyInt>() {
-        return non_negative(name, &value).and_then(|amount| match amount <= AMOUNT_LIMIT {
-            true => Ok(amount),
-            false => Err(invalid(format!("{name}: {amount} is above {AMOUNT_LIMIT}"))),
-        });
-    }
-    let raw = text(name, Some(value))?;
-    let digits = match raw.split_once('.') {
-        Some((units, cents)) if major && cents.len() == 2 => format!("{units}{cents}"),
-        _ => raw.clone(),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        let expected = match major {
-            true => "minor units (\"1234\") or an amount with two decimals (\"12.34\")",
-            false => "minor units as digits (\"1234\")",
-        };
-        return Err(invalid(format!("{name}: {raw:?} is not {expected}")));
-    }
-    digits
-        .parse()
-        .ok()
-        .filter(|amount| *amount <= AMOUNT_LIMIT)
-        .ok_or_else(|| invalid(format!("{name}: {raw:?} is above {AMOUNT_LIMIT}")))
-}
-
-fn ledger_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerRow>> {
-    let py = rows.py();
-    let mut n = 0usize;
-    each("ledger_rows", rows, |row| {
-        let at = |key: &str| format!("ledger_rows[{n}].{key}");
-        let row_dict = row.cast::<PyDict>().map_err(|_| {
-            invalid(format!(
-                "ledger_rows[{n}]: expected a dict, got {}",
-                type_name(row)
-            ))
-        })?;
-        let amount = match (
-            row_dict.get_item(intern!(py, "amount"))?,
-            row_dict.get_item(intern!(py, "amount_micros"))?,
-        ) {
-            (Some(cents), None) => minor_units(&at("amount"), Some(cents), false)?,
-            (None, Some(micros)) => {
-                let micros = minor_units(&at("amount_micros"), Some(micros), false)?;
-                if micros % MICROS_PER_CENT != 0 {
-                    return Err(invalid(format!(
-                        "{}: {micros} is not a whole number of cents",
-                        at("amount_micros")
-                    )));
-                }
-                micros / MICROS_PER_CENT
-            }
-            _ => {
-                return Err(invalid(format!(
-                    "ledger_rows[{n}]: give exactly one of `amount` (cents) and `amount_micros`"
-                )));
-            }
-        };
-        let reference = text(
-            &at("reference"),
-            row_dict.get_item(intern!(py, "reference"))?,
-        )?;
-        if !(reference.starts_with("cp_") || reference.starts_with("in_")) {
-            return Err(invalid(format!(
-                "{}: {reference:?} is neither a purchase (cp_…) nor an invoice (in_…) id",
-                at("reference")
-            )));
-        }
-        let parsed = LedgerRow {
-            account: text(
-                &at("account_id"),
-                row_dict.get_item(intern!(py, "account_id"))?,
-            )?,
-            reference,
-            amount,
-            currency: text(&at("currency"), row_dict.get_item(intern!(py, "currency"))?)?,
-        };
-        n += 1;
-        Ok(parsed)
-    })
-    // Zero is what an unpaid invoice has paid: nothing to match.
-    .map(|rows| rows.into_iter().filter(|r| r.amount != 0).collect())
-}
-
-/// The metadata's `(account_id, reference)`: a dict, or the JSON text a CSV export holds.
-fn metadata_key(name: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<(String, String)>> {
-    let Some(value) = value.filter(|v| !v.is_none()) else {
-        return Ok(None);
-    };
-    let py = value.py();
-    let metadata = match value.cast::<PyString>() {
-        Ok(json) if json.to_cow()?.trim().is_empty() => return Ok(None),
-        Ok(json) => py
-            .import(intern!(py, "json"))?
-            .call_method1(intern!(py, "loads"), (json,))
-            .map_err(|_| invalid(format!("{name}: not JSON")))?,
-        Err(_) => value,
-    };
-    let metadata = metadata.cast_into::<PyDict>().map_err(|m| {
-        invalid(format!(
-            "{name}: expected a dict or a JSON object, got {}",
-            type_name(m.into_inner().as_any())
-        ))
-    })?;
-    let key = |key: &str| -> PyResult<Option<String>> {
-        metadata
-            .get_item(key)?
-            .filter(|v| !v.is_none())
-            .map(|v| text(&format!("{name}.{key}"), Some(v)))
-            .transpose()
-    };
-    Ok(key("account_id")?.zip(key("reference")?))
-}
-
-fn stripe_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<StripeRow>> {
-    let py = rows.py();
-    let mut n = 0usize;
-    each("stripe_rows", rows, |row| {
-        let at = |key: &str| format!("stripe_rows[{n}].{key}");
-        let row_dict = row.cast::<PyDict>().map_err(|_| {
-            invalid(format!(
-                "stripe_rows[{n}]: expected a dict, got {}",
-                type_name(row)
-            ))
-        })?;
-        let parsed = StripeRow {
-            id: text(&at("id"), row_dict.get_item(intern!(py, "id"))?)?,
-            amount: minor_units(
-                &at("amount"),
-                row_dict.get_item(intern!(py, "amount"))?,
-                true,
-            )?,
-            // Stripe's API writes currencies lowercase; some exports upper-case them.
-            currency: text(&at("currency"), row_dict.get_item(intern!(py, "currency"))?)?
-                .to_lowercase(),
-            succeeded: text(&at("status"), row_dict.get_item(intern!(py, "status"))?)?
-                == "succeeded",
-            key: metadata_key(&at("metadata"), row_dict.get_item(intern!(py, "metadata"))?)?,
-        };
-        n += 1;
-        Ok(parsed)
-    })
-}
-
 /// **Matches the ledger against a Stripe export** and returns every difference, by account
 /// and reference (`payment_without_reference` first).
 ///
-/// `ledger_rows`: dicts with `account_id`, `reference` (`cp_…` credit purchase or `in_…`
-/// invoice), `currency`, and `amount` (cents credited or paid) or `amount_micros` (whole
-/// cents); a row of 0 (an unpaid invoice) is skipped. `stripe_rows`: dicts with Stripe's
-/// PaymentIntent columns `id`, `amount` (minor units, or `"12.34"`), `currency`, `status`,
-/// `metadata` (a dict or its JSON text); other keys are ignored. Values may be `str`, as
-/// `csv.DictReader` gives them, or `int` for amounts.
+/// `ledger_rows`: dicts (a `csv.DictReader` over our ledger export, or built in code) with
+/// `account_id`; `reference` (`cp_…` credit purchase or `in_…` invoice) or the ledger entry
+/// `id` (`purchase:cp_…`, `invoice:in_…`); `amount` (cents) or `amount_micros` (whole cents);
+/// optionally `kind` (rows of `usage` and `adjustment` are skipped) and `currency` (default
+/// usd). A row of 0 (an unpaid invoice) is skipped. `stripe_rows`: dicts with the
+/// PaymentIntent fields `id`, `amount` (minor units as an int or digits, or `"20.00"` with two
+/// decimals), `currency`, `status` (exact), and `metadata` (a dict or its JSON text) or the
+/// dashboard's `account_id (metadata)` / `reference (metadata)` columns; other keys are
+/// ignored. Every refusal names the row and field (`stripe_rows[3].amount`).
 #[pyfunction]
 fn reconcile(
     ledger_rows: &Bound<'_, PyAny>,
     stripe_rows: &Bound<'_, PyAny>,
 ) -> PyResult<Vec<PyDifference>> {
-    let ledger = self::ledger_rows(ledger_rows)?;
-    let stripe = self::stripe_rows(stripe_rows)?;
+    let ledger = rows::ledger_rows(ledger_rows)?;
+    let stripe = rows::stripe_rows(stripe_rows)?;
     Ok(differences(&ledger, &stripe))
 }
