@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::non_negative;
-use crate::errors::money_error;
 use crate::entry::entries_from;
+use crate::errors::money_error;
 use crate::period::period_arg;
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
