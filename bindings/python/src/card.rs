@@ -21,6 +21,7 @@ use crate::time::{day, type_name};
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_function(wrap_pyfunction!(accept_card, m)?)?;
+    m.add_function(wrap_pyfunction!(card_refusal, m)?)?;
     m.add_function(wrap_pyfunction!(accept_cards, m)?)?;
     m.add_function(wrap_pyfunction!(accept_cards_packed, m)?)?;
     m.add(
@@ -204,6 +205,23 @@ fn card_facts(payment_method: &Bound<'_, PyAny>) -> PyResult<CardFacts> {
 fn accept_card(py: Python<'_>, card: &Bound<'_, PyAny>, today: &Bound<'_, PyAny>) -> PyResult<()> {
     let facts = card_facts(card)?;
     rule(&facts, day("today", today)?).map_err(|refusal| card_refused(py, refusal))
+}
+
+/// The card acceptance rule for one card, answered instead of raised: the refusal's code (one
+/// of `CARD_REFUSAL_CODES`), or None when the card is accepted. Reads `card` and `today` as
+/// `accept_card` does, and raises `InvalidInput` for what it cannot read.
+///
+/// For a loop over many cards: raising and catching `CardRefused` per refused card costs more
+/// than the rule.
+#[pyfunction]
+fn card_refusal(
+    card: &Bound<'_, PyAny>,
+    today: &Bound<'_, PyAny>,
+) -> PyResult<Option<&'static str>> {
+    let facts = card_facts(card)?;
+    Ok(rule(&facts, day("today", today)?)
+        .err()
+        .map(CardRefusal::code))
 }
 
 /// Per card in a batch: 0 when accepted, else 1 + the refusal's index in `CardRefusal::ALL`

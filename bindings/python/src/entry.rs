@@ -297,7 +297,25 @@ impl Display for EntryField {
 /// checked (kind exact, sign rule, aware datetime in range). Errors name the entry,
 /// e.g. `entries[3].amount_micros`.
 pub(crate) fn entries_from(value: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerEntry>> {
-    let read = |(i, item): (usize, Bound<'_, PyAny>)| one(i, &item).map(|e| e.ledger_entry(i));
+    read_entries(value, Entry::ledger_entry)
+}
+
+/// The entries as the movements billing-core's `PeriodCloser` reads: kind, signed amount and
+/// epoch microseconds. The same parser as `entries_from`, without building what only the
+/// invoice lines need (an id and a description per entry).
+pub(crate) fn movements_from(value: &Bound<'_, PyAny>) -> PyResult<Vec<(EntryKind, Micros, i64)>> {
+    read_entries(value, |entry, _| {
+        (
+            entry.kind,
+            Micros::new(entry.amount),
+            entry.at.timestamp_micros(),
+        )
+    })
+}
+
+/// Every entry of `value` read by `one` and turned into a `T` by `make` (given its index).
+fn read_entries<T>(value: &Bound<'_, PyAny>, make: impl Fn(Entry, usize) -> T) -> PyResult<Vec<T>> {
+    let read = |(i, item): (usize, Bound<'_, PyAny>)| one(i, &item).map(|e| make(e, i));
     if let Ok(list) = value.cast::<PyList>() {
         return list.iter().enumerate().map(read).collect();
     }

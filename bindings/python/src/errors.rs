@@ -13,9 +13,10 @@ use billing_core::rules::card::CardRefusal;
 use billing_core::rules::purchase::AmountRefusal;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 
 create_exception!(
     billing_rules,
@@ -209,20 +210,38 @@ pub(crate) fn parse_error(py: Python<'_>, error: CoreParseError) -> PyErr {
         )
     })())
 }
+
 /// `CardRefusal` → `CardRefused` with `code` and `message`.
 pub(crate) fn card_refused(py: Python<'_>, refusal: CardRefusal) -> PyErr {
-    let message = refusal.message();
     finish((|| {
-        with_attrs(
-            py,
-            CardRefused::new_err(message.clone()),
-            &[
-                ("code", refusal.code().into_pyobject(py)?.into_any()),
-                ("message", message.into_pyobject(py)?.into_any()),
-            ],
-        )
+        let texts = CARD_REFUSAL_TEXTS.get_or_try_init(py, || {
+            CardRefusal::ALL
+                .iter()
+                .map(|refusal| {
+                    Ok((
+                        PyString::new(py, refusal.code()).unbind(),
+                        PyString::new(py, &refusal.message()).unbind(),
+                    ))
+                })
+                .collect::<PyResult<Vec<_>>>()
+        })?;
+        let index = CardRefusal::ALL
+            .iter()
+            .position(|&known| known == refusal)
+            .expect("every refusal is in ALL");
+        let (code, message) = &texts[index];
+        // Built as an instance, not a lazy error normalised later: a refused card is an
+        // everyday answer, and building it lazily cost several times the rule.
+        let err = py.get_type::<CardRefused>().call1((message.bind(py),))?;
+        err.setattr(intern!(py, "code"), code.bind(py))?;
+        err.setattr(intern!(py, "message"), message.bind(py))?;
+        Ok(PyErr::from_value(err))
     })())
 }
+
+/// Each refusal's `code` and `message` as Python strings, in the order of `CardRefusal::ALL`,
+/// made once.
+static CARD_REFUSAL_TEXTS: PyOnceLock<Vec<(Py<PyString>, Py<PyString>)>> = PyOnceLock::new();
 
 /// `AmountRefusal` → `AmountRefused` with `code`, `limit` and `message`.
 pub(crate) fn amount_refused(py: Python<'_>, refusal: AmountRefusal) -> PyErr {

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 
 use crate::args::{int, money, optional_limit};
 use crate::columns::{self, CategoryColumn, IntColumn, category_column, each};
-use crate::entry::{self, ENTRY_KINDS, entries_from};
+use crate::entry::{self, ENTRY_KINDS, entries_from, movements_from};
 use crate::errors::{invalid_type, invalid_value, money_error};
 use crate::parallel;
 use crate::period::period_arg;
@@ -133,13 +133,10 @@ fn close_period(
     period: &Bound<'_, PyAny>,
     minimum_charge: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<PyPeriodClose> {
-    ledger::close_period(
-        &entries_from(entries)?,
-        period_arg(period)?,
-        minimum(minimum_charge)?,
-    )
-    .map(PyPeriodClose)
-    .map_err(|e| money_error(py, e))
+    PeriodCloser::new(period_arg(period)?, minimum(minimum_charge)?)
+        .close(movements_from(entries)?)
+        .map(PyPeriodClose)
+        .map_err(|e| money_error(py, e))
 }
 
 /// Why one ledger of a batch could not be closed.

@@ -10,7 +10,9 @@ use std::ops::Range;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use pyo3::prelude::*;
-use pyo3::types::{PyDate, PyDateTime, PyFloat, PyInt};
+use pyo3::types::{
+    PyDate, PyDateAccess, PyDateTime, PyFloat, PyInt, PyTimeAccess, PyTzInfo, PyTzInfoAccess,
+};
 
 use crate::errors::{invalid_type, invalid_value};
 
@@ -29,6 +31,9 @@ pub(crate) fn instant(
     value: &Bound<'_, PyAny>,
 ) -> PyResult<DateTime<Utc>> {
     let py = value.py();
+    if let Some(micros) = utc_fields_micros(value) {
+        return from_micros(field, value, micros);
+    }
     let Ok(datetime) = value.cast::<PyDateTime>() else {
         if let Some(micros) = datetime64_micros(field, value)? {
             return from_micros(field, value, micros);
@@ -73,6 +78,41 @@ pub(crate) fn instant(
         ));
     }
     Ok(at)
+}
+
+/// A `datetime` whose `tzinfo` is `timezone.utc` (what exports, `datetime.now(timezone.utc)`
+/// and this module give), as epoch microseconds computed from its fields, which the C API reads
+/// straight from the object; None for anything else (another zone is read through
+/// `utcoffset()`, which only Python can compute). Calling `astimezone` and reading the result
+/// attribute by attribute would cost several times what the rules do with the instant.
+pub(crate) fn utc_fields_micros(value: &Bound<'_, PyAny>) -> Option<i64> {
+    let datetime = value.cast::<PyDateTime>().ok()?;
+    let utc = PyTzInfo::utc(value.py()).ok()?;
+    if !datetime.get_tzinfo()?.is(&*utc) {
+        return None;
+    }
+    let days = days_from_civil(
+        i64::from(datetime.get_year()),
+        i64::from(datetime.get_month()),
+        i64::from(datetime.get_day()),
+    );
+    let seconds = days * 86_400
+        + i64::from(datetime.get_hour()) * 3_600
+        + i64::from(datetime.get_minute()) * 60
+        + i64::from(datetime.get_second());
+    Some(seconds * 1_000_000 + i64::from(datetime.get_microsecond()))
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's `days_from_civil`),
+/// for the years a Python `datetime` holds (1-9999), where it cannot overflow.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = (month + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 /// A `numpy.datetime64` scalar as epoch microseconds (UTC, as numpy reads it), or None for

@@ -216,8 +216,9 @@ def table():
                          "index"))
     # Cards, one at a time.
     for label, bad, error in NOT_DAYS:
-        rows.append(case(f"accept_card today {label}", lambda b=bad: br.accept_card(GOOD_CARD, b),
-                         error, "today"))
+        for one in (br.accept_card, br.card_refusal):
+            rows.append(case(f"{one.__name__} today {label}",
+                             lambda b=bad, one=one: one(GOOD_CARD, b), error, "today"))
         rows.append(case(f"accept_cards today {label}",
                          lambda b=bad: br.accept_cards(b, *ONE_CARD), error, "today"))
         rows.append(case(f"accept_cards_packed today {label}",
@@ -243,15 +244,17 @@ def table():
         ("funding charge", {**GOOD_CARD, "funding": "charge"}, br.InvalidValue, "card.funding"),
         ("funding int", {**GOOD_CARD, "funding": 1}, br.InvalidType, "card.funding"),
     ):
-        rows.append(case(f"accept_card {label}", lambda c=card: br.accept_card(c, TODAY),
-                         error, field))
+        for one in (br.accept_card, br.card_refusal):
+            rows.append(case(f"{one.__name__} {label}", lambda c=card, one=one: one(c, TODAY),
+                             error, field))
     for check in ("cvc_check", "address_line1_check", "address_postal_code_check"):
         for label, bad in CHECK_CASES + [("int", 0)]:
             error = br.InvalidType if label == "int" else br.InvalidValue
             card = {**GOOD_CARD, "checks": {**GOOD_CARD["checks"], check: bad}}
-            rows.append(case(f"accept_card {check} {label}",
-                             lambda c=card: br.accept_card(c, TODAY), error,
-                             f"card.checks.{check}"))
+            for one in (br.accept_card, br.card_refusal):
+                rows.append(case(f"{one.__name__} {check} {label}",
+                                 lambda c=card, one=one: one(c, TODAY), error,
+                                 f"card.checks.{check}"))
     # Cards in batches: the enumerations and months this binding reads itself.
     for batch in (br.accept_cards, br.accept_cards_packed):
         name = batch.__name__

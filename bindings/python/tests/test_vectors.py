@@ -62,7 +62,9 @@ def test_card_acceptance(case):
         got = None
     except br.CardRefused as refused:
         got = refused.code
+        assert refused.message == str(refused)
     assert got == case["expected"]
+    assert br.card_refusal(stripe_card(case["card"]), today) == case["expected"]
 
 
 def test_card_acceptance_batched_matches_the_vectors():

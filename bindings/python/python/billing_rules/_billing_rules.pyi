@@ -255,6 +255,7 @@ class DeclineAdvice:
     def __ne__(self, value: object, /) -> bool: ...
 
 def accept_card(card: Mapping[str, Any], today: date) -> None: ...
+def card_refusal(card: Mapping[str, Any], today: date) -> Optional[str]: ...
 def accept_cards(
     today: date,
     funding: _CategoryColumn,
@@ -337,6 +338,7 @@ __all__ = [
     "UnsupportedCurrency",
     "Usage",
     "accept_card",
+    "card_refusal",
     "accept_cards",
     "accept_cards_packed",
     "balance",
