@@ -9,6 +9,7 @@
 //! without it. Every refusal is an `InvalidType` or `InvalidValue` naming the column, and the
 //! row (`amounts_micros[3]`) when one row is at fault.
 
+use std::fmt;
 use std::ops::{Deref, Range};
 
 use pyo3::buffer::PyUntypedBuffer;
@@ -27,6 +28,16 @@ pub(crate) use instants::instant_column;
 
 /// How many distinct string objects a categorical column remembers.
 const SEEN_OBJECTS: usize = 16;
+
+/// The field of one row of a column, `name[row]`, formatted only when a refusal shows it.
+#[derive(Clone, Copy)]
+pub(crate) struct Row<'a>(pub(crate) &'a str, pub(crate) usize);
+
+impl fmt::Display for Row<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
+    }
+}
 
 /// A column's bytes in the packed layout: borrowed from a `bytes` argument, a copy of an
 /// array's buffer (held as a Python `bytes`), or converted from a sequence.
@@ -189,7 +200,7 @@ fn bad_code(py: Python<'_>, name: &str, row: usize, code: u8, values: &[&str]) -
     let names: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
     invalid_value(
         py,
-        &format!("{name}[{row}]"),
+        Row(name, row),
         &format!(
             "packed code {code} is not an index into ({})",
             names.join(", ")
@@ -210,7 +221,7 @@ fn ints(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
             .then(|| item.extract::<i64>())
         {
             Some(Ok(value)) => Ok(value),
-            _ => int::<i64>(&format!("{name}[{}]", row - 1), item, "int64"),
+            _ => int::<i64>(Row(name, row - 1), item, "int64"),
         }
     })
 }
@@ -268,7 +279,7 @@ fn categories<'py, T: Copy>(
             let text = item.cast::<PyString>().map_err(|_| {
                 invalid_type(
                     item.py(),
-                    &format!("{name}[{}]", row - 1),
+                    Row(name, row - 1),
                     &format!("expected a str, got {}", type_name(item)),
                 )
             })?;

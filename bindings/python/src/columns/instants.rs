@@ -7,9 +7,9 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use super::{IntColumn, Layout, Packed, array_column, each, int_column};
+use super::{IntColumn, Layout, Packed, Row, array_column, each, int_column};
 use crate::errors::{invalid_type, invalid_value};
-use crate::time::{INSTANT_MICROS, type_name};
+use crate::time::{INSTANT_MICROS, instant, type_name};
 
 /// The units an epoch-integer instant column may be in, and how many of each make a
 /// microsecond (a negative factor divides, rounding down: a nanosecond instant falls in the
@@ -223,57 +223,13 @@ fn out_of_range(py: Python<'_>, name: &str, row: usize, value: i64, factor: i64)
     invalid_value(py, &format!("{name}[{row}]"), &message)
 }
 
-/// A list or tuple of aware datetimes as epoch microseconds: `datetime`s in `timezone.utc`
-/// (what exports and `datetime.now(timezone.utc)` give) are read from their pickled state, ten
-/// bytes holding the fields, in one call, and range-checked here; anything else (another zone,
-/// a subclass such as a pandas `Timestamp`, a naive datetime, a bare int) goes through
-/// `time::instant`. Reading the fields one attribute at a time costs more than the close rule.
+/// A list or tuple of aware datetimes as epoch microseconds, each read by `time::instant`
+/// (which reads a `timezone.utc` datetime's fields straight from the object) and so refused
+/// exactly where `close_period` would refuse it.
 fn utc_datetimes(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
-    let py = column.py();
-    let datetime = py.import(intern!(py, "datetime"))?;
-    let datetime_type = datetime.getattr(intern!(py, "datetime"))?;
-    let utc = datetime
-        .getattr(intern!(py, "timezone"))?
-        .getattr(intern!(py, "utc"))?;
     let mut row = 0;
     each(name, column, |item| {
         row += 1;
-        if item.get_type().is(&datetime_type) {
-            let (_, state): (Bound<'_, PyAny>, Bound<'_, PyTuple>) =
-                item.call_method0(intern!(py, "__reduce__"))?.extract()?;
-            if state.len() == 2 && state.get_item(1)?.is(&utc) {
-                let fields = state.get_item(0)?;
-                if let Some(micros) = fields
-                    .cast::<PyBytes>()
-                    .ok()
-                    .and_then(|fields| utc_micros(fields.as_bytes()))
-                    .filter(|micros| INSTANT_MICROS.contains(micros))
-                {
-                    return Ok(micros);
-                }
-            }
-        }
-        crate::time::instant(&format!("{name}[{}]", row - 1), item).map(|at| at.timestamp_micros())
+        instant(Row(name, row - 1), item).map(|at| at.timestamp_micros())
     })
-}
-
-/// Epoch microseconds from a UTC `datetime`'s pickled state: year (2 bytes, big-endian),
-/// month (its high bit the `fold` flag, meaningless in UTC), day, hour, minute, second,
-/// microsecond (3 bytes, big-endian). None for anything else.
-fn utc_micros(state: &[u8]) -> Option<i64> {
-    let &[y1, y0, month, day, hour, minute, second, u2, u1, u0] = state else {
-        return None;
-    };
-    let date = chrono::NaiveDate::from_ymd_opt(
-        i32::from(u16::from_be_bytes([y1, y0])),
-        u32::from(month & 0x7f),
-        u32::from(day),
-    )?;
-    let at = date.and_hms_micro_opt(
-        u32::from(hour),
-        u32::from(minute),
-        u32::from(second),
-        u32::from_be_bytes([0, u2, u1, u0]),
-    )?;
-    Some(at.and_utc().timestamp_micros())
 }
