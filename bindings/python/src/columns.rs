@@ -4,8 +4,8 @@
 //! that layout (numpy, `array.array`, `memoryview`; pandas and Arrow columns through their
 //! `__array__`), read through the buffer protocol with no Python object per row.
 //!
-//! Columns are read (packed bytes borrowed, arrays copied once, sequences converted into the
-//! packed layout) while the GIL is held; the rules then run
+//! Columns are read (packed bytes and C-contiguous arrays in place, strided arrays copied once,
+//! sequences converted into the packed layout) while the GIL is held; the rules then run
 //! without it. Every refusal is an `InvalidType` or `InvalidValue` naming the column, and the
 //! row (`amounts_micros[3]`) when one row is at fault.
 
@@ -15,7 +15,6 @@ use std::ops::{Deref, Range};
 use pyo3::buffer::PyUntypedBuffer;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBool, PyBytes, PyList, PyMemoryView, PyString, PyTuple};
 
 use crate::args::int;
@@ -39,11 +38,13 @@ impl fmt::Display for Row<'_> {
     }
 }
 
-/// A column's bytes in the packed layout: borrowed from a `bytes` argument, a copy of an
-/// array's buffer (held as a Python `bytes`), or converted from a sequence.
+/// A column's bytes in the packed layout: borrowed from a `bytes` argument or an array's
+/// buffer, or owned (a strided array copied, a sequence converted).
 pub(crate) enum Packed<'a> {
     Borrowed(&'a [u8]),
-    Array(PyBackedBytes),
+    /// A C-contiguous buffer of the layout's items, held (so neither freed nor resized by its
+    /// exporter) for as long as the column is read.
+    Buffer(PyUntypedBuffer),
     Owned(Vec<u8>),
 }
 
@@ -53,15 +54,31 @@ impl Deref for Packed<'_> {
     fn deref(&self) -> &[u8] {
         match self {
             Packed::Borrowed(bytes) => bytes,
-            Packed::Array(bytes) => bytes,
+            Packed::Buffer(buffer) => held_bytes(buffer),
             Packed::Owned(bytes) => bytes,
         }
     }
 }
 
+/// The memory of a held C-contiguous buffer, read in place.
+#[allow(unsafe_code)]
+fn held_bytes(buffer: &PyUntypedBuffer) -> &[u8] {
+    match buffer.len_bytes() {
+        // An empty buffer may have any pointer, even null.
+        0 => &[],
+        // SAFETY: `array_column` keeps only C-contiguous buffers, whose `len_bytes` bytes
+        // start at `buf_ptr`. While `buffer` is held the exporter keeps that memory alive and
+        // refuses to resize it (numpy, `array.array`, `bytearray` all do), so the slice is
+        // valid for the borrow of `buffer`. Another Python thread writing into the array while
+        // a batch reads it is the same race as with any extension that releases the GIL
+        // (numpy's own ufuncs), and only changes which numbers are read.
+        len => unsafe { std::slice::from_raw_parts(buffer.buf_ptr().cast::<u8>(), len) },
+    }
+}
+
 /// An int column read for a batch, always in the packed layout (little-endian int64, 8 bytes
-/// per row): packed `bytes` are borrowed as they are (nothing is copied), int64 arrays copied
-/// once, sequences converted element by element into an owned
+/// per row): packed `bytes` and C-contiguous int64 arrays are read where they are (nothing is
+/// copied), strided arrays copied once, sequences converted element by element into an owned
 /// packed buffer. One layout means the loops over rows are straight slice walks, with no
 /// per-row dispatch.
 pub(crate) struct IntColumn<'a>(Packed<'a>);
@@ -92,7 +109,7 @@ impl IntColumn<'_> {
 }
 
 /// A categorical column read for a batch: one byte per row, an index into `table`. Packed
-/// `bytes` are borrowed and uint8 arrays copied (and checked); sequences are converted
+/// `bytes` and uint8 arrays are read where they are (and checked); sequences are converted
 /// into owned codes.
 pub(crate) struct CategoryColumn<'a, T> {
     codes: Packed<'a>,
@@ -347,7 +364,8 @@ impl Layout {
 }
 
 /// An array column (anything with the buffer protocol, or `__array__` as pandas and Arrow
-/// columns have) in the packed layout, copied once. None for a Python sequence or `bytes`, which
+/// columns have) in the packed layout: a C-contiguous buffer of the layout's items is read
+/// where it is (no copy), a strided one is copied once. None for a Python sequence or `bytes`, which
 /// are read as they are. An array of another type or shape is refused with what to pass.
 pub(crate) fn array_column<'a>(
     name: &str,
@@ -393,12 +411,16 @@ pub(crate) fn array_column<'a>(
             ),
         ));
     }
-    // Copied into a `bytes` (in C order, following the strides of a strided view).
+    if buffer.is_c_contiguous() {
+        return Ok(Some(Packed::Buffer(buffer)));
+    }
+    // A strided view (a slice with a step, a column of a 2-D array): copied into the layout
+    // by `memoryview.tobytes`, which follows the strides.
     let exporter = buffer
         .obj(py)
         .ok_or_else(|| invalid_type(py, name, &format!("expected {}", layout.wanted())))?;
     let bytes = PyMemoryView::from(exporter)?
         .call_method0(intern!(py, "tobytes"))?
         .cast_into::<PyBytes>()?;
-    Ok(Some(Packed::Array(PyBackedBytes::from(bytes))))
+    Ok(Some(Packed::Owned(bytes.as_bytes().to_vec())))
 }
