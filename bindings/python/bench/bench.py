@@ -214,5 +214,68 @@ def main():
         print(f"| {name:<62} | {seconds * 1e3:7.1f}ms | {seconds / n * 1e9:7.0f}ns | {speedup:>11} |")
 
 
+
+# --- reconcile over a million-row ledger and Stripe export (issue 12, item 5) ---
+#
+#     python bindings/python/bench/bench.py reconcile [--rows 1000000] [--repeat 3]
+#
+# Rows as the two sources give them: csv.DictReader dicts (every value a str, metadata as JSON
+# text or the dashboard's "(metadata)" columns) and Stripe API dicts (int amount, metadata
+# dict). About 1% of the payments differ from the ledger. The "(Python: ...)" rows time the
+# per-row work no reader of these rows can skip, done in plain Python, for comparison.
+
+def export_rows(n, rng):
+    """n ledger rows and n Stripe rows (csv-shaped, JSON metadata) that mostly match."""
+    ledger, stripe = [], []
+    for i in range(n):
+        account, reference = f"acct_{i % 50_000}", f"cp_{i:08x}"
+        cents = rng.randint(500, 50_000)
+        ledger.append({"account_id": account, "reference": reference, "amount": str(cents),
+                       "currency": "usd"})
+        paid = cents + 1 if rng.random() < 0.01 else cents
+        stripe.append({"id": f"pi_{i:08x}", "amount": f"{paid // 100}.{paid % 100:02d}",
+                       "currency": "usd", "status": "succeeded",
+                       "created": "2026-11-03 10:00:00",
+                       "metadata": f'{{"account_id": "{account}", "reference": "{reference}"}}'})
+    return ledger, stripe
+
+
+def reconcile_main(argv):
+    import json
+
+    parser = argparse.ArgumentParser(prog="bench.py reconcile")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    ledger, stripe = export_rows(args.rows, random.Random(2026))
+    columns = [{**{k: v for k, v in row.items() if k != "metadata"},
+                **{f"{k} (metadata)": v for k, v in json.loads(row["metadata"]).items()}}
+               for row in stripe]
+    api = [{**row, "amount": int(row["amount"].replace(".", "")),
+            "metadata": json.loads(row["metadata"])} for row in stripe]
+    rows = []
+    t, differences = median(args.repeat, lambda: br.reconcile(ledger, stripe))
+    expected = len(differences)
+    rows.append(("reconcile, csv rows, metadata as JSON text", t))
+    for name, payments in (("reconcile, csv rows, dashboard (metadata) columns", columns),
+                           ("reconcile, API dicts (int amount, metadata dict)", api)):
+        t, got = median(args.repeat, lambda p=payments: br.reconcile(ledger, p))
+        assert len(got) == expected
+        rows.append((name, t))
+    t, _ = median(args.repeat, lambda: [json.loads(row["metadata"]) for row in stripe])
+    rows.append(("  (Python: json.loads of every metadata)", t))
+    t, _ = median(args.repeat, lambda: [(r["account_id"], r["reference"], int(r["amount"]))
+                                        for r in ledger])
+    rows.append(("  (Python: reading 3 fields of every ledger row, int())", t))
+    print(f"Python {platform.python_version()}, {os.cpu_count()} cores, load "
+          f"{os.getloadavg()[0]:.2f}; {args.rows} ledger + {args.rows} Stripe rows, "
+          f"{expected} differences; median of {args.repeat} runs\n")
+    for name, seconds in rows:
+        print(f"| {name:<56} | {seconds * 1e3:8.0f}ms | {seconds / args.rows * 1e9:6.0f}ns/row |")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["reconcile"]:
+        reconcile_main(sys.argv[2:])
+    else:
+        main()

@@ -6,7 +6,7 @@
 //! every PaymentIntent they create. Only `succeeded` PaymentIntents are payments: a declined
 //! or cancelled attempt paid nothing, so it is no difference by itself.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -105,10 +105,11 @@ struct Sides<'a> {
     unpaid: Vec<&'a StripeRow>,
 }
 
-/// The matching: every difference, in order of account, then reference.
+/// The matching: every difference, in order of account, then reference. Rows are grouped by
+/// hash, and only the (few) references that differ are sorted.
 fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<PyDifference> {
     let mut out = Vec::new();
-    let mut by_key: BTreeMap<(&str, &str), Sides<'_>> = BTreeMap::new();
+    let mut by_key: HashMap<(&str, &str), Sides<'_>> = HashMap::with_capacity(ledger.len());
     for row in ledger {
         by_key
             .entry((&row.account, &row.reference))
@@ -141,25 +142,27 @@ fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<PyDifference> 
             (None, false) => {}
         }
     }
+    let mut differing = Vec::new();
     for ((account, reference), sides) in by_key {
+        let mut found = Vec::new();
         // A duplicate's amounts are summed (amounts are at most `AMOUNT_LIMIT`, so any
         // number of rows a machine can hold sums within int64).
         let ledger_amount =
             (!sides.ledger.is_empty()).then(|| sides.ledger.iter().map(|r| r.amount).sum());
         let stripe_amount =
             (!sides.paid.is_empty()).then(|| sides.paid.iter().map(|r| r.amount).sum());
-        let ledger_currency = sides.ledger.first().map(|r| r.currency.clone());
-        let stripe_currency = sides.paid.first().map(|r| r.currency.clone());
+        let ledger_currency = sides.ledger.first().map(|r| r.currency.as_str());
+        let stripe_currency = sides.paid.first().map(|r| r.currency.as_str());
         let ids = |rows: &[&StripeRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
         let mut report = |kind: &'static str, payment_ids: Vec<String>| {
-            out.push(PyDifference {
+            found.push(PyDifference {
                 kind,
                 account_id: Some(account.to_owned()),
                 reference: Some(reference.to_owned()),
                 ledger_amount,
                 stripe_amount,
-                ledger_currency: ledger_currency.clone(),
-                stripe_currency: stripe_currency.clone(),
+                ledger_currency: ledger_currency.map(str::to_owned),
+                stripe_currency: stripe_currency.map(str::to_owned),
                 payment_ids,
             })
         };
@@ -184,7 +187,13 @@ fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<PyDifference> 
             }
             (Some(_), Some(_)) => {}
         }
+        if !found.is_empty() {
+            differing.push(((account, reference), found));
+        }
     }
+    // Each key is there once, so the unstable sort gives the one order.
+    differing.sort_unstable_by_key(|(key, _)| *key);
+    out.extend(differing.into_iter().flat_map(|(_, found)| found));
     out
 }
 

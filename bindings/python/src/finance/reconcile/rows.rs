@@ -7,9 +7,12 @@ use billing_core::domain::money::MICROS_PER_CENT;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
+use serde_json::Value;
+
+use std::fmt::{self, Display};
 
 use crate::args::{money, repr};
-use crate::columns::each;
+use crate::columns::{Row, each};
 use crate::entry;
 use crate::errors::{invalid_type, invalid_value};
 use crate::time::type_name;
@@ -57,13 +60,26 @@ struct At<'a> {
     row: usize,
 }
 
-impl At<'_> {
-    fn field(self, key: &str) -> String {
-        format!("{}[{}].{key}", self.rows, self.row)
+impl<'a> At<'a> {
+    fn field(self, key: &'a str) -> Field<'a> {
+        Field { at: self, key }
     }
 
-    fn whole(self) -> String {
-        format!("{}[{}]", self.rows, self.row)
+    fn whole(self) -> Row<'a> {
+        Row(self.rows, self.row)
+    }
+}
+
+/// A field of a row, formatted only when a refusal shows it.
+#[derive(Clone, Copy)]
+struct Field<'a> {
+    at: At<'a>,
+    key: &'a str,
+}
+
+impl Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}].{}", self.at.rows, self.at.row, self.key)
     }
 }
 
@@ -91,13 +107,13 @@ fn cell<'py>(
 fn text(at: At<'_>, key: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<String> {
     let Some(value) = value else {
         return Err(Python::attach(|py| {
-            invalid_type(py, &at.field(key), "missing or empty; expected a str")
+            invalid_type(py, at.field(key), "missing or empty; expected a str")
         }));
     };
     let text = value.cast::<PyString>().map_err(|_| {
         invalid_type(
             value.py(),
-            &at.field(key),
+            at.field(key),
             &format!("expected a str, got {}", type_name(&value)),
         )
     })?;
@@ -115,7 +131,7 @@ fn currency(at: At<'_>, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<Stri
         return Err(Python::attach(|py| {
             invalid_value(
                 py,
-                &at.field("currency"),
+                at.field("currency"),
                 &format!("'{code}' is not a three-letter currency code"),
             )
         }));
@@ -140,7 +156,7 @@ fn amount(
         _ => AMOUNT_LIMIT,
     };
     let amount = if value.is_instance_of::<PyInt>() && !value.is_instance_of::<PyBool>() {
-        money(&field, &value, unit)?
+        money(field, &value, unit)?
     } else if let Ok(text) = value.cast::<PyString>() {
         let raw = text.to_str()?.trim();
         let digits = match raw.split_once('.') {
@@ -156,7 +172,7 @@ fn amount(
             };
             return Err(invalid_value(
                 py,
-                &field,
+                field,
                 &format!("{} is not {expected}", repr(&value)),
             ));
         }
@@ -169,7 +185,7 @@ fn amount(
         };
         return Err(invalid_type(
             py,
-            &field,
+            field,
             &format!(
                 "expected an int or a str of digits{float}, got {}",
                 type_name(&value)
@@ -179,14 +195,14 @@ fn amount(
     if amount < 0 {
         return Err(invalid_value(
             py,
-            &field,
+            field,
             &format!("{amount} {unit} is negative"),
         ));
     }
     if amount > limit {
         return Err(invalid_value(
             py,
-            &field,
+            field,
             &format!("{} is above {limit} {unit}", repr(&value)),
         ));
     }
@@ -206,7 +222,7 @@ fn dicts<'py, T>(
         let dict = item.cast::<PyDict>().map_err(|_| {
             invalid_type(
                 item.py(),
-                &at.whole(),
+                at.whole(),
                 &format!(
                     "expected a dict (a csv.DictReader row), got {}",
                     type_name(item)
@@ -225,7 +241,7 @@ pub(super) fn ledger_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerRow>> {
         let kind = match cell(row, intern!(py, "kind"))? {
             Some(kind) => Some(entry::kind(
                 py,
-                &at.field("kind"),
+                at.field("kind"),
                 &text(at, "kind", Some(kind))?,
             )?),
             None => None,
@@ -244,7 +260,7 @@ pub(super) fn ledger_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerRow>> {
                 if micros % MICROS_PER_CENT != 0 {
                     return Err(invalid_value(
                         py,
-                        &at.field("amount_micros"),
+                        at.field("amount_micros"),
                         &format!("{micros} micros is not a whole number of cents"),
                     ));
                 }
@@ -253,14 +269,14 @@ pub(super) fn ledger_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerRow>> {
             (Some(_), Some(_)) => {
                 return Err(invalid_value(
                     py,
-                    &at.whole(),
+                    at.whole(),
                     "has both `amount` (cents) and `amount_micros`; give one",
                 ));
             }
             (None, None) => {
                 return Err(invalid_type(
                     py,
-                    &at.whole(),
+                    at.whole(),
                     "has neither `amount` (cents) nor `amount_micros`; give one",
                 ));
             }
@@ -298,7 +314,7 @@ fn reference(at: At<'_>, row: &Bound<'_, PyDict>, kind: Option<EntryKind>) -> Py
                 .ok_or_else(|| {
                     invalid_value(
                         py,
-                        &at.field("id"),
+                        at.field("id"),
                         &format!(
                             "'{id}' is not the ledger entry id of a purchase (purchase:cp_…) or an invoice (invoice:in_…)"
                         ),
@@ -312,7 +328,7 @@ fn reference(at: At<'_>, row: &Bound<'_, PyDict>, kind: Option<EntryKind>) -> Py
         (Some(given), Some(from_id)) if given != from_id => {
             return Err(invalid_value(
                 py,
-                &at.field("reference"),
+                at.field("reference"),
                 &format!("'{given}' is not the reference of the entry id ('{from_id}')"),
             ));
         }
@@ -320,7 +336,7 @@ fn reference(at: At<'_>, row: &Bound<'_, PyDict>, kind: Option<EntryKind>) -> Py
         (None, None) => {
             return Err(invalid_type(
                 py,
-                &at.field("reference"),
+                at.field("reference"),
                 "missing or empty; give the cp_… or in_… id (or the ledger entry `id`)",
             ));
         }
@@ -341,7 +357,7 @@ fn reference(at: At<'_>, row: &Bound<'_, PyDict>, kind: Option<EntryKind>) -> Py
         };
         return Err(invalid_value(
             py,
-            &at.field("reference"),
+            at.field("reference"),
             &format!("'{reference}' {what}"),
         ));
     }
@@ -356,7 +372,7 @@ pub(super) fn stripe_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<StripeRow>> {
         if !STATUSES.contains(&status.as_str()) {
             return Err(invalid_value(
                 py,
-                &at.field("status"),
+                at.field("status"),
                 &format!(
                     "'{status}' is not a PaymentIntent status ('{}'; exact, lowercase)",
                     STATUSES.join("', '")
@@ -366,7 +382,7 @@ pub(super) fn stripe_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<StripeRow>> {
         let Some(amount_cell) = cell(row, intern!(py, "amount"))? else {
             return Err(invalid_type(
                 py,
-                &at.field("amount"),
+                at.field("amount"),
                 "missing or empty; expected minor units",
             ));
         };
@@ -391,53 +407,46 @@ fn metadata_key(at: At<'_>, row: &Bound<'_, PyDict>) -> PyResult<Option<(String,
     let field = at.field("metadata");
     let from_metadata = match cell(row, intern!(py, "metadata"))? {
         None => None,
-        Some(value) => {
-            let metadata = match value.cast::<PyString>() {
-                Ok(json) => py
-                    .import(intern!(py, "json"))?
-                    .call_method1(intern!(py, "loads"), (json,))
-                    .map_err(|e| {
-                        invalid_value(py, &field, &format!("{} is not JSON ({e})", repr(&value)))
-                    })?,
-                Err(_) => value,
-            };
-            let metadata = metadata.cast_into::<PyDict>().map_err(|m| {
-                invalid_type(
-                    py,
-                    &field,
-                    &format!(
-                        "expected a dict or its JSON text, got {}",
-                        type_name(m.into_inner().as_any())
-                    ),
-                )
-            })?;
-            let sub = At {
-                rows: at.rows,
-                row: at.row,
-            };
-            let key = |key: &str| -> PyResult<Option<String>> {
-                cell(&metadata, &PyString::new(py, key))?
-                    .map(|v| text(sub, &format!("metadata.{key}"), Some(v)))
-                    .transpose()
-            };
-            Some((key("account_id")?, key("reference")?))
-        }
+        Some(value) => match value.cast::<PyString>() {
+            Ok(json) => Some(json_key(at, json.to_str()?)?),
+            Err(_) => {
+                let metadata = value.cast::<PyDict>().map_err(|_| {
+                    invalid_type(
+                        py,
+                        field,
+                        &format!(
+                            "expected a dict or its JSON text, got {}",
+                            type_name(&value)
+                        ),
+                    )
+                })?;
+                let key = |key: &Bound<'_, PyString>, name| -> PyResult<Option<String>> {
+                    cell(metadata, key)?
+                        .map(|v| text(at, name, Some(v)))
+                        .transpose()
+                };
+                Some((
+                    key(intern!(py, "account_id"), "metadata.account_id")?,
+                    key(intern!(py, "reference"), "metadata.reference")?,
+                ))
+            }
+        },
     };
-    let columns = |key: &Bound<'_, PyString>, name: &str| -> PyResult<Option<String>> {
+    let column = |key: &Bound<'_, PyString>, name| -> PyResult<Option<String>> {
         cell(row, key)?.map(|v| text(at, name, Some(v))).transpose()
     };
     let from_columns = (
-        columns(
+        column(
             intern!(py, "account_id (metadata)"),
             "account_id (metadata)",
         )?,
-        columns(intern!(py, "reference (metadata)"), "reference (metadata)")?,
+        column(intern!(py, "reference (metadata)"), "reference (metadata)")?,
     );
     let (account, reference) = match from_metadata {
         Some(metadata) if from_columns != (None, None) && from_columns != metadata => {
             return Err(invalid_value(
                 py,
-                &field,
+                field,
                 "disagrees with the `account_id (metadata)` / `reference (metadata)` columns",
             ));
         }
@@ -445,4 +454,40 @@ fn metadata_key(at: At<'_>, row: &Bound<'_, PyDict>) -> PyResult<Option<(String,
         None => from_columns,
     };
     Ok(account.zip(reference))
+}
+
+/// The metadata's `(account_id, reference)` from its JSON text, parsed here rather than by
+/// `json.loads`, which would build a Python dict per row to read two strings from it.
+fn json_key(at: At<'_>, json: &str) -> PyResult<(Option<String>, Option<String>)> {
+    let refuse = |class: fn(Python<'_>, Field<'_>, &str) -> PyErr, message: String| {
+        Python::attach(|py| class(py, at.field("metadata"), &message))
+    };
+    let parsed: Value = serde_json::from_str(json).map_err(|e| {
+        refuse(
+            |py, field, message| invalid_value(py, field, message),
+            format!("'{json}' is not JSON ({e})"),
+        )
+    })?;
+    let Value::Object(metadata) = parsed else {
+        return Err(refuse(
+            |py, field, message| invalid_type(py, field, message),
+            format!("expected a JSON object, got '{json}'"),
+        ));
+    };
+    let key = |key: &str, name| match metadata.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text.trim().to_owned())),
+        Some(other) => Err(Python::attach(|py| {
+            invalid_type(
+                py,
+                at.field(name),
+                &format!("expected a str, got the JSON value {other}"),
+            )
+        })),
+    };
+    Ok((
+        key("account_id", "metadata.account_id")?,
+        key("reference", "metadata.reference")?,
+    ))
 }
