@@ -426,8 +426,23 @@ def preview_charge(
     entries: Iterable[_Entry],
     period: Union[BillingPeriod, str],
     minimum_charge: Optional[int] = None,
-) -> ChargePreview: ...
-def reconcile(
-    ledger_rows: Iterable[Mapping[str, Any]],
-    stripe_rows: Iterable[Mapping[str, Any]],
-) -> list[Difference]: ...
+) -> ChargePreview:
+    """What the charge on the 3rd will invoice for one account: the close rule on its ledger
+    entries (the forms ``close_period`` takes), with the invoice lines and, when nothing is
+    charged, the reason."""
+
+# A row of either export: csv.DictReader dicts (every value a str) or API/code dicts (int
+# amounts, a metadata dict).
+_Row = Mapping[str, Any]
+
+def reconcile(ledger_rows: Iterable[_Row], stripe_rows: Iterable[_Row]) -> list[Difference]:
+    """Every difference between the ledger and a Stripe export of PaymentIntents, by account
+    and reference.
+
+    ledger_rows: ``account_id``; ``reference`` (cp_/in_) or the entry ``id``
+    (purchase:cp_/invoice:in_); ``amount`` (cents) or ``amount_micros``; optional ``kind``
+    (usage/adjustment rows skipped) and ``currency`` (default usd).
+    stripe_rows: ``id``; ``amount`` (minor units, or "20.00"); ``currency``; ``status`` (an
+    exact PaymentIntent status); ``metadata`` (dict or JSON text) or the dashboard's
+    ``account_id (metadata)`` / ``reference (metadata)`` columns. Money is read as integer
+    text, never through a float. Refusals name the row and field."""
