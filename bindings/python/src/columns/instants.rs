@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
 use super::{IntColumn, Layout, Packed, Row, array_column, each, int_column};
 use crate::errors::{invalid_type, invalid_value};
+use crate::parallel;
 use crate::time::{INSTANT_MICROS, instant, type_name};
 
 /// The units an epoch-integer instant column may be in, and how many of each make a
@@ -159,32 +160,36 @@ fn scaled<'a>(
     // One loop per unit, so each divides or multiplies by a constant (a multiplication and a
     // shift, not a division instruction per row).
     let converted = match factor {
-        1_000_000 => convert(&column, |v| v.checked_mul(1_000_000)),
-        1_000 => convert(&column, |v| v.checked_mul(1_000)),
-        -1_000 => convert(&column, |v| Some(v.div_euclid(1_000))),
+        1_000_000 => convert(py, &column, |v| v.checked_mul(1_000_000)),
+        1_000 => convert(py, &column, |v| v.checked_mul(1_000)),
+        -1_000 => convert(py, &column, |v| Some(v.div_euclid(1_000))),
         _ => return in_range(py, name, &column).map(|()| column),
     };
     converted.map_err(|row| out_of_range(py, name, row, column.get(row), factor))
 }
 
-/// The values as microseconds, or the first row that is NaT or outside `INSTANT_MICROS`.
+/// The values as microseconds, or the first row that is NaT or outside `INSTANT_MICROS`;
+/// converted without the GIL, split over the cores like the batch itself.
 fn convert<'a>(
+    py: Python<'_>,
     column: &IntColumn<'_>,
-    to_micros: impl Fn(i64) -> Option<i64>,
+    to_micros: impl Fn(i64) -> Option<i64> + Sync,
 ) -> Result<IntColumn<'a>, usize> {
-    let mut micros = vec![0u8; column.len() * 8];
-    let rows = column.rows(0..column.len()).zip(micros.chunks_exact_mut(8));
-    for (row, (value, slot)) in rows.enumerate() {
-        let converted = (value != i64::MIN)
-            .then(|| to_micros(value))
-            .flatten()
-            .filter(|micros| INSTANT_MICROS.contains(micros));
-        let Some(converted) = converted else {
-            return Err(row);
-        };
-        slot.copy_from_slice(&converted.to_le_bytes());
-    }
-    Ok(IntColumn(Packed::Owned(micros)))
+    let mut micros = vec![[0u8; 8]; column.len()];
+    py.detach(|| {
+        parallel::fill(&mut micros, |_, rows, slots| -> Result<(), usize> {
+            let start = rows.start;
+            for (row, (value, slot)) in column.rows(rows).zip(slots).enumerate() {
+                let converted = (value != i64::MIN)
+                    .then(|| to_micros(value))
+                    .flatten()
+                    .filter(|micros| INSTANT_MICROS.contains(micros));
+                *slot = converted.ok_or(start + row)?.to_le_bytes();
+            }
+            Ok(())
+        })
+    })?;
+    Ok(IntColumn(Packed::Owned(micros.into_flattened())))
 }
 
 /// Checks epoch microseconds against `INSTANT_MICROS`: the smallest and largest first (a loop
