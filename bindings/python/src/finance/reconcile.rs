@@ -97,37 +97,52 @@ impl PyDifference {
     }
 }
 
-/// What one (account, reference) has on each side.
+/// What rows match on: (account, reference).
+type Key<'a> = (&'a str, &'a str);
+
+/// The PaymentIntent ids of one reference, in the order of the export.
 #[derive(Default)]
-struct Sides<'a> {
-    ledger: Vec<&'a LedgerRow>,
-    paid: Vec<&'a StripeRow>,
-    unpaid: Vec<&'a StripeRow>,
+struct Attempts {
+    paid: Vec<String>,
+    unpaid: Vec<String>,
+}
+
+/// What one (account, reference) has on each side: counts, sums and the first row of each,
+/// so that grouping a million rows allocates nothing per row.
+#[derive(Default)]
+struct Sides {
+    ledger_rows: usize,
+    ledger_sum: i64,
+    first_ledger: usize,
+    paid_rows: usize,
+    paid_sum: i64,
+    first_paid: usize,
 }
 
 /// The matching: every difference, in order of account, then reference. Rows are grouped by
-/// hash, and only the (few) references that differ are sorted.
+/// hash; only the (few) references that differ are sorted, and their payment ids gathered.
 fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<PyDifference> {
     let mut out = Vec::new();
-    let mut by_key: HashMap<(&str, &str), Sides<'_>> = HashMap::with_capacity(ledger.len());
-    for row in ledger {
-        by_key
-            .entry((&row.account, &row.reference))
-            .or_default()
-            .ledger
-            .push(row);
+    let mut by_key: HashMap<Key<'_>, Sides> = HashMap::with_capacity(ledger.len());
+    for (i, row) in ledger.iter().enumerate() {
+        let sides = by_key.entry((&row.account, &row.reference)).or_default();
+        if sides.ledger_rows == 0 {
+            sides.first_ledger = i;
+        }
+        sides.ledger_rows += 1;
+        // Amounts are at most `AMOUNT_LIMIT`, so any number of rows a machine can hold sums
+        // within int64.
+        sides.ledger_sum += row.amount;
     }
-    for row in stripe {
+    for (i, row) in stripe.iter().enumerate() {
         match (&row.key, row.succeeded) {
-            (Some((account, reference)), true) => by_key
-                .entry((account, reference))
-                .or_default()
-                .paid
-                .push(row),
-            (Some((account, reference)), false) => {
-                if let Some(sides) = by_key.get_mut(&(account.as_str(), reference.as_str())) {
-                    sides.unpaid.push(row);
+            (Some((account, reference)), true) => {
+                let sides = by_key.entry((account, reference)).or_default();
+                if sides.paid_rows == 0 {
+                    sides.first_paid = i;
                 }
+                sides.paid_rows += 1;
+                sides.paid_sum += row.amount;
             }
             (None, true) => out.push(PyDifference {
                 kind: "payment_without_reference",
@@ -136,65 +151,89 @@ fn differences(ledger: &[LedgerRow], stripe: &[StripeRow]) -> Vec<PyDifference> 
                 ledger_amount: None,
                 stripe_amount: Some(row.amount),
                 ledger_currency: None,
-                stripe_currency: Some(row.currency.clone()),
+                stripe_currency: Some(row.currency.as_str().to_owned()),
                 payment_ids: vec![row.id.clone()],
             }),
-            (None, false) => {}
+            // A payment that did not succeed matters only as the attempt behind a credit
+            // never paid: gathered below, for those.
+            (_, false) => {}
         }
     }
-    let mut differing = Vec::new();
-    for ((account, reference), sides) in by_key {
-        let mut found = Vec::new();
-        // A duplicate's amounts are summed (amounts are at most `AMOUNT_LIMIT`, so any
-        // number of rows a machine can hold sums within int64).
-        let ledger_amount =
-            (!sides.ledger.is_empty()).then(|| sides.ledger.iter().map(|r| r.amount).sum());
-        let stripe_amount =
-            (!sides.paid.is_empty()).then(|| sides.paid.iter().map(|r| r.amount).sum());
-        let ledger_currency = sides.ledger.first().map(|r| r.currency.as_str());
-        let stripe_currency = sides.paid.first().map(|r| r.currency.as_str());
-        let ids = |rows: &[&StripeRow]| rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>();
-        let mut report = |kind: &'static str, payment_ids: Vec<String>| {
-            found.push(PyDifference {
+    let mut differing: Vec<(Key<'_>, Vec<&'static str>, &Sides)> = by_key
+        .iter()
+        .filter_map(|(&key, sides)| {
+            let kinds = kinds(ledger, stripe, sides);
+            (!kinds.is_empty()).then_some((key, kinds, sides))
+        })
+        .collect();
+    // Each key is there once, so the unstable sort gives the one order.
+    differing.sort_unstable_by_key(|(key, _, _)| *key);
+    // The payment ids of the references that differ, in the order of the export: those that
+    // succeeded, and those that did not (reported for a credit never paid).
+    let mut ids: HashMap<Key<'_>, Attempts> = differing
+        .iter()
+        .map(|(key, _, _)| (*key, Attempts::default()))
+        .collect();
+    for row in stripe {
+        if let Some((account, reference)) = &row.key
+            && let Some(attempts) = ids.get_mut(&(account.as_str(), reference.as_str()))
+        {
+            match row.succeeded {
+                true => attempts.paid.push(row.id.clone()),
+                false => attempts.unpaid.push(row.id.clone()),
+            }
+        }
+    }
+    for ((account, reference), kinds, sides) in differing {
+        let Attempts { paid, unpaid } = &ids[&(account, reference)];
+        for kind in kinds {
+            let has_ledger = sides.ledger_rows > 0;
+            let has_paid = sides.paid_rows > 0;
+            out.push(PyDifference {
                 kind,
                 account_id: Some(account.to_owned()),
                 reference: Some(reference.to_owned()),
-                ledger_amount,
-                stripe_amount,
-                ledger_currency: ledger_currency.map(str::to_owned),
-                stripe_currency: stripe_currency.map(str::to_owned),
-                payment_ids,
-            })
-        };
-        let duplicated = sides.ledger.len() > 1 || sides.paid.len() > 1;
-        if sides.ledger.len() > 1 {
-            report("duplicate_credit", ids(&sides.paid));
-        }
-        if sides.paid.len() > 1 {
-            report("duplicate_payment", ids(&sides.paid));
-        }
-        match (sides.ledger.first(), sides.paid.first()) {
-            (None, None) => {}
-            (None, Some(_)) => report("paid_not_credited", ids(&sides.paid)),
-            (Some(_), None) => report("credited_not_paid", ids(&sides.unpaid)),
-            // A duplicate is reported as such; its amounts are not compared one by one.
-            (Some(_), Some(_)) if duplicated => {}
-            (Some(credit), Some(payment)) if credit.currency != payment.currency => {
-                report("currency_differs", ids(&sides.paid))
-            }
-            (Some(credit), Some(payment)) if credit.amount != payment.amount => {
-                report("amount_differs", ids(&sides.paid))
-            }
-            (Some(_), Some(_)) => {}
-        }
-        if !found.is_empty() {
-            differing.push(((account, reference), found));
+                ledger_amount: has_ledger.then_some(sides.ledger_sum),
+                stripe_amount: has_paid.then_some(sides.paid_sum),
+                ledger_currency: has_ledger
+                    .then(|| ledger[sides.first_ledger].currency.as_str().to_owned()),
+                stripe_currency: has_paid
+                    .then(|| stripe[sides.first_paid].currency.as_str().to_owned()),
+                payment_ids: match kind {
+                    "credited_not_paid" => unpaid.clone(),
+                    _ => paid.clone(),
+                },
+            });
         }
     }
-    // Each key is there once, so the unstable sort gives the one order.
-    differing.sort_unstable_by_key(|(key, _)| *key);
-    out.extend(differing.into_iter().flat_map(|(_, found)| found));
     out
+}
+
+/// The differences of one reference, in the order they are reported.
+fn kinds(ledger: &[LedgerRow], stripe: &[StripeRow], sides: &Sides) -> Vec<&'static str> {
+    let mut kinds = Vec::new();
+    if sides.ledger_rows > 1 {
+        kinds.push("duplicate_credit");
+    }
+    if sides.paid_rows > 1 {
+        kinds.push("duplicate_payment");
+    }
+    match (sides.ledger_rows, sides.paid_rows) {
+        (0, 0) => {}
+        (0, _) => kinds.push("paid_not_credited"),
+        (_, 0) => kinds.push("credited_not_paid"),
+        // A duplicate is reported as such; its amounts are not compared one by one.
+        (1, 1) => {
+            let (credit, payment) = (&ledger[sides.first_ledger], &stripe[sides.first_paid]);
+            if credit.currency != payment.currency {
+                kinds.push("currency_differs");
+            } else if credit.amount != payment.amount {
+                kinds.push("amount_differs");
+            }
+        }
+        _ => {}
+    }
+    kinds
 }
 
 /// **Matches the ledger against a Stripe export** and returns every difference, by account

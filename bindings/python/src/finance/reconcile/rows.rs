@@ -39,7 +39,7 @@ pub(super) struct LedgerRow {
     pub(super) reference: String,
     /// Minor units, at most `AMOUNT_LIMIT`.
     pub(super) amount: i64,
-    pub(super) currency: String,
+    pub(super) currency: Code,
 }
 
 /// A PaymentIntent of the Stripe export, as read from one row.
@@ -47,7 +47,7 @@ pub(super) struct StripeRow {
     pub(super) id: String,
     /// Minor units, at most `AMOUNT_LIMIT`.
     pub(super) amount: i64,
-    pub(super) currency: String,
+    pub(super) currency: Code,
     pub(super) succeeded: bool,
     /// The metadata's `(account_id, reference)`, when it has both.
     pub(super) key: Option<(String, String)>,
@@ -120,23 +120,44 @@ fn text(at: At<'_>, key: &str, value: Option<Bound<'_, PyAny>>) -> PyResult<Stri
     Ok(text.to_str()?.trim().to_owned())
 }
 
-/// A currency code: three letters, lowercased (Stripe's API writes them lowercase, some exports
-/// upper-case them). `None` when the cell is empty.
-fn currency(at: At<'_>, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<String>> {
-    if value.is_none() {
+/// A currency code: three ASCII letters, lowercase (held inline: a million rows need no
+/// allocation for it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct Code([u8; 3]);
+
+impl Code {
+    /// What the ledger bills in, and what a ledger row without a currency holds.
+    const USD: Code = Code(*b"usd");
+
+    pub(super) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("ASCII letters")
+    }
+}
+
+/// A currency code, lowercased (Stripe's API writes them lowercase, some exports upper-case
+/// them). `None` when the cell is empty.
+fn currency(at: At<'_>, value: Option<Bound<'_, PyAny>>) -> PyResult<Option<Code>> {
+    let Some(value) = value else {
         return Ok(None);
+    };
+    let text = value.cast::<PyString>().map_err(|_| {
+        invalid_type(
+            value.py(),
+            at.field("currency"),
+            &format!("expected a str, got {}", type_name(&value)),
+        )
+    })?;
+    let code = text.to_str()?.trim();
+    match code.as_bytes() {
+        &[a, b, c] if code.bytes().all(|b| b.is_ascii_alphabetic()) => Ok(Some(Code(
+            [a, b, c].map(|letter| letter.to_ascii_lowercase()),
+        ))),
+        _ => Err(invalid_value(
+            value.py(),
+            at.field("currency"),
+            &format!("'{code}' is not a three-letter currency code"),
+        )),
     }
-    let code = text(at, "currency", value)?;
-    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_alphabetic()) {
-        return Err(Python::attach(|py| {
-            invalid_value(
-                py,
-                at.field("currency"),
-                &format!("'{code}' is not a three-letter currency code"),
-            )
-        }));
-    }
-    Ok(Some(code.to_ascii_lowercase()))
 }
 
 /// An amount in `unit`: an `int`, or text of digits; with `major`, also text with exactly two
@@ -286,8 +307,7 @@ pub(super) fn ledger_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerRow>> {
             reference,
             amount,
             // The ledger bills in one currency, usd; an export may leave the column out.
-            currency: currency(at, cell(row, intern!(py, "currency"))?)?
-                .unwrap_or_else(|| "usd".to_owned()),
+            currency: currency(at, cell(row, intern!(py, "currency"))?)?.unwrap_or(Code::USD),
         }))
     })?;
     // Zero is what an unpaid invoice has paid: nothing to match.
@@ -391,7 +411,13 @@ pub(super) fn stripe_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<StripeRow>> {
             amount: amount(at, "amount", amount_cell, "cents", true)?,
             currency: match currency(at, cell(row, intern!(py, "currency"))?)? {
                 Some(code) => code,
-                None => text(at, "currency", None)?,
+                None => {
+                    return Err(invalid_type(
+                        py,
+                        at.field("currency"),
+                        "missing or empty; expected a str",
+                    ));
+                }
             },
             succeeded: status == "succeeded",
             key: metadata_key(at, row)?,
