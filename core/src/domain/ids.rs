@@ -169,9 +169,7 @@ impl EmailAddress {
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let trimmed = raw.trim();
         let valid = trimmed.len() <= 254
-            && !trimmed
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
+            && !trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
             && matches!(trimmed.split_once('@'), Some((local, domain))
                 if !local.is_empty() && domain.contains('.') && !domain.contains('@')
                     && !domain.starts_with('.') && !domain.ends_with('.'));

@@ -164,28 +164,73 @@ mod tests {
 
     #[test]
     fn the_bearer_scheme_is_case_insensitive() {
-        for header in ["Bearer t.o.k", "bearer t.o.k", "BEARER t.o.k", "bEaReR   t.o.k "] {
+        for header in [
+            "Bearer t.o.k",
+            "bearer t.o.k",
+            "BEARER t.o.k",
+            "bEaReR   t.o.k ",
+        ] {
             assert_eq!(bearer_token(header), Some("t.o.k"), "{header:?}");
         }
     }
 
     #[test]
     fn other_schemes_and_malformed_credentials_carry_no_token() {
-        for header in ["Basic dXNlcjpwdw==", "Bearer", "Bearer ", "Bearertok", "Bearer a b", "Token t.o.k"] {
+        for header in [
+            "Basic dXNlcjpwdw==",
+            "Bearer",
+            "Bearer ",
+            "Bearertok",
+            "Bearer a b",
+            "Token t.o.k",
+        ] {
             assert_eq!(bearer_token(header), None, "{header:?}");
+        }
+    }
+
+    /// On Lambda the API Gateway authorizer hands every claim over as a string: a number or a
+    /// list in the token's `email` arrives as its text (`42`, `[a b]`).
+    #[test]
+    fn on_lambda_an_authorizer_email_that_is_not_an_address_is_refused() {
+        for email in [
+            "42",
+            "[ada@example.com bob@example.com]",
+            "ada@example.com\u{7}",
+        ] {
+            let (parts, ()) = axum::http::Request::builder()
+                .extension(AuthorizerClaims {
+                    sub: "acct_1".into(),
+                    email: Some(email.into()),
+                })
+                .body(())
+                .unwrap()
+                .into_parts();
+            let refused = authenticate(&parts, &AuthMode::ApiGateway).unwrap_err();
+            assert_eq!(refused.code, ErrorCode::Unauthenticated, "{email:?}");
+            assert!(refused.message.contains("`email`"), "{email:?}");
         }
     }
 
     #[test]
     fn a_malformed_email_claim_is_refused_not_dropped() {
         let too_long = format!("{}@example.com", "a".repeat(250));
-        for email in ["42", "not an address", "ada@", "ada\u{0}@example.com", "ada\u{1b}[31m@example.com", too_long.as_str()] {
+        for email in [
+            "42",
+            "not an address",
+            "ada@",
+            "ada\u{0}@example.com",
+            "ada\u{1b}[31m@example.com",
+            too_long.as_str(),
+        ] {
             let refused = Caller::from_claims("acct_1", Some(email)).unwrap_err();
             assert_eq!(refused.code, ErrorCode::Unauthenticated, "{email:?}");
             assert!(refused.message.contains("`email`"), "{email:?}");
         }
         let caller = Caller::from_claims("acct_1", Some("ada@example.com")).unwrap();
-        assert_eq!(caller.email.map(String::from), Some("ada@example.com".to_owned()));
+        assert_eq!(
+            caller.email.map(String::from),
+            Some("ada@example.com".to_owned())
+        );
         assert_eq!(Caller::from_claims("acct_1", None).unwrap().email, None);
     }
 }

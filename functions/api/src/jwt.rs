@@ -61,7 +61,11 @@ pub fn sign(claims: &Claims, secret: &[u8]) -> String {
 /// Signs any JSON payload with HS256 (tests build tokens with claims [`Claims`] has no field
 /// for, such as `nbf`, or of the wrong type).
 pub fn sign_json(payload: &Value, secret: &[u8]) -> String {
-    sign_with_header(&serde_json::json!({"alg": "HS256", "typ": "JWT"}), payload, secret)
+    sign_with_header(
+        &serde_json::json!({"alg": "HS256", "typ": "JWT"}),
+        payload,
+        secret,
+    )
 }
 
 /// Signs a payload with HS256 under any header (tests forge headers with it).
@@ -135,7 +139,10 @@ fn json_object(part: &str) -> Result<Map<String, Value>, TokenError> {
 /// A NumericDate claim (RFC 7519 §2: any JSON number of seconds, fractions allowed) as whole
 /// seconds, saturating: a date too far for an `i64` is as good as never. Fractions round
 /// toward the stricter side for `nbf` (up) and `exp` (down).
-fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, TokenError> {
+fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<i64>, TokenError> {
     let number = match claims.get(name) {
         None => return Ok(None),
         Some(Value::Number(number)) => number,
@@ -176,10 +183,7 @@ mod tests {
     fn a_signed_token_verifies_with_the_same_secret_only() {
         let token = sign(&claims(), b"secret");
         assert_eq!(verify(&token, b"secret", 1_000), Ok(claims()));
-        assert_eq!(
-            verify(&token, b"other", 1_000),
-            Err(TokenError::Signature)
-        );
+        assert_eq!(verify(&token, b"other", 1_000), Err(TokenError::Signature));
     }
 
     #[test]
@@ -214,7 +218,10 @@ mod tests {
     #[test]
     fn dates_beyond_an_i64_are_read_without_overflow() {
         let far = sign_json(&json!({"sub": "acct_1", "exp": 1e300}), b"secret");
-        assert_eq!(verify(&far, b"secret", 1_000).map(|c| c.exp), Ok(Some(i64::MAX)));
+        assert_eq!(
+            verify(&far, b"secret", 1_000).map(|c| c.exp),
+            Ok(Some(i64::MAX))
+        );
         let huge = sign_json(&json!({"sub": "acct_1", "exp": u64::MAX}), b"secret");
         assert!(verify(&huge, b"secret", i64::MAX - 1).is_ok());
         let never = sign_json(&json!({"sub": "acct_1", "nbf": 1e300}), b"secret");
@@ -276,7 +283,10 @@ mod tests {
             );
         }
         let null_email = sign_json(&json!({"sub": "a", "email": null}), b"secret");
-        assert_eq!(verify(&null_email, b"secret", 1_000).map(|c| c.email), Ok(None));
+        assert_eq!(
+            verify(&null_email, b"secret", 1_000).map(|c| c.email),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -289,7 +299,10 @@ mod tests {
             verify(&parts.join("."), b"secret", 1_000),
             Err(TokenError::Signature)
         );
-        assert_eq!(verify("not-a-token", b"secret", 1_000), Err(TokenError::Malformed));
+        assert_eq!(
+            verify("not-a-token", b"secret", 1_000),
+            Err(TokenError::Malformed)
+        );
         assert_eq!(
             verify(&format!("{token}.x"), b"secret", 1_000),
             Err(TokenError::Malformed)

@@ -52,6 +52,20 @@ where
 /// `request` span carrying `request_id` (and `account_id`, which [`crate::Caller`] records),
 /// then logs the access line in it.
 pub async fn trace_request(request: Request, next: Next) -> Response {
+    traced(request, |request| next.run(request)).await
+}
+
+/// What [`trace_request`] does, around any `respond`: a middleware that answers a request
+/// itself, without the routers it guards (billing-local's `Host` check), logs it the same way.
+///
+/// The access line has `method`, `route` (the matched route, e.g. `/authorize/{token}`: the
+/// path without its query string and without the values in it, so no token or id is logged;
+/// `unmatched` when no route matched), `status` and `latency_us`. Never a header or a body.
+pub async fn traced<F, Fut>(request: Request, respond: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let request_id = request_id(&request);
     let method = request.method().clone();
     let route = request
@@ -65,7 +79,7 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         account_id = tracing::field::Empty,
     );
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = respond(request).instrument(span.clone()).await;
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let status = response.status().as_u16();
     span.in_scope(|| tracing::info!(%method, %route, status, latency_us, "request"));
