@@ -225,6 +225,44 @@ mod tests {
     }
 
     #[test]
+    fn a_line_is_one_json_object_and_a_control_character_in_a_value_is_escaped() {
+        /// What the subscriber writes, kept where the test can read it.
+        #[derive(Clone, Default)]
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Shared {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl<'a> MakeWriter<'a> for Shared {
+            type Writer = Shared;
+            fn make_writer(&'a self) -> Shared {
+                self.clone()
+            }
+        }
+        let shared = Shared::default();
+        let written = shared.0.clone();
+        let subscriber = subscriber(shared, EnvFilter::new("info"));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                cause = "\u{1b}[31mred\u{1b}[0m\nsecond line",
+                "dependency unavailable"
+            );
+        });
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text:?}");
+        let line: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(line["cause"], "\u{1b}[31mred\u{1b}[0m\nsecond line");
+        assert_eq!(line["level"], "WARN");
+    }
+
+    #[test]
     fn a_sane_incoming_request_id_is_kept() {
         assert_eq!(request_id(&request(Some("abc-123.X_y:z"))), "abc-123.X_y:z");
     }
