@@ -13,7 +13,7 @@ use tokio::process::{Child, Command};
 pub const SECRET: &str = "e2e-secret";
 
 /// The `billing-local` binary the test command built (`cargo build -p billing-local`).
-fn binary() -> PathBuf {
+pub fn binary() -> PathBuf {
     if let Ok(path) = std::env::var("BILLING_LOCAL_BIN") {
         return PathBuf::from(path);
     }
@@ -56,6 +56,8 @@ impl LocalServer {
             .env("BILLING_LOCAL_JWT_SECRET", SECRET)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
+            // The banner (with its token) is on stderr; the tests read none of it.
+            .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .expect("billing-local starts");

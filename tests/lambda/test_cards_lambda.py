@@ -61,6 +61,14 @@ def test_a_valid_local_token_without_authorizer_claims_is_refused(watch: int, tm
     assert (status, body["error"]["code"]) == (401, "unauthenticated")
 
 
+def test_a_malformed_email_claim_is_refused_not_dropped(watch: int, tmp_path: Path) -> None:
+    """API Gateway hands claims over as strings: a token whose `email` is the number 42 arrives
+    as "42", which is no address."""
+    status, body = invoke(watch, "get-billing-malformed-email.json", tmp_path)
+    assert (status, body["error"]["code"]) == (401, "unauthenticated"), body
+    assert "`email`" in body["error"]["message"]
+
+
 def test_the_table_holds_no_card_number_or_cvc(watch: int, stand: Stand) -> None:
     items = stand.dynamodb.scan(TableName="billing-lambda-test")["Items"]
     assert items, "the function wrote the account"

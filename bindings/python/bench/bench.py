@@ -95,7 +95,10 @@ def main():
 
     t, got = median(args.repeat, per_call)
     assert got == expected
-    row("cards: billing_rules.accept_card, per call", t, args.cards, t_base)
+    row("cards: billing_rules.accept_card, per call (raises CardRefused)", t, args.cards, t_base)
+    t, got = median(args.repeat, lambda: [br.card_refusal(pm, TODAY) for pm in pms])
+    assert got == expected
+    row("cards: billing_rules.card_refusal, per call (returns the code)", t, args.cards, t_base)
 
     def to_columns():
         cards = [pm["card"] for pm in pms]

@@ -157,3 +157,15 @@ pub(crate) fn repr(value: &Bound<'_, PyAny>) -> String {
         .map(|r| r.to_string())
         .unwrap_or_else(|_| type_name(value))
 }
+
+/// `name[index]`, the field of one element of a column or list, formatted only when a message
+/// needs it: most elements are good, and formatting a name per element costs more than
+/// reading it.
+#[derive(Clone, Copy)]
+pub(crate) struct Element<'a>(pub(crate) &'a str, pub(crate) usize);
+
+impl Display for Element<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
+    }
+}

@@ -19,7 +19,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 use crate::args::{money, one_of, text};
 use crate::errors::{invalid_type, invalid_value};
-use crate::time::{instant, type_name};
+use crate::time::{instant_micros, type_name};
 
 /// Entry kinds, in the order of their packed one-byte codes (`ENTRY_KINDS`).
 pub(crate) const ENTRY_KINDS: [(&str, EntryKind); 4] = [
@@ -95,7 +95,8 @@ pub(crate) fn signed(
 pub(crate) struct Entry {
     kind: EntryKind,
     amount: i64,
-    at: DateTime<Utc>,
+    /// When it took effect, in microseconds since the Unix epoch (within `INSTANT_MICROS`).
+    at_micros: i64,
 }
 
 impl Entry {
@@ -124,8 +125,12 @@ impl Entry {
         Ok(Self {
             kind,
             amount,
-            at: instant(at_field, at)?,
+            at_micros: instant_micros(at_field, at)?,
         })
+    }
+
+    fn at(self) -> DateTime<Utc> {
+        DateTime::from_timestamp_micros(self.at_micros).expect("within INSTANT_MICROS")
     }
 
     /// The entry billing-core's rules read. They read only kind, amount and time; the id and
@@ -135,7 +140,7 @@ impl Entry {
             id: EntryId::adjustment(&format!("python-{n}")),
             kind: self.kind,
             amount: Micros::new(self.amount),
-            effective_at: self.at,
+            effective_at: self.at(),
             description: String::new(),
         }
     }
@@ -143,7 +148,7 @@ impl Entry {
     fn repr(&self, class: &str, amount_name: &str, amount: i64, at_name: &str) -> String {
         format!(
             "{class}({amount_name}={amount}, {at_name}={})",
-            self.at.format("%Y-%m-%dT%H:%M:%S%.fZ")
+            self.at().format("%Y-%m-%dT%H:%M:%S%.fZ")
         )
     }
 }
@@ -187,7 +192,7 @@ macro_rules! entry_class {
             /// When the entry took effect, an aware UTC datetime.
             #[getter]
             fn effective_at(&self) -> DateTime<Utc> {
-                self.0.at
+                self.0.at()
             }
 
             fn __repr__(&self) -> String {
@@ -277,7 +282,7 @@ fn one<'py>(i: usize, item: &Bound<'py, PyAny>) -> PyResult<Entry> {
     Ok(Entry {
         kind,
         amount,
-        at: instant(EntryField(i, "effective_at"), &at)?,
+        at_micros: instant_micros(EntryField(i, "effective_at"), &at)?,
     })
 }
 
@@ -305,11 +310,7 @@ pub(crate) fn entries_from(value: &Bound<'_, PyAny>) -> PyResult<Vec<LedgerEntry
 /// invoice lines need (an id and a description per entry).
 pub(crate) fn movements_from(value: &Bound<'_, PyAny>) -> PyResult<Vec<(EntryKind, Micros, i64)>> {
     read_entries(value, |entry, _| {
-        (
-            entry.kind,
-            Micros::new(entry.amount),
-            entry.at.timestamp_micros(),
-        )
+        (entry.kind, Micros::new(entry.amount), entry.at_micros)
     })
 }
 
@@ -317,7 +318,11 @@ pub(crate) fn movements_from(value: &Bound<'_, PyAny>) -> PyResult<Vec<(EntryKin
 fn read_entries<T>(value: &Bound<'_, PyAny>, make: impl Fn(Entry, usize) -> T) -> PyResult<Vec<T>> {
     let read = |(i, item): (usize, Bound<'_, PyAny>)| one(i, &item).map(|e| make(e, i));
     if let Ok(list) = value.cast::<PyList>() {
-        return list.iter().enumerate().map(read).collect();
+        let mut out = Vec::with_capacity(list.len());
+        for item in list.iter().enumerate() {
+            out.push(read(item)?);
+        }
+        return Ok(out);
     }
     if let Ok(tuple) = value.cast::<PyTuple>() {
         return tuple.iter().enumerate().map(read).collect();

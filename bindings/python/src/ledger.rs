@@ -10,13 +10,13 @@ use billing_core::rules::ledger::{
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::args::{int, money, optional_limit};
+use crate::args::{Element, int, money, optional_limit};
 use crate::columns::{self, CategoryColumn, IntColumn, category_column, each};
 use crate::entry::{self, ENTRY_KINDS, entries_from, movements_from};
 use crate::errors::{invalid_type, invalid_value, money_error};
 use crate::parallel;
 use crate::period::period_arg;
-use crate::time::{INSTANT_MICROS, instant};
+use crate::time::{INSTANT_MICROS, instant_micros};
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPeriodClose>()?;
@@ -163,7 +163,7 @@ fn effective_at_column<'a>(
     let mut row = 0;
     each("effective_at", column, |item| {
         row += 1;
-        instant(&format!("effective_at[{}]", row - 1), item).map(|at| at.timestamp_micros())
+        instant_micros(Element("effective_at", row - 1), item)
     })
     .map(|micros| IntColumn::from_values(&micros))
 }

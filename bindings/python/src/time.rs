@@ -30,13 +30,23 @@ pub(crate) fn instant(
     field: impl Display + Copy,
     value: &Bound<'_, PyAny>,
 ) -> PyResult<DateTime<Utc>> {
-    let py = value.py();
+    instant_micros(field, value)
+        .map(|micros| DateTime::from_timestamp_micros(micros).expect("within INSTANT_MICROS"))
+}
+
+/// `instant` as microseconds since the Unix epoch, which is what the rules compare: a UTC
+/// `datetime` is read without building a calendar date twice.
+pub(crate) fn instant_micros(
+    field: impl Display + Copy,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<i64> {
     if let Some(micros) = utc_fields_micros(value) {
-        return from_micros(field, value, micros);
+        return in_range(field, value, micros);
     }
+    let py = value.py();
     let Ok(datetime) = value.cast::<PyDateTime>() else {
         if let Some(micros) = datetime64_micros(field, value)? {
-            return from_micros(field, value, micros);
+            return in_range(field, value, micros);
         }
         let got = if value.cast::<PyInt>().is_ok() || value.cast::<PyFloat>().is_ok() {
             format!(
@@ -60,24 +70,8 @@ pub(crate) fn instant(
     let at = value
         .call_method1("astimezone", (utc,))
         .and_then(|v| v.extract::<DateTime<Utc>>())
-        .map_err(|_| {
-            invalid_value(
-                py,
-                field,
-                &format!(
-                    "{} is outside 1970-01-01 to 9998-12-31 UTC",
-                    value.str().map(|s| s.to_string()).unwrap_or_default()
-                ),
-            )
-        })?;
-    if !INSTANT_MICROS.contains(&at.timestamp_micros()) {
-        return Err(invalid_value(
-            py,
-            field,
-            &format!("{at} is outside 1970-01-01 to 9998-12-31 UTC"),
-        ));
-    }
-    Ok(at)
+        .map_err(|_| out_of_range(field, value))?;
+    in_range(field, value, at.timestamp_micros())
 }
 
 /// A `datetime` whose `tzinfo` is `timezone.utc` (what exports, `datetime.now(timezone.utc)`
@@ -152,26 +146,24 @@ fn datetime64_micros(
     Ok(Some(micros))
 }
 
-/// Epoch microseconds read from `value`, within `INSTANT_MICROS`.
-fn from_micros(
-    field: impl Display + Copy,
-    value: &Bound<'_, PyAny>,
-    micros: i64,
-) -> PyResult<DateTime<Utc>> {
-    INSTANT_MICROS
-        .contains(&micros)
-        .then(|| DateTime::from_timestamp_micros(micros))
-        .flatten()
-        .ok_or_else(|| {
-            invalid_value(
-                value.py(),
-                field,
-                &format!(
-                    "{} is outside 1970-01-01 to 9998-12-31 UTC",
-                    value.str().map(|s| s.to_string()).unwrap_or_default()
-                ),
-            )
-        })
+/// Epoch microseconds read from `value`, if within `INSTANT_MICROS`.
+fn in_range(field: impl Display + Copy, value: &Bound<'_, PyAny>, micros: i64) -> PyResult<i64> {
+    if INSTANT_MICROS.contains(&micros) {
+        Ok(micros)
+    } else {
+        Err(out_of_range(field, value))
+    }
+}
+
+fn out_of_range(field: impl Display + Copy, value: &Bound<'_, PyAny>) -> PyErr {
+    invalid_value(
+        value.py(),
+        field,
+        &format!(
+            "{} is outside 1970-01-01 to 9998-12-31 UTC",
+            value.str().map(|s| s.to_string()).unwrap_or_default()
+        ),
+    )
 }
 
 /// A `date` (a UTC calendar day). A `datetime` is refused: which day it is depends on its zone.

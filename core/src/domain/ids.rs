@@ -164,11 +164,12 @@ impl From<ClientSecret> for String {
 pub struct EmailAddress(String);
 
 impl EmailAddress {
-    /// Parses an address: one `@`, something on both sides, no spaces, at most 254 bytes.
+    /// Parses an address: one `@`, something on both sides, no spaces or control characters
+    /// (an address goes into mail headers and log lines), at most 254 bytes.
     pub fn parse(raw: &str) -> Result<Self, ParseError> {
         let trimmed = raw.trim();
         let valid = trimmed.len() <= 254
-            && !trimmed.chars().any(char::is_whitespace)
+            && !trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
             && matches!(trimmed.split_once('@'), Some((local, domain))
                 if !local.is_empty() && domain.contains('.') && !domain.contains('@')
                     && !domain.starts_with('.') && !domain.ends_with('.'));
@@ -233,6 +234,9 @@ mod tests {
         assert!(EmailAddress::parse("ada@localhost").is_err());
         assert!(EmailAddress::parse("@example.com").is_err());
         assert!(EmailAddress::parse("a b@example.com").is_err());
+        assert!(EmailAddress::parse("a\u{0}b@example.com").is_err());
+        assert!(EmailAddress::parse("a\u{1b}[31mb@example.com").is_err());
+        assert!(EmailAddress::parse("ab@example.com\u{7f}").is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{InvoiceId, PurchaseId, UsageEventId};
+use crate::domain::invoice::InvoiceLine;
 use crate::domain::money::{Cents, Micros};
 use crate::error::MoneyError;
 use crate::rules::period::BillingPeriod;
@@ -199,6 +200,40 @@ pub fn close_from_totals(
         invoice,
         carried,
     })
+}
+
+/// How a period's invoice is made up, in micro-units adding up to its whole cents: the
+/// period's usage (`usage`, the period's usage as a positive amount owed), what credits or an
+/// earlier balance changed of it, and what carries over. Lines of zero are left out, so a close
+/// that invoices nothing has no lines.
+pub fn invoice_lines(
+    period: BillingPeriod,
+    usage: Micros,
+    close: &PeriodClose,
+) -> Result<Vec<InvoiceLine>, MoneyError> {
+    let month = |p: BillingPeriod| p.start().format("%B %Y").to_string();
+    let lines = [
+        (format!("Usage in {}", month(period)), usage),
+        (
+            "Credits and earlier balance".to_owned(),
+            close.owed.checked_sub(usage)?,
+        ),
+        (
+            format!(
+                "Carried over to {} (less than a cent, or under the minimum charge)",
+                month(period.next())
+            ),
+            close.carried.checked_neg()?,
+        ),
+    ];
+    Ok(lines
+        .into_iter()
+        .filter(|(_, amount)| *amount != Micros::ZERO)
+        .map(|(description, amount_micros)| InvoiceLine {
+            description,
+            amount_micros,
+        })
+        .collect())
 }
 
 /// The close rule over the entries themselves.

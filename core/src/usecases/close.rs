@@ -9,10 +9,12 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::ids::{AccountId, InvoiceId};
-use crate::domain::invoice::{Invoice, InvoiceLine, InvoiceStatus};
+use crate::domain::invoice::{Invoice, InvoiceStatus};
 use crate::domain::money::{Cents, Currency, Micros};
 use crate::ports::store::{DueMark, Expect, Record, Store, StoreError, Transaction, Write};
-use crate::rules::ledger::{BalanceState, LedgerEntry, PeriodClose, STRIPE_MINIMUM_CHARGE};
+use crate::rules::ledger::{
+    BalanceState, LedgerEntry, PeriodClose, STRIPE_MINIMUM_CHARGE, invoice_lines,
+};
 use crate::rules::period::BillingPeriod;
 use crate::usecases::error::UseCaseError;
 
@@ -67,7 +69,11 @@ impl Closing {
                 currency: Currency::Usd,
                 amount_due: close.invoice,
                 amount_paid: Cents::ZERO,
-                lines: lines(period, state, &close)?,
+                lines: invoice_lines(
+                    period,
+                    state.usage.get(&period).copied().unwrap_or(Micros::ZERO),
+                    &close,
+                )?,
                 attempts: vec![],
                 retry_at: Vec::new(),
                 next_payment_attempt: None,
@@ -170,37 +176,4 @@ pub async fn close_account_period<S: Store + ?Sized>(
         }
     }
     Err(StoreError::Unavailable("the balance kept moving while the period closed".into()).into())
-}
-
-/// How the invoice's amount is made up, in micro-units adding up to its whole cents: the
-/// period's usage, what credits (or an earlier balance) changed of it, and what carries over.
-fn lines(
-    period: BillingPeriod,
-    state: &BalanceState,
-    close: &PeriodClose,
-) -> Result<Vec<InvoiceLine>, UseCaseError> {
-    let usage = state.usage.get(&period).copied().unwrap_or(Micros::ZERO);
-    let month = |p: BillingPeriod| p.start().format("%B %Y").to_string();
-    let lines = [
-        (format!("Usage in {}", month(period)), usage),
-        (
-            "Credits and earlier balance".to_owned(),
-            close.owed.checked_sub(usage)?,
-        ),
-        (
-            format!(
-                "Carried over to {} (less than a cent, or under the minimum charge)",
-                month(period.next())
-            ),
-            close.carried.checked_neg()?,
-        ),
-    ];
-    Ok(lines
-        .into_iter()
-        .filter(|(_, amount)| *amount != Micros::ZERO)
-        .map(|(description, amount_micros)| InvoiceLine {
-            description,
-            amount_micros,
-        })
-        .collect())
 }

@@ -136,6 +136,7 @@ const MAX_FORM_BYTES: usize = 1024;
 pub fn authorize_router(pages: Arc<AuthorizePages>) -> Router {
     Router::new()
         .route("/authorize/{token}", get(show).post(answer))
+        .method_not_allowed_fallback(crate::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .with_state(pages)
 }

@@ -126,7 +126,9 @@ async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::RouteNotFound, "There is no such route.")
 }
 
-async fn method_not_allowed() -> ApiError {
+/// The JSON `405 method_not_allowed` every router answers a known path with an unknown
+/// method with (`Router::method_not_allowed_fallback`); axum adds the `Allow` header.
+pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         ErrorCode::MethodNotAllowed,
         "This route does not accept that method.",

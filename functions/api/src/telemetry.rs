@@ -52,6 +52,20 @@ where
 /// `request` span carrying `request_id` (and `account_id`, which [`crate::Caller`] records),
 /// then logs the access line in it.
 pub async fn trace_request(request: Request, next: Next) -> Response {
+    traced(request, |request| next.run(request)).await
+}
+
+/// What [`trace_request`] does, around any `respond`: a middleware that answers a request
+/// itself, without the routers it guards (billing-local's `Host` check), logs it the same way.
+///
+/// The access line has `method`, `route` (the matched route, e.g. `/authorize/{token}`: the
+/// path without its query string and without the values in it, so no token or id is logged;
+/// `unmatched` when no route matched), `status` and `latency_us`. Never a header or a body.
+pub async fn traced<F, Fut>(request: Request, respond: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let request_id = request_id(&request);
     let method = request.method().clone();
     let route = request
@@ -65,7 +79,7 @@ pub async fn trace_request(request: Request, next: Next) -> Response {
         account_id = tracing::field::Empty,
     );
     let started = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    let mut response = respond(request).instrument(span.clone()).await;
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let status = response.status().as_u16();
     span.in_scope(|| tracing::info!(%method, %route, status, latency_us, "request"));
@@ -208,6 +222,44 @@ mod tests {
             builder = builder.header(REQUEST_ID_HEADER, id);
         }
         builder.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn a_line_is_one_json_object_and_a_control_character_in_a_value_is_escaped() {
+        /// What the subscriber writes, kept where the test can read it.
+        #[derive(Clone, Default)]
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Shared {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl<'a> MakeWriter<'a> for Shared {
+            type Writer = Shared;
+            fn make_writer(&'a self) -> Shared {
+                self.clone()
+            }
+        }
+        let shared = Shared::default();
+        let written = shared.0.clone();
+        let subscriber = subscriber(shared, EnvFilter::new("info"));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(
+                cause = "\u{1b}[31mred\u{1b}[0m\nsecond line",
+                "dependency unavailable"
+            );
+        });
+        let text = String::from_utf8(written.lock().unwrap().clone()).unwrap();
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text:?}");
+        let line: Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(line["cause"], "\u{1b}[31mred\u{1b}[0m\nsecond line");
+        assert_eq!(line["level"], "WARN");
     }
 
     #[test]

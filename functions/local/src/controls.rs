@@ -60,6 +60,7 @@ pub fn router(controls: Arc<Controls>) -> Router {
         .route("/_local/accounts/{account}/network", get(get_network))
         .route("/_local/events/sweep", post(post_sweep))
         .route("/_local/events/monthly-charge", post(post_monthly_charge))
+        .method_not_allowed_fallback(billing_api::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(controls)
 }
@@ -179,13 +180,14 @@ struct SetClock {
     now: DateTime<Utc>,
 }
 
-/// `POST /_local/clock {"now": RFC 3339}`.
+/// `POST /_local/clock {"now": RFC 3339}`, from 1970 to the end of 9998 ([`crate::instants`]).
 async fn set_clock(
     State(controls): State<Arc<Controls>>,
     ApiJson(body): ApiJson<SetClock>,
-) -> Json<Value> {
-    controls.clock.set(body.now);
-    clock_json(body.now)
+) -> Result<Json<Value>, ApiError> {
+    let now = crate::instants::in_range(body.now, "now")?;
+    controls.clock.set(now);
+    Ok(clock_json(now))
 }
 
 /// `GET /_local/outbox`: the e-mails sent, newest first.
@@ -272,7 +274,8 @@ async fn post_monthly_charge(
         )
         .with_param("time")
     })?;
-    crate::monthly::run(&controls, trigger.time).await.map(Json)
+    let time = crate::instants::in_range(trigger.time, "time")?;
+    crate::monthly::run(&controls, time).await.map(Json)
 }
 
 /// What `POST /_local/events/sweep` did.

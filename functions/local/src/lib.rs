@@ -5,6 +5,8 @@
 pub mod bank;
 pub mod controls;
 pub mod events;
+pub mod host;
+pub mod instants;
 pub mod monthly;
 pub mod sweep;
 
@@ -176,7 +178,12 @@ pub fn build_with_gateway(
     // The controls get the same request span and access line as the API.
     let controls =
         controls::router(controls).layer(axum::middleware::from_fn(telemetry::trace_request));
-    let router = controls.merge(webhook).merge(pages).merge(api);
+    // Outermost: a foreign `Host` is refused before any route runs (see `host`).
+    let router = controls
+        .merge(webhook)
+        .merge(pages)
+        .merge(api)
+        .layer(axum::middleware::from_fn(host::loopback_only));
     Ok(LocalApp {
         router,
         state,

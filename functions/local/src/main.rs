@@ -102,7 +102,9 @@ async fn main() -> ExitCode {
         exp: None,
     };
     let token = sign(&claims, secret.as_bytes());
-    println!(
+    // On stderr: stdout carries only the JSON log lines, so a log collector reading it never
+    // gets the banner (or the token in it).
+    eprintln!(
         "billing-local listening on {base_url}\n\
          data folder: {data}\n\
          \n\

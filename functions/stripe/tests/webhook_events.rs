@@ -222,6 +222,13 @@ fn what_is_not_an_event_is_refused() {
     let mut far_created: Value =
         serde_json::from_str(&event("customer.created", json!({}))).unwrap();
     far_created["created"] = json!(i64::MAX);
+    // 10000-01-01T00:00:00Z and -0001-12-31T23:59:59Z: chrono holds them, RFC 3339 cannot.
+    let mut year_10000: Value =
+        serde_json::from_str(&event("customer.created", json!({}))).unwrap();
+    year_10000["created"] = json!(253_402_300_800_i64);
+    let mut year_minus_1: Value =
+        serde_json::from_str(&event("customer.created", json!({}))).unwrap();
+    year_minus_1["created"] = json!(-62_167_219_201_i64);
 
     for payload in [
         String::new(),
@@ -237,6 +244,8 @@ fn what_is_not_an_event_is_refused() {
         empty_id.to_string(),
         long_id.to_string(),
         far_created.to_string(),
+        year_10000.to_string(),
+        year_minus_1.to_string(),
     ] {
         let result = parse(&payload);
 

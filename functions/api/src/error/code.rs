@@ -152,6 +152,9 @@ error_codes! {
     // Stripe webhook (PRODUCT.md).
     /// A bad, missing or stale `Stripe-Signature`.
     InvalidSignature = ("invalid_signature", BAD_REQUEST, InvalidRequestError),
+    // The local server.
+    /// `billing-local`: the request's `Host` is not a loopback name (DNS rebinding).
+    HostNotAllowed = ("host_not_allowed", FORBIDDEN, InvalidRequestError),
     // Usage (the local control `POST /_local/usage`, and the usage queue).
     /// A usage event that does not parse.
     InvalidUsageEvent = ("invalid_usage_event", BAD_REQUEST, InvalidRequestError),

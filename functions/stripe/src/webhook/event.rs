@@ -10,7 +10,7 @@
 
 use billing_core::domain::event::{NetworkEvent, NetworkEventKind, UpdatedCard};
 use billing_core::{AccountId, CustomerId, PaymentMethodId};
-use chrono::DateTime;
+use chrono::{DateTime, Datelike};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use thiserror::Error;
@@ -151,7 +151,10 @@ pub fn parse_event(payload: &[u8]) -> Result<NetworkEvent, EventError> {
     if head.id.is_empty() || head.id.len() > MAX_ID_LENGTH {
         return Err(not_an_event("`id` is empty or too long"));
     }
+    // Years beyond 0000-9999 have no RFC 3339 form: such an instant could never be written
+    // down again, so it is refused here rather than carried along.
     let created = DateTime::from_timestamp(head.created, 0)
+        .filter(|created| (0..=9999).contains(&created.year()))
         .ok_or_else(|| not_an_event("`created` is out of range"))?;
     let unusable = |reason: String| EventError::UnusableObject {
         id: head.id.clone(),
