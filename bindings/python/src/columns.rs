@@ -9,13 +9,12 @@
 //! without it. Every refusal is an `InvalidType` or `InvalidValue` naming the column, and the
 //! row (`amounts_micros[3]`) when one row is at fault.
 
-use std::fmt;
 use std::ops::Range;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyList, PyString, PyTuple};
 
-use crate::args::int;
+use crate::args::{Element, int};
 use crate::errors::{invalid_type, invalid_value};
 use crate::time::type_name;
 
@@ -27,16 +26,6 @@ pub(crate) use instants::instant_column;
 
 /// How many distinct string objects a categorical column remembers.
 const SEEN_OBJECTS: usize = 16;
-
-/// The field of one row of a column, `name[row]`, formatted only when a refusal shows it.
-#[derive(Clone, Copy)]
-pub(crate) struct Row<'a>(pub(crate) &'a str, pub(crate) usize);
-
-impl fmt::Display for Row<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}[{}]", self.0, self.1)
-    }
-}
 
 /// An int column read for a batch, always in the packed layout (little-endian int64, 8 bytes
 /// per row): packed `bytes` and C-contiguous int64 arrays are read where they are (nothing is
@@ -179,7 +168,7 @@ fn bad_code(py: Python<'_>, name: &str, row: usize, code: u8, values: &[&str]) -
     let names: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
     invalid_value(
         py,
-        Row(name, row),
+        Element(name, row),
         &format!(
             "packed code {code} is not an index into ({})",
             names.join(", ")
@@ -200,7 +189,7 @@ fn ints(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
             .then(|| item.extract::<i64>())
         {
             Some(Ok(value)) => Ok(value),
-            _ => int::<i64>(Row(name, row - 1), item, "int64"),
+            _ => int::<i64>(Element(name, row - 1), item, "int64"),
         }
     })
 }
@@ -259,7 +248,7 @@ fn categories<'py, T: Copy>(
             let text = item.cast::<PyString>().map_err(|_| {
                 invalid_type(
                     item.py(),
-                    Row(name, row - 1),
+                    Element(name, row - 1),
                     &format!("expected a str, got {}", type_name(item)),
                 )
             })?;

@@ -1,16 +1,16 @@
-//! Instant columns: `datetime64` and epoch-integer arrays, packed bytes, and lists of
-//! datetimes, read as epoch microseconds for the batch close, every row within the instants
-//! `time::instant` accepts (1970-01-01 to 9998-12-31 UTC).
+//! Instant columns: `datetime64` and epoch-integer arrays and packed bytes, read as epoch
+//! microseconds for the batch close, every row within the instants `time::instant` accepts
+//! (1970-01-01 to 9998-12-31 UTC).
 
 use chrono::DateTime;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
 
-use super::{IntColumn, Layout, Packed, Row, array_column, each, int_column};
+use super::{IntColumn, Layout, Packed, array_column, int_column};
 use crate::errors::{invalid_type, invalid_value};
 use crate::parallel;
-use crate::time::{INSTANT_MICROS, instant, type_name};
+use crate::time::{INSTANT_MICROS, type_name};
 
 /// The units an epoch-integer instant column may be in, and how many of each make a
 /// microsecond (a negative factor divides, rounding down: a nanosecond instant falls in the
@@ -21,7 +21,8 @@ const UNITS: [(&str, i64); 4] = [("s", 1_000_000), ("ms", 1_000), ("us", 1), ("n
 const RANGE: &str = "is out of range (1970-01-01 to 9998-12-31 UTC)";
 
 /// An instant column given as an array or packed bytes, as epoch microseconds; None for a
-/// Python sequence (read element by element by the caller).
+/// Python sequence or an object array (aware datetimes, read element by element by the
+/// caller with `time::instant_micros`).
 ///
 /// `datetime64` arrays (numpy; pandas and Arrow through `__array__`) carry their unit, read as
 /// UTC. Integer arrays carry none, so `unit` (`"s"`, `"ms"`, `"us"` or `"ns"` since the epoch)
@@ -63,7 +64,8 @@ pub(crate) fn instant_column<'a>(
     }
     if column.cast::<PyList>().is_ok() || column.cast::<PyTuple>().is_ok() {
         return match given {
-            None => Ok(Some(IntColumn::from_values(&utc_datetimes(name, column)?))),
+            // Aware datetimes, read one by one by the caller (`time::instant_micros`).
+            None => Ok(None),
             Some(_) => Err(invalid_value(
                 py,
                 &unit_field,
@@ -226,15 +228,4 @@ fn out_of_range(py: Python<'_>, name: &str, row: usize, value: i64, factor: i64)
         None => format!("{value} {unit} since the epoch {RANGE}"),
     };
     invalid_value(py, &format!("{name}[{row}]"), &message)
-}
-
-/// A list or tuple of aware datetimes as epoch microseconds, each read by `time::instant`
-/// (which reads a `timezone.utc` datetime's fields straight from the object) and so refused
-/// exactly where `close_period` would refuse it.
-fn utc_datetimes(name: &str, column: &Bound<'_, PyAny>) -> PyResult<Vec<i64>> {
-    let mut row = 0;
-    each(name, column, |item| {
-        row += 1;
-        instant(Row(name, row - 1), item).map(|at| at.timestamp_micros())
-    })
 }

@@ -121,9 +121,9 @@ fn reason(close: &PeriodClose) -> Option<&'static str> {
     }
 }
 
-/// The lines `billing_core::usecases::close` writes on an invoice: the period's usage, what
-/// credits and the earlier balance changed of it, and what carries over. That builder is
-/// private to core, so this is the same computation from the same values.
+/// The lines the close writes on an invoice (billing-core's `invoice_lines`, the rule
+/// `usecases::close` uses): the period's usage, what credits and the earlier balance changed of
+/// it, and what carries over.
 fn lines(
     period: BillingPeriod,
     entries: &[LedgerEntry],
@@ -134,27 +134,11 @@ fn lines(
         .get(&period)
         .copied()
         .unwrap_or(Micros::ZERO);
-    let month = |p: BillingPeriod| p.start().format("%B %Y").to_string();
-    let lines = [
-        (format!("Usage in {}", month(period)), usage),
-        (
-            "Credits and earlier balance".to_owned(),
-            close.owed.checked_sub(usage)?,
-        ),
-        (
-            format!(
-                "Carried over to {} (less than a cent, or under the minimum charge)",
-                month(period.next())
-            ),
-            close.carried.checked_neg()?,
-        ),
-    ];
-    Ok(lines
+    Ok(ledger::invoice_lines(period, usage, close)?
         .into_iter()
-        .filter(|(_, amount)| *amount != Micros::ZERO)
-        .map(|(description, amount)| PyInvoiceLine {
-            description,
-            amount_micros: amount.get(),
+        .map(|line| PyInvoiceLine {
+            description: line.description,
+            amount_micros: line.amount_micros.get(),
         })
         .collect())
 }

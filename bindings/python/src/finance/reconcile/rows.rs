@@ -9,8 +9,8 @@ use billing_core::domain::money::MICROS_PER_CENT;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyString};
 
-use crate::args::{money, repr};
-use crate::columns::{Row, each};
+use crate::args::{Element, money, repr};
+use crate::columns::each;
 use crate::errors::{invalid_type, invalid_value};
 use crate::time::type_name;
 
@@ -36,8 +36,8 @@ impl<'a> At<'a> {
         Field { at: self, key }
     }
 
-    fn whole(self) -> Row<'a> {
-        Row(self.rows, self.row)
+    fn whole(self) -> Element<'a> {
+        Element(self.rows, self.row)
     }
 }
 
