@@ -136,3 +136,22 @@ def test_the_table_expires_what_the_adapter_marks_and_keeps_point_in_time_recove
 def test_the_readme_s_deploy_section_names_every_parameter_secret_output_and_webhook_event(
         template: dict, code: Code) -> None:
     assert check_readme(template, code, (ROOT / "README.md").read_text()) == []
+
+
+# --- The schedule reader itself ------------------------------------------------------------------
+
+def test_the_cron_reader_follows_eventbridge_fields_names_and_time_zones() -> None:
+    from datetime import date, datetime, timezone
+
+    from template_model import cron_firings, rate_seconds
+
+    weekdays = cron_firings("cron(30 9 ? * MON-FRI *)", "UTC", date(2027, 3, 1), date(2027, 3, 7))
+    new_york = cron_firings("cron(0 3 3 JAN,JUL ? 2027)", "America/New_York", date(2027, 1, 1), date(2027, 12, 31))
+    quarters = cron_firings("cron(0/15 0 1 * ? *)", "UTC", date(2027, 1, 1), date(2027, 1, 31))
+
+    assert [d.day for d in weekdays] == [1, 2, 3, 4, 5] and {d.hour for d in weekdays} == {9}
+    assert new_york == [datetime(2027, 1, 3, 8, tzinfo=timezone.utc), datetime(2027, 7, 3, 7, tzinfo=timezone.utc)]
+    assert [d.minute for d in quarters] == [0, 15, 30, 45]
+    assert rate_seconds("rate(5 minutes)") == 300 and rate_seconds("rate(1 day)") == 86400
+    with pytest.raises(ValueError):
+        cron_firings("cron(0 3 L * ? *)", "UTC", date(2027, 1, 1), date(2027, 1, 31))
