@@ -651,8 +651,12 @@ fn the_leak_scan_finds_what_it_looks_for() {
         .is_empty()
     );
     assert_eq!(
-        card_like_numbers("x4111111111111111y"),
+        card_like_numbers("pan=4111111111111111;"),
         ["4111111111111111"]
+    );
+    assert!(
+        card_like_numbers("req_ad4111111111111111de").is_empty(),
+        "digits inside a hex id"
     );
 }
 
