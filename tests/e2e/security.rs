@@ -581,7 +581,7 @@ fn luhn_valid(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Every number of 13–19 digits in `text` that could be a card number: a word of digits only
