@@ -49,15 +49,33 @@ pub struct LocalServer {
 impl LocalServer {
     /// Starts a server on a free port with its data in `data_dir`, and waits until it answers.
     pub async fn start(data_dir: &Path) -> Self {
+        // The banner (with its token) is on stderr; these tests read none of it.
+        Self::start_with_output(
+            data_dir,
+            &[("RUST_LOG", "warn")],
+            Stdio::null(),
+            Stdio::null(),
+        )
+        .await
+    }
+
+    /// Starts a server as [`LocalServer::start`] does, with the variables `env` added (a log
+    /// level, other secrets) and its output into `stdout` and `stderr` (for the tests that
+    /// read what it prints and logs).
+    pub async fn start_with_output(
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> Self {
         let port = free_port();
         let child = Command::new(binary())
             .args(["--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .env("BILLING_LOCAL_JWT_SECRET", SECRET)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            // The banner (with its token) is on stderr; the tests read none of it.
-            .stderr(Stdio::null())
+            .envs(env.iter().copied())
+            .stdout(stdout)
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .expect("billing-local starts");

@@ -9,4 +9,5 @@ mod invoices;
 mod local_server;
 mod production;
 mod recovery;
+mod security;
 mod webhooks;

@@ -23,6 +23,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use billing_core::ports::clock::Clock;
@@ -164,6 +165,13 @@ async fn answer(
         Ok(subject) => subject,
         Err(refused) => return page::refused_link(refused),
     };
+    // A body over the limit is refused as such in every mode, as the API's routes refuse
+    // theirs (413), rather than read as an unclear answer or ignored.
+    if let Err(rejection) = &body
+        && rejection.status() == StatusCode::PAYLOAD_TOO_LARGE
+    {
+        return page::too_large();
+    }
     let answer = match (&pages.mode, body) {
         // Whatever a production form carries, the simulated bank is never asked there.
         (PageMode::StripeJs { .. }, _) => None,

@@ -5,8 +5,9 @@ use std::sync::OnceLock;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
-use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::link::Link;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorCode, ErrorObject, ErrorType};
@@ -58,7 +59,45 @@ pub fn document() -> Document {
     document.merge(crate::credits_routes().into_openapi());
     document.merge(crate::account_routes().into_openapi());
     document.merge(crate::webhook_routes().into_openapi());
+    add_links(&mut document);
     document
+}
+
+/// The links between operations (OpenAPI `links`): where an id one answer carries is used by
+/// another operation. Clients read them; schemathesis's stateful phase follows them (a purchase
+/// created is read back by its id, the newest invoice listed is opened).
+fn add_links(document: &mut Document) {
+    let links = [
+        (
+            "/v1/billing/credit-purchases",
+            "201",
+            "GetCreditPurchase",
+            Link::builder()
+                .operation_id("get_credit_purchase")
+                .parameter("id", "$response.body#/id")
+                .description("The purchase just created, by its id."),
+        ),
+        (
+            "/v1/billing/invoices",
+            "200",
+            "GetNewestInvoice",
+            Link::builder()
+                .operation_id("get_invoice")
+                .parameter("id", "$response.body#/data/0/id")
+                .description("The newest invoice of the page, by its id."),
+        ),
+    ];
+    for (path, status, name, link) in links {
+        let item = document.paths.paths.get_mut(path);
+        let operation = item.and_then(|item| item.post.as_mut().or(item.get.as_mut()));
+        let response =
+            operation.and_then(|operation| operation.responses.responses.get_mut(status));
+        if let Some(RefOr::T(response)) = response {
+            response
+                .links
+                .insert(name.to_owned(), RefOr::T(link.build()));
+        }
+    }
 }
 
 /// The document as served, built once per process.

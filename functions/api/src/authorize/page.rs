@@ -75,6 +75,15 @@ pub(super) fn unreadable_answer() -> Response {
     )
 }
 
+/// 413: a form larger than any answer to the simulated bank (the page's own form is 14 bytes).
+pub(super) fn too_large() -> Response {
+    message(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Your answer was too large",
+        &["Nothing was changed. Go back to the payment and choose Authorize or Decline."],
+    )
+}
+
 /// An error of the flow, with its status and its message for people; the response it would
 /// have been is built first so that its cause is logged in the one place errors are.
 pub(super) fn failure(error: ApiError) -> Response {
