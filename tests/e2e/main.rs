@@ -3,6 +3,7 @@
 mod cards;
 mod credits;
 mod deletion;
+mod faults;
 mod helpers;
 mod invoices;
 mod local_server;
