@@ -6,3 +6,4 @@ mod monthly;
 mod proxy;
 mod proxy_tests;
 mod wire;
+mod world;

@@ -83,6 +83,15 @@ pub struct Exchange {
     pub fault: Option<Fault>,
 }
 
+/// How long the upstream took, over the requests forwarded to it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UpstreamTime {
+    /// Requests forwarded.
+    pub forwarded: u64,
+    /// Their total time at the upstream, in milliseconds.
+    pub total_ms: u64,
+}
+
 struct Shared {
     upstream: String,
     side: Side,
@@ -91,6 +100,7 @@ struct Shared {
     hold: Duration,
     seen: Mutex<HashMap<u64, u32>>,
     log: Mutex<Vec<Exchange>>,
+    upstream_time: Mutex<UpstreamTime>,
     client: reqwest::Client,
 }
 
@@ -141,6 +151,7 @@ impl FaultProxy {
             hold,
             seen: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
+            upstream_time: Mutex::new(UpstreamTime::default()),
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
         });
         let accepting = shared.clone();
@@ -171,6 +182,11 @@ impl FaultProxy {
     /// Every request received so far, in arrival order.
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.shared.log.lock().unwrap().clone()
+    }
+
+    /// The upstream's time over every request forwarded so far.
+    pub fn upstream_time(&self) -> UpstreamTime {
+        *self.shared.upstream_time.lock().unwrap()
     }
 
     /// Faults injected so far, by kind.
@@ -249,6 +265,7 @@ impl Shared {
                 outgoing = outgoing.header(name, value);
             }
         }
+        let started = std::time::Instant::now();
         let answer = match outgoing.send().await {
             Ok(answer) => answer,
             Err(_) => return bad_gateway(),
@@ -260,7 +277,13 @@ impl Shared {
             .filter(|(name, _)| !is_hop_by_hop(name.as_str()))
             .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
             .collect();
-        match answer.bytes().await {
+        let body = answer.bytes().await;
+        {
+            let mut time = self.upstream_time.lock().unwrap();
+            time.forwarded += 1;
+            time.total_ms += started.elapsed().as_millis() as u64;
+        }
+        match body {
             Ok(body) => Response {
                 status,
                 headers,
