@@ -5,5 +5,7 @@
 mod monthly;
 mod proxy;
 mod proxy_tests;
+mod purchases;
+mod redelivery;
 mod wire;
 mod world;
