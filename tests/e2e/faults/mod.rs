@@ -2,6 +2,7 @@
 //! fault-injecting proxy of ours between the production adapters and the stand-ins
 //! (localstripe, moto), and the monthly charge run through it.
 
+mod killed;
 mod monthly;
 mod proxy;
 mod proxy_tests;

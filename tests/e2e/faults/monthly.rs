@@ -37,16 +37,16 @@ use super::world::{Intent, World, events_about, intents_of};
 /// Accounts when `BILLING_FAULTS_ACCOUNTS` is not set.
 const DEFAULT_ACCOUNTS: usize = 40;
 /// Faults per thousand requests while the month is charged.
-const FAULT_RATE: u32 = 200;
+pub(super) const FAULT_RATE: u32 = 200;
 /// Redeliveries of a failed job or webhook before the test gives up on it.
-const REDELIVERIES: u32 = 25;
+pub(super) const REDELIVERIES: u32 = 25;
 /// The charge queue's visibility timeout (infra/template.yaml): how much later SQS delivers a
 /// failed message again.
-const VISIBILITY: TimeDelta = TimeDelta::seconds(181);
+pub(super) const VISIBILITY: TimeDelta = TimeDelta::seconds(181);
 /// Stripe's minimum charge, in cents.
 const MINIMUM_CENTS: i64 = 50;
 
-fn october() -> BillingPeriod {
+pub(super) fn october() -> BillingPeriod {
     BillingPeriod::new(2026, 10).unwrap()
 }
 
@@ -54,7 +54,7 @@ fn setup_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap()
 }
 
-fn setting(name: &str, default: u64) -> u64 {
+pub(super) fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -63,7 +63,7 @@ fn setting(name: &str, default: u64) -> u64 {
 
 /// What one account was given before the run.
 #[derive(Debug, Clone, Default)]
-struct Given {
+pub(super) struct Given {
     credits_cents: i64,
     october_micros: i64,
     november_micros: i64,
@@ -85,7 +85,7 @@ impl Given {
 }
 
 /// Sets up one account without faults: card, maybe credits, usage.
-async fn arrange_account(world: &World, n: usize, seed: u64) -> (AccountId, Given) {
+pub(super) async fn arrange_account(world: &World, n: usize, seed: u64) -> (AccountId, Given) {
     let mut rng = Rng::new(seed ^ (n as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let account = unique_account("faults-m");
     let email = EmailAddress::parse(&format!("faults-{n}@example.com")).unwrap();
@@ -168,7 +168,7 @@ async fn record(world: &World, account: &AccountId, label: &str, micros: i64, at
 
 /// The planner, as the monthly trigger's function runs it: every shard, each run again
 /// (the event delivered again) until it completes.
-async fn plan(world: Arc<World>) -> u64 {
+pub(super) async fn plan(world: Arc<World>) -> u64 {
     let mut failures = 0;
     for shard in shards() {
         let mut attempts = 0;
@@ -334,17 +334,20 @@ async fn a_monthly_run_under_20_percent_faults_charges_every_owing_account_exact
 }
 
 #[derive(Debug, Default)]
-struct Verdict {
-    intents: Vec<Intent>,
-    double_charges: Vec<String>,
-    missed: Vec<String>,
-    unexpected: Vec<String>,
-    ledger_mismatches: Vec<String>,
-    ledger_total_micros: i64,
-    stripe_total_cents: i64,
+pub(super) struct Verdict {
+    pub intents: Vec<Intent>,
+    pub double_charges: Vec<String>,
+    pub missed: Vec<String>,
+    pub unexpected: Vec<String>,
+    pub ledger_mismatches: Vec<String>,
+    pub ledger_total_micros: i64,
+    pub stripe_total_cents: i64,
 }
 
-async fn judge(world: &World, accounts: &BTreeMap<String, (AccountId, Given)>) -> Verdict {
+pub(super) async fn judge(
+    world: &World,
+    accounts: &BTreeMap<String, (AccountId, Given)>,
+) -> Verdict {
     let mut verdict = Verdict {
         intents: intents_of(accounts).await,
         ..Verdict::default()
@@ -399,7 +402,7 @@ async fn judge(world: &World, accounts: &BTreeMap<String, (AccountId, Given)>) -
     verdict
 }
 
-fn report(
+pub(super) fn report(
     world: &World,
     accounts: &BTreeMap<String, (AccountId, Given)>,
     tally: &Tally,

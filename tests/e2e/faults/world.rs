@@ -20,7 +20,7 @@ use super::proxy::{FaultProxy, Side};
 use crate::production::{env, ses_mailer};
 
 /// The sender the SES stand-in verifies (as in production.rs).
-const SENDER: &str = "billing@example.com";
+pub const SENDER: &str = "billing@example.com";
 
 /// A Stripe key of this suite's own: the compatibility layer scopes idempotency keys by it.
 pub const STRIPE_KEY: &str = "sk_test_e2e_faults";
