@@ -58,6 +58,8 @@ struct Bought {
     key: String,
     answer: Option<PurchaseAnswer>,
     sends: u32,
+    /// The errors answered before the answer, by kind.
+    errors: Vec<String>,
 }
 
 /// One account's client: its purchases one after another, each sent until answered, on the
@@ -76,6 +78,7 @@ async fn client(world: &World, account: &AccountId) -> (Vec<Bought>, DateTime<Ut
             key: key.clone(),
             answer: None,
             sends: 0,
+            errors: Vec::new(),
         };
         while seen.sends < CLIENT_TRIES {
             seen.sends += 1;
@@ -104,6 +107,9 @@ async fn client(world: &World, account: &AccountId) -> (Vec<Bought>, DateTime<Ut
                     break;
                 }
                 Err(error) => {
+                    let kind = format!("{error:?}");
+                    let kind = kind.split([' ', '(', '{']).next().unwrap_or_default();
+                    seen.errors.push(kind.to_owned());
                     let wait = match error {
                         UseCaseError::PurchaseInProgress { retry_after }
                         | UseCaseError::IdempotencyKeyInUse { retry_after }
@@ -232,6 +238,7 @@ async fn purchases_retried_by_their_clients_under_20_percent_faults_are_credited
             .run(pending, last + TimeDelta::minutes(round as i64), &mut tally)
             .await;
     }
+    world.set_rate(0);
     let mut unsettled_before_sweep = Vec::new();
     for (account, _) in seen.values() {
         for purchase in purchases_of(&world, account).await {
@@ -243,6 +250,7 @@ async fn purchases_retried_by_their_clients_under_20_percent_faults_are_credited
             }
         }
     }
+    world.set_rate(FAULT_RATE);
     // The sweep, past the settlement window, for what no answer or event settled; run again
     // while it errs, as its schedule would.
     let ports = Ports {
@@ -345,6 +353,12 @@ async fn purchases_retried_by_their_clients_under_20_percent_faults_are_credited
             *counts.entry(label).or_default() += 1;
             counts
         });
+    let mut errors: BTreeMap<String, usize> = BTreeMap::new();
+    for bought in seen.values().flat_map(|(_, b)| b.iter()) {
+        for error in &bought.errors {
+            *errors.entry(error.clone()).or_default() += 1;
+        }
+    }
     let sends: u32 = seen
         .values()
         .flat_map(|(_, b)| b.iter())
@@ -359,7 +373,7 @@ async fn purchases_retried_by_their_clients_under_20_percent_faults_are_credited
         (settled_at - answers_at).as_secs_f64()
     );
     eprintln!(
-        "  client sends {sends}; first answers {statuses:?}; unanswered {}",
+        "  client sends {sends}; errors before an answer {errors:?}; answers {statuses:?}; unanswered {}",
         unanswered.len()
     );
     eprintln!(
