@@ -4,6 +4,7 @@ mod cards;
 mod credits;
 mod deletion;
 mod edges;
+mod faults;
 mod helpers;
 mod invoices;
 mod local_server;

@@ -174,15 +174,26 @@ async fn stripe_get(path: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// Every page of localstripe's customers: other suites on the same stand-in (the fault runs)
+/// create hundreds.
 async fn customers_of(account: &AccountId) -> Vec<String> {
-    let customers = stripe_get("/v1/customers?limit=100").await;
-    customers["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["metadata"]["account_id"] == account.as_str())
-        .map(|c| c["id"].as_str().unwrap().to_owned())
-        .collect()
+    let mut ours = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = stripe_get(&format!("/v1/customers?limit=100{after}")).await;
+        let data = page["data"].as_array().unwrap();
+        ours.extend(
+            data.iter()
+                .filter(|c| c["metadata"]["account_id"] == account.as_str())
+                .map(|c| c["id"].as_str().unwrap().to_owned()),
+        );
+        match data.last() {
+            Some(last) if page["has_more"] == true => {
+                after = format!("&starting_after={}", last["id"].as_str().unwrap());
+            }
+            _ => return ours,
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
