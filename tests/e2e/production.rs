@@ -153,8 +153,9 @@ fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
-/// What localstripe holds, read with its plain HTTP API.
-async fn stripe_get(path: &str) -> Value {
+/// What localstripe holds, read with its plain HTTP API (localstripe keeps one state for
+/// every key).
+pub async fn stripe_get(path: &str) -> Value {
     let url = format!(
         "{}{}",
         env("BILLING_TEST_STRIPE_URL").trim_end_matches('/'),

@@ -293,30 +293,7 @@ async fn a_monthly_run_under_20_percent_faults_charges_every_owing_account_exact
             && world.aws_proxy.faults().values().sum::<usize>() > 0,
         "faults were injected on both sides"
     );
-    assert_eq!(
-        verdict.double_charges,
-        Vec::<String>::new(),
-        "no invoice or purchase paid twice"
-    );
-    assert_eq!(
-        verdict.missed,
-        Vec::<String>::new(),
-        "every owing account paid"
-    );
-    assert_eq!(
-        verdict.unexpected,
-        Vec::<String>::new(),
-        "nothing invoiced that was not owed"
-    );
-    assert_eq!(
-        verdict.ledger_mismatches,
-        Vec::<String>::new(),
-        "ledger = Stripe per account"
-    );
-    assert_eq!(
-        verdict.ledger_total_micros,
-        verdict.stripe_total_cents * 10_000
-    );
+    verdict.assert_held();
     for (name, (_, given)) in &accounts {
         if given.invoice_cents().is_some() {
             let jobs = tally.jobs_per_account.get(name).copied().unwrap_or(0);
@@ -342,6 +319,39 @@ pub(super) struct Verdict {
     pub ledger_mismatches: Vec<String>,
     pub ledger_total_micros: i64,
     pub stripe_total_cents: i64,
+}
+
+impl Verdict {
+    /// The run's invariants: nothing paid twice, every account that owed paid, nothing
+    /// invoiced that was not owed, and the ledger equal to Stripe's succeeded PaymentIntents
+    /// per account and in total.
+    pub(super) fn assert_held(&self) {
+        assert_eq!(
+            self.double_charges,
+            Vec::<String>::new(),
+            "no invoice or purchase paid twice"
+        );
+        assert_eq!(
+            self.missed,
+            Vec::<String>::new(),
+            "every owing account paid"
+        );
+        assert_eq!(
+            self.unexpected,
+            Vec::<String>::new(),
+            "nothing invoiced that was not owed"
+        );
+        assert_eq!(
+            self.ledger_mismatches,
+            Vec::<String>::new(),
+            "ledger = Stripe per account"
+        );
+        assert_eq!(
+            self.ledger_total_micros,
+            self.stripe_total_cents * 10_000,
+            "ledger = Stripe in total"
+        );
+    }
 }
 
 pub(super) async fn judge(

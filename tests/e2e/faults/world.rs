@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::proxy::{FaultProxy, Side};
-use crate::production::{env, ses_mailer};
+use crate::production::{env, ses_mailer, stripe_get};
 
 /// The sender the SES stand-in verifies (as in production.rs).
 pub const SENDER: &str = "billing@example.com";
@@ -125,27 +125,6 @@ impl Clock for TestClock {
     fn now(&self) -> DateTime<Utc> {
         DateTime::from_timestamp_micros(self.0.load(Ordering::SeqCst)).unwrap()
     }
-}
-
-/// `GET` on localstripe directly, as JSON.
-pub async fn stripe_get(path: &str) -> Value {
-    let url = format!(
-        "{}{}",
-        env("BILLING_TEST_STRIPE_URL").trim_end_matches('/'),
-        path
-    );
-    let response = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(STRIPE_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{path}: {}",
-        response.status()
-    );
-    response.json().await.unwrap()
 }
 
 /// A succeeded or other PaymentIntent localstripe holds for one of `accounts`.
