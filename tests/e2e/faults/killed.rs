@@ -8,25 +8,19 @@
 //! `BILLING_FAULTS_KILLED_ACCOUNTS` sets the number of accounts, `BILLING_FAULTS_SEED` the
 //! seed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use billing_core::AccountId;
 use billing_core::ports::queue::ChargeJob;
 use chrono::SecondsFormat;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 
-use super::monthly::{
-    FAULT_RATE, Given, VISIBILITY, arrange_account, judge, october, plan, setting,
-};
+use super::monthly::{FAULT_RATE, VISIBILITY, arrange_accounts, judge, october, plan, setting};
 use super::proxy::Rng;
-use super::redelivery::IN_FLIGHT;
 use super::world::{SENDER, STRIPE_KEY, World};
 
 const DEFAULT_ACCOUNTS: u64 = 30;
@@ -122,20 +116,7 @@ async fn a_worker_killed_at_random_moments_charges_every_owing_account_exactly_o
     let binary = worker_binary();
     let started = Instant::now();
     let world = Arc::new(World::start(seed).await);
-    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    let mut setup = JoinSet::new();
-    for n in 0..count {
-        let (world, permits) = (world.clone(), permits.clone());
-        setup.spawn(async move {
-            let _permit = permits.acquire_owned().await.unwrap();
-            arrange_account(&world, n, seed).await
-        });
-    }
-    let mut accounts: BTreeMap<String, (AccountId, Given)> = BTreeMap::new();
-    while let Some(joined) = setup.join_next().await {
-        let (account, given) = joined.unwrap();
-        accounts.insert(account.to_string(), (account, given));
-    }
+    let accounts = arrange_accounts(&world, count, seed).await;
 
     world.set_rate(FAULT_RATE);
     let (first, second) = tokio::join!(
@@ -187,13 +168,7 @@ async fn a_worker_killed_at_random_moments_charges_every_owing_account_exactly_o
         binary.display()
     );
     eprintln!("  kills (ms after start, jobs left undone): {kill_points:?}");
-    for (side, proxy) in [("stripe", &world.stripe_proxy), ("aws", &world.aws_proxy)] {
-        eprintln!(
-            "  {side}: {} requests; faults {:?}",
-            proxy.exchanges().len(),
-            proxy.faults()
-        );
-    }
+    world.report_proxies();
     eprintln!(
         "  PaymentIntents {} ({} succeeded); double charges {:?}; missed {:?}; unexpected {:?}; ledger mismatches {:?}; ledger {} micros vs Stripe {} cents",
         verdict.intents.len(),

@@ -85,6 +85,29 @@ impl Given {
 }
 
 /// Sets up one account without faults: card, maybe credits, usage.
+/// `count` accounts arranged at once (at most `IN_FLIGHT` at a time), by account id.
+pub(super) async fn arrange_accounts(
+    world: &Arc<World>,
+    count: usize,
+    seed: u64,
+) -> BTreeMap<String, (AccountId, Given)> {
+    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut setup = JoinSet::new();
+    for n in 0..count {
+        let (world, permits) = (world.clone(), permits.clone());
+        setup.spawn(async move {
+            let _permit = permits.acquire_owned().await.unwrap();
+            arrange_account(&world, n, seed).await
+        });
+    }
+    let mut accounts = BTreeMap::new();
+    while let Some(joined) = setup.join_next().await {
+        let (account, given) = joined.unwrap();
+        accounts.insert(account.to_string(), (account, given));
+    }
+    accounts
+}
+
 pub(super) async fn arrange_account(world: &World, n: usize, seed: u64) -> (AccountId, Given) {
     let mut rng = Rng::new(seed ^ (n as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let account = unique_account("faults-m");
@@ -265,20 +288,7 @@ async fn a_monthly_run_under_20_percent_faults_charges_every_owing_account_exact
     let seed = setting("BILLING_FAULTS_SEED", 20_261_103);
     let started = Instant::now();
     let world = Arc::new(World::start(seed).await);
-    let mut setup = JoinSet::new();
-    let permits = Arc::new(Semaphore::new(IN_FLIGHT));
-    for n in 0..count {
-        let (world, permits) = (world.clone(), permits.clone());
-        setup.spawn(async move {
-            let _permit = permits.acquire_owned().await.unwrap();
-            arrange_account(&world, n, seed).await
-        });
-    }
-    let mut accounts: BTreeMap<String, (AccountId, Given)> = BTreeMap::new();
-    while let Some(joined) = setup.join_next().await {
-        let (account, given) = joined.unwrap();
-        accounts.insert(account.to_string(), (account, given));
-    }
+    let accounts = arrange_accounts(&world, count, seed).await;
     let arranged = started.elapsed();
 
     world.set_rate(FAULT_RATE);

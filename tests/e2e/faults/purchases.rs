@@ -385,13 +385,7 @@ async fn purchases_retried_by_their_clients_under_20_percent_faults_are_credited
         unsettled_before_sweep,
         sweeps
     );
-    for (side, proxy) in [("stripe", &world.stripe_proxy), ("aws", &world.aws_proxy)] {
-        eprintln!(
-            "  {side}: {} requests; faults {:?}",
-            proxy.exchanges().len(),
-            proxy.faults()
-        );
-    }
+    world.report_proxies();
     eprintln!(
         "  PaymentIntents {} ({} succeeded); credited {credited}; double charges {}; problems {}; ledger {ledger_total} micros vs Stripe {stripe_total} cents",
         intents.len(),

@@ -47,6 +47,17 @@ async fn sdk_config(endpoint: &str) -> SdkConfig {
 }
 
 impl World {
+    /// Prints each proxy's request count and the faults it injected, for the run's report.
+    pub fn report_proxies(&self) {
+        for (side, proxy) in [("stripe", &self.stripe_proxy), ("aws", &self.aws_proxy)] {
+            eprintln!(
+                "  {side}: {} requests; faults {:?}",
+                proxy.exchanges().len(),
+                proxy.faults()
+            );
+        }
+    }
+
     /// A fresh table and queue on moto; both proxies transparent until [`World::set_rate`].
     pub async fn start(seed: u64) -> Self {
         let moto = env("BILLING_TEST_MOTO_URL");
