@@ -32,6 +32,45 @@ pub struct WebhookReceived {
     pub result: &'static str,
 }
 
+// The document's description of the body. The handler never deserializes into this type: it
+// verifies the raw bytes first, then `parse_event` reads them.
+/// A Stripe event's envelope: `data.object` is the PaymentIntent or PaymentMethod of the
+/// types acted on, any object otherwise. Other fields Stripe sends are allowed and ignored.
+#[derive(ToSchema)]
+#[schema(examples(json!({
+    "id": "evt_1QExample",
+    "object": "event",
+    "created": 1_764_558_000,
+    "type": "customer.created",
+    "data": {"object": {"id": "cus_QExample", "object": "customer"}}
+})))]
+#[allow(dead_code)] // a description of the wire, never built
+pub struct StripeEventBody {
+    /// The event's id; it is handled once.
+    #[schema(min_length = 1, max_length = 255)]
+    id: String,
+    /// `event`, when present.
+    #[schema(examples("event"))]
+    object: Option<String>,
+    /// Unix seconds; years 0000 to 9999.
+    #[schema(minimum = -62_167_219_200_i64, maximum = 253_402_300_799_i64)]
+    created: i64,
+    /// The event type, e.g. `payment_intent.succeeded`; types not acted on are received and
+    /// ignored.
+    #[schema(rename = "type")]
+    event_type: String,
+    /// `{"object": …}`: the object the event is about.
+    data: StripeEventData,
+}
+
+/// An event's `data`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a description of the wire, never built
+pub struct StripeEventData {
+    /// The PaymentIntent, PaymentMethod or other object the event is about.
+    object: serde_json::Map<String, serde_json::Value>,
+}
+
 /// `POST /v1/webhooks/stripe`.
 #[utoipa::path(
     post,
@@ -41,7 +80,7 @@ pub struct WebhookReceived {
     params(
         ("Stripe-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">`, as Stripe signs; at most 300 s old."),
     ),
-    request_body(content = serde_json::Value, description = "A Stripe event, as Stripe posts it.", content_type = "application/json"),
+    request_body(content = StripeEventBody, description = "A Stripe event, as Stripe posts it (read as raw bytes, verified, then parsed).", content_type = "application/json"),
     responses(
         (status = 200, description = "Received (also for event types and payments this system does not act on).", body = WebhookReceived),
         (status = 400, description = "`invalid_signature`: a bad, missing or stale `Stripe-Signature`; `invalid_request`: a signed body that is not an event.", body = ErrorBody),
