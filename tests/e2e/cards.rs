@@ -223,8 +223,13 @@ async fn bad_card_requests_get_a_stable_code_and_write_nothing() {
             .header("content-type", "application/json")
             .body(body)
     };
-    let cases: [(&str, u16, &str); 8] = [
+    let cases: [(&str, u16, &str); 9] = [
         ("{}", 400, "parameter_missing"),
+        (
+            r#"{"payment_method": "pm_card_visa", "payment_method": "pm_card_amex"}"#,
+            400,
+            "parameter_invalid",
+        ),
         (r#"{"payment_method": ""}"#, 400, "parameter_invalid_empty"),
         (r#"{"payment_method": 42}"#, 400, "parameter_invalid"),
         (

@@ -197,6 +197,43 @@ async fn bad_amounts_currencies_and_no_card_are_refused_with_their_codes() {
 }
 
 #[tokio::test]
+async fn a_body_naming_a_key_twice_is_refused_whichever_value_would_be_read() {
+    let (server, _dir) = start().await;
+    with_card(&server, "twice", "pm_card_visa").await;
+    let bodies = [
+        (
+            r#"{"amount": 500, "amount": 1000000, "currency": "usd"}"#,
+            "amount",
+        ),
+        (
+            r#"{"amount": 1000000, "currency": "usd", "amount": 500}"#,
+            "amount",
+        ),
+        (
+            r#"{"amount": 500, "currency": "eur", "currency": "usd"}"#,
+            "currency",
+        ),
+    ];
+
+    for (body, param) in bodies {
+        let (status, answer) = call(
+            server
+                .request(Method::POST, "/v1/billing/credit-purchases", Some("twice"))
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await;
+
+        assert_eq!(
+            (status, &answer["error"]["code"], &answer["error"]["param"]),
+            (400, &json!("parameter_invalid"), &json!(param)),
+            "{body}: {answer}"
+        );
+    }
+    assert_eq!(credits(&server, "twice").await, 0);
+}
+
+#[tokio::test]
 async fn a_declined_purchase_answers_402_and_never_blocks_the_next() {
     let (server, _dir) = start().await;
     with_card(&server, "declined", "pm_card_chargeCustomerFail").await;

@@ -290,6 +290,21 @@ async fn a_confirmation_that_does_not_name_the_account_is_refused_and_changes_no
         (unknown.status, &unknown.body["error"]["code"]),
         (400, &json!("parameter_unknown"))
     );
+    let twice = send(
+        server
+            .request(Method::DELETE, "/v1/account", Some("keeper"))
+            .header("content-type", "application/json")
+            .body(r#"{"confirm": "someone-else", "confirm": "keeper"}"#),
+    )
+    .await;
+    assert_eq!(
+        (
+            twice.status,
+            &twice.body["error"]["code"],
+            &twice.body["error"]["param"]
+        ),
+        (400, &json!("parameter_invalid"), &json!("confirm"))
+    );
     let anonymous = send(
         server
             .request(Method::DELETE, "/v1/account", None)

@@ -1,10 +1,13 @@
 //! JSON body extractors whose rejections use the API's error shape.
 
+use std::fmt;
+
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
-use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::Deserialize;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ErrorCode};
 
@@ -27,14 +30,23 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// A request body that must be a JSON object, parsed into the typed request `T` (declare it
 /// `deny_unknown_fields` where the contract fixes the shape). A refusal names the parameter
-/// at fault: `parameter_unknown`, `parameter_missing` or `parameter_invalid`.
+/// at fault: `parameter_unknown`, `parameter_missing` or `parameter_invalid` (also for a key
+/// given twice in one object).
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let ApiJson(value) = ApiJson::<Value>::from_request(request, state).await?;
+        let ApiJson(Unrepeated { value, repeated }) =
+            ApiJson::<Unrepeated>::from_request(request, state).await?;
+        if let Some(path) = repeated {
+            return Err(ApiError::new(
+                ErrorCode::ParameterInvalid,
+                format!("`{path}` is given more than once."),
+            )
+            .with_param(path));
+        }
         if !value.is_object() {
             return Err(ApiError::new(
                 ErrorCode::InvalidRequest,
@@ -44,6 +56,118 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         serde_path_to_error::deserialize(value)
             .map(Self)
             .map_err(|e| parameter_error(&e.path().to_string(), &e.into_inner().to_string()))
+    }
+}
+
+/// A JSON value, and the path of the first key an object of it names twice. serde_json's `Value`
+/// keeps the last of two equal keys, so `{"amount": 500, "amount": 1000000}` would charge an
+/// amount that anything reading the first (a proxy, a log, the client's own check) never saw:
+/// such a body is refused rather than read either way.
+struct Unrepeated {
+    value: Value,
+    repeated: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Unrepeated {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UnrepeatedVisitor)
+    }
+}
+
+struct UnrepeatedVisitor;
+
+impl UnrepeatedVisitor {
+    fn plain<E>(value: impl Into<Value>) -> Result<Unrepeated, E> {
+        Ok(Unrepeated {
+            value: value.into(),
+            repeated: None,
+        })
+    }
+}
+
+impl<'de> Visitor<'de> for UnrepeatedVisitor {
+    type Value = Unrepeated;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Unrepeated, E> {
+        Self::plain(value)
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Unrepeated, E> {
+        Self::plain(value)
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Unrepeated, E> {
+        Self::plain(value)
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Unrepeated, E> {
+        Self::plain(value)
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Unrepeated, E> {
+        Self::plain(value)
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Unrepeated, E> {
+        Self::plain(value)
+    }
+
+    fn visit_unit<E>(self) -> Result<Unrepeated, E> {
+        Self::plain(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Unrepeated, E> {
+        Self::plain(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Unrepeated, A::Error> {
+        let mut values = Vec::new();
+        let mut repeated = None;
+        while let Some(item) = items.next_element::<Unrepeated>()? {
+            if repeated.is_none() {
+                repeated = item
+                    .repeated
+                    .map(|path| nested(&format!("[{}]", values.len()), &path));
+            }
+            values.push(item.value);
+        }
+        Ok(Unrepeated {
+            value: Value::Array(values),
+            repeated,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut entries: A) -> Result<Unrepeated, A::Error> {
+        let mut object = Map::new();
+        let mut repeated = None;
+        while let Some(key) = entries.next_key::<String>()? {
+            let entry: Unrepeated = entries.next_value()?;
+            if repeated.is_none() {
+                repeated = if object.contains_key(&key) {
+                    Some(key.clone())
+                } else {
+                    entry.repeated.map(|path| nested(&key, &path))
+                };
+            }
+            object.insert(key, entry.value);
+        }
+        Ok(Unrepeated {
+            value: Value::Object(object),
+            repeated,
+        })
+    }
+}
+
+/// `outer` then `inner` in serde_path_to_error's notation: `card.number`, `items[0].id`.
+fn nested(outer: &str, inner: &str) -> String {
+    if inner.starts_with('[') {
+        format!("{outer}{inner}")
+    } else {
+        format!("{outer}.{inner}")
     }
 }
 
@@ -116,6 +240,40 @@ mod tests {
         serde_path_to_error::deserialize::<_, Body>(json)
             .map(|b| panic!("{b:?} was accepted"))
             .unwrap_or_else(|e| parameter_error(&e.path().to_string(), &e.into_inner().to_string()))
+    }
+
+    fn repeated(json: &str) -> Option<String> {
+        serde_json::from_str::<Unrepeated>(json).unwrap().repeated
+    }
+
+    #[test]
+    fn a_key_named_twice_is_found_at_any_depth_and_named_by_its_path() {
+        assert_eq!(
+            repeated(r#"{"amount": 500, "amount": 1000000}"#).as_deref(),
+            Some("amount")
+        );
+        assert_eq!(
+            repeated(r#"{"a": {"b": 1, "c": {"d": 1, "d": 1}}}"#).as_deref(),
+            Some("a.c.d")
+        );
+        assert_eq!(
+            repeated(r#"{"a": [{"b": 1}, {"c": 1, "c": 2}]}"#).as_deref(),
+            Some("a[1].c")
+        );
+        assert_eq!(
+            repeated(r#"[[], {"x": 1, "x": 1}]"#).as_deref(),
+            Some("[1].x")
+        );
+    }
+
+    #[test]
+    fn without_a_repeated_key_the_value_is_serde_jsons() {
+        let json = r#"{"a": [1, -2, 3.5, "x", null, true, {"b": {}}], "c": 18446744073709551615}"#;
+
+        let read = serde_json::from_str::<Unrepeated>(json).unwrap();
+
+        assert_eq!(read.repeated, None);
+        assert_eq!(read.value, serde_json::from_str::<Value>(json).unwrap());
     }
 
     #[test]
