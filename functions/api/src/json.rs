@@ -267,6 +267,15 @@ mod tests {
     }
 
     #[test]
+    fn nesting_past_serde_jsons_depth_limit_is_a_syntax_error_not_a_stack_overflow() {
+        let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+
+        let error = serde_json::from_str::<Unrepeated>(&deep).err().unwrap();
+
+        assert!(error.is_syntax(), "{error}");
+    }
+
+    #[test]
     fn without_a_repeated_key_the_value_is_serde_jsons() {
         let json = r#"{"a": [1, -2, 3.5, "x", null, true, {"b": {}}], "c": 18446744073709551615}"#;
 
