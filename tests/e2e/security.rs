@@ -460,23 +460,23 @@ fn form_of(size: usize) -> String {
     )
 }
 
-#[tokio::test]
-async fn a_body_over_its_routes_limit_is_413_on_every_route_that_takes_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = LocalServer::start(dir.path()).await;
-    let account = "e2e-sec-large";
+/// Every route that takes a body, as a request to it: the document's operations with one (a
+/// path parameter `x`), the local controls and the authorization page of a purchase that
+/// needs authorizing, made for `account` with a card on file. Returns the routes and the
+/// purchase, which no refused body may act on.
+async fn routes_with_a_body(server: &LocalServer, account: &str) -> (Vec<(Method, String)>, Value) {
     let (status, card) = server
         .put_card(account, "pm_card_authenticationRequired")
         .await;
     assert_eq!(status, 200, "{card}");
-    let (status, purchase) = buy(&server, account, 2_500, "large").await;
+    let (status, purchase) = buy(server, account, 2_500, "large").await;
     assert_eq!(status, 201, "{purchase}");
     let link = purchase["next_action"]["url"].as_str().unwrap();
     let authorize = link
         .split_once("/authorize/")
         .map(|(_, token)| format!("/authorize/{token}"))
         .unwrap();
-    let mut routes: Vec<(Method, String)> = operations(&server)
+    let mut routes: Vec<(Method, String)> = operations(server)
         .await
         .into_iter()
         .filter(|operation| operation.takes_body)
@@ -497,6 +497,33 @@ async fn a_body_over_its_routes_limit_is_413_on_every_route_that_takes_one() {
         routes.push((Method::POST, control.to_owned()));
     }
     routes.push((Method::POST, authorize));
+    (routes, purchase)
+}
+
+/// The purchase of [`routes_with_a_body`] still waits for its authorization: no refused body
+/// was acted on.
+async fn assert_untouched(server: &LocalServer, account: &str, purchase: &Value) {
+    let read = server
+        .get_json(
+            &format!(
+                "/v1/billing/credit-purchases/{}",
+                purchase["id"].as_str().unwrap()
+            ),
+            account,
+        )
+        .await;
+    assert_eq!(
+        read["status"], "requires_action",
+        "no body over the limit was acted on"
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_its_routes_limit_is_413_on_every_route_that_takes_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start(dir.path()).await;
+    let account = "e2e-sec-large";
+    let (routes, purchase) = routes_with_a_body(&server, account).await;
 
     for (method, path) in &routes {
         let limit = limit_of(path);
@@ -525,19 +552,116 @@ async fn a_body_over_its_routes_limit_is_413_on_every_route_that_takes_one() {
         let at = send(limit).await;
         assert_ne!(at.0, 413, "{method} {path} refused {limit} bytes: {}", at.1);
     }
-    let read = server
-        .get_json(
-            &format!(
-                "/v1/billing/credit-purchases/{}",
-                purchase["id"].as_str().unwrap()
-            ),
-            account,
-        )
-        .await;
-    assert_eq!(
-        read["status"], "requires_action",
-        "no body over the limit was acted on"
+    assert_untouched(&server, account, &purchase).await;
+    server.stop().await;
+}
+
+/// Sends `body` to `path` as HTTP/1.1 `Transfer-Encoding: chunked` in 4 KiB chunks, with no
+/// `Content-Length`, over a raw connection (a client library would not stream a body of a
+/// known size unannounced). A writer thread streams while this thread reads, so an answer
+/// sent before the body ends — and the connection closed on the rest — is still read.
+/// Returns the status and the raw answer.
+fn send_chunked(
+    server: &LocalServer,
+    method: &Method,
+    path: &str,
+    account: &str,
+    content_type: &str,
+    body: String,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        crate::helpers::token(account)
     );
+    let mut writer = stream.try_clone().unwrap();
+    let streaming = std::thread::spawn(move || {
+        writer.write_all(head.as_bytes())?;
+        for chunk in body.as_bytes().chunks(4096) {
+            write!(writer, "{:x}\r\n", chunk.len())?;
+            writer.write_all(chunk)?;
+            writer.write_all(b"\r\n")?;
+        }
+        writer.write_all(b"0\r\n\r\n")
+    });
+    let mut answer = Vec::new();
+    // A connection reset after the answer arrived ends the read, not the test.
+    let _ = stream.read_to_end(&mut answer);
+    // The server may close on the rest of a body it refused: a failed write is expected then.
+    let _ = streaming.join().expect("the writer thread");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("{method} {path}: no HTTP answer: {answer:?}"));
+    (status, answer)
+}
+
+#[tokio::test]
+async fn a_chunked_body_without_a_length_is_413_past_its_routes_limit_and_read_at_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start(dir.path()).await;
+    let account = "e2e-sec-chunked";
+    let (routes, purchase) = routes_with_a_body(&server, account).await;
+
+    for (method, path) in &routes {
+        let limit = limit_of(path);
+        let (content_type, body): (&str, fn(usize) -> String) = if path.starts_with("/authorize/") {
+            ("application/x-www-form-urlencoded", form_of)
+        } else {
+            ("application/json", json_of)
+        };
+        // Streamed well past the limit, as a client that never stops would send it.
+        let (status, answer) = send_chunked(
+            &server,
+            method,
+            path,
+            account,
+            content_type,
+            body(limit * 2),
+        );
+        assert_eq!(
+            status,
+            413,
+            "{method} {path}, chunked, {} bytes: {answer}",
+            limit * 2
+        );
+        let (status, answer) = send_chunked(
+            &server,
+            method,
+            path,
+            account,
+            content_type,
+            body(limit + 1),
+        );
+        assert_eq!(
+            status,
+            413,
+            "{method} {path}, chunked, {} bytes: {answer}",
+            limit + 1
+        );
+        if content_type == "application/json" {
+            assert!(
+                answer.contains("\"request_too_large\""),
+                "{method} {path}: {answer}"
+            );
+        }
+        let (status, answer) =
+            send_chunked(&server, method, path, account, content_type, body(limit));
+        assert_ne!(
+            status, 413,
+            "{method} {path} refused a chunked body of {limit} bytes: {answer}"
+        );
+    }
+    assert_untouched(&server, account, &purchase).await;
     server.stop().await;
 }
 

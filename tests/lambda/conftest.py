@@ -229,7 +229,20 @@ def stand() -> Stand:
     identities = [i["IdentityName"] for i in stand.sesv2.list_email_identities()["EmailIdentities"]]
     if SENDER not in identities:
         stand.sesv2.create_email_identity(EmailIdentity=SENDER)
+    # From here on moto records every request it receives, for the leak scan
+    # (test_leaks_lambda.py): what the functions wrote, sent and queued, deleted or not.
+    for step in ("reset-recording", "start-recording"):
+        urllib.request.urlopen(urllib.request.Request(f"{stand.moto}/moto-api/recorder/{step}", method="POST")).close()
     return stand
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "last: runs after every other test of the session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `last` (the leak scan) run after all the others, whatever their file."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
 
 
 # Each function's settings as the template sets them (the parameters' defaults where it has
@@ -280,14 +293,22 @@ def function_env(stand: Stand, function: str) -> dict[str, str]:
     return {**inherited, **stand.aws_env(), **settings, "STRIPE_API_BASE": stand.stripe}
 
 
+# Every `cargo lambda watch` log of this session: test_leaks_lambda.py reads them all.
+WATCH_LOGS: list[Path] = []
+
+
 @contextmanager
 def watching(env: dict[str, str], log_name: str):
-    """`cargo lambda watch` on a free port with `env`; yields the port."""
+    """`cargo lambda watch` on a free port with `env`; yields the port. The functions log at
+    `debug`, not the template's level, so that the leak scan (test_leaks_lambda.py) reads
+    everything they could ever log; cargo lambda itself logs at the template's level (its own
+    debug lines echo its configuration, not what a function logs)."""
     port = free_port()
-    log = open(ROOT / "target" / log_name, "w")
+    WATCH_LOGS.append(ROOT / "target" / log_name)
+    log = open(WATCH_LOGS[-1], "w")
     process = subprocess.Popen(
         [str(CARGO_LAMBDA), "lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port", str(port),
-         "--ignore-changes", "--package", "billing-lambda"],
+         "--ignore-changes", "--package", "billing-lambda", "--env-var", "RUST_LOG=debug"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
