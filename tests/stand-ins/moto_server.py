@@ -11,7 +11,10 @@ It also makes moto's TransactWriteItems cost what the transaction touches, not t
 deep-copies every table a transaction names, to restore it if the transaction is cancelled, so
 each transaction costs time in proportion to the table and a run over 2,000 accounts slowed
 to a crawl (issue 13, "Faults"). This launcher copies only the items the transaction names and
-puts exactly those back when it is cancelled; moto's own rollback is then a no-op.
+puts exactly those back when it is cancelled; moto's own rollback is then a no-op. And SQS's
+ReceiveMessage reads the queue's retention period as an attribute: moto computed every
+attribute of the queue (each a pass over all its messages) three times per message received,
+so draining a queue of n messages cost n³.
 
 Usage: python moto_server.py --port PORT
 """
@@ -29,7 +32,9 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import run_simple
 import moto.dynamodb.models as dynamodb_models
+from moto.core.utils import unix_time
 from moto.dynamodb.models.table import Table
+from moto.sqs.models import SQSBackend
 
 
 def one_at_a_time(app):
@@ -100,6 +105,12 @@ def rolled_back_by_item(transact_write_items):
     return transact
 
 
+def retained(backend, queue_name, message):
+    """moto's retention check on a received message, with the period read as an attribute."""
+    queue = backend.get_queue(queue_name)
+    return queue.message_retention_period + message.sent_timestamp / 1000 > unix_time()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -112,6 +123,7 @@ def main():
     dynamodb_models.copy = _TablesKept
     backend = dynamodb_models.DynamoDBBackend
     backend.transact_write_items = rolled_back_by_item(backend.transact_write_items)
+    SQSBackend.is_message_valid_based_on_retention_period = retained
     app = DomainDispatcherApplication(create_backend_app)
     # Connections are still served on threads (the SDK keeps several open); only the
     # processing of requests is serialised.
