@@ -201,7 +201,7 @@ async fn a_worker_killed_at_random_moments_charges_every_owing_account_exactly_o
     );
     world.report_proxies();
     eprintln!(
-        "  PaymentIntents {} ({} succeeded); double charges {:?}; missed {:?}; unexpected {:?}; ledger mismatches {:?}; ledger {} micros vs Stripe {} cents",
+        "  PaymentIntents {} ({} succeeded); double charges {:?}; missed {:?}; unexpected {:?}; accounts whose ledger differs from Stripe {:?}; ledger {} micros vs Stripe {} cents: ledger − Stripe {} micros",
         verdict.intents.len(),
         verdict.intents.iter().filter(|i| i.succeeded).count(),
         verdict.double_charges,
@@ -209,7 +209,8 @@ async fn a_worker_killed_at_random_moments_charges_every_owing_account_exactly_o
         verdict.unexpected,
         verdict.ledger_mismatches,
         verdict.ledger_total_micros,
-        verdict.stripe_total_cents
+        verdict.stripe_total_cents,
+        verdict.ledger_total_micros - verdict.stripe_total_cents * 10_000
     );
     assert!(kills > 0, "the worker was killed at least once");
     assert_eq!(

@@ -484,13 +484,14 @@ pub(super) fn report(
         );
     }
     eprintln!(
-        "  PaymentIntents {} ({succeeded} succeeded, {invoice_charges} for invoices); double charges {}, missed {}, unexpected {}, ledger mismatches {}, ledger {} micros vs Stripe {} cents",
+        "  PaymentIntents {} ({succeeded} succeeded, {invoice_charges} for invoices); double charges {}, missed {}, unexpected {}, accounts whose ledger differs from Stripe {}; ledger {} micros vs Stripe {} cents: ledger − Stripe {} micros",
         verdict.intents.len(),
         verdict.double_charges.len(),
         verdict.missed.len(),
         verdict.unexpected.len(),
         verdict.ledger_mismatches.len(),
         verdict.ledger_total_micros,
-        verdict.stripe_total_cents
+        verdict.stripe_total_cents,
+        verdict.ledger_total_micros - verdict.stripe_total_cents * 10_000
     );
 }
