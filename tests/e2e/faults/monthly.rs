@@ -84,7 +84,6 @@ impl Given {
     }
 }
 
-/// Sets up one account without faults: card, maybe credits, usage.
 /// `count` accounts arranged at once (at most `IN_FLIGHT` at a time), by account id.
 pub(super) async fn arrange_accounts(
     world: &Arc<World>,
@@ -108,6 +107,7 @@ pub(super) async fn arrange_accounts(
     accounts
 }
 
+/// Sets up one account without faults: card, maybe credits, usage.
 pub(super) async fn arrange_account(world: &World, n: usize, seed: u64) -> (AccountId, Given) {
     let mut rng = Rng::new(seed ^ (n as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
     let account = unique_account("faults-m");
@@ -189,20 +189,33 @@ async fn record(world: &World, account: &AccountId, label: &str, micros: i64, at
         .expect("usage recorded without faults");
 }
 
-/// The planner, as the monthly trigger's function runs it: every shard, each run again
-/// (the event delivered again) until it completes.
+/// Shards the planner plans at once (`SHARDS_AT_ONCE` in functions/lambda/src/monthly_charge.rs).
+const SHARDS_AT_ONCE: usize = 8;
+
+/// The planner, as the monthly trigger's function runs it: every shard, [`SHARDS_AT_ONCE`] at
+/// a time, each run again (the event delivered again) until it completes. Returns how many
+/// shard runs failed.
 pub(super) async fn plan(world: Arc<World>) -> u64 {
-    let mut failures = 0;
+    let permits = Arc::new(Semaphore::new(SHARDS_AT_ONCE));
+    let mut planning = JoinSet::new();
     for shard in shards() {
-        let mut attempts = 0;
-        while let Err(error) = plan_shard(&world.store, &world.queue, october(), shard).await {
-            failures += 1;
-            attempts += 1;
-            assert!(
-                attempts < REDELIVERIES,
-                "the planner never completed shard {shard}: {error}"
-            );
-        }
+        let (world, permits) = (world.clone(), permits.clone());
+        planning.spawn(async move {
+            let _permit = permits.acquire_owned().await.unwrap();
+            let mut failures = 0;
+            while let Err(error) = plan_shard(&world.store, &world.queue, october(), shard).await {
+                failures += 1;
+                assert!(
+                    failures < u64::from(REDELIVERIES),
+                    "the planner never completed shard {shard}: {error}"
+                );
+            }
+            failures
+        });
+    }
+    let mut failures = 0;
+    while let Some(shard_failures) = planning.join_next().await {
+        failures += shard_failures.expect("a shard's planning does not panic");
     }
     failures
 }
@@ -471,13 +484,14 @@ pub(super) fn report(
         );
     }
     eprintln!(
-        "  PaymentIntents {} ({succeeded} succeeded, {invoice_charges} for invoices); double charges {}, missed {}, unexpected {}, ledger mismatches {}, ledger {} micros vs Stripe {} cents",
+        "  PaymentIntents {} ({succeeded} succeeded, {invoice_charges} for invoices); double charges {}, missed {}, unexpected {}, accounts whose ledger differs from Stripe {}; ledger {} micros vs Stripe {} cents: ledger − Stripe {} micros",
         verdict.intents.len(),
         verdict.double_charges.len(),
         verdict.missed.len(),
         verdict.unexpected.len(),
         verdict.ledger_mismatches.len(),
         verdict.ledger_total_micros,
-        verdict.stripe_total_cents
+        verdict.stripe_total_cents,
+        verdict.ledger_total_micros - verdict.stripe_total_cents * 10_000
     );
 }

@@ -387,11 +387,12 @@ async fn purchases_retried_by_their_clients_under_20_percent_faults_are_credited
     );
     world.report_proxies();
     eprintln!(
-        "  PaymentIntents {} ({} succeeded); credited {credited}; double charges {}; problems {}; ledger {ledger_total} micros vs Stripe {stripe_total} cents",
+        "  PaymentIntents {} ({} succeeded); credited {credited}; double charges {}; problems {}; ledger {ledger_total} micros vs Stripe {stripe_total} cents: ledger − Stripe {} micros",
         intents.len(),
         intents.iter().filter(|i| i.succeeded).count(),
         double_charges.len(),
-        problems.len()
+        problems.len(),
+        ledger_total - stripe_total * 10_000
     );
 
     assert!(

@@ -24,8 +24,9 @@ use tower::ServiceExt;
 
 use super::world::{TestClock, World};
 
-/// Deliveries in flight at once (the worker's batch of ten, and a second invocation).
-pub const IN_FLIGHT: usize = 16;
+/// Deliveries in flight at once, as production runs them: `CHARGE_WORKER_CONCURRENCY` (4)
+/// charge-worker invocations, each charging `JOBS_AT_ONCE` (10) jobs of its batch at once.
+pub const IN_FLIGHT: usize = 4 * 10;
 const WEBHOOK_SECRET: &str = "whsec_faults";
 
 /// One delivery the run makes: a charge job (an SQS message) or a webhook event.
