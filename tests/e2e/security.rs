@@ -391,17 +391,8 @@ async fn forged_tampered_and_stale_webhooks_are_400_and_write_nothing() {
         assert_code(&answer, 400, "invalid_signature", case);
     }
     let after = server.get_json("/v1/billing", account).await;
-    let read = server
-        .get_json(
-            &format!(
-                "/v1/billing/credit-purchases/{}",
-                purchase["id"].as_str().unwrap()
-            ),
-            account,
-        )
-        .await;
     assert_eq!(after, before);
-    assert_eq!(read["status"], "requires_action");
+    assert_untouched(&server, account, &purchase).await;
     assert_eq!(server.mails_to(account).await.len(), mails);
     // The same event, signed with the endpoint's secret, is acted on: the refusals above
     // refused an event that would have credited the account.
@@ -500,8 +491,8 @@ async fn routes_with_a_body(server: &LocalServer, account: &str) -> (Vec<(Method
     (routes, purchase)
 }
 
-/// The purchase of [`routes_with_a_body`] still waits for its authorization: no refused body
-/// was acted on.
+/// `purchase` (one waiting for its authorization) still waits: no refused body or event was
+/// acted on.
 async fn assert_untouched(server: &LocalServer, account: &str, purchase: &Value) {
     let read = server
         .get_json(
@@ -514,8 +505,18 @@ async fn assert_untouched(server: &LocalServer, account: &str, purchase: &Value)
         .await;
     assert_eq!(
         read["status"], "requires_action",
-        "no body over the limit was acted on"
+        "no refused body or event was acted on"
     );
+}
+
+/// The content type `path` reads and a body of it of any size: the authorization page takes the
+/// form its button posts; every other route JSON.
+fn body_of(path: &str) -> (&'static str, fn(usize) -> String) {
+    if path.starts_with("/authorize/") {
+        ("application/x-www-form-urlencoded", form_of)
+    } else {
+        ("application/json", json_of)
+    }
 }
 
 #[tokio::test]
@@ -527,12 +528,7 @@ async fn a_body_over_its_routes_limit_is_413_on_every_route_that_takes_one() {
 
     for (method, path) in &routes {
         let limit = limit_of(path);
-        // The authorization page takes the form its button posts; every other route JSON.
-        let (content_type, body): (&str, fn(usize) -> String) = if path.starts_with("/authorize/") {
-            ("application/x-www-form-urlencoded", form_of)
-        } else {
-            ("application/json", json_of)
-        };
+        let (content_type, body) = body_of(path);
         let send = |size: usize| {
             call(
                 server
@@ -614,11 +610,7 @@ async fn a_chunked_body_without_a_length_is_413_past_its_routes_limit_and_read_a
 
     for (method, path) in &routes {
         let limit = limit_of(path);
-        let (content_type, body): (&str, fn(usize) -> String) = if path.starts_with("/authorize/") {
-            ("application/x-www-form-urlencoded", form_of)
-        } else {
-            ("application/json", json_of)
-        };
+        let (content_type, body) = body_of(path);
         // Streamed well past the limit, as a client that never stops would send it.
         let (status, answer) = send_chunked(
             &server,
