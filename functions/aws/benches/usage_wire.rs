@@ -156,6 +156,7 @@ async fn main() {
     let url = std::env::var("BILLING_TEST_MOTO_URL")
         .expect("run under scripts/with-stand-ins, which sets BILLING_TEST_MOTO_URL");
     let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(billing_aws::https_client())
         .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))

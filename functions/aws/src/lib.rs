@@ -12,3 +12,17 @@ pub mod store;
 pub use mailer::SesMailer;
 pub use queue::SqsQueue;
 pub use store::DynamoStore;
+
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+/// The HTTPS client to put in the [`aws_config::SdkConfig`] the adapters are built from: the
+/// SDK's own hyper and rustls client with the system's root certificates (and
+/// `SSL_CERT_FILE`), over ring rather than the SDK's default aws-lc, several megabytes
+/// smaller in every Lambda binary. The AWS crates here have no default client (their
+/// `default-https-client` feature is off), so a config without this one cannot send.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}

@@ -12,7 +12,12 @@ Two stand-ins on 127.0.0.1, both standard library only:
 Each start must make exactly one signed GetParameters call before it polls, or the run fails:
 a binary that skipped its init would otherwise look fast.
 
-Usage: bench.py --bin-dir target/release [--starts 50] [--json out.json] [FUNCTION...]
+So that a figure says how much of it is the bench's: the floor, a binary that polls as soon as it
+starts (floor.rs, built with rustc), is measured first; each start also records the time the
+SSM stand-in spent on its TLS handshake and answer, and the CPU time the process used up to its
+poll, which moves far less with the load of a shared machine than the wall time does.
+
+Usage: bench.py --bin-dir target/release [--starts 50] [--json out.json] [--no-floor] [FUNCTION...]
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import json
 import os
 import platform
 import shutil
+import signal
+import socket
 import ssl
 import statistics
 import subprocess
@@ -54,10 +61,19 @@ FUNCTION_VARIABLES = {
     "webhook": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
                 "STRIPE_WEBHOOK_SECRET_PARAMETER": "/billing/stripe/webhook-secret",
                 "LINK_SECRET_PARAMETER": "/billing/links/secret", "PUBLIC_BASE_URL": "https://billing.example.com"},
+    "account": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
+                "LINK_SECRET_PARAMETER": "/billing/links/secret", "PUBLIC_BASE_URL": "https://billing.example.com"},
     "sweep": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
               "CHARGE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/billing-charge"},
+    "monthly-charge": {"CHARGE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/billing-charge"},
+    "charge-worker": {"STRIPE_SECRET_PARAMETER": SECRET_PARAMETER, "SENDER_EMAIL": "billing@example.com",
+                      "LINK_SECRET_PARAMETER": "/billing/links/secret",
+                      "PUBLIC_BASE_URL": "https://billing.example.com", "STRIPE_REQUESTS_PER_SECOND": "80",
+                      "CHARGE_WORKER_CONCURRENCY": "4", "PAYMENT_RETRY_DAYS": "3,5,7"},
 }
 POLL_PATH = "/2018-06-01/runtime/invocation/next"
+# The bench's own floor (floor.rs): measured first, named so it cannot clash with a function.
+FLOOR = "(floor)"
 SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 
 
@@ -68,10 +84,26 @@ class Quiet(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class RuntimeApi(http.server.ThreadingHTTPServer):
-    """Records when each start first polls for an invocation; never hands one out."""
+class Server(http.server.ThreadingHTTPServer):
+    """A threaded HTTP server whose connections send each write at once (TCP_NODELAY).
+
+    Without it a reply waits for the client's ACK of the server's previous segment (Nagle), and
+    Linux delays that ACK by 40 ms when the client has nothing to send: against the TLS
+    stand-in that added about 40 ms to every start (the reply waited behind the TLS 1.3 session
+    tickets Python sends after the handshake), a cost of this stand-in, not of the binary or of
+    SSM's servers.
+    """
 
     daemon_threads = True
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        connection, address = self.socket.accept()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
+
+
+class RuntimeApi(Server):
+    """Records when each start first polls for an invocation; never hands one out."""
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), RuntimeApiHandler)
@@ -92,20 +124,40 @@ class RuntimeApiHandler(Quiet):
         self.close_connection = True
 
 
-class Ssm(http.server.ThreadingHTTPServer):
+class Ssm(Server):
     """Answers GetParameters for the functions' SecureStrings over TLS and counts the calls."""
-
-    daemon_threads = True
 
     def __init__(self, context: ssl.SSLContext) -> None:
         super().__init__(("127.0.0.1", 0), SsmHandler)
-        self.socket = context.wrap_socket(self.socket, server_side=True)
+        self.context = context
         self.calls = 0
+        # Time this stand-in spends on the TLS handshake and answering, its share of a start.
+        self.busy_ns = 0
         self.lock = threading.Lock()
+
+    def get_request(self) -> tuple[socket.socket, object]:
+        # TLS on the accepted connection, once it has TCP_NODELAY (the handshake and the
+        # session tickets are sent here, in the accepting thread).
+        connection, address = super().get_request()
+        started = time.perf_counter_ns()
+        connection = self.context.wrap_socket(connection, server_side=True)
+        self.spent(started)
+        return connection, address
+
+    def spent(self, started: int) -> None:
+        with self.lock:
+            self.busy_ns += time.perf_counter_ns() - started
 
 
 class SsmHandler(Quiet):
     def do_POST(self) -> None:  # noqa: N802
+        started = time.perf_counter_ns()
+        try:
+            self.get_parameters()
+        finally:
+            self.server.spent(started)
+
+    def get_parameters(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
         signed = self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ")
         target = self.headers.get("X-Amz-Target")
@@ -187,10 +239,13 @@ def stripped_size(binary: Path, folder: Path) -> int:
     return copy.stat().st_size
 
 
-def one_start(binary: Path, env: dict, runtime: RuntimeApi, ssm: Ssm, log: Path) -> float:
-    """Milliseconds from spawning the binary to its first poll."""
+def one_start(function: str, binary: Path, env: dict, runtime: RuntimeApi, ssm: Ssm,
+              log: Path) -> tuple[float, float, float]:
+    """Milliseconds from spawning `function`'s binary to its first poll, how many of them the
+    SSM stand-in spent on the TLS handshake and its answer, and the CPU milliseconds (user and
+    system) the process used."""
     runtime.arm()
-    calls_before = ssm.calls
+    calls_before, busy_before = ssm.calls, ssm.busy_ns
     with open(log, "wb") as out:
         started = time.perf_counter_ns()
         # No cwd and no fd closing, so Python can spawn without the cost of a full fork (our
@@ -198,15 +253,20 @@ def one_start(binary: Path, env: dict, runtime: RuntimeApi, ssm: Ssm, log: Path)
         process = subprocess.Popen([str(binary)], env=env, stdout=out, stderr=subprocess.STDOUT,
                                    close_fds=False)
         polled = runtime.polled.wait(timeout=10)
-        process.kill()
-        process.wait()
+        # Killed and reaped here, not through Popen (which may reap a process that has already
+        # exited on its own): the CPU time the process used (it idles once it has polled)
+        # barely moves with the machine's load, unlike the wall time.
+        os.kill(process.pid, signal.SIGKILL)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = status
     if not polled:
-        sys.exit(f"{binary.name} never polled the Runtime API; its output:\n{log.read_text()[-4000:]}")
+        sys.exit(f"{function} never polled the Runtime API; its output:\n{log.read_text()[-4000:]}")
     # One call for a function that reads secrets (all of them at once), none for one without.
-    expected = 1 if any(n.endswith("_PARAMETER") for n in FUNCTION_VARIABLES.get(binary.name, {})) else 0
+    expected = 1 if any(n.endswith("_PARAMETER") for n in FUNCTION_VARIABLES.get(function, {})) else 0
     if ssm.calls != calls_before + expected:
-        sys.exit(f"{binary.name} made {ssm.calls - calls_before} GetParameters calls before polling, not {expected}")
-    return (runtime.polled_at - started) / 1e6
+        sys.exit(f"{function} made {ssm.calls - calls_before} GetParameters calls before polling, not {expected}")
+    cpu_ms = (usage.ru_utime + usage.ru_stime) * 1e3
+    return (runtime.polled_at - started) / 1e6, (ssm.busy_ns - busy_before) / 1e6, cpu_ms
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -220,9 +280,11 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=50, help="measured starts per function")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured starts first (page cache)")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--no-floor", action="store_true", help="skip the floor (it needs rustc)")
     parser.add_argument("functions", nargs="*", help="binaries to measure (default: every one in src/bin)")
     args = parser.parse_args()
     functions = args.functions or sorted(p.stem for p in BIN_SOURCES.glob("*.rs"))
+    load_before = os.getloadavg()
 
     with tempfile.TemporaryDirectory(prefix="bench-lambda-") as tmp:
         folder = Path(tmp)
@@ -234,19 +296,24 @@ def main() -> None:
         for server in (runtime, ssm):
             threading.Thread(target=server.serve_forever, daemon=True).start()
 
-        results = []
+        binaries = [] if args.no_floor else [(FLOOR, floor_binary(folder))]
         for function in functions:
             binary = args.bin_dir / function
             if not binary.is_file():
                 sys.exit(f"{binary} is missing: build with cargo build --release -p billing-lambda")
+            binaries.append((function, binary))
+
+        results = []
+        for function, binary in binaries:
             root = folder / function
             root.mkdir()
             shutil.copy2(binary, root / "bootstrap")
             env = lambda_environment(function, runtime.server_address[1], ssm.server_address[1], bundle, root)
             log = folder / f"{function}.log"
             for _ in range(args.warmup):
-                one_start(root / "bootstrap", env, runtime, ssm, log)
-            times = [one_start(root / "bootstrap", env, runtime, ssm, log) for _ in range(args.starts)]
+                one_start(function, root / "bootstrap", env, runtime, ssm, log)
+            starts = [one_start(function, root / "bootstrap", env, runtime, ssm, log) for _ in range(args.starts)]
+            times = [total for total, _, _ in starts]
             results.append({
                 "function": function,
                 "stripped_bytes": stripped_size(binary, folder),
@@ -255,6 +322,8 @@ def main() -> None:
                 "p90_ms": round(percentile(times, 0.9), 2),
                 "min_ms": round(min(times), 2),
                 "max_ms": round(max(times), 2),
+                "ssm_stand_in_median_ms": round(statistics.median(ssm_ms for _, ssm_ms, _ in starts), 2),
+                "cpu_median_ms": round(statistics.median(cpu_ms for _, _, cpu_ms in starts), 2),
             })
         for server in (runtime, ssm):
             server.shutdown()
@@ -263,17 +332,32 @@ def main() -> None:
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {cpu_model()}",
+        "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load],
         "results": results,
     }
-    print(f"{report['date']}; {report['machine']}; load average after the run "
+    print(f"{report['date']}; {report['machine']}; load average (1, 5, 15 min) before "
+          f"{load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}, after "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"{'function':<12} {'stripped':>10} {'starts':>6} {'median':>9} {'p90':>9} {'min':>9} {'max':>9}")
+    print(f"{'function':<15} {'stripped':>10} {'starts':>6} {'median':>9} {'p90':>9} {'min':>9} {'max':>9}"
+          f" {'SSM stand-in':>13} {'CPU':>9}")
     for r in results:
-        print(f"{r['function']:<12} {r['stripped_bytes'] / 1e6:>8.2f}MB {r['starts']:>6} "
-              f"{r['median_ms']:>7.2f}ms {r['p90_ms']:>7.2f}ms {r['min_ms']:>7.2f}ms {r['max_ms']:>7.2f}ms")
+        print(f"{r['function']:<15} {r['stripped_bytes'] / 1e6:>8.2f}MB {r['starts']:>6} "
+              f"{r['median_ms']:>7.2f}ms {r['p90_ms']:>7.2f}ms {r['min_ms']:>7.2f}ms {r['max_ms']:>7.2f}ms"
+              f" {r['ssm_stand_in_median_ms']:>11.2f}ms {r['cpu_median_ms']:>7.2f}ms")
+    print("SSM stand-in: the median time the Python stand-in spent on the TLS handshake and its answer,"
+          " included in the start; CPU: the median CPU time (user + system) of the process up to its poll;"
+          f" {FLOOR}: a binary that polls as soon as it starts (floor.rs).")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
+
+
+def floor_binary(folder: Path) -> Path:
+    """floor.rs, built with rustc -O like a release binary (std only)."""
+    binary = folder / "floor"
+    subprocess.run(["rustc", "-O", "--edition", "2024", "-C", "strip=symbols", str(HERE / "floor.rs"),
+                    "-o", str(binary)], check=True)
+    return binary
 
 
 def cpu_model() -> str:

@@ -25,11 +25,14 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// Loads the configuration Lambda provides in the environment. Credentials are resolved
-    /// on the first call, not here.
+    /// Loads the configuration Lambda provides in the environment, with billing-aws's HTTPS
+    /// client. Credentials are resolved on the first call, not here.
     pub async fn load() -> Self {
         Self {
-            config: aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await,
+            config: aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(billing_aws::https_client())
+                .load()
+                .await,
         }
     }
 

@@ -65,8 +65,10 @@ impl Transport {
                 StripeError::ConfigError("the secret key is not a valid header value".into())
             })?;
         authorization.set_sensitive(true);
+        // ring named here: a build where rustls also has aws-lc has no default provider.
         let connector = HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+            .map_err(|e| StripeError::ConfigError(format!("cannot set up TLS: {e}")))?
             .https_or_http()
             .enable_http1()
             .enable_http2()

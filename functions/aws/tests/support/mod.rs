@@ -28,6 +28,7 @@ pub fn moto_url() -> String {
 /// connections on the runtime that opened them, and each test has its own runtime).
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(billing_aws::https_client())
         .endpoint_url(moto_url())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
