@@ -11,10 +11,9 @@ use billing_core::ports::gateway::{
     SetupIntent,
 };
 use billing_core::{AccountId, CustomerId, EmailAddress, PaymentId, PaymentMethodId};
-use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_client_core::{IdempotencyKey, StripeRequest};
 use stripe_core::customer::{
-    CreateCustomer, DeleteCustomer, RetrieveCustomer, RetrieveCustomerReturned, UpdateCustomer,
-    UpdateCustomerInvoiceSettings,
+    CreateCustomer, DeleteCustomer, RetrieveCustomer, UpdateCustomer, UpdateCustomerInvoiceSettings,
 };
 use stripe_core::payment_intent::{
     CancelPaymentIntent, CancelPaymentIntentCancellationReason, CreatePaymentIntent,
@@ -27,7 +26,9 @@ use stripe_payment::payment_method::{
 };
 use stripe_shared::{PaymentIntentAllowedPaymentMethodTypes, SetupIntentAllowedPaymentMethodTypes};
 
+use crate::failure::Failure;
 use crate::mapping;
+use crate::objects::{self, Customer, List};
 use crate::rate_limit::RateLimit;
 use crate::transport::Transport;
 
@@ -50,7 +51,8 @@ const BUSY_BACKOFF: [Duration; 5] = [
     Duration::from_millis(1_600),
 ];
 
-/// The production payment gateway: Stripe through async-stripe's request types.
+/// The production payment gateway: Stripe through async-stripe's request types, its answers
+/// read as this crate's [`objects`].
 ///
 /// Clones share one connection pool and one rate limiter (see
 /// [`with_rate_limit`](Self::with_rate_limit)): build one gateway per process and clone it.
@@ -95,19 +97,17 @@ impl StripeGateway {
     }
 }
 
-fn idempotency_key(key: String) -> Result<RequestStrategy, GatewayError> {
-    IdempotencyKey::new(key)
-        .map(RequestStrategy::Idempotent)
-        .map_err(|e| GatewayError::Invalid(format!("idempotency key: {e}")))
+fn idempotency_key(key: String) -> Result<IdempotencyKey, GatewayError> {
+    IdempotencyKey::new(key).map_err(|e| GatewayError::Invalid(format!("idempotency key: {e}")))
 }
 
 /// Sends an idempotent request, again after a pause while Stripe reports the key in use
 /// (a concurrent request with the same key). Each attempt waits for the rate limiter, and a
 /// 429 has been retried by the transport before it gets here.
-async fn send_idempotent<T, F, Fut>(what: &str, mut send: F) -> Result<T, StripeError>
+async fn send_idempotent<T, F, Fut>(what: &str, mut send: F) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, StripeError>>,
+    Fut: Future<Output = Result<T, Failure>>,
 {
     for pause in BUSY_BACKOFF {
         match send().await {
@@ -135,7 +135,7 @@ impl PaymentGateway for StripeGateway {
         email: Option<&EmailAddress>,
     ) -> Result<CustomerId, GatewayError> {
         // One key per account makes concurrent first calls (and retries) return one customer.
-        let strategy = idempotency_key(format!("customer-{account}"))?;
+        let key = idempotency_key(format!("customer-{account}"))?;
         let mut request = CreateCustomer::new().metadata(HashMap::from([(
             mapping::ACCOUNT_KEY.to_owned(),
             account.to_string(),
@@ -143,15 +143,11 @@ impl PaymentGateway for StripeGateway {
         if let Some(email) = email {
             request = request.email(email.as_str());
         }
-        let customer = send_idempotent("customer", || {
-            request
-                .customize()
-                .request_strategy(strategy.clone())
-                .send(&self.client)
-        })
-        .await
-        .map_err(|e| mapping::gateway_error(&e, "customer"))?;
-        CustomerId::parse(customer.id.as_str()).map_err(|e| {
+        let customer: Customer =
+            send_idempotent("customer", || self.client.send(request.build(), Some(&key)))
+                .await
+                .map_err(|e| mapping::gateway_error(&e, "customer"))?;
+        CustomerId::parse(&customer.id).map_err(|e| {
             GatewayError::Unavailable(format!("Stripe returned an unusable customer id: {e}"))
         })
     }
@@ -160,11 +156,13 @@ impl PaymentGateway for StripeGateway {
         &self,
         customer: &CustomerId,
     ) -> Result<SetupIntent, GatewayError> {
-        let intent = CreateSetupIntent::new()
+        let request = CreateSetupIntent::new()
             .customer(customer.as_str())
             .usage(CreateSetupIntentUsage::OffSession)
-            .allowed_payment_method_types(vec![SetupIntentAllowedPaymentMethodTypes::Card])
-            .send(&self.client)
+            .allowed_payment_method_types(vec![SetupIntentAllowedPaymentMethodTypes::Card]);
+        let intent: objects::SetupIntent = self
+            .client
+            .send(request.build(), None)
             .await
             .map_err(|e| mapping::gateway_error(&e, &format!("customer {customer}")))?;
         let client_secret = intent.client_secret.ok_or_else(|| {
@@ -173,14 +171,15 @@ impl PaymentGateway for StripeGateway {
             )
         })?;
         Ok(SetupIntent {
-            id: intent.id.as_str().to_owned(),
+            id: intent.id,
             client_secret,
         })
     }
 
     async fn payment_method(&self, id: &PaymentMethodId) -> Result<PaymentMethod, GatewayError> {
-        let pm = RetrievePaymentMethod::new(id.as_str())
-            .send(&self.client)
+        let pm: objects::PaymentMethod = self
+            .client
+            .send(RetrievePaymentMethod::new(id.as_str()).build(), None)
             .await
             .map_err(|e| mapping::gateway_error(&e, &format!("payment method {id}")))?;
         mapping::payment_method(&pm)
@@ -191,9 +190,10 @@ impl PaymentGateway for StripeGateway {
         id: &PaymentMethodId,
         customer: &CustomerId,
     ) -> Result<PaymentMethod, GatewayError> {
-        let pm = AttachPaymentMethod::new(id.as_str())
-            .customer(customer.as_str())
-            .send(&self.client)
+        let attach = AttachPaymentMethod::new(id.as_str()).customer(customer.as_str());
+        let pm: objects::PaymentMethod = self
+            .client
+            .send(attach.build(), None)
             .await
             .map_err(|e| mapping::gateway_error(&e, &format!("payment method {id}")))?;
         mapping::payment_method(&pm)
@@ -208,9 +208,9 @@ impl PaymentGateway for StripeGateway {
             default_payment_method: Some(id.to_string()),
             ..UpdateCustomerInvoiceSettings::new()
         };
-        UpdateCustomer::new(customer.as_str())
-            .invoice_settings(settings)
-            .send(&self.client)
+        let update = UpdateCustomer::new(customer.as_str()).invoice_settings(settings);
+        self.client
+            .send::<Customer>(update.build(), None)
             .await
             .map_err(|e| mapping::gateway_error(&e, &format!("customer {customer}")))?;
         Ok(())
@@ -218,17 +218,16 @@ impl PaymentGateway for StripeGateway {
 
     async fn customer_cards(&self, customer: &CustomerId) -> Result<CustomerCards, GatewayError> {
         let what = format!("customer {customer}");
-        let default_payment_method = match RetrieveCustomer::new(customer.as_str())
-            .send(&self.client)
+        let found: Customer = self
+            .client
+            .send(RetrieveCustomer::new(customer.as_str()).build(), None)
             .await
-            .map_err(|e| mapping::gateway_error(&e, &what))?
-        {
-            RetrieveCustomerReturned::Customer(found) => mapping::default_payment_method(&found)?,
-            // Stripe answers 200 with `deleted: true` for a deleted customer.
-            RetrieveCustomerReturned::DeletedCustomer(_) => {
-                return Err(GatewayError::NotFound(what));
-            }
-        };
+            .map_err(|e| mapping::gateway_error(&e, &what))?;
+        // Stripe answers 200 with `deleted: true` for a deleted customer.
+        if found.deleted {
+            return Err(GatewayError::NotFound(what));
+        }
+        let default_payment_method = mapping::default_payment_method(&found)?;
         let mut attached = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -239,15 +238,16 @@ impl PaymentGateway for StripeGateway {
             if let Some(last) = &after {
                 page = page.starting_after(last.as_str());
             }
-            let page = page
-                .send(&self.client)
+            let page: List<objects::PaymentMethod> = self
+                .client
+                .send(page.build(), None)
                 .await
                 .map_err(|e| mapping::gateway_error(&e, &what))?;
             for pm in &page.data {
                 attached.push(mapping::payment_method(pm)?);
             }
             match page.data.last() {
-                Some(last) if page.has_more => after = Some(last.id.as_str().to_owned()),
+                Some(last) if page.has_more => after = Some(last.id.clone()),
                 _ => break,
             }
         }
@@ -259,8 +259,10 @@ impl PaymentGateway for StripeGateway {
 
     async fn detach(&self, id: &PaymentMethodId) -> Result<(), GatewayError> {
         let what = format!("payment method {id}");
-        match DetachPaymentMethod::new(id.as_str())
-            .send(&self.client)
+        let detach = DetachPaymentMethod::new(id.as_str()).build();
+        match self
+            .client
+            .send::<objects::PaymentMethod>(detach, None)
             .await
         {
             Ok(_) => Ok(()),
@@ -277,7 +279,7 @@ impl PaymentGateway for StripeGateway {
     }
 
     async fn charge(&self, request: &ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
-        let strategy = idempotency_key(request.idempotency_key.clone())?;
+        let key = idempotency_key(request.idempotency_key.clone())?;
         let mut intent =
             CreatePaymentIntent::new(request.amount.get(), stripe_currency(request.currency))
                 .confirm(true)
@@ -292,13 +294,8 @@ impl PaymentGateway for StripeGateway {
         if request.off_session {
             intent = intent.off_session(CreatePaymentIntentOffSession::Bool(true));
         }
-        let result = send_idempotent("payment", || {
-            intent
-                .customize()
-                .request_strategy(strategy.clone())
-                .send(&self.client)
-        })
-        .await;
+        let result: Result<objects::PaymentIntent, Failure> =
+            send_idempotent("payment", || self.client.send(intent.build(), Some(&key))).await;
         match result {
             Ok(intent) => mapping::charge_outcome(&intent),
             Err(error) => mapping::charge_failure(&error),
@@ -306,8 +303,9 @@ impl PaymentGateway for StripeGateway {
     }
 
     async fn charge_status(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
-        let intent = RetrievePaymentIntent::new(payment.as_str())
-            .send(&self.client)
+        let intent: objects::PaymentIntent = self
+            .client
+            .send(RetrievePaymentIntent::new(payment.as_str()).build(), None)
             .await
             .map_err(|e| mapping::gateway_error(&e, &format!("payment {payment}")))?;
         mapping::charge_outcome(&intent)
@@ -315,9 +313,9 @@ impl PaymentGateway for StripeGateway {
 
     async fn cancel_payment(&self, payment: &PaymentId) -> Result<ChargeOutcome, GatewayError> {
         let cancel = CancelPaymentIntent::new(payment.as_str())
-            .cancellation_reason(CancelPaymentIntentCancellationReason::Abandoned)
-            .send(&self.client)
-            .await;
+            .cancellation_reason(CancelPaymentIntentCancellationReason::Abandoned);
+        let cancel: Result<objects::PaymentIntent, Failure> =
+            self.client.send(cancel.build(), None).await;
         match cancel {
             Ok(intent) => mapping::charge_outcome(&intent),
             // Succeeded, canceled already, or a state Stripe will not cancel from: what it is
@@ -334,12 +332,13 @@ impl PaymentGateway for StripeGateway {
         &self,
         customer: &CustomerId,
     ) -> Result<Option<AccountId>, GatewayError> {
-        let found = RetrieveCustomer::new(customer.as_str())
-            .send(&self.client)
+        let found: Result<Customer, Failure> = self
+            .client
+            .send(RetrieveCustomer::new(customer.as_str()).build(), None)
             .await;
         match found {
-            Ok(RetrieveCustomerReturned::Customer(found)) => Ok(mapping::customer_account(&found)),
-            Ok(RetrieveCustomerReturned::DeletedCustomer(_)) => Ok(None),
+            Ok(found) if found.deleted => Ok(None),
+            Ok(found) => Ok(mapping::customer_account(&found)),
             Err(error) => match mapping::gateway_error(&error, &format!("customer {customer}")) {
                 GatewayError::NotFound(_) => Ok(None),
                 other => Err(other),
@@ -348,8 +347,9 @@ impl PaymentGateway for StripeGateway {
     }
 
     async fn delete_customer(&self, customer: &CustomerId) -> Result<(), GatewayError> {
-        match DeleteCustomer::new(customer.as_str())
-            .send(&self.client)
+        match self
+            .client
+            .send::<Customer>(DeleteCustomer::new(customer.as_str()).build(), None)
             .await
             .map_err(|e| mapping::gateway_error(&e, &format!("customer {customer}")))
         {

@@ -1,16 +1,17 @@
 //! Stripe objects and errors turned into domain values. Pure functions: no I/O, so they are
 //! tested on JSON fixtures of real Stripe responses (`tests/mapping.rs`).
 //!
-//! Error messages built here never carry a Stripe body: `StripeError`'s own `Display` prints
-//! the whole error object (embedded PaymentMethod included), so it is never formatted.
+//! Error messages built here never carry a Stripe body or Stripe's message (it may quote what
+//! was sent): only the HTTP status, Stripe's error `code` and the parameter it names.
 
 use billing_core::ports::gateway::{
     CardDetails, ChargeOutcome, Decline, GatewayError, PaymentMethod,
 };
 use billing_core::rules::card::{CheckResult, Funding};
 use billing_core::{AccountId, ClientSecret, CustomerId, PaymentId, PaymentMethodId};
-use stripe::StripeError;
-use stripe_shared::{ApiErrors, ApiErrorsCode, ApiErrorsType, PaymentIntent, PaymentMethodCard};
+
+use crate::failure::Failure;
+use crate::objects::{ApiError, Card, Customer, PaymentIntent};
 
 /// The metadata key naming the account, on the customers and PaymentIntents this system
 /// creates.
@@ -21,17 +22,17 @@ pub const REFERENCE_KEY: &str = "reference";
 
 /// The account a customer was created for, from its metadata; `None` when it names none this
 /// system could have written (a customer created elsewhere).
-pub fn customer_account(customer: &stripe_shared::Customer) -> Option<AccountId> {
+pub fn customer_account(customer: &Customer) -> Option<AccountId> {
     customer
         .metadata
         .as_ref()
-        .and_then(|metadata| metadata.get(ACCOUNT_KEY))
+        .and_then(|metadata| metadata.account_id.as_deref())
         .and_then(|account| AccountId::parse(account).ok())
 }
 
 /// A PaymentMethod as the domain sees it. Only cards are expected (SetupIntents and charges
 /// allow `card` only); anything else is refused as invalid.
-pub fn payment_method(pm: &stripe_shared::PaymentMethod) -> Result<PaymentMethod, GatewayError> {
+pub fn payment_method(pm: &crate::objects::PaymentMethod) -> Result<PaymentMethod, GatewayError> {
     let id = pm.id.as_str();
     let card = pm
         .card
@@ -42,7 +43,7 @@ pub fn payment_method(pm: &stripe_shared::PaymentMethod) -> Result<PaymentMethod
         customer: pm
             .customer
             .as_ref()
-            .map(|c| CustomerId::parse(c.id().as_str()))
+            .map(|c| CustomerId::parse(c.id()))
             .transpose()
             .map_err(|e| unexpected("customer id", e))?,
         card: card_details(id, card)?,
@@ -51,20 +52,20 @@ pub fn payment_method(pm: &stripe_shared::PaymentMethod) -> Result<PaymentMethod
 
 /// The customer's `invoice_settings.default_payment_method` (an id, or an expanded object).
 pub fn default_payment_method(
-    customer: &stripe_shared::Customer,
+    customer: &Customer,
 ) -> Result<Option<PaymentMethodId>, GatewayError> {
     customer
         .invoice_settings
         .as_ref()
         .and_then(|settings| settings.default_payment_method.as_ref())
-        .map(|pm| PaymentMethodId::parse(pm.id().as_str()))
+        .map(|pm| PaymentMethodId::parse(pm.id()))
         .transpose()
         .map_err(|e| unexpected("default payment method id", e))
 }
 
-fn card_details(id: &str, card: &PaymentMethodCard) -> Result<CardDetails, GatewayError> {
+fn card_details(id: &str, card: &Card) -> Result<CardDetails, GatewayError> {
     let checks = card.checks.as_ref();
-    let check = |pick: fn(&stripe_shared::PaymentMethodCardChecks) -> &Option<String>| {
+    let check = |pick: fn(&crate::objects::CardChecks) -> &Option<String>| {
         CheckResult::from_stripe(checks.and_then(|c| pick(c).as_deref()))
     };
     Ok(CardDetails {
@@ -87,81 +88,42 @@ fn card_details(id: &str, card: &PaymentMethodCard) -> Result<CardDetails, Gatew
     })
 }
 
-/// The state of a charge from its PaymentIntent. A PaymentIntent waiting for the cardholder
-/// without a client secret is an error: there would be no way to let them complete it.
+/// The state of a charge from its PaymentIntent, read from an API answer or a webhook event
+/// (`crate::webhook`) alike: one rule for both, so an event and `charge_status` can never
+/// disagree about the same PaymentIntent. A PaymentIntent waiting for the cardholder without
+/// a client secret is an error: there would be no way to let them complete it.
 pub fn charge_outcome(intent: &PaymentIntent) -> Result<ChargeOutcome, GatewayError> {
-    intent_outcome(&IntentFacts {
-        id: intent.id.as_str(),
-        status: intent.status.as_str(),
-        client_secret: intent.client_secret.as_deref(),
-        redirect_url: intent
-            .next_action
-            .as_ref()
-            .and_then(|action| action.redirect_to_url.as_ref())
-            .and_then(|redirect| redirect.url.as_deref()),
-        last_error: intent.last_payment_error.as_deref().map(error_facts),
-    })
-}
-
-/// What the outcome rule reads of a PaymentIntent, whether it came as async-stripe's type (an
-/// API response) or as a webhook event's JSON (`crate::webhook`): one rule for both, so an
-/// event and `charge_status` can never disagree about the same PaymentIntent.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct IntentFacts<'a> {
-    pub id: &'a str,
-    /// Stripe's `status` string.
-    pub status: &'a str,
-    pub client_secret: Option<&'a str>,
-    /// `next_action.redirect_to_url.url`.
-    pub redirect_url: Option<&'a str>,
-    /// `last_payment_error`.
-    pub last_error: Option<ErrorFacts<'a>>,
-}
-
-/// What the outcome rule reads of a Stripe error object.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ErrorFacts<'a> {
-    pub code: Option<&'a str>,
-    pub decline_code: Option<&'a str>,
-    pub message: Option<&'a str>,
-}
-
-fn error_facts(error: &ApiErrors) -> ErrorFacts<'_> {
-    ErrorFacts {
-        code: error.code.as_ref().map(|code| code.as_str()),
-        decline_code: error.decline_code.as_deref(),
-        message: error.message.as_deref(),
-    }
-}
-
-/// The state of a charge from what its PaymentIntent says (see [`charge_outcome`]).
-pub(crate) fn intent_outcome(intent: &IntentFacts<'_>) -> Result<ChargeOutcome, GatewayError> {
-    let payment = payment_id(intent.id)?;
-    Ok(match intent.status {
+    let payment = payment_id(&intent.id)?;
+    let client_secret = || client_secret(&intent.id, intent.client_secret.as_deref());
+    Ok(match intent.status.as_str() {
         "succeeded" => ChargeOutcome::Succeeded { payment },
         "requires_action" => ChargeOutcome::RequiresAction {
-            client_secret: client_secret(intent.id, intent.client_secret)?,
-            url: intent.redirect_url.map(str::to_owned),
+            client_secret: client_secret()?,
+            url: intent
+                .next_action
+                .as_ref()
+                .and_then(|action| action.redirect_to_url.as_ref())
+                .and_then(|redirect| redirect.url.clone()),
             payment,
         },
         // The attempt failed and the intent waits for another payment method, with the reason
         // in last_payment_error. Off session, a bank asking for authentication fails this way:
         // the cardholder can still complete it with the client secret.
-        "requires_payment_method" => match intent.last_error {
-            Some(error) if asks_for_authentication(&error) => {
+        "requires_payment_method" => match &intent.last_payment_error {
+            Some(error) if asks_for_authentication(error) => {
                 ChargeOutcome::AuthenticationRequired {
-                    client_secret: client_secret(intent.id, intent.client_secret)?,
+                    client_secret: client_secret()?,
                     url: None,
                     payment,
                 }
             }
             error => ChargeOutcome::Declined {
-                decline: error.map_or_else(
+                decline: error.as_ref().map_or_else(
                     || Decline {
                         decline_code: None,
                         network_message: "The payment has no successful attempt.".into(),
                     },
-                    |error| decline_of(&error),
+                    decline,
                 ),
                 payment: Some(payment),
             },
@@ -191,137 +153,116 @@ fn client_secret(payment: &str, raw: Option<&str>) -> Result<ClientSecret, Gatew
 
 /// True for Stripe's "the bank requires authentication" failure, which comes as the error
 /// `code` (and, on some paths, also as the `decline_code`).
-fn asks_for_authentication(error: &ErrorFacts<'_>) -> bool {
-    error.code == Some("authentication_required")
-        || error.decline_code == Some("authentication_required")
+fn asks_for_authentication(error: &ApiError) -> bool {
+    error.code.as_deref() == Some("authentication_required")
+        || error.decline_code.as_deref() == Some("authentication_required")
 }
 
 /// A decline from a Stripe error object: the issuer's `decline_code`, or Stripe's own `code`
 /// when the issuer gave none (`authentication_required` comes that way on some paths).
-pub fn decline(error: &ApiErrors) -> Decline {
-    decline_of(&error_facts(error))
-}
-
-fn decline_of(error: &ErrorFacts<'_>) -> Decline {
+pub fn decline(error: &ApiError) -> Decline {
     Decline {
-        decline_code: error.decline_code.or(error.code).map(str::to_owned),
-        network_message: error.message.unwrap_or("The card was declined.").to_owned(),
+        decline_code: error.decline_code.clone().or_else(|| error.code.clone()),
+        network_message: error
+            .message
+            .clone()
+            .unwrap_or_else(|| "The card was declined.".to_owned()),
     }
 }
 
 /// What a failed charge request means: a decline is an outcome, the rest are errors. Off
 /// session, "authentication required" is a 402 carrying the PaymentIntent, which is kept for
 /// the cardholder to complete (its id and client secret), not reported as a decline.
-pub fn charge_failure(error: &StripeError) -> Result<ChargeOutcome, GatewayError> {
-    match error {
-        StripeError::Stripe(api, 402)
-            if is_card_error(api) && asks_for_authentication(&error_facts(api)) =>
+pub fn charge_failure(failure: &Failure) -> Result<ChargeOutcome, GatewayError> {
+    match failure {
+        Failure::Refused { error, status: 402 }
+            if is_card_error(error) && asks_for_authentication(error) =>
         {
-            let intent = api.payment_intent.as_ref().ok_or_else(|| {
+            let intent = error.payment_intent.as_ref().ok_or_else(|| {
                 GatewayError::Unavailable(
                     "Stripe asked for authentication without naming the payment".into(),
                 )
             })?;
             Ok(ChargeOutcome::AuthenticationRequired {
-                payment: payment_id(intent.id.as_str())?,
-                client_secret: client_secret(intent.id.as_str(), intent.client_secret.as_deref())?,
+                payment: payment_id(&intent.id)?,
+                client_secret: client_secret(&intent.id, intent.client_secret.as_deref())?,
                 url: None,
             })
         }
-        StripeError::Stripe(api, 402) if is_card_error(api) => Ok(ChargeOutcome::Declined {
-            payment: api
-                .payment_intent
-                .as_ref()
-                .map(|intent| payment_id(intent.id.as_str()))
-                .transpose()?,
-            decline: decline(api),
-        }),
+        Failure::Refused { error, status: 402 } if is_card_error(error) => {
+            Ok(ChargeOutcome::Declined {
+                payment: error
+                    .payment_intent
+                    .as_ref()
+                    .map(|intent| payment_id(&intent.id))
+                    .transpose()?,
+                decline: decline(error),
+            })
+        }
         other => Err(gateway_error(other, "payment")),
     }
 }
 
 /// True when Stripe refused to cancel a payment because of the state it is in (it succeeded,
 /// or was canceled already): the caller reads the state instead.
-pub fn is_unexpected_state(error: &StripeError) -> bool {
-    match error {
-        StripeError::Stripe(api, 400) => {
-            matches!(api.code, Some(ApiErrorsCode::PaymentIntentUnexpectedState))
-        }
-        StripeError::Stripe(..)
-        | StripeError::JSONDeserialize(_)
-        | StripeError::ClientError(_)
-        | StripeError::ConfigError(_)
-        | StripeError::Timeout => false,
-    }
-}
-
-fn is_card_error(error: &ApiErrors) -> bool {
-    match &error.type_ {
-        ApiErrorsType::CardError => true,
-        ApiErrorsType::ApiError
-        | ApiErrorsType::IdempotencyError
-        | ApiErrorsType::InvalidRequestError
-        | ApiErrorsType::Unknown(_)
-        // (`_`: the enum is non-exhaustive; only `card_error` is a decline.)
-        | _ => false,
-    }
-}
-
-/// A failed request as a gateway error. `what` names the object for `NotFound`.
-pub fn gateway_error(error: &StripeError, what: &str) -> GatewayError {
-    match error {
-        StripeError::Stripe(api, status) => api_error(api, *status, what),
-        StripeError::ClientError(reason) => {
-            GatewayError::Unavailable(format!("cannot reach Stripe: {reason}"))
-        }
-        StripeError::Timeout => GatewayError::Unavailable("Stripe did not answer in time".into()),
-        // Deliberately without the parser's message: it may quote the body.
-        StripeError::JSONDeserialize(_) => {
-            GatewayError::Unavailable("Stripe's answer could not be read".into())
-        }
-        StripeError::ConfigError(reason) => {
-            GatewayError::Invalid(format!("Stripe client misconfigured: {reason}"))
-        }
-    }
-}
-
-fn api_error(api: &ApiErrors, status: u16, what: &str) -> GatewayError {
-    // Stripe's own message is left out: it may quote what was sent (an e-mail address, for
-    // one), and these errors are logged. The code and parameter say what went wrong.
-    let message = format!(
-        "HTTP {status} {}{}",
-        api.code
-            .as_ref()
-            .map_or("without code", |code| code.as_str()),
-        api.param
-            .as_deref()
-            .map(|param| format!(" on `{param}`"))
-            .unwrap_or_default()
-    );
-    if matches!(api.code, Some(ApiErrorsCode::ResourceMissing)) || status == 404 {
-        return GatewayError::NotFound(what.to_owned());
-    }
-    match status {
-        402 if is_card_error(api) => GatewayError::CardDeclined(decline(api)),
-        // 409: a concurrent request holds the idempotency key; 429: rate limit or lock
-        // timeout. Both succeed when tried again later.
-        409 | 429 => GatewayError::Unavailable(message),
-        400..=499 => GatewayError::Invalid(message),
-        _ => GatewayError::Unavailable(format!("Stripe failed (HTTP {status}): {message}")),
-    }
+pub fn is_unexpected_state(failure: &Failure) -> bool {
+    failure.code() == Some("payment_intent_unexpected_state")
+        && matches!(failure, Failure::Refused { status: 400, .. })
 }
 
 /// True when the same request, sent again shortly with the same idempotency key, should
 /// succeed: another request with that key is still running (409). A locked object
 /// (`lock_timeout`) is a 429, which the transport has already retried as Stripe asked
 /// (`crate::back_off`); retrying it here too would multiply the waits.
-pub fn is_busy(error: &StripeError) -> bool {
-    match error {
-        StripeError::Stripe(api, _) => matches!(api.code, Some(ApiErrorsCode::IdempotencyKeyInUse)),
-        StripeError::JSONDeserialize(_)
-        | StripeError::ClientError(_)
-        | StripeError::ConfigError(_)
-        | StripeError::Timeout => false,
+pub fn is_busy(failure: &Failure) -> bool {
+    failure.code() == Some("idempotency_key_in_use")
+}
+
+/// Only `card_error` is a decline.
+fn is_card_error(error: &ApiError) -> bool {
+    error.type_ == "card_error"
+}
+
+/// A failed request as a gateway error. `what` names the object for `NotFound`.
+pub fn gateway_error(failure: &Failure, what: &str) -> GatewayError {
+    match failure {
+        Failure::Refused { error, status } => api_error(error, *status, what),
+        Failure::Unreachable(reason) => {
+            GatewayError::Unavailable(format!("cannot reach Stripe: {reason}"))
+        }
+        Failure::Timeout => GatewayError::Unavailable("Stripe did not answer in time".into()),
+        // Deliberately without the parser's message: it may quote the body.
+        Failure::Unreadable { .. } => {
+            GatewayError::Unavailable("Stripe's answer could not be read".into())
+        }
+        Failure::Config(reason) => {
+            GatewayError::Invalid(format!("Stripe client misconfigured: {reason}"))
+        }
+    }
+}
+
+fn api_error(error: &ApiError, status: u16, what: &str) -> GatewayError {
+    // Stripe's own message is left out: it may quote what was sent (an e-mail address, for
+    // one), and these errors are logged. The code and parameter say what went wrong.
+    let message = format!(
+        "HTTP {status} {}{}",
+        error.code.as_deref().unwrap_or("without code"),
+        error
+            .param
+            .as_deref()
+            .map(|param| format!(" on `{param}`"))
+            .unwrap_or_default()
+    );
+    if error.code.as_deref() == Some("resource_missing") || status == 404 {
+        return GatewayError::NotFound(what.to_owned());
+    }
+    match status {
+        402 if is_card_error(error) => GatewayError::CardDeclined(decline(error)),
+        // 409: a concurrent request holds the idempotency key; 429: rate limit or lock
+        // timeout. Both succeed when tried again later.
+        409 | 429 => GatewayError::Unavailable(message),
+        400..=499 => GatewayError::Invalid(message),
+        _ => GatewayError::Unavailable(format!("Stripe failed (HTTP {status}): {message}")),
     }
 }
 

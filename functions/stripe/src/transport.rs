@@ -4,7 +4,8 @@
 //! attempts. This one sends what async-stripe's request types build (the same URL, headers and
 //! form body as its client) and, for every attempt, first takes a turn from the gateway's
 //! [`Limiter`], then reads both headers of a 429 to decide whether and when to try again
-//! ([`crate::back_off`]), with the same `Idempotency-Key`.
+//! ([`crate::back_off`]), with the same `Idempotency-Key`. Answers are read as this crate's
+//! [`objects`](crate::objects), errors as a [`Failure`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,10 +18,12 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use stripe::{RequestStrategy, StripeError};
-use stripe_client_core::{CustomizedStripeRequest, StripeClient, StripeMethod};
+use serde::de::DeserializeOwned;
+use stripe_client_core::{IdempotencyKey, RequestBuilder, StripeMethod};
 
 use crate::back_off::{self, Refusal};
+use crate::failure::Failure;
+use crate::objects::ErrorBody;
 use crate::rate_limit::{Limiter, RateLimit};
 
 const USER_AGENT_VALUE: &str = concat!(
@@ -28,7 +31,6 @@ const USER_AGENT_VALUE: &str = concat!(
     env!("CARGO_PKG_VERSION")
 );
 const STRIPE_VERSION: HeaderName = HeaderName::from_static("stripe-version");
-const STRIPE_ACCOUNT: HeaderName = HeaderName::from_static("stripe-account");
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 const STRIPE_SHOULD_RETRY: HeaderName = HeaderName::from_static("stripe-should-retry");
 const RETRY_AFTER: HeaderName = HeaderName::from_static("retry-after");
@@ -59,16 +61,14 @@ impl Transport {
         secret_key: &str,
         base_url: String,
         timeout: Duration,
-    ) -> Result<Self, StripeError> {
-        let mut authorization =
-            HeaderValue::try_from(format!("Bearer {secret_key}")).map_err(|_| {
-                StripeError::ConfigError("the secret key is not a valid header value".into())
-            })?;
+    ) -> Result<Self, Failure> {
+        let mut authorization = HeaderValue::try_from(format!("Bearer {secret_key}"))
+            .map_err(|_| Failure::Config("the secret key is not a valid header value".into()))?;
         authorization.set_sensitive(true);
         // ring named here: a build where rustls also has aws-lc has no default provider.
         let connector = HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| StripeError::ConfigError(format!("cannot set up TLS: {e}")))?
+            .map_err(|e| Failure::Config(format!("cannot set up TLS: {e}")))?
             .https_or_http()
             .enable_http1()
             .enable_http2()
@@ -93,8 +93,49 @@ impl Transport {
         self
     }
 
-    fn build(&self, request: CustomizedStripeRequest) -> Result<Request<Full<Bytes>>, StripeError> {
-        let (request, config) = request.into_pieces();
+    /// Sends `request` (with `idempotency` as its `Idempotency-Key` on every attempt) and
+    /// reads the answer as `T`.
+    pub(crate) async fn send<T: DeserializeOwned>(
+        &self,
+        request: RequestBuilder,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<T, Failure> {
+        let request = self.build(request, idempotency)?;
+        let mut retries = 0;
+        let mut paused = Duration::ZERO;
+        loop {
+            if let Some(limiter) = &self.limiter {
+                limiter.acquire().await;
+            }
+            let answer = self.attempt(request.clone()).await?;
+            let status = answer.refusal.status;
+            if (200..300).contains(&status) {
+                // Never quoted: the parser's message may carry what the body holds.
+                return serde_json::from_slice(&answer.body)
+                    .map_err(|_| Failure::Unreadable { status });
+            }
+            match back_off::pause_before_retry(&answer.refusal, retries, paused) {
+                Some(pause) => {
+                    tracing::debug!(
+                        path = request.uri().path(),
+                        ?pause,
+                        retries,
+                        "Stripe answered 429; sending the request again after a pause"
+                    );
+                    tokio::time::sleep(pause).await;
+                    retries += 1;
+                    paused += pause;
+                }
+                None => return Err(refused(&answer)),
+            }
+        }
+    }
+
+    fn build(
+        &self,
+        request: RequestBuilder,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Request<Full<Bytes>>, Failure> {
         let mut uri = format!("{}v1{}", self.base_url, request.path);
         if let Some(query) = request.query {
             uri.push('?');
@@ -110,22 +151,9 @@ impl Transport {
             .header(AUTHORIZATION, self.authorization.clone())
             .header(USER_AGENT, USER_AGENT_VALUE)
             .header(STRIPE_VERSION, stripe_client_core::VERSION.as_str());
-        if let Some(account) = config.account_id {
-            builder = builder.header(STRIPE_ACCOUNT, account.as_str());
-        }
-        match config.request_strategy.unwrap_or(RequestStrategy::Once) {
-            RequestStrategy::Once => {}
-            // Sent with every attempt, so a retried POST is the same request to Stripe.
-            RequestStrategy::Idempotent(key) => {
-                builder = builder.header(IDEMPOTENCY_KEY, key.as_str());
-            }
-            // async-stripe's own retry strategies would send a random key (or none) and bypass
-            // this transport's back-off; nothing here asks for them.
-            RequestStrategy::Retry(_) | RequestStrategy::ExponentialBackoff(_) => {
-                return Err(StripeError::ConfigError(
-                    "retry strategies are the transport's; send Once or Idempotent".into(),
-                ));
-            }
+        // Sent with every attempt, so a retried POST is the same request to Stripe.
+        if let Some(key) = idempotency {
+            builder = builder.header(IDEMPOTENCY_KEY, key.as_str());
         }
         let body = match request.body {
             Some(body) => {
@@ -136,16 +164,16 @@ impl Transport {
         };
         builder
             .body(Full::new(body))
-            .map_err(|e| StripeError::ClientError(chain(&e)))
+            .map_err(|e| Failure::Unreachable(chain(&e)))
     }
 
-    async fn attempt(&self, request: Request<Full<Bytes>>) -> Result<Answer, StripeError> {
+    async fn attempt(&self, request: Request<Full<Bytes>>) -> Result<Answer, Failure> {
         let exchange = async {
             let response = self
                 .http
                 .request(request)
                 .await
-                .map_err(|e| StripeError::ClientError(chain(&e)))?;
+                .map_err(|e| Failure::Unreachable(chain(&e)))?;
             let header = |name: &HeaderName| {
                 response
                     .headers()
@@ -161,62 +189,27 @@ impl Transport {
                 .into_body()
                 .collect()
                 .await
-                .map_err(|e| StripeError::ClientError(chain(&e)))?
+                .map_err(|e| Failure::Unreachable(chain(&e)))?
                 .to_bytes();
             Ok(Answer { refusal, body })
         };
         tokio::time::timeout(self.timeout, exchange)
             .await
-            .unwrap_or(Err(StripeError::Timeout))
+            .unwrap_or(Err(Failure::Timeout))
     }
 }
 
-impl StripeClient for Transport {
-    type Err = StripeError;
-
-    async fn execute(&self, request: CustomizedStripeRequest) -> Result<Bytes, StripeError> {
-        let request = self.build(request)?;
-        let mut retries = 0;
-        let mut paused = Duration::ZERO;
-        loop {
-            if let Some(limiter) = &self.limiter {
-                limiter.acquire().await;
-            }
-            let answer = self.attempt(request.clone()).await?;
-            if (200..300).contains(&answer.refusal.status) {
-                return Ok(answer.body);
-            }
-            match back_off::pause_before_retry(&answer.refusal, retries, paused) {
-                Some(pause) => {
-                    tracing::debug!(
-                        path = request.uri().path(),
-                        ?pause,
-                        retries,
-                        "Stripe answered 429; sending the request again after a pause"
-                    );
-                    tokio::time::sleep(pause).await;
-                    retries += 1;
-                    paused += pause;
-                }
-                None => return Err(stripe_error(answer)),
-            }
-        }
-    }
-}
-
-/// A refusal as async-stripe's client reports it: Stripe's error object and the status, or
-/// an unreadable body (never quoted: it may carry what was sent).
-fn stripe_error(answer: Answer) -> StripeError {
-    std::str::from_utf8(&answer.body)
-        .ok()
-        .and_then(|body| miniserde::json::from_str::<stripe_shared::Error>(body).ok())
-        .map(|body| StripeError::Stripe(body.error, answer.refusal.status))
-        .unwrap_or_else(|| {
-            StripeError::JSONDeserialize(format!(
-                "HTTP {} without a Stripe error object",
-                answer.refusal.status
-            ))
-        })
+/// A refusal: Stripe's error object and the status, or an unreadable body (never quoted: it
+/// may carry what was sent).
+fn refused(answer: &Answer) -> Failure {
+    let status = answer.refusal.status;
+    serde_json::from_slice::<ErrorBody>(&answer.body).map_or(
+        Failure::Unreadable { status },
+        |body| Failure::Refused {
+            error: body.error,
+            status,
+        },
+    )
 }
 
 /// An error and its causes ("client error (Connect): tcp connect error: Connection

@@ -9,8 +9,8 @@ use billing_core::ports::gateway::{ChargeOutcome, ChargeRequest, PaymentGateway}
 use billing_core::{AccountId, PaymentMethodId};
 use billing_embedded::SimulatedCardNetwork;
 use billing_stripe::mapping;
+use billing_stripe::objects::{PaymentIntent, PaymentMethod};
 use billing_stripe::webhook::parse_event;
-use stripe_shared::{PaymentIntent, PaymentMethod};
 
 async fn charge(network: &SimulatedCardNetwork, card: &str, off_session: bool) -> ChargeOutcome {
     let account = AccountId::parse(&format!("events-{card}-{off_session}")).unwrap();
@@ -77,9 +77,11 @@ async fn every_simulated_event_parses_as_a_stripe_payment_intent_with_the_same_o
     for (event, outcome) in events.iter().zip(reported) {
         let json: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
         let object = json["data"]["object"].to_string();
-        let intent: PaymentIntent = miniserde::json::from_str(&object).unwrap_or_else(|_| {
-            panic!("{} does not parse as a PaymentIntent: {object}", event.kind)
-        });
+        let _: stripe_shared::PaymentIntent =
+            miniserde::json::from_str(&object).unwrap_or_else(|_| {
+                panic!("{} does not parse as a PaymentIntent: {object}", event.kind)
+            });
+        let intent: PaymentIntent = serde_json::from_str(&object).unwrap();
         assert_eq!(
             mapping::charge_outcome(&intent).unwrap(),
             as_stripe_reports(outcome.clone()),
@@ -121,8 +123,9 @@ async fn the_card_updaters_event_parses_as_a_stripe_payment_method_with_the_new_
 
     let json: serde_json::Value = serde_json::from_str(&event.payload).unwrap();
     let object = json["data"]["object"].to_string();
-    let method: PaymentMethod = miniserde::json::from_str(&object)
+    let _: stripe_shared::PaymentMethod = miniserde::json::from_str(&object)
         .unwrap_or_else(|_| panic!("does not parse as a PaymentMethod: {object}"));
+    let method: PaymentMethod = serde_json::from_str(&object).unwrap();
     let read = mapping::payment_method(&method).unwrap();
     assert_eq!(read, network.payment_method(&card.id).await.unwrap());
     assert_eq!((read.card.exp_month, read.card.exp_year), (7, 2031));

@@ -1,12 +1,10 @@
 //! Stripe's event JSON turned into a [`NetworkEvent`].
 //!
-//! Read with small serde structs of only the fields used, not async-stripe's full types: an
-//! event is rendered in the *endpoint's* API version, which need not be the one async-stripe
-//! pins, and the full `PaymentIntent` / `PaymentMethod` types require dozens of fields (and
-//! fail on a renamed or removed one) that nothing here reads. Unknown fields and unknown
-//! status strings are ignored or read as "not final"; the outcome rule itself is the one
-//! `charge_status` uses (`mapping::intent_outcome`), so an event and a read of the same
-//! PaymentIntent always agree.
+//! Read as this crate's [`objects`](crate::objects), of only the fields used: an event is
+//! rendered in the *endpoint's* API version, which need not be the one async-stripe pins.
+//! Unknown fields and unknown status strings are ignored or read as "not final"; the object
+//! and the outcome rule are the ones `charge_status` uses (`mapping::charge_outcome`), so an
+//! event and a read of the same PaymentIntent always agree.
 
 use billing_core::domain::event::{NetworkEvent, NetworkEventKind, UpdatedCard};
 use billing_core::{AccountId, CustomerId, PaymentMethodId};
@@ -15,7 +13,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use thiserror::Error;
 
-use crate::mapping::{self, ErrorFacts, IntentFacts};
+use crate::mapping;
+use crate::objects::{PaymentIntent, PaymentMethod};
 
 /// The longest event id kept: it becomes a store key (Stripe's are about 30 characters).
 const MAX_ID_LENGTH: usize = 255;
@@ -74,63 +73,6 @@ struct Data<T> {
     object: T,
 }
 
-#[derive(Deserialize)]
-struct IntentObject {
-    id: String,
-    status: String,
-    client_secret: Option<String>,
-    next_action: Option<NextAction>,
-    last_payment_error: Option<LastError>,
-    metadata: Option<Metadata>,
-}
-
-#[derive(Deserialize)]
-struct NextAction {
-    redirect_to_url: Option<Redirect>,
-}
-
-#[derive(Deserialize)]
-struct Redirect {
-    url: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct LastError {
-    code: Option<String>,
-    decline_code: Option<String>,
-    message: Option<String>,
-}
-
-/// The keys `StripeGateway::charge` sets; any others are someone else's.
-#[derive(Deserialize)]
-struct Metadata {
-    account_id: Option<String>,
-    reference: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct PaymentMethodObject {
-    id: String,
-    customer: Option<Expandable>,
-    card: Option<CardObject>,
-}
-
-/// An id, or the object it names when expanded.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Expandable {
-    Id(String),
-    Object { id: String },
-}
-
-#[derive(Deserialize)]
-struct CardObject {
-    brand: String,
-    last4: String,
-    exp_month: i64,
-    exp_year: i64,
-}
-
 /// Reads Stripe's event JSON (a webhook body, already verified) as a [`NetworkEvent`]:
 /// `payment_intent.succeeded`, `.payment_failed`, `.canceled`, `.requires_action` and
 /// `.processing` become [`NetworkEventKind::Payment`] with the outcome `charge_status` would
@@ -162,11 +104,11 @@ pub fn parse_event(payload: &[u8]) -> Result<NetworkEvent, EventError> {
         reason,
     };
     let kind = if PAYMENT_EVENTS.contains(&head.event_type.as_str()) {
-        let intent: Envelope<IntentObject> =
+        let intent: Envelope<PaymentIntent> =
             from_slice(payload).map_err(|e| unusable(e.reason()))?;
         payment(intent.data.object).map_err(unusable)?
     } else if head.event_type == CARD_UPDATED {
-        let method: Envelope<PaymentMethodObject> =
+        let method: Envelope<PaymentMethod> =
             from_slice(payload).map_err(|e| unusable(e.reason()))?;
         card_updated(method.data.object).map_err(unusable)?
     } else {
@@ -181,27 +123,9 @@ pub fn parse_event(payload: &[u8]) -> Result<NetworkEvent, EventError> {
     })
 }
 
-fn payment(intent: IntentObject) -> Result<NetworkEventKind, String> {
-    let outcome = mapping::intent_outcome(&IntentFacts {
-        id: &intent.id,
-        status: &intent.status,
-        client_secret: intent.client_secret.as_deref(),
-        redirect_url: intent
-            .next_action
-            .as_ref()
-            .and_then(|action| action.redirect_to_url.as_ref())
-            .and_then(|redirect| redirect.url.as_deref()),
-        last_error: intent.last_payment_error.as_ref().map(|error| ErrorFacts {
-            code: error.code.as_deref(),
-            decline_code: error.decline_code.as_deref(),
-            message: error.message.as_deref(),
-        }),
-    })
-    .map_err(|e| e.to_string())?;
-    let metadata = intent.metadata.unwrap_or(Metadata {
-        account_id: None,
-        reference: None,
-    });
+fn payment(intent: PaymentIntent) -> Result<NetworkEventKind, String> {
+    let outcome = mapping::charge_outcome(&intent).map_err(|e| e.to_string())?;
+    let metadata = intent.metadata.unwrap_or_default();
     Ok(NetworkEventKind::Payment {
         // This system only writes valid account ids; any other value marks a payment that
         // is not ours, which is what `None` says.
@@ -213,13 +137,11 @@ fn payment(intent: IntentObject) -> Result<NetworkEventKind, String> {
     })
 }
 
-fn card_updated(method: PaymentMethodObject) -> Result<NetworkEventKind, String> {
+fn card_updated(method: PaymentMethod) -> Result<NetworkEventKind, String> {
     let payment_method = PaymentMethodId::parse(&method.id).map_err(|e| format!("id: {e}"))?;
     let customer = method
         .customer
-        .map(|customer| match customer {
-            Expandable::Id(id) | Expandable::Object { id } => CustomerId::parse(&id),
-        })
+        .map(|customer| CustomerId::parse(customer.id()))
         .transpose()
         .map_err(|e| format!("customer: {e}"))?;
     let card = method
