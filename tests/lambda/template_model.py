@@ -131,13 +131,14 @@ def settings_variables() -> dict[str, frozenset[str]]:
 
 def binary_variables(source: str, settings: dict[str, frozenset[str]]) -> frozenset[str]:
     """The environment variables a Lambda binary reads: its settings struct's, and `RUST_LOG`
-    through `init_tracing` (billing_api::telemetry's `EnvFilter::try_from_default_env`)."""
+    through `init_tracing` (billing_api::telemetry's `init`). The `AWS_*` variables `Aws::from_env`
+    reads are Lambda's own, not the template's."""
     read: set[str] = set()
     for name in re.findall(r"\b(\w+)::from\(&ProcessEnv\)", source):
         read |= settings[name]
     if "init_tracing()" in source:
         telemetry = (API_SRC / "telemetry.rs").read_text()
-        if "EnvFilter::try_from_default_env()" not in telemetry:
+        if 'std::env::var("RUST_LOG")' not in telemetry:
             raise AssertionError("telemetry no longer reads the filter from RUST_LOG: update this reader")
         read.add("RUST_LOG")
     read |= set(re.findall(r'env::var(?:_os)?\("([A-Z0-9_]+)"\)', source))

@@ -18,7 +18,7 @@ pub struct SesMailer {
 
 impl SesMailer {
     /// A mailer sending as `from` (an address or `Name <address>` of a verified identity).
-    pub fn new(config: &aws_config::SdkConfig, from: impl Into<String>) -> Self {
+    pub fn new(config: &aws_types::SdkConfig, from: impl Into<String>) -> Self {
         Self::from_client(Client::new(config), from)
     }
 

@@ -22,7 +22,7 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     /// A queue at `queue_url`, with a client built from the shared config.
-    pub fn new(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
+    pub fn new(config: &aws_types::SdkConfig, queue_url: impl Into<String>) -> Self {
         Self::from_client(Client::new(config), queue_url)
     }
 

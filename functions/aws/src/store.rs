@@ -48,7 +48,7 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     /// A store on `table`, with a client built from the shared config.
-    pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+    pub fn new(config: &aws_types::SdkConfig, table: impl Into<String>) -> Self {
         Self::from_client(Client::new(config), table)
     }
 

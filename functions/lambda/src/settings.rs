@@ -38,7 +38,7 @@ impl Env for ProcessEnv {
     }
 }
 
-fn required(env: &impl Env, name: &str) -> Result<String, ConfigError> {
+pub(crate) fn required(env: &impl Env, name: &str) -> Result<String, ConfigError> {
     env.var(name)
         .ok_or_else(|| ConfigError(format!("environment variable {name} is not set")))
 }

@@ -3,6 +3,17 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::default_async_sleep;
+use aws_smithy_async::time::SharedTimeSource;
+use aws_smithy_runtime_api::client::behavior_version::BehaviorVersion;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
 
 use billing_aws::{DynamoStore, SesMailer, SqsQueue};
 use billing_core::ports::gateway::PaymentGateway;
@@ -14,26 +25,60 @@ use billing_stripe::{RateLimit, StripeGateway};
 use billing_api::links::{LinkSigner, SignedLinks};
 
 use crate::settings::{
-    ConfigError, LinkSettings, MailSettings, StripeRateSettings, StripeSettings, TableSettings,
+    ConfigError, Env, LinkSettings, MailSettings, StripeRateSettings, StripeSettings,
+    TableSettings, required,
 };
 
-/// The AWS SDK configuration (region, credentials, HTTP client), loaded once per process and
+/// The AWS SDK configuration (region, credentials, HTTP client), read once per process and
 /// shared by every AWS client the function builds.
 #[derive(Debug, Clone)]
 pub struct Aws {
-    config: aws_config::SdkConfig,
+    config: SdkConfig,
 }
 
+/// The SDK's connect timeout when none is configured (aws-config's default).
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
+
 impl Aws {
-    /// Loads the configuration Lambda provides in the environment, with billing-aws's HTTPS
-    /// client. Credentials are resolved on the first call, not here.
-    pub async fn load() -> Self {
-        Self {
-            config: aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .http_client(billing_aws::https_client())
-                .load()
-                .await,
-        }
+    /// The configuration Lambda provides in the environment: `AWS_REGION` (or
+    /// `AWS_DEFAULT_REGION`), the execution role's credentials (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, valid for the execution environment's
+    /// life), `AWS_ENDPOINT_URL` when set (the tests' moto), billing-aws's HTTPS client, and
+    /// aws-config's defaults otherwise: standard retries (3 attempts) and a 3.1 s connect
+    /// timeout. Not aws-config's provider chain: profile files, SSO, STS web identity, ECS
+    /// and IMDS never apply on Lambda, and their clients were a megabyte of every binary
+    /// (README "Lambda footprint"). A missing variable fails the cold start, naming it.
+    pub fn from_env(env: &impl Env) -> Result<Self, ConfigError> {
+        let region = env
+            .var("AWS_REGION")
+            .or_else(|| env.var("AWS_DEFAULT_REGION"))
+            .ok_or_else(|| ConfigError::new("environment variable AWS_REGION is not set"))?;
+        let credentials = Credentials::new(
+            required(env, "AWS_ACCESS_KEY_ID")?,
+            required(env, "AWS_SECRET_ACCESS_KEY")?,
+            env.var("AWS_SESSION_TOKEN"),
+            None,
+            "Lambda environment",
+        );
+        let sleep = default_async_sleep()
+            .ok_or_else(|| ConfigError::new("no async sleep for the AWS SDK (Tokio missing)"))?;
+        let mut config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(SharedCredentialsProvider::new(credentials))
+            .http_client(billing_aws::https_client())
+            .retry_config(RetryConfig::standard())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .build(),
+            )
+            .sleep_impl(sleep)
+            .time_source(SharedTimeSource::default());
+        config.set_endpoint_url(env.var("AWS_ENDPOINT_URL"));
+        Ok(Self {
+            config: config.build(),
+        })
     }
 
     /// The DynamoDB store.
@@ -170,5 +215,91 @@ impl Aws {
             )));
         }
         Ok(values.map(Option::unwrap_or_default))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use aws_credential_types::provider::ProvideCredentials;
+
+    use super::*;
+
+    struct Vars(BTreeMap<&'static str, &'static str>);
+
+    impl Env for Vars {
+        fn var(&self, name: &str) -> Option<String> {
+            self.0.get(name).map(|v| (*v).to_owned())
+        }
+    }
+
+    /// What Lambda sets in every function's environment.
+    fn lambda(extra: &[(&'static str, &'static str)]) -> Vars {
+        let mut vars: BTreeMap<_, _> = [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLEEXAMPLE01"),
+            ("AWS_SECRET_ACCESS_KEY", "example-secret"),
+            ("AWS_SESSION_TOKEN", "example-token"),
+        ]
+        .into_iter()
+        .collect();
+        vars.extend(extra.iter().copied());
+        Vars(vars)
+    }
+
+    fn without(mut vars: Vars, names: &[&str]) -> Vars {
+        vars.0.retain(|name, _| !names.contains(name));
+        vars
+    }
+
+    #[tokio::test]
+    async fn the_config_is_lambdas_region_and_role_credentials_with_the_sdks_defaults() {
+        let aws = Aws::from_env(&lambda(&[])).unwrap();
+        let config = &aws.config;
+
+        assert_eq!(config.region().map(Region::as_ref), Some("eu-west-1"));
+        assert_eq!(config.endpoint_url(), None);
+        let credentials = config
+            .credentials_provider()
+            .unwrap()
+            .provide_credentials()
+            .await
+            .unwrap();
+        assert_eq!(credentials.access_key_id(), "ASIAEXAMPLEEXAMPLE01");
+        assert_eq!(credentials.secret_access_key(), "example-secret");
+        assert_eq!(credentials.session_token(), Some("example-token"));
+        assert_eq!(config.retry_config().unwrap().max_attempts(), 3);
+        assert_eq!(
+            config.timeout_config().unwrap().connect_timeout(),
+            Some(CONNECT_TIMEOUT)
+        );
+        assert!(config.http_client().is_some() && config.sleep_impl().is_some());
+        assert!(config.behavior_version().is_some());
+    }
+
+    #[test]
+    fn the_endpoint_and_the_default_region_are_read_when_set() {
+        let vars = without(
+            lambda(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]),
+            &["AWS_REGION", "AWS_SESSION_TOKEN"],
+        );
+        let config = Aws::from_env(&vars).unwrap().config;
+
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+        assert_eq!(config.region().map(Region::as_ref), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn a_missing_region_or_credential_fails_the_cold_start_naming_it() {
+        for (missing, named) in [
+            (&["AWS_REGION", "AWS_DEFAULT_REGION"][..], "AWS_REGION"),
+            (&["AWS_ACCESS_KEY_ID"][..], "AWS_ACCESS_KEY_ID"),
+            (&["AWS_SECRET_ACCESS_KEY"][..], "AWS_SECRET_ACCESS_KEY"),
+        ] {
+            let error = Aws::from_env(&without(lambda(&[]), missing)).unwrap_err();
+            assert!(error.to_string().contains(named), "{error}");
+        }
     }
 }

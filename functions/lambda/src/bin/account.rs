@@ -19,7 +19,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = AccountSettings::from(&ProcessEnv)?;
     // With the mailer and links: without them the route answers 503 (the final invoice is
     // collected with them).
-    let state = Aws::load().await.collecting_state(settings).await?;
+    let state = Aws::from_env(&ProcessEnv)?
+        .collecting_state(settings)
+        .await?;
     let router = finish(account_router(), state).layer(map_request(with_authorizer_claims));
     lambda_http::run(router).await
 }

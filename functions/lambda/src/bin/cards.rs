@@ -13,7 +13,9 @@ use billing_lambda::{Aws, CardsSettings, ProcessEnv, init_tracing, with_authoriz
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let settings = CardsSettings::from(&ProcessEnv)?;
-    let state = Aws::load().await.collecting_state(settings).await?;
+    let state = Aws::from_env(&ProcessEnv)?
+        .collecting_state(settings)
+        .await?;
     let router = finish(cards_router(), state).layer(map_request(with_authorizer_claims));
     lambda_http::run(router).await
 }

@@ -15,7 +15,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     init_tracing();
     let settings = ChargeWorkerSettings::from(&ProcessEnv)?;
-    let aws = Aws::load().await;
+    let aws = Aws::from_env(&ProcessEnv)?;
     let (stripe_key, links) = aws
         .stripe_key_and_links(&settings.stripe, settings.links)
         .await?;

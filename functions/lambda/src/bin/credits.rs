@@ -21,7 +21,7 @@ use billing_lambda::{Aws, CreditsSettings, ProcessEnv, init_tracing, with_author
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let settings = CreditsSettings::from(&ProcessEnv)?;
-    let aws = Aws::load().await;
+    let aws = Aws::from_env(&ProcessEnv)?;
     let (stripe_key, links) = aws
         .stripe_key_and_links(&settings.stripe, settings.links)
         .await?;

@@ -12,7 +12,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     init_tracing();
     let settings = MonthlyChargeSettings::from(&ProcessEnv)?;
-    let aws = Aws::load().await;
+    let aws = Aws::from_env(&ProcessEnv)?;
     let store = aws.store(settings.table);
     let queue = aws.charge_queue(settings.queue_url);
     let (store, queue) = (store.as_ref(), queue.as_ref());

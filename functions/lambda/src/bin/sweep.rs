@@ -15,7 +15,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     init_tracing();
     let settings = SweepSettings::from(&ProcessEnv)?;
-    let aws = Aws::load().await;
+    let aws = Aws::from_env(&ProcessEnv)?;
     let [stripe_key] = aws
         .secure_parameters(&[&settings.stripe.secret_parameter])
         .await?;

@@ -12,7 +12,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 async fn main() -> Result<(), Error> {
     init_tracing();
     let settings = UsageSettings::from(&ProcessEnv)?;
-    let store = Aws::load().await.store(settings.table);
+    let store = Aws::from_env(&ProcessEnv)?.store(settings.table);
     let store = store.as_ref();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(record_usage_messages(store, event.payload, SystemClock.now()).await)

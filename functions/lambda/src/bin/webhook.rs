@@ -15,7 +15,7 @@ use billing_lambda::{Aws, ProcessEnv, WebhookSettings, init_tracing};
 async fn main() -> Result<(), lambda_http::Error> {
     init_tracing();
     let settings = WebhookSettings::from(&ProcessEnv)?;
-    let aws = Aws::load().await;
+    let aws = Aws::from_env(&ProcessEnv)?;
     let [stripe_key, webhook_secret, link_secret] = aws
         .secure_parameters(&[
             &settings.stripe.secret_parameter,
