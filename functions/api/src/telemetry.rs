@@ -16,36 +16,49 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Instrument, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 
 /// The header a request id is read from and echoed in.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Installs the JSON log subscriber for the process, writing to stdout (CloudWatch on Lambda),
-/// level from `RUST_LOG` (default `info`). A second call keeps the first subscriber.
+/// filtered as `RUST_LOG` says ([`filter`]). A second call keeps the first subscriber.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = filter(std::env::var("RUST_LOG").ok().as_deref());
     // Already set (a test harness, or a binary calling twice): the first one stays.
     let _ = tracing::subscriber::set_global_default(subscriber(std::io::stdout, filter));
 }
 
+/// The filter a `RUST_LOG` value sets: a level (`error`, `warn`, `info`, `debug`, `trace`), or
+/// `target=level` directives and a default level, separated by commas
+/// (`info,billing_api=debug`); `info` when unset, empty or unreadable. tracing-subscriber's
+/// `Targets`, not its `EnvFilter`: no span or field directives, and no regex engine in every
+/// Lambda binary (README "Lambda footprint").
+pub fn filter(rust_log: Option<&str>) -> Targets {
+    rust_log
+        .filter(|value| !value.trim().is_empty())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+}
+
 /// The subscriber [`init`] installs, writing to any writer (tests capture it).
-pub fn subscriber<W>(
-    writer: W,
-    filter: EnvFilter,
-) -> tracing_subscriber::fmt::Subscriber<JsonFields, JsonLines, EnvFilter, W>
+pub fn subscriber<W>(writer: W, filter: Targets) -> impl Subscriber + Send + Sync + 'static
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
     tracing_subscriber::fmt()
         .with_writer(writer)
-        .with_env_filter(filter)
+        // Every level reaches the filter, which decides.
+        .with_max_level(LevelFilter::TRACE)
         .fmt_fields(JsonFields::new())
         .event_format(JsonLines)
         .finish()
+        .with(filter)
 }
 
 /// The middleware (`axum::middleware::from_fn(trace_request)`): runs the request inside a
@@ -216,6 +229,24 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn rust_log_sets_the_level_and_per_target_levels_and_anything_else_is_info() {
+        use tracing::Level;
+        let enables = |rust_log: Option<&str>, target: &str, level: Level| {
+            filter(rust_log).would_enable(target, &level)
+        };
+        for unset in [None, Some(""), Some("  "), Some("=nonsense=[")] {
+            assert!(enables(unset, "billing_api", Level::INFO), "{unset:?}");
+            assert!(!enables(unset, "billing_api", Level::DEBUG), "{unset:?}");
+        }
+        assert!(enables(Some("debug"), "aws_smithy_runtime", Level::DEBUG));
+        assert!(!enables(Some("warn"), "billing_api", Level::INFO));
+        assert!(enables(Some("warn"), "billing_api", Level::ERROR));
+        let mixed = Some("warn,billing_api=debug");
+        assert!(enables(mixed, "billing_api::routes", Level::DEBUG));
+        assert!(!enables(mixed, "hyper", Level::INFO));
+    }
+
     fn request(header: Option<&str>) -> Request {
         let mut builder = Request::get("/v1/billing");
         if let Some(id) = header {
@@ -246,7 +277,7 @@ mod tests {
         }
         let shared = Shared::default();
         let written = shared.0.clone();
-        let subscriber = subscriber(shared, EnvFilter::new("info"));
+        let subscriber = subscriber(shared, filter(None));
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(
                 cause = "\u{1b}[31mred\u{1b}[0m\nsecond line",

@@ -9,13 +9,12 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use billing_api::jwt::{Claims, sign};
 use billing_api::state::Services;
-use billing_api::telemetry::{REQUEST_ID_HEADER, subscriber};
+use billing_api::telemetry::{REQUEST_ID_HEADER, filter, subscriber};
 use billing_api::{AppState, AuthMode, cards_router, finish};
 use billing_contract::instrument::Instrumented;
 use billing_embedded::{EmbeddedStore, LocalClock, SimulatedCardNetwork};
 use serde_json::Value;
 use tower::ServiceExt;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 const SECRET: &str = "logs-secret";
@@ -109,7 +108,7 @@ async fn send(router: &Router, request: Request<Body>) -> (StatusCode, String) {
 async fn every_line_of_a_request_carries_its_request_id_and_account() {
     let captured = Captured::default();
     let _guard =
-        tracing::subscriber::set_default(subscriber(captured.clone(), EnvFilter::new("info")));
+        tracing::subscriber::set_default(subscriber(captured.clone(), filter(Some("info"))));
     let app = app();
 
     // An outage makes the handler log its cause before the access line.
@@ -161,7 +160,7 @@ async fn every_line_of_a_request_carries_its_request_id_and_account() {
 async fn requests_without_an_account_get_a_generated_id_and_no_account() {
     let captured = Captured::default();
     let _guard =
-        tracing::subscriber::set_default(subscriber(captured.clone(), EnvFilter::new("info")));
+        tracing::subscriber::set_default(subscriber(captured.clone(), filter(Some("info"))));
     let app = app();
 
     let mut ids = Vec::new();
