@@ -9,7 +9,7 @@ use crate::objects::ApiError;
 pub enum Failure {
     /// Stripe answered `status` with its error object (a 429 only once the transport's own
     /// retries are spent).
-    Refused { error: ApiError, status: u16 },
+    Refused { error: Box<ApiError>, status: u16 },
     /// An answer that could not be read: an error status without Stripe's error object, or a
     /// success whose body is not the object asked for.
     Unreadable { status: u16 },

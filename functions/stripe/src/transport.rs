@@ -206,7 +206,7 @@ fn refused(answer: &Answer) -> Failure {
     serde_json::from_slice::<ErrorBody>(&answer.body).map_or(
         Failure::Unreadable { status },
         |body| Failure::Refused {
-            error: body.error,
+            error: Box::new(body.error),
             status,
         },
     )

@@ -18,7 +18,7 @@ fn fixture<T: DeserializeOwned>(name: &str) -> T {
 fn stripe_error(name: &str, status: u16) -> Failure {
     let body: ErrorBody = fixture(name);
     Failure::Refused {
-        error: body.error,
+        error: Box::new(body.error),
         status,
     }
 }
