@@ -369,6 +369,46 @@ async fn a_declined_final_charge_erases_nothing_and_a_new_card_lets_the_deletion
 }
 
 #[tokio::test]
+async fn a_refused_deletion_asked_again_the_same_day_charges_nothing_and_emails_nothing_more() {
+    let (server, _dir) = start().await;
+    owing(&server, "again", "pm_card_chargeCustomerFail", 12_345_678).await;
+    let first = send(delete(&server, "again", &json!({"confirm": "again"}))).await;
+    assert_eq!(first.status, 402, "{first:?}");
+    let final_path = format!(
+        "/v1/billing/invoices/{}",
+        final_invoice(&first.body["error"]["invoice"])
+    );
+    let attempts = |invoice: &Value| invoice["attempts"].as_array().unwrap().len();
+    let mails = server.mails_to("again").await.len();
+    assert_eq!(attempts(&server.get_json(&final_path, "again").await), 1);
+
+    // A careless client asking again and again, the same day.
+    for _ in 0..3 {
+        let repeated = send(delete(&server, "again", &json!({"confirm": "again"}))).await;
+        assert_eq!(repeated.status, 402, "{repeated:?}");
+        assert_eq!(repeated.body["error"], first.body["error"]);
+    }
+
+    let invoice = server.get_json(&final_path, "again").await;
+    assert_eq!(
+        attempts(&invoice),
+        1,
+        "the card was charged again: {invoice}"
+    );
+    assert_eq!(server.mails_to("again").await.len(), mails);
+    // The next day the deletion may try the card once more: once.
+    server.set_clock("2027-01-16T09:00:00Z").await;
+    for _ in 0..2 {
+        let next_day = send(delete(&server, "again", &json!({"confirm": "again"}))).await;
+        assert_eq!(next_day.status, 402, "{next_day:?}");
+    }
+    let invoice = server.get_json(&final_path, "again").await;
+    assert_eq!(attempts(&invoice), 2, "{invoice}");
+    assert_eq!(invoice["attempts"][1]["trigger"], "deletion", "{invoice}");
+    assert_eq!(server.mails_to("again").await.len(), mails + 1);
+}
+
+#[tokio::test]
 async fn a_final_charge_the_bank_asks_about_answers_402_with_a_page_that_authorizes_it() {
     let (server, _dir) = start().await;
     owing(

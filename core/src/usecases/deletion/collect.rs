@@ -8,7 +8,7 @@ use crate::domain::ids::InvoiceId;
 use crate::domain::invoice::{Invoice, InvoiceStatus};
 use crate::ports::links::INVOICE_LINK_VALIDITY;
 use crate::ports::store::{InvoiceStore, Versioned};
-use crate::rules::decline::{RetryPolicy, decline_advice};
+use crate::rules::decline::decline_advice;
 use crate::usecases::error::UseCaseError;
 use crate::usecases::invoice::charge::{card_on_file, resume_invoice, update};
 use crate::usecases::invoice::decide::{CARD_REQUIRED, Claim, claim};
@@ -73,18 +73,11 @@ async fn pay(
                 invoice: id.clone(),
             }));
         };
-        let latest = current.value.latest();
-        let hopeless = latest.is_some_and(|a| {
-            a.payment_method.as_ref() == Some(card)
-                && decline_advice(a.decline_code.as_deref()).retry == RetryPolicy::Never
-        });
-        // The same card declined in a way that cannot succeed: charging it again would only
-        // decline again.
-        if !hopeless {
-            let deletion = |invoice: &Invoice| claim(invoice, Claim::Deletion, Some(card), now);
-            if let Some(claimed) = update(ports, current.clone(), deletion).await? {
-                current = claimed;
-            }
+        // Not when the same card declined today, or in a way that cannot succeed: the
+        // answer is then that decline again (see `claim`).
+        let deletion = |invoice: &Invoice| claim(invoice, Claim::Deletion, Some(card), now);
+        if let Some(claimed) = update(ports, current.clone(), deletion).await? {
+            current = claimed;
         }
     }
     let invoice = resume_invoice(ports, current, Some(account), None, now).await?;

@@ -21,7 +21,7 @@ use crate::domain::invoice::{
 };
 use crate::ports::gateway::ChargeOutcome;
 use crate::rules::decline::{RetryPolicy, decline_advice};
-use crate::rules::retry::{AfterDecline, after_decline};
+use crate::rules::retry::{AfterDecline, after_decline, next_day};
 
 /// The decline code recorded when there was no usable card to charge.
 pub const CARD_REQUIRED: &str = "card_required";
@@ -247,7 +247,7 @@ pub fn claim(
                 invoice.status,
                 InvoiceStatus::PaymentFailed | InvoiceStatus::Uncollectible
             ) && latest.outcome.is_failed();
-            if !failed || card.is_none() {
+            if !failed || card.is_none() || !worth_another_try(latest, card?, now) {
                 return None;
             }
             (AttemptTrigger::Deletion, false)
@@ -270,6 +270,18 @@ pub fn claim(
     next.status = InvoiceStatus::Open;
     next.next_payment_attempt = None;
     Some(next)
+}
+
+/// Whether charging `card` again may end otherwise than the failed `latest` attempt: always
+/// with another card; with the same card, not after a decline that cannot succeed, and not on
+/// the day (UTC) it declined, as for scheduled retries. A client repeating a refused deletion
+/// then gets the same answer without the card being charged, or the user emailed, again.
+fn worth_another_try(latest: &ChargeAttempt, card: &PaymentMethodId, now: DateTime<Utc>) -> bool {
+    if latest.payment_method.as_ref() != Some(card) {
+        return true;
+    }
+    let retry = decline_advice(latest.decline_code.as_deref()).retry == RetryPolicy::Retry;
+    retry && next_day(latest.at) <= now
 }
 
 /// Records a new outcome that owes the user an email, and claims that email.

@@ -467,6 +467,53 @@ fn a_new_card_pays_an_uncollectible_invoice_and_replaces_a_payment_waiting_for_a
 }
 
 #[test]
+fn a_deletion_charges_a_card_that_declined_again_at_most_once_a_day_and_never_after_a_hopeless_decline()
+ {
+    let visa = card("pm_card_visa");
+    let soft = answered(
+        &pending_invoice(),
+        &declined(1, "insufficient_funds"),
+        at(1),
+    );
+    assert_eq!(
+        claim(&soft, Claim::Deletion, Some(&visa), day(3, 23)),
+        None,
+        "not on the day the card declined: a repeated request gets that decline again"
+    );
+    let claimed = claim(&soft, Claim::Deletion, Some(&visa), day(4, 0)).unwrap();
+    let latest = claimed.latest().unwrap();
+    assert_eq!(
+        (latest.trigger, latest.payment_method.as_ref()),
+        (AttemptTrigger::Deletion, Some(&visa))
+    );
+    let again = answered(&claimed, &declined(2, "insufficient_funds"), day(4, 0));
+    assert_eq!(
+        claim(&again, Claim::Deletion, Some(&visa), day(4, 12)),
+        None,
+        "once a day"
+    );
+    assert_eq!(
+        again.next_payment_attempt,
+        Some(day(6, 0)),
+        "the schedule holds: a deletion uses up no retry"
+    );
+    let mastercard = card("pm_card_mastercard");
+    assert!(
+        claim(&again, Claim::Deletion, Some(&mastercard), day(4, 12)).is_some(),
+        "another card at once"
+    );
+
+    let lost = answered(&pending_invoice(), &declined(1, "lost_card"), at(1));
+    assert_eq!(claim(&lost, Claim::Deletion, Some(&visa), day(20, 0)), None);
+    assert!(claim(&lost, Claim::Deletion, Some(&mastercard), at(2)).is_some());
+    assert_eq!(
+        claim(&pending_invoice(), Claim::Deletion, Some(&visa), day(20, 0)),
+        None,
+        "not while an attempt is in flight"
+    );
+}
+
+#[test]
 fn nothing_claims_an_attempt_while_one_is_in_flight_or_the_invoice_is_paid() {
     let new = card("pm_card_mastercard");
     let pending = pending_invoice();
