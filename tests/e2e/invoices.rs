@@ -216,6 +216,56 @@ async fn a_declined_charge_fails_the_invoice_and_emails_the_reason() {
 }
 
 #[tokio::test]
+async fn a_card_past_its_expiry_month_declines_as_expired_for_the_invoice_and_a_purchase() {
+    let (server, _dir) = start().await;
+    let (status, card) = server.put_card("lapsed", "pm_card_visa").await;
+    assert_eq!(status, 200, "{card}");
+    let year = card["exp_year"].as_i64().unwrap();
+    assert_eq!(card["exp_month"], 12);
+    // The last month the card is good in, then the charge of that month, in the next year.
+    server.set_clock(&format!("{year}-12-20T12:00:00Z")).await;
+    server
+        .usage(
+            "lapsed",
+            "u-1",
+            25_000_000,
+            &format!("{year}-12-10T10:00:00Z"),
+        )
+        .await;
+    let next_year = year + 1;
+    server
+        .set_clock(&format!("{next_year}-01-02T12:00:00Z"))
+        .await;
+
+    let (_, run) = server
+        .fire("monthly-charge", &format!("{next_year}-01-03T03:00:00Z"))
+        .await;
+    let (purchase, refused) = call(
+        server
+            .request(Method::POST, "/v1/billing/credit-purchases", Some("lapsed"))
+            .json(&json!({"amount": 1_000, "currency": "usd"})),
+    )
+    .await;
+
+    assert_eq!(run, summary(&format!("{year}-12"), [1, 1, 0, 0, 1, 0]));
+    let failed = invoice(&server, "lapsed", &format!("in_{year}12")).await;
+    assert_eq!(failed["status"], "payment_failed", "{failed}");
+    assert_eq!(failed["attempts"][0]["decline_code"], "expired_card");
+    assert_eq!(
+        failed["next_payment_attempt"],
+        Value::Null,
+        "an expired card is not tried again: {failed}"
+    );
+    let text = only_mail(&server, "lapsed", "Payment failed").await;
+    assert!(text.contains("(expired_card)"), "{text}");
+    assert_eq!(purchase, 402, "{refused}");
+    assert_eq!(
+        refused["error"]["decline_code"], "expired_card",
+        "{refused}"
+    );
+}
+
+#[tokio::test]
 async fn an_account_without_a_card_gets_a_failed_invoice_and_an_email_asking_for_one() {
     let (server, _dir) = start().await;
     // A SetupIntent records the account with its address, but no card is added.

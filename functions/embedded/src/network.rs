@@ -15,13 +15,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use billing_core::domain::money::Cents;
+use billing_core::ports::clock::Clock;
 use billing_core::ports::gateway::{
     CardDetails, ChargeOutcome, ChargeRequest, CustomerCards, Decline, GatewayError,
     PaymentGateway, PaymentMethod, SetupIntent,
 };
 use billing_core::rules::card::CheckResult;
 use billing_core::{AccountId, ClientSecret, CustomerId, EmailAddress, PaymentId, PaymentMethodId};
-use chrono::Datelike;
+use chrono::{Datelike, NaiveDate, Utc};
 use redb::{
     Database, ReadOnlyTable, ReadableDatabase, ReadableTable, Table, TableDefinition,
     WriteTransaction,
@@ -122,8 +123,29 @@ fn unix_now() -> i64 {
 pub struct SimulatedCardNetwork {
     db: Arc<Database>,
     /// Charges are group-committed (see [`SimulatedCardNetwork::charge_group`]): the monthly
-    /// run sends many at once.
-    charges: Arc<GroupWriter<ChargeRequest, Result<ChargeOutcome, GatewayError>>>,
+    /// run sends many at once. Each goes with the day the network's clock reads when it is sent.
+    charges: Arc<GroupWriter<(ChargeRequest, NaiveDate), Result<ChargeOutcome, GatewayError>>>,
+    /// What the issuer takes as today when it checks a card's expiry: real time unless
+    /// [`SimulatedCardNetwork::with_clock`] gives the local server's movable clock.
+    clock: Arc<dyn Clock>,
+}
+
+/// Real time.
+struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A charge request that makes a new payment.
+struct NewCharge<'a> {
+    request: &'a ChargeRequest,
+    pm: SimPaymentMethod,
+    template: &'static TestCard,
+    /// The day the network's clock read when the request was sent.
+    today: NaiveDate,
 }
 
 /// What a charge request does, decided from reads alone before anything is written.
@@ -196,13 +218,24 @@ impl SimulatedCardNetwork {
         let charges = GroupWriter::start("simulated-network-charges", {
             let db = db.clone();
             let authorize_base = authorize_base_url.trim_end_matches('/').to_owned();
-            move |group: &[ChargeRequest]| Self::charge_group(&db, &authorize_base, group)
+            move |group: &[(ChargeRequest, NaiveDate)]| {
+                Self::charge_group(&db, &authorize_base, group)
+            }
         })
         .map_err(unavailable)?;
         Ok(Self {
             db,
             charges: Arc::new(charges),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// The network with the issuers reading `clock` as today when they check a card's expiry:
+    /// a charge on a card past its expiry month declines with `expired_card`, as a real issuer
+    /// declines it (unless the card updater gave the card a new expiry first). Object
+    /// timestamps stay in real time.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
     }
 
     /// Applies a group of charge requests in one write transaction (one fsync), each answered
@@ -212,7 +245,7 @@ impl SimulatedCardNetwork {
     fn charge_group(
         db: &Database,
         authorize_base: &str,
-        group: &[ChargeRequest],
+        group: &[(ChargeRequest, NaiveDate)],
     ) -> Vec<Result<ChargeOutcome, GatewayError>> {
         let fail_all = |error: GatewayError| group.iter().map(|_| Err(error.clone())).collect();
         let txn = match db.begin_write() {
@@ -226,13 +259,18 @@ impl SimulatedCardNetwork {
                 Ok(table) => table,
                 Err(error) => return fail_all(unavailable(error)),
             };
-            for request in group {
+            for (request, today) in group {
                 let answer = match Self::plan_charge(&table, request) {
                     Ok(ChargePlan::Replay(outcome)) => Ok(outcome),
                     Ok(ChargePlan::New { pm, template }) => {
                         written = true;
-                        match Self::write_charge(&mut table, authorize_base, request, pm, template)
-                        {
+                        let new = NewCharge {
+                            request,
+                            pm,
+                            template,
+                            today: *today,
+                        };
+                        match Self::write_charge(&mut table, authorize_base, new) {
                             Ok(outcome) => Ok(outcome),
                             Err(error) => return fail_all(error),
                         }
@@ -286,16 +324,26 @@ impl SimulatedCardNetwork {
     fn write_charge(
         table: &mut Table<&str, &[u8]>,
         authorize_base: &str,
-        request: &ChargeRequest,
-        pm: SimPaymentMethod,
-        template: &TestCard,
+        new: NewCharge<'_>,
     ) -> Result<ChargeOutcome, GatewayError> {
+        let NewCharge {
+            request,
+            pm,
+            template,
+            today,
+        } = new;
         let id = next_id(table, "pi")?;
         let payment = PaymentId::parse(&id).map_err(unavailable)?;
         let client_secret =
             ClientSecret::parse(&format!("{id}_secret_local")).map_err(unavailable)?;
         let url = Some(format!("{authorize_base}/{id}"));
-        let outcome = match template.charge {
+        // The issuer checks the expiry before anything the test card plays.
+        let expired = (pm.exp_year, pm.exp_month) < (today.year(), today.month());
+        let charge = match expired {
+            true => OnCharge::Decline("expired_card"),
+            false => template.charge,
+        };
+        let outcome = match charge {
             OnCharge::Succeed => ChargeOutcome::Succeeded { payment },
             OnCharge::Hold => ChargeOutcome::Processing { payment },
             OnCharge::Decline(code) => ChargeOutcome::Declined {
@@ -585,8 +633,9 @@ impl PaymentGateway for SimulatedCardNetwork {
             return Err(GatewayError::Invalid("amount must be positive".into()));
         }
         // Written by the charge writer thread, grouped with the charges sent meanwhile.
+        let today = self.clock.now().date_naive();
         self.charges
-            .submit(request.clone())
+            .submit((request.clone(), today))
             .await
             .unwrap_or_else(|| Err(unavailable("the network's charge writer stopped")))
     }

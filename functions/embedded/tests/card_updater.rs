@@ -1,9 +1,16 @@
 //! The simulated card updater: a saved card reissued with a new expiry, read back through the
-//! port, and announced with `payment_method.automatically_updated` among the pending events.
+//! port, and announced with `payment_method.automatically_updated` among the pending events;
+//! and the issuer's expiry check that makes such an update matter.
 
-use billing_core::ports::gateway::{GatewayError, PaymentGateway, PaymentMethod};
+use std::sync::Arc;
+
+use billing_core::domain::money::{Cents, Currency};
+use billing_core::ports::gateway::{
+    ChargeOutcome, ChargeRequest, GatewayError, PaymentGateway, PaymentMethod,
+};
 use billing_core::{AccountId, CustomerId, PaymentMethodId};
-use billing_embedded::SimulatedCardNetwork;
+use billing_embedded::{LocalClock, SimulatedCardNetwork};
+use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -127,4 +134,63 @@ async fn the_new_expiry_survives_a_restart() {
     let read = network.payment_method(&card.id).await.unwrap();
     assert_eq!((read.card.exp_month, read.card.exp_year), (2, 2033));
     assert_eq!(network.pending_events(10).unwrap().len(), 1);
+}
+
+/// A charge of `card` (saved for `account`) with `key`.
+async fn charge(
+    network: &SimulatedCardNetwork,
+    customer: &CustomerId,
+    card: &PaymentMethodId,
+    key: &str,
+) -> ChargeOutcome {
+    let request = ChargeRequest {
+        customer: customer.clone(),
+        payment_method: card.clone(),
+        amount: Cents::new(1_000),
+        currency: Currency::Usd,
+        idempotency_key: key.into(),
+        off_session: true,
+        description: "Usage".into(),
+        account: AccountId::parse("expiry").unwrap(),
+        reference: "in_203001".into(),
+    };
+    network.charge(&request).await.unwrap()
+}
+
+#[tokio::test]
+async fn past_its_expiry_month_a_card_declines_as_expired_until_the_updater_reissues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(LocalClock::default());
+    let network = SimulatedCardNetwork::open(&dir.path().join("net.redb"), "http://127.0.0.1/")
+        .unwrap()
+        .with_clock(clock.clone());
+    let (customer, card) = saved_card(&network, "pm_card_visa").await;
+    let (month, year) = (card.card.exp_month, card.card.exp_year);
+    assert_eq!(month, 12);
+    let at = |y: i32, m: u32, d: u32| Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap();
+
+    clock.set(at(year, 12, 31));
+    let last_day = charge(&network, &customer, &card.id, "last-day").await;
+    clock.set(at(year + 1, 1, 1));
+    let expired = charge(&network, &customer, &card.id, "expired").await;
+    let replayed = charge(&network, &customer, &card.id, "last-day").await;
+    network.update_card_expiry(&card.id, 6, year + 4).unwrap();
+    let reissued = charge(&network, &customer, &card.id, "reissued").await;
+
+    assert!(
+        matches!(last_day, ChargeOutcome::Succeeded { .. }),
+        "good through the last day of its month: {last_day:?}"
+    );
+    match expired {
+        ChargeOutcome::Declined { payment, decline } => {
+            assert!(payment.is_some());
+            assert_eq!(decline.decline_code.as_deref(), Some("expired_card"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(replayed, last_day, "a key's first answer, whatever the day");
+    assert!(
+        matches!(reissued, ChargeOutcome::Succeeded { .. }),
+        "{reissued:?}"
+    );
 }

@@ -90,7 +90,8 @@ pub fn build_with_gateway(
     );
     let network =
         SimulatedCardNetwork::open(&data_file(&config.data_dir, "card-network.redb"), authorize)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| e.to_string())?
+            .with_clock(clock.clone());
     let queue = LocalQueue::open(&data_file(&config.data_dir, "charge-jobs.redb"))
         .map_err(|e| format!("cannot open the charge job queue: {e}"))?;
     let outbox = OutboxMailer::open(&data_file(&config.data_dir, "outbox"), clock.clone())
