@@ -5,7 +5,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{LocalServer, call};
+use billing_api::jwt::{Claims, sign};
+
+use crate::helpers::{LocalServer, SECRET, call};
 
 /// The local clock of every test: December 2026 has ended, and usage that occurred in it still
 /// arrives before its charge date, so it is billed with December (usage arriving after the
@@ -291,6 +293,62 @@ async fn an_account_without_a_card_gets_a_failed_invoice_and_an_email_asking_for
     );
     assert_eq!(billing_status(&server, "cardless").await, "past_due");
     only_mail(&server, "cardless", "Add a card").await;
+}
+
+#[tokio::test]
+async fn a_user_who_only_opened_the_dashboard_is_emailed_to_add_a_card() {
+    let (server, _dir) = start().await;
+    let (status, body) = get(&server, "/v1/billing", "looked").await;
+    assert_eq!(status, 200, "{body}");
+    server
+        .usage("looked", "u-1", 25_000_000, "2026-12-10T10:00:00Z")
+        .await;
+
+    server.monthly_charge(DECEMBER_CHARGE).await;
+
+    let failed = invoice(&server, "looked", "in_202612").await;
+    assert_eq!(failed["attempts"][0]["decline_code"], "card_required");
+    only_mail(&server, "looked", "Add a card").await;
+}
+
+#[tokio::test]
+async fn emails_go_to_the_address_the_latest_token_names() {
+    let (server, _dir) = start().await;
+    with_card(&server, "moved", "pm_card_visa").await;
+    server
+        .usage("moved", "u-1", 25_000_000, "2026-12-10T10:00:00Z")
+        .await;
+    let claims = Claims {
+        sub: "moved".into(),
+        email: Some("moved-new@example.com".into()),
+        exp: None,
+    };
+    let token = sign(&claims, SECRET.as_bytes());
+    let (status, body) = call(
+        server
+            .request(Method::GET, "/v1/billing", None)
+            .bearer_auth(token),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    server.monthly_charge(DECEMBER_CHARGE).await;
+
+    assert!(server.mails_to("moved").await.is_empty());
+    let (_, outbox) = call(server.request(Method::GET, "/_local/outbox", None)).await;
+    let to_new: Vec<_> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["to"] == "moved-new@example.com")
+        .collect();
+    assert_eq!(to_new.len(), 1, "{outbox}");
+    assert!(
+        to_new[0]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Receipt")
+    );
 }
 
 #[tokio::test]

@@ -3,13 +3,17 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::account::{AccountStatus, StoredCard};
-use crate::domain::ids::AccountId;
+use crate::domain::account::{Account, AccountStatus, StoredCard};
+use crate::domain::ids::{AccountId, EmailAddress};
 use crate::domain::money::{Cents, Currency};
-use crate::ports::store::{AccountStore, InvoiceStore, PurchaseStore, Store};
+use crate::ports::store::{
+    AccountStore, Expect, InvoiceStore, PurchaseStore, Record, Store, StoreError, Transaction,
+    Versioned, Write,
+};
 use crate::rules::ledger::BalanceView;
 use crate::rules::period::next_charge_at;
 use crate::rules::purchase::{PurchaseGate, purchase_gate};
+use crate::usecases::card::needs_repair;
 use crate::usecases::error::UseCaseError;
 
 /// An account's billing at a glance.
@@ -33,16 +37,31 @@ pub struct BillingOverview {
     pub next_charge_at: DateTime<Utc>,
     /// Whether a credit purchase is in flight.
     pub purchase_in_flight: bool,
+    /// A card change died on the account: the caller has
+    /// [`repair_card_change`](crate::usecases::card::repair_card_change) bring the network
+    /// back to the card shown.
+    #[serde(skip)]
+    pub card_repair_due: bool,
 }
 
-/// Reads the overview. An account never seen before is active with nothing on file; reading
-/// writes nothing.
+/// Reads the overview. An account never seen before is active with nothing on file.
+///
+/// The caller's address (`email`, the token's) is where the account's emails go: when the
+/// account has none on record, or another one (the user changed it), it is recorded here, the
+/// one route the dashboard calls on every visit, so that an invoice's email reaches a user who
+/// never added a card (the email asking for one) and follows a changed address. That is the
+/// only write, and only then.
 pub async fn billing_overview<S: Store + ?Sized>(
     store: &S,
     account: &AccountId,
+    email: Option<&EmailAddress>,
     now: DateTime<Utc>,
 ) -> Result<BillingOverview, UseCaseError> {
-    let record = store.account(account).await?.map(|v| v.value);
+    let read = store.account(account).await?;
+    if let Some(email) = email {
+        remember_address(store, account, read.as_ref(), email, now).await?;
+    }
+    let record = read.map(|v| v.value);
     if record
         .as_ref()
         .is_some_and(|a| a.status == AccountStatus::Deleted)
@@ -59,6 +78,7 @@ pub async fn billing_overview<S: Store + ?Sized>(
             currency: Currency::Usd,
             next_charge_at: next_charge_at(now),
             purchase_in_flight: false,
+            card_repair_due: false,
         });
     }
     let view = BalanceView::of(store.balance(account).await?.amount)?;
@@ -85,11 +105,49 @@ pub async fn billing_overview<S: Store + ?Sized>(
         account_id: account.clone(),
         status: record.as_ref().map_or(AccountStatus::Active, |a| a.status),
         past_due,
-        card: record.and_then(|a| a.card),
+        card: record.as_ref().and_then(|a| a.card.clone()),
         credits: view.credits,
         outstanding: view.uninvoiced.checked_add(unpaid)?,
         currency: Currency::Usd,
         next_charge_at: next_charge_at(now),
         purchase_in_flight: matches!(gate, PurchaseGate::InFlight { .. }),
+        card_repair_due: record.as_ref().is_some_and(|a| needs_repair(a, now)),
     })
+}
+
+/// Records `email` as the account's address when it has none or another one (see
+/// [`billing_overview`]). A deleted account, or one being deleted, is left alone (its address
+/// is erased, or kept for the confirmation), and so is one whose card is changing. A
+/// concurrent write wins: the next visit records the address then.
+async fn remember_address<S: Store + ?Sized>(
+    store: &S,
+    account: &AccountId,
+    read: Option<&Versioned<Account>>,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<(), UseCaseError> {
+    let (next, expect) = match read {
+        None => (
+            Account::new(account.clone(), Some(email.clone()), now),
+            Expect::Absent,
+        ),
+        Some(current) if current.value.status != AccountStatus::Active => return Ok(()),
+        // A card change holds the record (its writes are conditioned on its version): the
+        // next visit records the address.
+        Some(current) if current.value.card_change.is_some() => return Ok(()),
+        Some(current) if current.value.email.as_ref() == Some(email) => return Ok(()),
+        Some(current) => {
+            let mut next = current.value.clone();
+            next.email = Some(email.clone());
+            (next, Expect::Version(current.version))
+        }
+    };
+    let write = Transaction::new().with(Write::Put {
+        record: Record::Account(next),
+        expect,
+    });
+    match store.commit(write).await {
+        Ok(()) | Err(StoreError::Conflict { .. }) => Ok(()),
+        Err(error) => Err(error.into()),
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use billing_core::ports::gateway::PaymentGateway;
 use billing_core::ports::store::{AccountStore, Store};
 use billing_core::usecases::card::decide::LEASE;
-use billing_core::usecases::card::{Holder, repair_card_change, set_card};
+use billing_core::usecases::card::{Holder, needs_repair, repair_card_change, set_card};
 use billing_core::usecases::error::UseCaseError;
 use billing_core::{AccountId, PaymentMethodId};
 use chrono::{DateTime, Utc};
@@ -47,7 +47,7 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// After the lease of a change started at [`now`] has expired.
-fn after_lease() -> DateTime<Utc> {
+pub(crate) fn after_lease() -> DateTime<Utc> {
     now() + LEASE + chrono::TimeDelta::seconds(1)
 }
 
@@ -187,7 +187,7 @@ where
 
 /// Starts replacing visa with mastercard and stops the work dead after `steps` calls to the
 /// store or the gateway. True when the replace finished before that.
-async fn replace_stopped_after<S, G>(
+pub(crate) async fn replace_stopped_after<S, G>(
     store: &S,
     gateway: &G,
     account: &AccountId,
@@ -283,6 +283,48 @@ where
     }
 }
 
+/// A replace stopped after each of its steps in turn is repaired, once its lease has expired,
+/// by the user putting the card on file again: a no-op only after the repair (a crash that
+/// left two cards attached is not left so because the request changes nothing).
+pub async fn a_replace_stopped_after_any_step_is_repaired_by_the_card_on_file_put_again<S, G>(
+    store: S,
+    gateway: G,
+) where
+    S: Store + Clone,
+    G: PaymentGateway + Clone,
+{
+    for steps in 0.. {
+        let account = unique_account(&format!("again-{steps}"));
+        put(&store, &gateway, &account, "pm_card_visa", now())
+            .await
+            .expect("first card");
+        if replace_stopped_after(&store, &gateway, &account, steps).await {
+            break;
+        }
+        let context = format!("stopped after {steps} steps");
+        let record = store.account(&account).await.unwrap().unwrap().value;
+        assert_eq!(
+            needs_repair(&record, after_lease()),
+            record.card_change.is_some(),
+            "{context}: a lease left is dead after its time"
+        );
+        let last4 = record.card.expect("a card on file").last4;
+        let on_file = if last4 == "4242" {
+            "pm_card_visa"
+        } else {
+            "pm_card_mastercard"
+        };
+
+        let again = put(&store, &gateway, &account, on_file, after_lease())
+            .await
+            .unwrap_or_else(|e| panic!("{context}: putting {on_file} again failed with {e:?}"));
+
+        assert!(!again.changed, "{context}: the card on file, again");
+        let after = assert_one_card_on_file(&store, &gateway, &account, &context).await;
+        assert_eq!(after, last4, "{context}");
+    }
+}
+
 /// A replace whose n-th call to the store or the gateway fails, for each n in turn: the
 /// answer is an error (or success, when only the old card's detach failed), and once any lease
 /// left behind has expired, a repair leaves exactly one card: the old one or the new one.
@@ -338,6 +380,7 @@ macro_rules! card_contract {
             concurrent_first_cards_leave_exactly_one_card,
             a_replace_stopped_after_any_step_is_repaired_by_the_next_change,
             a_replace_stopped_after_any_step_is_repaired_by_a_sweep,
+            a_replace_stopped_after_any_step_is_repaired_by_the_card_on_file_put_again,
             a_replace_failing_at_any_step_leaves_one_card_after_repair,
         );
     };

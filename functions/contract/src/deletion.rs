@@ -626,7 +626,7 @@ pub async fn a_deleted_account_refuses_reads_and_usage_and_is_not_charged<
     };
 
     let usage = record_usage(&h.store, &event, later).await;
-    let overview = billing_overview(&h.store, &account, later).await;
+    let overview = billing_overview(&h.store, &account, None, later).await;
     let november =
         billing_core::ports::queue::ChargeJob::monthly(account.clone(), october().next());
     let december_3rd = Utc.with_ymd_and_hms(2026, 12, 3, 3, 0, 0).unwrap();

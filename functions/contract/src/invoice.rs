@@ -363,7 +363,7 @@ pub async fn a_declined_charge_fails_the_invoice_with_the_reason<
         html.contains("spending limit"),
         "the troubleshooting list: {html}"
     );
-    let overview = billing_overview(&h.store, &account, charge_time())
+    let overview = billing_overview(&h.store, &account, None, charge_time())
         .await
         .unwrap();
     assert!(overview.past_due);
@@ -429,7 +429,7 @@ pub async fn an_invoice_needing_authentication_is_paid_once_the_user_authorizes<
         sent.iter().any(|(_, html)| html.contains(&link)),
         "{sent:?}"
     );
-    let overview = billing_overview(&h.store, &account, charge_time())
+    let overview = billing_overview(&h.store, &account, None, charge_time())
         .await
         .unwrap();
     assert!(overview.past_due);
@@ -454,7 +454,9 @@ pub async fn an_invoice_needing_authentication_is_paid_once_the_user_authorizes<
     assert_eq!(paid.status, InvoiceStatus::Paid);
     assert_eq!(again, paid);
     assert_eq!(count(&emails(&h, &account).await, "Receipt"), 1);
-    let overview = billing_overview(&h.store, &account, later).await.unwrap();
+    let overview = billing_overview(&h.store, &account, None, later)
+        .await
+        .unwrap();
     assert!(!overview.past_due);
     assert_eq!(overview.outstanding, Cents::ZERO);
 }

@@ -26,7 +26,7 @@ use billing_core::{
 };
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::card::now;
+use crate::card::{after_lease, assert_one_card_on_file, now, replace_stopped_after};
 use crate::gateway::Bank;
 use crate::instrument::{Instrumented, Probe};
 use crate::mailer::MailHarness;
@@ -624,6 +624,45 @@ pub async fn the_card_updater_updates_the_card_on_file<S: Store, G: PaymentGatew
     assert_eq!(after.payment_method, card.payment_method);
 }
 
+/// A card change that died after each of its steps in turn (two cards may be attached) is
+/// repaired before a purchase charges the card on file; while its lease lives, a purchase
+/// answers `card_change_in_progress` and charges nothing.
+pub async fn a_purchase_repairs_a_card_change_that_died_first<
+    S: Store + Clone + 'static,
+    G: PaymentGateway + Clone + 'static,
+>(
+    h: PurchaseHarness<S, G>,
+) {
+    for steps in 0.. {
+        let account = account_with(&h, &format!("buy-repair-{steps}"), "pm_card_visa").await;
+        if replace_stopped_after(&h.store, &h.gateway, &account, steps).await {
+            break;
+        }
+        let context = format!("a change stopped after {steps} steps");
+        let p = ports(&h.store, &h.gateway, h.mail.0.as_ref());
+        let record = h.store.account(&account).await.unwrap().unwrap().value;
+        if record.card_change.is_some() {
+            let meanwhile = create_purchase(p, request(&account, None, now())).await;
+            assert!(
+                matches!(meanwhile, Err(UseCaseError::CardChangeInProgress { .. })),
+                "{context}: {meanwhile:?}"
+            );
+        }
+
+        let purchase = bought(p, &account, after_lease()).await;
+
+        assert_one_card_on_file(&h.store, &h.gateway, &account, &context).await;
+        let on_file = h.store.account(&account).await.unwrap().unwrap().value.card;
+        assert_eq!(
+            Some(&purchase.payment_method),
+            on_file.as_ref().map(|c| &c.payment_method),
+            "{context}"
+        );
+        assert_eq!(purchase.status, PurchaseStatus::Succeeded, "{context}");
+        assert_eq!(balance(&h.store, &account).await, credited(1), "{context}");
+    }
+}
+
 /// Stamps out the purchase contract. `$make` is an async fn returning a
 /// [`PurchaseHarness`] whose store and gateway are `Clone + 'static`.
 #[macro_export]
@@ -639,6 +678,7 @@ macro_rules! purchase_contract {
             the_sweep_resolves_abandoned_and_stopped_purchases,
             network_events_are_handled_once,
             the_card_updater_updates_the_card_on_file,
+            a_purchase_repairs_a_card_change_that_died_first,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

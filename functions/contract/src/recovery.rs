@@ -347,7 +347,7 @@ pub async fn a_replaced_card_pays_the_oldest_invoice_first_even_an_uncollectible
     usage_at(&h, &account, "dec", 1_500_000, unbilled_at).await;
     let october_invoice = invoice_of(&h, &account).await;
     assert_eq!(october_invoice.status, InvoiceStatus::Uncollectible);
-    let before = billing_overview(&h.store, &account, unbilled_at)
+    let before = billing_overview(&h.store, &account, None, unbilled_at)
         .await
         .unwrap();
     assert!(before.past_due);
@@ -383,7 +383,9 @@ pub async fn a_replaced_card_pays_the_oldest_invoice_first_even_an_uncollectible
         );
     }
     assert_eq!(count(&emails(&h, &account).await, "Receipt"), 2);
-    let after = billing_overview(&h.store, &account, now).await.unwrap();
+    let after = billing_overview(&h.store, &account, None, now)
+        .await
+        .unwrap();
     assert!(!after.past_due, "active again");
     assert_eq!(
         after.outstanding,
@@ -582,7 +584,9 @@ pub async fn a_new_card_cancels_the_payment_waiting_for_authorization_first<
     assert_ne!(invoice.attempts[1].payment, Some(old));
     assert_eq!(invoice.amount_paid, invoice.amount_due, "paid once");
     assert_eq!(count(&emails(&h, &account).await, "Receipt"), 1);
-    let overview = billing_overview(&h.store, &account, now).await.unwrap();
+    let overview = billing_overview(&h.store, &account, None, now)
+        .await
+        .unwrap();
     assert!(!overview.past_due);
 }
 

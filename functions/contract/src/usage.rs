@@ -71,7 +71,9 @@ pub async fn usage_of_i64_max_is_refused_and_the_account_still_reads(store: Shar
         record_usage(store.as_ref(), &next, now).await.unwrap(),
         UsageRecorded::Recorded
     );
-    let overview = billing_overview(store.as_ref(), &id, now).await.unwrap();
+    let overview = billing_overview(store.as_ref(), &id, None, now)
+        .await
+        .unwrap();
     assert_eq!(overview.outstanding, Cents::new(1_000_000));
 }
 

@@ -54,8 +54,9 @@ pub(crate) fn updated(
         || Account::new(holder.account.clone(), holder.email.cloned(), now),
         |a| a.value.clone(),
     );
-    if next.email.is_none() {
-        next.email = holder.email.cloned();
+    // The token's address is the account's: a changed one replaces the one on record.
+    if let Some(email) = holder.email {
+        next.email = Some(email.clone());
     }
     change(&mut next);
     next

@@ -12,7 +12,7 @@ mod repair;
 mod replace;
 mod setup;
 
-pub use repair::{Repaired, repair_card_change};
+pub use repair::{Repaired, needs_repair, repair_card_change};
 pub use replace::set_card;
 pub use setup::create_setup_intent;
 

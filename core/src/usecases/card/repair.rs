@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::account::Account;
 use crate::domain::ids::AccountId;
 use crate::ports::gateway::PaymentGateway;
 use crate::ports::store::Store;
@@ -38,8 +39,17 @@ pub(crate) async fn repair_under<G: PaymentGateway + ?Sized>(
     Ok(plan)
 }
 
+/// Whether `account`, as read at `now`, holds a card change whose holder died: what
+/// [`repair_card_change`] repairs. Asked of a record a flow read anyway, so that only an
+/// account that needs it pays for the repair's reads.
+pub fn needs_repair(account: &Account, now: DateTime<Utc>) -> bool {
+    lease_state(Some(account), now) == LeaseState::Abandoned
+}
+
 /// Repairs the account's cards if a card change was abandoned there; otherwise does nothing
-/// (and writes nothing). For the flows that charge the card on file, and for sweeps.
+/// (and writes nothing). The overview (every visit of the dashboard), a card request (the
+/// card on file again included), a purchase and the monthly charge run it when
+/// [`needs_repair`] says so, before they show or charge the card on file.
 pub async fn repair_card_change<S, G>(
     store: &S,
     gateway: &G,

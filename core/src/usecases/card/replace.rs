@@ -26,7 +26,7 @@ use crate::ports::store::Store;
 use crate::rules::card::accept_card;
 use crate::usecases::card::decide::{CardDecision, decide_card};
 use crate::usecases::card::lease::{Lease, live_account};
-use crate::usecases::card::repair::repair_under;
+use crate::usecases::card::repair::{needs_repair, repair_card_change, repair_under};
 use crate::usecases::card::{CardSet, Holder};
 use crate::usecases::error::UseCaseError;
 
@@ -60,7 +60,16 @@ where
     S: Store + ?Sized,
     G: PaymentGateway + ?Sized,
 {
-    let account = live_account(store, holder).await?;
+    let mut account = live_account(store, holder).await?;
+    if account
+        .as_ref()
+        .is_some_and(|a| needs_repair(&a.value, now))
+    {
+        // A change died here: the network is brought back to the record first, whatever
+        // this request turns out to be (the card on file again is a no-op only then).
+        repair_card_change(store, gateway, holder.account, now).await?;
+        account = live_account(store, holder).await?;
+    }
     let method = match gateway.payment_method(requested).await {
         Err(GatewayError::NotFound(_)) => return Err(UseCaseError::PaymentMethodNotFound),
         other => other?,

@@ -33,6 +33,7 @@ use crate::ports::store::{
     Expect, InvoiceStore, Record, RecordKey, StoreError, Transaction, Versioned, Write,
 };
 use crate::rules::retry::RetrySchedule;
+use crate::usecases::card::{needs_repair, repair_card_change};
 use crate::usecases::close::{ATTEMPTS, Closing, carry_over, invoice_id};
 use crate::usecases::error::UseCaseError;
 
@@ -89,6 +90,12 @@ pub async fn charge_account(
         let [record, invoice] = <[_; 2]>::try_from(records)
             .map_err(|_| StoreError::Corrupt("a read of two records gave another number".into()))?;
         let record = typed_account(record)?;
+        if record.as_ref().is_some_and(|a| needs_repair(a, now)) {
+            // A card change died here: the network is brought back to the record before
+            // the card on file is charged, then everything is read again.
+            repair_card_change(ports.store, ports.gateway, account, now).await?;
+            continue;
+        }
         if let Some(invoice) = typed_invoice(invoice)? {
             return resume(ports, invoice, record.as_ref(), None, now).await;
         }

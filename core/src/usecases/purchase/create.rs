@@ -19,7 +19,7 @@ use super::decide::{CANCELED, network_key};
 use super::settle::{Known, get_purchase, settle, slot_version_of};
 use super::sweep::resolve;
 use super::{ATTEMPTS, Ports};
-use crate::domain::account::AccountStatus;
+use crate::domain::account::{Account, AccountStatus};
 use crate::domain::idempotency::{IdempotencyRecord, KeyedOutcome, KeyedRefusal};
 use crate::domain::ids::{AccountId, IdempotencyKey, PurchaseId};
 use crate::domain::money::{Cents, Currency};
@@ -31,6 +31,8 @@ use crate::ports::store::{
 };
 use crate::rules::decline::decline_advice;
 use crate::rules::purchase::{PurchaseGate, PurchaseLimits, PurchaseStatus, purchase_gate};
+use crate::usecases::card::decide::{LeaseState, lease_state};
+use crate::usecases::card::{needs_repair, repair_card_change};
 use crate::usecases::error::UseCaseError;
 
 /// How long the first request with a key is presumed alive (well above a function's
@@ -130,14 +132,7 @@ pub async fn create_purchase(
     let Versioned {
         value: account,
         version: account_version,
-    } = ports
-        .store
-        .account(request.account)
-        .await?
-        .ok_or(UseCaseError::CardRequired)?;
-    if account.status != AccountStatus::Active {
-        return Err(UseCaseError::AccountDeleted);
-    }
+    } = card_holder(ports, request.account, request.now).await?;
     let email = account.email;
     let (Some(customer), Some(card)) = (account.customer, account.card) else {
         return Err(UseCaseError::CardRequired);
@@ -169,6 +164,29 @@ pub async fn create_purchase(
         email: Some(email),
     };
     charge(ports, known, key.as_ref(), request.now).await
+}
+
+/// The account to charge, with the card on file as the network holds it: a card change that
+/// died there is repaired first, and one under way answers `card_change_in_progress` (which
+/// card would pay is not known until it ends).
+async fn card_holder(
+    ports: Ports<'_>,
+    account: &AccountId,
+    now: DateTime<Utc>,
+) -> Result<Versioned<Account>, UseCaseError> {
+    let mut read = ports.store.account(account).await?;
+    if read.as_ref().is_some_and(|a| needs_repair(&a.value, now)) {
+        repair_card_change(ports.store, ports.gateway, account, now).await?;
+        read = ports.store.account(account).await?;
+    }
+    let read = read.ok_or(UseCaseError::CardRequired)?;
+    if read.value.status != AccountStatus::Active {
+        return Err(UseCaseError::AccountDeleted);
+    }
+    if let LeaseState::Held { retry_after } = lease_state(Some(&read.value), now) {
+        return Err(UseCaseError::CardChangeInProgress { retry_after });
+    }
+    Ok(read)
 }
 
 /// Records the purchase, moves the slot and claims the key in one transaction, after the

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use billing_core::usecases::card::repair_card_change;
 use billing_core::usecases::overview::billing_overview;
 
 use crate::auth::Caller;
@@ -30,7 +31,21 @@ pub async fn get_billing(
     State(state): State<Arc<AppState>>,
     caller: Caller,
 ) -> Result<Json<Billing>, ApiError> {
-    let overview =
-        billing_overview(state.store.as_ref(), &caller.account, state.clock.now()).await?;
+    let now = state.clock.now();
+    let overview = billing_overview(
+        state.store.as_ref(),
+        &caller.account,
+        caller.email.as_ref(),
+        now,
+    )
+    .await?;
+    if overview.card_repair_due {
+        // The card shown is the record's, which a repair makes the network's too; a repair
+        // that fails now is tried again on the next visit or card request.
+        let (store, gateway) = (state.store.as_ref(), state.gateway.as_ref());
+        if let Err(error) = repair_card_change(store, gateway, &caller.account, now).await {
+            tracing::warn!(%error, "an abandoned card change could not be repaired yet");
+        }
+    }
     Ok(Json(Billing::from(&overview)))
 }

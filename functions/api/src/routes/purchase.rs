@@ -80,7 +80,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
         (status = 401, description = "`unauthenticated`.", body = ErrorBody),
         (status = 402, description = "`card_declined`, with `decline_code`.", body = ErrorBody),
         (status = 405, description = "`method_not_allowed`.", body = ErrorBody),
-        (status = 409, description = "`card_required`; `purchase_in_progress` or `idempotency_key_in_use` (with `retry_after` and a `Retry-After` header); `concurrent_update`.", body = ErrorBody),
+        (status = 409, description = "`card_required`; `purchase_in_progress`, `card_change_in_progress` (the card is being replaced: which card pays is known when it ends) or `idempotency_key_in_use` (with `retry_after` and a `Retry-After` header); `concurrent_update`.", body = ErrorBody),
         (status = 410, description = "`account_deleted`.", body = ErrorBody),
         (status = 413, description = "`request_too_large` (bodies over 16 KiB).", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`.", body = ErrorBody),
