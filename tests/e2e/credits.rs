@@ -319,3 +319,16 @@ async fn a_webhook_without_a_valid_signature_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_purchase_that_succeeded_is_not_shown_in_flight() {
+    let (server, _dir) = start().await;
+    with_card(&server, "settled", "pm_card_visa").await;
+
+    let (status, purchase) = call(buy(&server, "settled", usd(1_000))).await;
+    let (_, billing) = call(server.request(Method::GET, "/v1/billing", Some("settled"))).await;
+
+    assert_eq!((status, &purchase["status"]), (201, &json!("succeeded")));
+    assert_eq!(billing["purchase_in_flight"], false, "{billing}");
+    assert_eq!(billing["balance"]["credits"], 1_000, "{billing}");
+}

@@ -181,6 +181,53 @@ async fn a_wrong_method_on_any_route_is_a_json_405_naming_the_allowed_ones() {
 }
 
 #[tokio::test]
+async fn a_path_segment_that_is_not_utf8_is_answered_like_any_unknown_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start(dir.path()).await;
+
+    let cases = [
+        ("/v1/billing/credit-purchases/%ff", 404, Some("not_found")),
+        ("/v1/billing/invoices/%FF%FE", 404, Some("not_found")),
+        (
+            "/_local/accounts/%ff/network",
+            400,
+            Some("parameter_invalid"),
+        ),
+    ];
+    for (path, status, code) in cases {
+        let response = server
+            .request(Method::GET, path, Some("e2e-utf8"))
+            .send()
+            .await
+            .unwrap();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let answer = (
+            response.status().as_u16(),
+            response.json::<Value>().await.ok(),
+        );
+        let got = answer.1.as_ref().and_then(|b| b["error"]["code"].as_str());
+        assert_eq!((answer.0, got), (status, code), "{path}: {answer:?}");
+        assert!(
+            content_type.starts_with("application/json"),
+            "{path}: {content_type}"
+        );
+    }
+    // The authorization page shows it as the bad link it is, in HTML.
+    let page = server
+        .request(Method::GET, "/authorize/%ff", None)
+        .send()
+        .await
+        .unwrap();
+    let content_type = page.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(page.status().as_u16(), 400, "{content_type}");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn a_request_whose_host_is_not_a_loopback_name_is_refused_on_every_route() {
     let dir = tempfile::tempdir().unwrap();
     let server = LocalServer::start(dir.path()).await;

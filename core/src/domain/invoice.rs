@@ -201,6 +201,28 @@ pub struct Invoice {
 }
 
 impl Invoice {
+    /// Each line in whole cents, such that they add up to what the lines add up to (the
+    /// amount due): the running total of the lines is taken in whole cents by the rounding
+    /// rule (toward zero), and each line is its step. A line is then less than a cent off its
+    /// exact amount while the running total is not negative (on an invoice it never is), and
+    /// a reader adding the lines finds the amount charged (1.005 + 1.005 USD shows as
+    /// 1.00 + 1.01, charged 2.01).
+    pub fn line_cents(&self) -> Vec<Cents> {
+        let mut total = 0_i128;
+        let mut shown = 0_i128;
+        self.lines
+            .iter()
+            .map(|line| {
+                total += i128::from(line.amount_micros.get());
+                let cents = total / i128::from(crate::domain::money::MICROS_PER_CENT);
+                let step = cents - shown;
+                shown = cents;
+                // A step is at most the line's cents plus one: it fits as the line does.
+                Cents::new(i64::try_from(step).unwrap_or(i64::MAX))
+            })
+            .collect()
+    }
+
     /// The latest attempt.
     pub fn latest(&self) -> Option<&ChargeAttempt> {
         self.attempts.last()
@@ -248,5 +270,66 @@ impl Invoice {
     /// What is still owed on it.
     pub fn amount_remaining(&self) -> Cents {
         Cents::new(self.amount_due.get().saturating_sub(self.amount_paid.get()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn invoice_of(lines: &[i64]) -> Invoice {
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        Invoice {
+            id: InvoiceId::parse("in_202701").unwrap(),
+            account: AccountId::parse("a").unwrap(),
+            period: BillingPeriod::new(2027, 1).unwrap(),
+            status: InvoiceStatus::Open,
+            currency: Currency::Usd,
+            amount_due: Cents::ZERO,
+            amount_paid: Cents::ZERO,
+            lines: lines
+                .iter()
+                .map(|&micros| InvoiceLine {
+                    description: "line".into(),
+                    amount_micros: Micros::new(micros),
+                })
+                .collect(),
+            attempts: vec![],
+            retry_at: vec![],
+            next_payment_attempt: None,
+            created_at: at,
+        }
+    }
+
+    #[test]
+    fn lines_in_cents_add_up_to_the_amount_charged() {
+        let cents = |lines: &[i64]| -> Vec<i64> {
+            invoice_of(lines)
+                .line_cents()
+                .iter()
+                .map(|c| c.get())
+                .collect()
+        };
+        assert_eq!(cents(&[1_005_000, 1_005_000]), [100, 101]);
+        assert_eq!(cents(&[14_345_678, -5_678]), [1_434, 0]);
+        assert_eq!(cents(&[12_340_000]), [1_234]);
+        assert_eq!(cents(&[]), Vec::<i64>::new());
+    }
+
+    proptest! {
+        #[test]
+        fn each_line_is_less_than_two_cents_off_and_they_add_up_to_the_total(
+            lines in prop::collection::vec(-10_000_000_000_i64..10_000_000_000, 0..6)
+        ) {
+            let shown = invoice_of(&lines).line_cents();
+            let total: i64 = lines.iter().sum();
+            let sum: i64 = shown.iter().map(|c| c.get()).sum();
+            prop_assert_eq!(sum, total / 10_000);
+            for (line, cents) in lines.iter().zip(&shown) {
+                prop_assert!((cents.get() * 10_000 - line).abs() < 20_000, "{} as {}", line, cents.get());
+            }
+        }
     }
 }

@@ -99,7 +99,10 @@ pub async fn billing_overview<S: Store + ?Sized>(
     }
 
     let slot = store.purchase_slot(account).await?.map(|v| v.value);
-    let gate = purchase_gate(slot.map(|s| (s.status, s.created_at)), now);
+    let latest = slot.map(|s| (s.status, s.created_at));
+    // A purchase that succeeded is settled, even while the burst guard still refuses another.
+    let unsettled = latest.is_some_and(|(status, _)| !status.is_settled());
+    let gate = purchase_gate(latest, now);
 
     Ok(BillingOverview {
         account_id: account.clone(),
@@ -110,7 +113,7 @@ pub async fn billing_overview<S: Store + ?Sized>(
         outstanding: view.uninvoiced.checked_add(unpaid)?,
         currency: Currency::Usd,
         next_charge_at: next_charge_at(now),
-        purchase_in_flight: matches!(gate, PurchaseGate::InFlight { .. }),
+        purchase_in_flight: unsettled && matches!(gate, PurchaseGate::InFlight { .. }),
         card_repair_due: record.as_ref().is_some_and(|a| needs_repair(a, now)),
     })
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -142,9 +142,17 @@ pub fn authorize_router(pages: Arc<AuthorizePages>) -> Router {
         .with_state(pages)
 }
 
+/// The link's token; a segment that is not even UTF-8 is none, and refused as a bad link.
+fn link_token(token: Result<Path<String>, PathRejection>) -> String {
+    token.map(|Path(token)| token).unwrap_or_default()
+}
+
 /// `GET /authorize/{token}`: the payment as it stands. Reads only.
-async fn show(State(pages): State<Arc<AuthorizePages>>, Path(token): Path<String>) -> Response {
-    let subject = match verified(&pages, &token) {
+async fn show(
+    State(pages): State<Arc<AuthorizePages>>,
+    token: Result<Path<String>, PathRejection>,
+) -> Response {
+    let subject = match verified(&pages, &link_token(token)) {
         Ok(subject) => subject,
         Err(refused) => return page::refused_link(refused),
     };
@@ -158,10 +166,10 @@ async fn show(State(pages): State<Arc<AuthorizePages>>, Path(token): Path<String
 /// `POST /authorize/{token}`: the cardholder acted; settle the payment and show the result.
 async fn answer(
     State(pages): State<Arc<AuthorizePages>>,
-    Path(token): Path<String>,
+    token: Result<Path<String>, PathRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let subject = match verified(&pages, &token) {
+    let subject = match verified(&pages, &link_token(token)) {
         Ok(subject) => subject,
         Err(refused) => return page::refused_link(refused),
     };

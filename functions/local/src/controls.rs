@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -205,8 +206,10 @@ async fn get_outbox(
 /// account, as Stripe's dashboard would show it.
 async fn get_network(
     State(controls): State<Arc<Controls>>,
-    Path(account): Path<String>,
+    account: Result<Path<String>, PathRejection>,
 ) -> Result<Json<NetworkView>, ApiError> {
+    // A segment that is not even UTF-8 is refused as any other bad account id.
+    let account = account.map(|Path(account)| account).unwrap_or_default();
     let account = AccountId::parse(&account).map_err(|e| {
         ApiError::new(
             ErrorCode::ParameterInvalid,

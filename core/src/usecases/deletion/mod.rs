@@ -332,7 +332,9 @@ fn final_lines(close: &PeriodClose, now: DateTime<Utc>) -> Vec<InvoiceLine> {
             close.owed,
         ),
         (
-            "Written off with the account's deletion (less than a cent, or under the minimum charge)"
+            // Written off only when the deletion completes: one whose charge fails leaves it
+            // on the balance, as any other amount too small to charge.
+            "Less than a cent, or under the minimum charge: written off when the account is deleted"
                 .to_owned(),
             close.carried.checked_neg().unwrap_or(Micros::ZERO),
         ),

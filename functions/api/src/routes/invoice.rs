@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use billing_core::InvoiceId;
 use billing_core::domain::invoice::Invoice;
@@ -165,9 +165,11 @@ pub async fn list_invoices_route(
 pub async fn get_invoice_route(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<InvoiceBody>, ApiError> {
     let links = links(&state)?;
+    // A segment that is no id (not even UTF-8) names nothing: not found, like any other.
+    let id = id.map(|Path(id)| id).unwrap_or_default();
     let id = InvoiceId::parse(&id).map_err(|_| ApiError::not_found("invoice"))?;
     let invoice = get_invoice(state.store.as_ref(), &caller.account, &id)
         .await

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use billing_core::domain::purchase::Purchase;
@@ -159,9 +160,11 @@ fn new_purchase_id() -> PurchaseId {
 pub async fn get_credit_purchase(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<CreditPurchase>, ApiError> {
     let purchases = purchase_services(&state)?;
+    // A segment that is no id (not even UTF-8) names nothing: not found, like any other.
+    let id = id.map(|Path(id)| id).unwrap_or_default();
     let id = PurchaseId::parse(&id).map_err(|_| ApiError::not_found("credit purchase"))?;
     let purchase = get_purchase(state.store.as_ref(), &caller.account, &id)
         .await

@@ -101,8 +101,9 @@ pub struct InvoicePeriod {
 pub struct InvoiceLineBody {
     /// What the line is.
     pub description: String,
-    /// In cents, truncated toward zero (the crate's one rounding rule); usage is metered finer,
-    /// so the exact amount is `amount_micros`.
+    /// In cents, such that the lines' `amount`s add up to `amount_due`: the running total of
+    /// the lines truncated toward zero (the crate's one rounding rule), less the lines before.
+    /// Usage is metered finer: the exact amount is `amount_micros`, within a cent of this.
     pub amount: i64,
     /// Exact, in micro-USD (10,000 to the cent). The lines' `amount_micros` add up to
     /// `amount_due` × 10,000.
@@ -231,9 +232,10 @@ impl InvoiceBody {
             lines: invoice
                 .lines
                 .iter()
-                .map(|line| InvoiceLineBody {
+                .zip(invoice.line_cents())
+                .map(|(line, cents)| InvoiceLineBody {
                     description: line.description.clone(),
-                    amount: line.amount_micros.split_cents().cents.get(),
+                    amount: cents.get(),
                     amount_micros: line.amount_micros.get(),
                 })
                 .collect(),
