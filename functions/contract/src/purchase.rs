@@ -18,7 +18,7 @@ use billing_core::rules::purchase::{PurchaseLimits, PurchaseStatus, SETTLEMENT_W
 use billing_core::usecases::card::{Holder, set_card};
 use billing_core::usecases::error::UseCaseError;
 use billing_core::usecases::purchase::{
-    EventHandled, Keyed, Ports, PurchaseAnswer, PurchaseRequest, create_purchase,
+    EventHandled, Keyed, Ports, PurchaseAnswer, PurchaseRequest, create_purchase, get_purchase,
     handle_network_event, refresh_purchase, settle_purchase, sweep_purchases,
 };
 use billing_core::{
@@ -565,6 +565,49 @@ pub async fn network_events_are_handled_once<S: Store, G: PaymentGateway>(
     assert_eq!(receipts(&h, &account).await, 1);
 }
 
+/// A signed event saying a payment succeeded that the network says has not (stale, or forged
+/// by whoever holds the signing secret) credits nothing; once the cardholder has authorized
+/// it, the same kind of event credits it once.
+pub async fn an_event_claiming_a_success_the_network_denies_credits_nothing<
+    S: Store,
+    G: PaymentGateway,
+>(
+    h: PurchaseHarness<S, G>,
+) {
+    let account = account_with(&h, "buy-claim", "pm_card_authenticationRequired").await;
+    let p = ports(&h.store, &h.gateway, h.mail.0.as_ref());
+    let waiting = bought(p, &account, now()).await;
+    let payment = waiting.payment.clone().unwrap();
+    let event = |id: &str| NetworkEvent {
+        id: id.to_owned(),
+        created: now(),
+        kind: NetworkEventKind::Payment {
+            account: Some(account.clone()),
+            reference: Some(waiting.id.to_string()),
+            outcome: ChargeOutcome::Succeeded {
+                payment: payment.clone(),
+            },
+        },
+    };
+
+    handle_network_event(p, &crate::PlainLinks, &event("evt_claimed_early"), now())
+        .await
+        .unwrap();
+
+    let still = get_purchase(&h.store, &account, &waiting.id).await.unwrap();
+    assert_eq!(still.status, PurchaseStatus::RequiresAction);
+    assert_eq!(balance(&h.store, &account).await, Micros::ZERO);
+    assert_eq!(receipts(&h, &account).await, 0);
+
+    let secret = waiting.next_action.clone().unwrap().client_secret;
+    h.bank.authenticate(&payment, &secret, true).await;
+    let after = handle_network_event(p, &crate::PlainLinks, &event("evt_after"), now())
+        .await
+        .unwrap();
+    assert_eq!(after, EventHandled::Applied);
+    assert_eq!(balance(&h.store, &account).await, credited(1));
+}
+
 /// The card updater's event updates the card on file (the same card, a new expiry), once;
 /// an event about another card changes nothing.
 pub async fn the_card_updater_updates_the_card_on_file<S: Store, G: PaymentGateway>(
@@ -679,6 +722,7 @@ macro_rules! purchase_contract {
             network_events_are_handled_once,
             the_card_updater_updates_the_card_on_file,
             a_purchase_repairs_a_card_change_that_died_first,
+            an_event_claiming_a_success_the_network_denies_credits_nothing,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -13,6 +13,7 @@ use super::settle::settle_purchase;
 use crate::domain::account::AccountStatus;
 use crate::domain::event::{NetworkEvent, NetworkEventKind, UpdatedCard};
 use crate::domain::ids::{AccountId, InvoiceId, PaymentMethodId, PurchaseId};
+use crate::ports::gateway::{ChargeOutcome, GatewayError};
 use crate::ports::links::AuthorizationLinks;
 use crate::ports::store::{
     AccountStore, EventStore, Expect, HandledEvent, Record, StoreError, Transaction, Write,
@@ -86,6 +87,10 @@ pub async fn handle_network_event(
             outcome,
             ..
         } => {
+            let Some(outcome) = &confirmed(ports, outcome).await? else {
+                remember(ports, &account, &event.id, now).await?;
+                return Ok(EventHandled::Ignored("unknown payment"));
+            };
             let settled = match Payee::parse(reference) {
                 Some(Payee::Purchase(purchase)) => {
                     settle_purchase(ports, &account, &purchase, outcome, now)
@@ -123,6 +128,26 @@ pub async fn handle_network_event(
     };
     remember(ports, &account, &event.id, now).await?;
     Ok(handled)
+}
+
+/// The outcome to act on for an event that reports `reported`. Money is only ever counted as
+/// taken when the network says so when asked: a success is looked up (one read of the
+/// payment) and the payment's state as the network holds it is acted on instead, so a body
+/// that is stale, or forged by whoever holds the signing secret, credits nothing. Other
+/// reports are acted on as they come: the settlement rule never lets them undo a success.
+/// `None` when the network does not know the payment.
+async fn confirmed(
+    ports: Ports<'_>,
+    reported: &ChargeOutcome,
+) -> Result<Option<ChargeOutcome>, UseCaseError> {
+    let ChargeOutcome::Succeeded { payment } = reported else {
+        return Ok(Some(reported.clone()));
+    };
+    match ports.gateway.charge_status(payment).await {
+        Ok(current) => Ok(Some(current)),
+        Err(GatewayError::NotFound(_)) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// What a payment's `reference` metadata names.
