@@ -399,8 +399,9 @@ async fn forged_tampered_and_stale_webhooks_are_400_and_write_nothing() {
     assert_eq!(after, before);
     assert_untouched(&server, account, &purchase).await;
     assert_eq!(server.mails_to(account).await.len(), mails);
-    // The same event, signed with the endpoint's secret, is acted on: the refusals above
-    // refused an event that would have credited the account.
+    // The same event, signed with the endpoint's secret, is taken: the refusals above were
+    // for the signature alone. What it claims is asked of the network, which says the payment
+    // still waits for the cardholder: nothing is credited on a body's word.
     let genuine = event.replace("evt_refused_every_time", "evt_genuine");
     let answer = post(
         genuine.clone(),
@@ -413,8 +414,9 @@ async fn forged_tampered_and_stale_webhooks_are_400_and_write_nothing() {
         "{}",
         answer.1
     );
-    let credited = server.get_json("/v1/billing", account).await;
-    assert_eq!(credited["balance"]["credits"], 2_500, "{credited}");
+    let taken = server.get_json("/v1/billing", account).await;
+    assert_eq!(taken["balance"]["credits"], 0, "{taken}");
+    assert_untouched(&server, account, &purchase).await;
     server.stop().await;
 
     let items = stored_items(dir.path());
