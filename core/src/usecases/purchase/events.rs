@@ -13,11 +13,14 @@ use super::settle::settle_purchase;
 use crate::domain::account::AccountStatus;
 use crate::domain::event::{NetworkEvent, NetworkEventKind, UpdatedCard};
 use crate::domain::ids::{AccountId, InvoiceId, PaymentMethodId, PurchaseId};
+use crate::domain::invoice::InvoiceStatus;
 use crate::ports::gateway::{ChargeOutcome, GatewayError};
 use crate::ports::links::AuthorizationLinks;
 use crate::ports::store::{
-    AccountStore, EventStore, Expect, HandledEvent, Record, StoreError, Transaction, Write,
+    AccountStore, EventStore, Expect, HandledEvent, InvoiceStore, PurchaseStore, Record,
+    StoreError, Transaction, Write,
 };
+use crate::rules::purchase::PurchaseStatus;
 use crate::rules::retry::RetrySchedule;
 use crate::usecases::error::UseCaseError;
 use crate::usecases::invoice::{self, settle_invoice_payment};
@@ -87,11 +90,12 @@ pub async fn handle_network_event(
             outcome,
             ..
         } => {
-            let Some(outcome) = &confirmed(ports, outcome).await? else {
+            let payee = Payee::parse(reference);
+            let Some(outcome) = &confirmed(ports, &account, payee.as_ref(), outcome).await? else {
                 remember(ports, &account, &event.id, now).await?;
                 return Ok(EventHandled::Ignored("unknown payment"));
             };
-            let settled = match Payee::parse(reference) {
+            let settled = match payee {
                 Some(Payee::Purchase(purchase)) => {
                     settle_purchase(ports, &account, &purchase, outcome, now)
                         .await
@@ -130,19 +134,39 @@ pub async fn handle_network_event(
     Ok(handled)
 }
 
-/// The outcome to act on for an event that reports `reported`. Money is only ever counted as
-/// taken when the network says so when asked: a success is looked up (one read of the
-/// payment) and the payment's state as the network holds it is acted on instead, so a body
-/// that is stale, or forged by whoever holds the signing secret, credits nothing. Other
-/// reports are acted on as they come: the settlement rule never lets them undo a success.
-/// `None` when the network does not know the payment.
+/// The outcome to act on for an event that reports `reported` about `payee`'s payment. Money
+/// is only ever counted as taken when the network says so when asked: a success is looked up
+/// (one read of the payment) and the payment's state as the network holds it is acted on
+/// instead, so a body that is stale, or forged by whoever holds the signing secret, credits
+/// nothing. Not when the payee is paid already (the charge's own answer usually settles it
+/// before its event comes): the event can change nothing then, and the monthly run's events
+/// add no Stripe load. Other reports are acted on as they come: the settlement rule never
+/// lets them undo a success. `None` when the network does not know the payment.
 async fn confirmed(
     ports: Ports<'_>,
+    account: &AccountId,
+    payee: Option<&Payee>,
     reported: &ChargeOutcome,
 ) -> Result<Option<ChargeOutcome>, UseCaseError> {
     let ChargeOutcome::Succeeded { payment } = reported else {
         return Ok(Some(reported.clone()));
     };
+    let paid = match payee {
+        Some(Payee::Purchase(id)) => ports
+            .store
+            .purchase(account, id)
+            .await?
+            .is_some_and(|p| p.value.status == PurchaseStatus::Succeeded),
+        Some(Payee::Invoice(id)) => ports
+            .store
+            .invoice(account, id)
+            .await?
+            .is_some_and(|i| i.value.status == InvoiceStatus::Paid),
+        None => false,
+    };
+    if paid {
+        return Ok(Some(reported.clone()));
+    }
     match ports.gateway.charge_status(payment).await {
         Ok(current) => Ok(Some(current)),
         Err(GatewayError::NotFound(_)) => Ok(None),
