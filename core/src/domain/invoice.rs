@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::{AccountId, ClientSecret, InvoiceId, PaymentId, PaymentMethodId};
 use crate::domain::money::{Cents, Currency, Micros};
+use crate::error::MoneyError;
 use crate::rules::period::BillingPeriod;
 
 /// Where an invoice stands (PRODUCT.md, Behaviour 5).
@@ -203,22 +204,22 @@ pub struct Invoice {
 impl Invoice {
     /// Each line in whole cents, such that they add up to what the lines add up to (the
     /// amount due): the running total of the lines is taken in whole cents by the rounding
-    /// rule (toward zero), and each line is its step. A line is then less than a cent off its
-    /// exact amount while the running total is not negative (on an invoice it never is), and
-    /// a reader adding the lines finds the amount charged (1.005 + 1.005 USD shows as
-    /// 1.00 + 1.01, charged 2.01).
-    pub fn line_cents(&self) -> Vec<Cents> {
-        let mut total = 0_i128;
-        let mut shown = 0_i128;
+    /// rule ([`Micros::whole_cents`]), and each line is its step. A line is then less than a
+    /// cent off its exact amount while the running total is not negative (on an invoice it
+    /// never is), and a reader adding the lines finds the amount charged (1.005 + 1.005 USD
+    /// shows as 1.00 + 1.01, charged 2.01). An error only for lines whose sum overflows, which
+    /// no invoice has (its amount is their checked sum).
+    pub fn line_cents(&self) -> Result<Vec<Cents>, MoneyError> {
+        let mut total = Micros::ZERO;
+        let mut shown = Cents::ZERO;
         self.lines
             .iter()
             .map(|line| {
-                total += i128::from(line.amount_micros.get());
-                let cents = total / i128::from(crate::domain::money::MICROS_PER_CENT);
-                let step = cents - shown;
+                total = total.checked_add(line.amount_micros)?;
+                let cents = total.whole_cents();
+                let step = cents.checked_sub(shown)?;
                 shown = cents;
-                // A step is at most the line's cents plus one: it fits as the line does.
-                Cents::new(i64::try_from(step).unwrap_or(i64::MAX))
+                Ok(step)
             })
             .collect()
     }
@@ -308,6 +309,7 @@ mod tests {
         let cents = |lines: &[i64]| -> Vec<i64> {
             invoice_of(lines)
                 .line_cents()
+                .unwrap()
                 .iter()
                 .map(|c| c.get())
                 .collect()
@@ -323,7 +325,7 @@ mod tests {
         fn each_line_is_less_than_two_cents_off_and_they_add_up_to_the_total(
             lines in prop::collection::vec(-10_000_000_000_i64..10_000_000_000, 0..6)
         ) {
-            let shown = invoice_of(&lines).line_cents();
+            let shown = invoice_of(&lines).line_cents().unwrap();
             let total: i64 = lines.iter().sum();
             let sum: i64 = shown.iter().map(|c| c.get()).sum();
             prop_assert_eq!(sum, total / 10_000);

@@ -7,6 +7,7 @@
 use billing_core::domain::invoice::{
     AttemptOutcome, AttemptTrigger, ChargeAttempt, Invoice, InvoiceStatus,
 };
+use billing_core::domain::money::Cents;
 use billing_core::rules::decline::decline_advice;
 use billing_core::usecases::invoice::decide::CARD_REQUIRED;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -232,7 +233,7 @@ impl InvoiceBody {
             lines: invoice
                 .lines
                 .iter()
-                .zip(invoice.line_cents())
+                .zip(line_cents(invoice))
                 .map(|(line, cents)| InvoiceLineBody {
                     description: line.description.clone(),
                     amount: cents.get(),
@@ -258,6 +259,18 @@ pub struct InvoiceList {
 
 fn rfc3339(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The lines in cents that add up to the amount due ([`Invoice::line_cents`]); each line's
+/// own whole cents should their sum overflow, which no stored invoice's does.
+fn line_cents(invoice: &Invoice) -> Vec<Cents> {
+    invoice.line_cents().unwrap_or_else(|_| {
+        invoice
+            .lines
+            .iter()
+            .map(|line| line.amount_micros.whole_cents())
+            .collect()
+    })
 }
 
 #[cfg(test)]
