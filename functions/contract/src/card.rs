@@ -187,7 +187,7 @@ where
 
 /// Starts replacing visa with mastercard and stops the work dead after `steps` calls to the
 /// store or the gateway. True when the replace finished before that.
-pub(crate) async fn replace_stopped_after<S, G>(
+async fn replace_stopped_after<S, G>(
     store: &S,
     gateway: &G,
     account: &AccountId,
@@ -212,6 +212,35 @@ where
     }
 }
 
+/// Accounts with `pm_card_visa` on file and a replace by `pm_card_mastercard` stopped dead
+/// after each of its steps in turn (0, 1, 2, … of its store and gateway calls), as a killed
+/// process leaves it, each with the number of steps it made; up to the first replace that runs
+/// to its end, which must leave one card.
+pub(crate) async fn stopped_replaces<S, G>(
+    store: &S,
+    gateway: &G,
+    label: &str,
+) -> Vec<(AccountId, usize)>
+where
+    S: Store + Clone,
+    G: PaymentGateway + Clone,
+{
+    let mut stopped = Vec::new();
+    loop {
+        let steps = stopped.len();
+        let account = unique_account(&format!("{label}-{steps}"));
+        put(store, gateway, &account, "pm_card_visa", now())
+            .await
+            .expect("first card");
+        if replace_stopped_after(store, gateway, &account, steps).await {
+            assert_one_card_on_file(store, gateway, &account, "not stopped").await;
+            assert!(steps > 5, "a replace takes several steps, not {steps}");
+            return stopped;
+        }
+        stopped.push((account, steps));
+    }
+}
+
 /// A replace stopped after each of its steps in turn is finished or undone by the next
 /// change once its lease has expired; before that, changes are refused without effect.
 pub async fn a_replace_stopped_after_any_step_is_repaired_by_the_next_change<S, G>(
@@ -221,17 +250,7 @@ pub async fn a_replace_stopped_after_any_step_is_repaired_by_the_next_change<S, 
     S: Store + Clone,
     G: PaymentGateway + Clone,
 {
-    for steps in 0.. {
-        let account = unique_account(&format!("stopped-{steps}"));
-        put(&store, &gateway, &account, "pm_card_visa", now())
-            .await
-            .expect("first card");
-
-        if replace_stopped_after(&store, &gateway, &account, steps).await {
-            assert_one_card_on_file(&store, &gateway, &account, "not stopped").await;
-            assert!(steps > 5, "a replace takes several steps, not {steps}");
-            break;
-        }
+    for (account, steps) in stopped_replaces(&store, &gateway, "stopped").await {
         let context = format!("stopped after {steps} steps");
         match put(&store, &gateway, &account, "pm_card_amex", now()).await {
             Ok(_) | Err(UseCaseError::CardChangeInProgress { .. }) => {}
@@ -255,14 +274,7 @@ where
     S: Store + Clone,
     G: PaymentGateway + Clone,
 {
-    for steps in 0.. {
-        let account = unique_account(&format!("swept-{steps}"));
-        put(&store, &gateway, &account, "pm_card_visa", now())
-            .await
-            .expect("first card");
-        if replace_stopped_after(&store, &gateway, &account, steps).await {
-            break;
-        }
+    for (account, steps) in stopped_replaces(&store, &gateway, "swept").await {
         let context = format!("stopped after {steps} steps");
         let early = repair_card_change(&store, &gateway, &account, now())
             .await
@@ -293,14 +305,7 @@ pub async fn a_replace_stopped_after_any_step_is_repaired_by_the_card_on_file_pu
     S: Store + Clone,
     G: PaymentGateway + Clone,
 {
-    for steps in 0.. {
-        let account = unique_account(&format!("again-{steps}"));
-        put(&store, &gateway, &account, "pm_card_visa", now())
-            .await
-            .expect("first card");
-        if replace_stopped_after(&store, &gateway, &account, steps).await {
-            break;
-        }
+    for (account, steps) in stopped_replaces(&store, &gateway, "again").await {
         let context = format!("stopped after {steps} steps");
         let record = store.account(&account).await.unwrap().unwrap().value;
         assert_eq!(

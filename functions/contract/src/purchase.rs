@@ -26,7 +26,7 @@ use billing_core::{
 };
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::card::{after_lease, assert_one_card_on_file, now, replace_stopped_after};
+use crate::card::{after_lease, assert_one_card_on_file, now, stopped_replaces};
 use crate::gateway::Bank;
 use crate::instrument::{Instrumented, Probe};
 use crate::mailer::MailHarness;
@@ -676,11 +676,7 @@ pub async fn a_purchase_repairs_a_card_change_that_died_first<
 >(
     h: PurchaseHarness<S, G>,
 ) {
-    for steps in 0.. {
-        let account = account_with(&h, &format!("buy-repair-{steps}"), "pm_card_visa").await;
-        if replace_stopped_after(&h.store, &h.gateway, &account, steps).await {
-            break;
-        }
+    for (account, steps) in stopped_replaces(&h.store, &h.gateway, "buy-repair").await {
         let context = format!("a change stopped after {steps} steps");
         let p = ports(&h.store, &h.gateway, h.mail.0.as_ref());
         let record = h.store.account(&account).await.unwrap().unwrap().value;
