@@ -22,7 +22,8 @@ use billing_core::usecases::purchase::{
     handle_network_event, refresh_purchase, settle_purchase, sweep_purchases,
 };
 use billing_core::{
-    AccountId, Cents, Currency, EmailAddress, IdempotencyKey, Micros, PaymentMethodId, PurchaseId,
+    AccountId, Cents, Currency, EmailAddress, IdempotencyKey, Micros, PaymentId, PaymentMethodId,
+    PurchaseId,
 };
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -510,6 +511,26 @@ async fn a_purchase_stopped_after_any_step_is_finished_by_a_retry_of_its_key<
     }
 }
 
+/// A network event `id` saying `payment`, made for `reference` of `account`, succeeded.
+fn succeeded_event(
+    id: &str,
+    account: &AccountId,
+    reference: &str,
+    payment: &PaymentId,
+) -> NetworkEvent {
+    NetworkEvent {
+        id: id.to_owned(),
+        created: now(),
+        kind: NetworkEventKind::Payment {
+            account: Some(account.clone()),
+            reference: Some(reference.to_owned()),
+            outcome: ChargeOutcome::Succeeded {
+                payment: payment.clone(),
+            },
+        },
+    }
+}
+
 /// A webhook event is handled once per event id: again, it is a duplicate; an event about an
 /// unknown purchase or from another system is acknowledged and ignored.
 pub async fn network_events_are_handled_once<S: Store, G: PaymentGateway>(
@@ -521,17 +542,7 @@ pub async fn network_events_are_handled_once<S: Store, G: PaymentGateway>(
     let payment = waiting.payment.clone().unwrap();
     let secret = waiting.next_action.clone().unwrap().client_secret;
     h.bank.authenticate(&payment, &secret, true).await;
-    let event = |id: &str, reference: &str| NetworkEvent {
-        id: id.to_owned(),
-        created: now(),
-        kind: NetworkEventKind::Payment {
-            account: Some(account.clone()),
-            reference: Some(reference.to_owned()),
-            outcome: ChargeOutcome::Succeeded {
-                payment: payment.clone(),
-            },
-        },
-    };
+    let event = |id: &str, reference: &str| succeeded_event(id, &account, reference, &payment);
     let succeeded = event(&format!("evt_{}", waiting.id), waiting.id.as_str());
 
     let first = handle_network_event(p, &crate::PlainLinks, &succeeded, now())
@@ -578,17 +589,7 @@ pub async fn an_event_claiming_a_success_the_network_denies_credits_nothing<
     let p = ports(&h.store, &h.gateway, h.mail.0.as_ref());
     let waiting = bought(p, &account, now()).await;
     let payment = waiting.payment.clone().unwrap();
-    let event = |id: &str| NetworkEvent {
-        id: id.to_owned(),
-        created: now(),
-        kind: NetworkEventKind::Payment {
-            account: Some(account.clone()),
-            reference: Some(waiting.id.to_string()),
-            outcome: ChargeOutcome::Succeeded {
-                payment: payment.clone(),
-            },
-        },
-    };
+    let event = |id: &str| succeeded_event(id, &account, waiting.id.as_str(), &payment);
 
     handle_network_event(p, &crate::PlainLinks, &event("evt_claimed_early"), now())
         .await
